@@ -1,0 +1,256 @@
+"""A real single-node KRaft Apache Kafka broker, run from Maven Central jars.
+
+The jars are fetched once with Maven (``deploy/kafka/pom.xml``) into a cache outside git and the
+broker is started with ``java -cp``. Used by the run command, by ``deploy/kafka/kafka.sh`` and by the
+test suite; nothing here is a fake: it is the Apache broker binary.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_DEPLOY = ROOT / "deploy" / "kafka"
+CACHE_ROOT = Path(os.environ.get("CHILDCARE_CACHE", Path.home() / ".cache" / "childcare-platform"))
+
+
+class KafkaStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def jar_dir() -> Path:
+    """Where the jars of the pinned pom live; the pom's hash keys the cache so a version bump refetches."""
+    digest = hashlib.sha256((KAFKA_DEPLOY / "pom.xml").read_bytes()).hexdigest()[:12]
+    return CACHE_ROOT / f"kafka-jars-{digest}"
+
+
+def ensure_jars(*, quiet: bool = True) -> Path:
+    libs = jar_dir()
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    libs.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "mvn",
+        "-B",
+        *(["-q"] if quiet else []),
+        "-f",
+        str(KAFKA_DEPLOY / "pom.xml"),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}",
+        "-DincludeScope=runtime",
+    ]
+    subprocess.run(cmd, check=True)
+    if not any(libs.glob("kafka_2.13-*.jar")):
+        raise KafkaStartError(f"maven finished but no kafka_2.13 jar in {libs}")
+    marker.write_text("ok\n")
+    return libs
+
+
+class LocalKafka:
+    """One broker process. ``start()`` returns once the broker really answers clients."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        broker_port: int | None = None,
+        controller_port: int | None = None,
+        heap: str = "512m",
+    ) -> None:
+        self.workdir = workdir
+        self.broker_port = broker_port or free_port()
+        self.controller_port = controller_port or free_port()
+        self.heap = heap
+        self.proc: subprocess.Popen[str] | None = None
+        self.log_tail: deque[str] = deque(maxlen=200)
+        self._started = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    def _java(self) -> list[str]:
+        libs = ensure_jars()
+        return [
+            "java",
+            f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.workdir / 'logs'}",
+            "-cp",
+            f"{libs}/*",
+        ]
+
+    def _write_config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        template = (KAFKA_DEPLOY / "server.properties").read_text()
+        config = self.workdir / "server.properties"
+        config.write_text(
+            template.replace("{broker_port}", str(self.broker_port))
+            .replace("{controller_port}", str(self.controller_port))
+            .replace("{data_dir}", str(self.data_dir))
+        )
+        return config
+
+    def format_storage(self) -> None:
+        config = self._write_config()
+        if (self.data_dir / "meta.properties").exists():
+            return  # a restart keeps the log: that is the point of restarting
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        subprocess.run(
+            [*self._java(), "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(config)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
+    def start(self, timeout: float = 90.0) -> str:
+        self.format_storage()
+        self._started.clear()
+        self.proc = subprocess.Popen(
+            [
+                *self._java()[:1],
+                f"-Xms{self.heap}",
+                f"-Xmx{self.heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true",
+                *self._java()[1:],
+                "kafka.Kafka",
+                str(self.workdir / "server.properties"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        (self.workdir / "broker.pid").write_text(str(self.proc.pid))
+        # The pipe must be drained for the broker's whole life or it blocks on a full pipe.
+        self._reader = threading.Thread(target=self._drain, args=(self.proc,), daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise KafkaStartError("kafka exited during startup:\n" + "\n".join(self.log_tail))
+            if self._started.is_set() and self._answers():
+                return self.bootstrap
+            time.sleep(0.1)
+        self.kill()
+        raise KafkaStartError("kafka did not become ready:\n" + "\n".join(self.log_tail))
+
+    def _drain(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        log_file = (self.workdir / "broker.log").open("a")
+        for line in proc.stdout:
+            log_file.write(line)
+            log_file.flush()
+            self.log_tail.append(line.rstrip())
+            if "Kafka Server started" in line:
+                self._started.set()
+        log_file.close()
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.broker_port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Clean shutdown (SIGTERM runs the broker's shutdown hook), SIGKILL if it hangs."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self, *, hard: bool = False) -> str:
+        if hard:
+            self.kill()
+        else:
+            self.stop()
+        return self.start()
+
+
+def _stop_pid_file(workdir: Path, timeout: float = 30.0) -> bool:
+    pid_file = workdir / "broker.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            pid_file.unlink(missing_ok=True)
+            return True
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Local Apache Kafka broker (KRaft, single node).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch", help="fetch the broker jars from Maven Central (once)")
+    for name in ("start", "stop"):
+        p = sub.add_parser(name)
+        p.add_argument("--dir", type=Path, default=ROOT / ".local" / "kafka")
+        p.add_argument("--port", type=int, default=9092)
+        p.add_argument("--controller-port", type=int, default=9093)
+    args = parser.parse_args(argv)
+    if args.command == "fetch":
+        print(ensure_jars(quiet=False))
+        return
+    if args.command == "stop":
+        print("stopped" if _stop_pid_file(args.dir) else "not running")
+        return
+    broker = LocalKafka(args.dir, broker_port=args.port, controller_port=args.controller_port)
+    print(f"kafka ready at {broker.start()} (data in {broker.data_dir}); Ctrl-C stops it")
+    try:
+        while broker.proc is not None and broker.proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+        print("kafka stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+from services.credit.models import Base
+from shared.migrate import run_env
+from shared.outbox import messaging_metadata
+
+run_env([Base.metadata, messaging_metadata], service="credit")

@@ -1,0 +1,26 @@
+"""Reporting service (共享台账): ``uvicorn --factory services.reporting.app:create_app --port 8004``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.reporting.api import router
+from services.reporting.consumers import consumers
+from services.reporting.settings import ReportingSettings
+from shared.app import create_service_app
+from shared.db import Database
+from shared.settings import ServiceSettings
+
+
+def create_app(settings: ServiceSettings | None = None, database: Database | None = None) -> FastAPI:
+    from devstack.postgres import resolve_database_url
+
+    return create_service_app(
+        settings or ReportingSettings(),
+        title="信息共享台账服务 (reporting)",
+        description="Tamper-evident shared ledger for agencies, and statistics against the plan's targets.",
+        routers=[router],
+        consumers=consumers,
+        database=database,
+        resolve_database_url=resolve_database_url,
+    )

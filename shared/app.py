@@ -1,0 +1,192 @@
+"""The service application factory: one FastAPI app per service with the whole kit wired in.
+
+Each service supplies its routers and its consumers; the factory adds error handling, metrics,
+``/healthz``, ``/readyz``, ``/metrics``, the outbox relay and the consumer runners (as tasks inside
+the API process), and creates the service's Kafka topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from shared.consumer import ConsumerRunner, Handler
+from shared.db import Database
+from shared.errors import install_error_handlers
+from shared.kafka import ensure_topics, kafka_reachable, make_producer
+from shared.metrics import CONTENT_TYPE_LATEST, HttpMetricsMiddleware, Metrics
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import ServiceSettings
+from shared.topics import topic_specs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceContext:
+    """What a service's consumers and routes get from the kit (ids and handles, never ORM objects)."""
+
+    settings: ServiceSettings
+    db: Database
+    outbox: Outbox
+    metrics: Metrics
+
+
+@dataclass
+class ConsumerSpec:
+    name: str
+    topics: list[str]
+    handlers: dict[str, Handler]
+
+
+@dataclass
+class Runtime:
+    context: ServiceContext
+    relay: OutboxRelay
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    topics_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: list[APIRouter],
+    consumers: Callable[[ServiceContext], list[ConsumerSpec]] | None = None,
+    database: Database | None = None,
+    resolve_database_url: Callable[[ServiceSettings], str] | None = None,
+) -> FastAPI:
+    metrics = Metrics(settings.service_name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database
+        if db is None:
+            url = settings.database_url
+            if url is None:
+                if resolve_database_url is None:
+                    raise RuntimeError("no database_url configured")
+                url = await asyncio.to_thread(resolve_database_url, settings)
+            db = Database(url, pool_size=settings.db_pool_size)
+        outbox = Outbox(source=settings.source, namespace=settings.kafka_namespace)
+        context = ServiceContext(settings=settings, db=db, outbox=outbox, metrics=metrics)
+        relay = OutboxRelay(
+            db,
+            lambda: make_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-outbox"),
+            metrics,
+            service=settings.service_name,
+            batch_size=settings.outbox_batch_size,
+            poll_interval=settings.outbox_poll_interval_seconds,
+        )
+        db.on_outbox_commit(relay.wake)
+        runtime = Runtime(context=context, relay=relay)
+        specs = consumers(context) if consumers else []
+        for spec in specs:
+            runtime.consumers.append(
+                ConsumerRunner(
+                    name=spec.name,
+                    db=db,
+                    metrics=metrics,
+                    bootstrap=settings.kafka_bootstrap_servers,
+                    topics=spec.topics,
+                    handlers=spec.handlers,
+                    namespace=settings.kafka_namespace,
+                    max_attempts=settings.consumer_max_attempts,
+                    retry_backoff=settings.consumer_retry_backoff_seconds,
+                    session_timeout_ms=settings.consumer_session_timeout_ms,
+                )
+            )
+        app.state.db = db
+        app.state.outbox = outbox
+        app.state.context = context
+        app.state.runtime = runtime
+        if settings.run_background_workers:
+            runtime.tasks.append(asyncio.create_task(_start_messaging(runtime, [s.name for s in specs])))
+        try:
+            yield
+        finally:
+            await relay.stop()
+            for runner in runtime.consumers:
+                await runner.stop()
+            for task in runtime.tasks:
+                task.cancel()
+            for task in runtime.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 20)
+            if database is None:
+                await db.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    app.include_router(_ops_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _start_messaging(runtime: Runtime, consumer_names: list[str]) -> None:
+    settings = runtime.context.settings
+    delay = 0.5
+    while True:  # Kafka may come up after us; keep trying, /readyz says "not ready" meanwhile
+        try:
+            await ensure_topics(
+                settings.kafka_bootstrap_servers,
+                topic_specs(settings.topic_partitions),
+                namespace=settings.kafka_namespace,
+                dead_letter_for=consumer_names,
+            )
+            break
+        except Exception as exc:
+            log.warning("creating topics failed; retrying", extra={"error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+    runtime.topics_ready.set()
+    loop_tasks = [asyncio.create_task(runtime.relay.run())]
+    loop_tasks += [asyncio.create_task(runner.run()) for runner in runtime.consumers]
+    runtime.tasks.extend(loop_tasks)
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Process is up")
+    async def healthz(request: Request) -> dict[str, str]:
+        return {"status": "ok", "service": request.app.state.settings.service_name}
+
+    @router.get("/readyz", summary="Database and Kafka reachable, topics created")
+    async def readyz(request: Request) -> JSONResponse:
+        settings: ServiceSettings = request.app.state.settings
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(request.app.state.db.ping(), 3)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["kafka"] = "ok" if await kafka_reachable(settings.kafka_bootstrap_servers) else "unreachable"
+        if settings.run_background_workers:
+            checks["topics"] = "ok" if runtime is not None and runtime.topics_ready.is_set() else "pending"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "service": settings.service_name, "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics(request: Request) -> Response:
+        return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,148 @@
+"""JWT bearer auth with roles. ``python -m shared.auth --role filing_officer`` mints a local token."""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.errors import Forbidden, Unauthenticated
+from shared.settings import ServiceSettings
+
+ROLES = frozenset({"filing_officer", "supervisor", "inspector", "credit_officer", "ops"})
+AGENCY_PREFIX = "agency:"
+
+
+def valid_role(role: str) -> bool:
+    return role in ROLES or (role.startswith(AGENCY_PREFIX) and len(role) > len(AGENCY_PREFIX))
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[str]
+    name: str | None = None
+    districts: tuple[str, ...] = field(default_factory=tuple)
+
+    def has(self, role: str) -> bool:
+        if role == "agency:*":
+            return any(r.startswith(AGENCY_PREFIX) for r in self.roles)
+        return role in self.roles
+
+    @property
+    def agencies(self) -> list[str]:
+        return sorted(r[len(AGENCY_PREFIX) :] for r in self.roles if r.startswith(AGENCY_PREFIX))
+
+
+def mint_token(
+    settings: ServiceSettings,
+    *,
+    subject: str,
+    roles: list[str],
+    ttl_seconds: int = 8 * 3600,
+    name: str | None = None,
+    districts: list[str] | None = None,
+) -> str:
+    bad = [r for r in roles if not valid_role(r)]
+    if bad:
+        raise ValueError(f"unknown roles: {bad}")
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "sub": subject,
+        "roles": roles,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl_seconds,
+        "jti": str(uuid.uuid4()),
+    }
+    if name:
+        claims["name"] = name
+    if districts:
+        claims["districts"] = districts
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def decode_token(settings: ServiceSettings, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "sub", "iat"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("登录凭证已过期，请重新登录", code="token_expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("登录凭证无效", code="token_invalid") from exc
+    roles = claims.get("roles")
+    if not isinstance(roles, list) or not all(isinstance(r, str) and valid_role(r) for r in roles):
+        raise Unauthenticated("登录凭证中的角色无效", code="token_roles_invalid")
+    districts = claims.get("districts") or []
+    return Principal(
+        subject=str(claims["sub"]),
+        roles=frozenset(roles),
+        name=claims.get("name"),
+        districts=tuple(str(d) for d in districts) if isinstance(districts, list) else (),
+    )
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("请提供 Bearer 登录凭证", code="token_missing")
+    settings: ServiceSettings = request.app.state.settings
+    return decode_token(settings, credentials.credentials)
+
+
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """Dependency: the caller must hold at least one of ``roles`` ("agency:*" = any agency)."""
+
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not any(principal.has(r) for r in roles):
+            raise Forbidden(f"此操作需要以下角色之一：{'、'.join(roles)}", code="role_required")
+        return principal
+
+    return dependency
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Mint a JWT for local use (uses CHILDCARE_JWT_SECRET).")
+    parser.add_argument("--role", action="append", required=True, help="repeatable; e.g. filing_officer, agency:amr")
+    parser.add_argument("--sub", default="local-user")
+    parser.add_argument("--name")
+    parser.add_argument("--district", action="append", help="districts the user covers (repeatable)")
+    parser.add_argument("--ttl-hours", type=float, default=8)
+    args = parser.parse_args(argv)
+
+    class _Settings(ServiceSettings):
+        model_config = {**ServiceSettings.model_config, "env_prefix": "CHILDCARE_"}
+
+    settings = _Settings()
+    token = mint_token(
+        settings,
+        subject=args.sub,
+        roles=args.role,
+        ttl_seconds=int(args.ttl_hours * 3600),
+        name=args.name,
+        districts=args.district,
+    )
+    print(token)  # noqa: T201 - the command's output is the token
+
+
+if __name__ == "__main__":
+    main()

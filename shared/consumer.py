@@ -1,0 +1,305 @@
+"""The consumer runner: at-least-once delivery from Kafka made effectively-once by the inbox.
+
+For each record: decode (CloudEvents envelope → upcast → catalogue model) → in ONE database
+transaction claim the event id in the inbox and apply the handler → commit the Kafka offset. A
+redelivered event finds its id in the inbox and changes nothing. A record that can never be processed
+(undecodable, unknown type, invalid payload) or whose handler keeps failing after bounded retries is
+published to the consumer's dead-letter topic with the reason and the original headers, and the
+runner moves on. A database outage is not the event's fault: those errors are retried until the
+database is back, never dead-lettered.
+
+Rebalances (aiokafka #929): offsets are committed explicitly per partition; when partitions are
+revoked the listener waits for the record in flight and commits what was processed; records of a
+partition no longer assigned are not processed; a failed commit is logged, and the redelivery that
+follows is absorbed by the inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database
+from shared.events import CATALOGUE, DecodedEvent, PoisonEvent, decode
+from shared.metrics import Metrics
+from shared.outbox import claim_inbox
+from shared.topics import consumer_group, dead_letter_topic, qualified
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, DecodedEvent], Awaitable[None]]
+RecordHook = Callable[[Any], Awaitable[None]]
+
+# SQLSTATE classes that say "try again", not "this event is bad": connection loss, serialization
+# failure and deadlock, lack of resources, operator intervention (shutdown).
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57")
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | ConnectionError | TimeoutError | asyncpg.exceptions.ConnectionDoesNotExistError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError):
+            return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
+            return True
+        if isinstance(cause, OSError | asyncpg.exceptions.InterfaceError):
+            return True
+    return False
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self.runner._processing:
+            await self.runner._commit(only=set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("partitions assigned", extra={"consumer": self.runner.name, "partitions": len(assigned)})
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        name: str,
+        db: Database,
+        metrics: Metrics,
+        bootstrap: str,
+        topics: list[str],
+        handlers: dict[str, Handler],
+        namespace: str = "",
+        max_attempts: int = 3,
+        retry_backoff: float = 0.2,
+        session_timeout_ms: int = 10_000,
+        producer_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        unknown = set(handlers) - set(CATALOGUE)
+        if unknown:
+            raise ValueError(f"handlers for types not in the catalogue: {sorted(unknown)}")
+        self.name = name
+        self.db = db
+        self.metrics = metrics
+        self.bootstrap = bootstrap
+        self.topics = [qualified(namespace, t) for t in topics]
+        self.group_id = consumer_group(namespace, name)
+        self.dead_letter_topic = dead_letter_topic(namespace, name)
+        self.handlers = handlers
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+        self.session_timeout_ms = session_timeout_ms
+        self.producer_factory = producer_factory
+        # Fault-injection point for tests: runs after the DB commit, before the offset is committed.
+        self.after_db_commit: RecordHook | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: Any = None
+        self._processing = asyncio.Lock()
+        self._pending: dict[TopicPartition, int] = {}
+        self._stopping = False
+        self.started = asyncio.Event()
+        metrics.prepare_consumer(name)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until ``stop()``; reconnects after broker outages."""
+        while not self._stopping:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if self._stopping:
+                    break
+                log.exception("consumer loop failed; restarting", extra={"consumer": self.name})
+                await self._close_consumer()
+                await asyncio.sleep(1.0)
+
+    async def _run_once(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            client_id=f"{self.name}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(self.session_timeout_ms // 4, 250),
+            max_poll_records=200,
+            metadata_max_age_ms=30_000,
+        )
+        consumer.subscribe(self.topics, listener=_Rebalance(self))
+        await consumer.start()
+        self._consumer = consumer
+        self.started.set()
+        try:
+            while not self._stopping:
+                batch = await consumer.getmany(timeout_ms=500, max_records=200)
+                for tp, records in batch.items():
+                    for record in records:
+                        if self._stopping or tp not in consumer.assignment():
+                            break  # revoked mid-batch: the new owner will read it
+                        async with self._processing:
+                            await self._process(record)
+                            self._pending[tp] = record.offset + 1
+                    await self._commit(only={tp})
+                await self._update_lag(consumer)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._commit()
+            await self._close_consumer()
+
+    async def stop(self) -> None:
+        self._stopping = True
+
+    async def _close_consumer(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        self._pending.clear()
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), 15)
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 10)
+
+    async def abandon(self) -> None:
+        """Close without committing anything: what a crashed process leaves behind."""
+        self._stopping = True
+        self._pending.clear()
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    # --- processing ------------------------------------------------------------------------
+
+    async def _process(self, record: Any) -> None:
+        started = time.perf_counter()
+        try:
+            event = decode(record.value)
+        except PoisonEvent as poison:
+            await self._dead_letter(record, poison.reason, poison.detail)
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            self.metrics.events_consumed.labels(consumer=self.name, type=event.type, outcome="ignored").inc()
+            return
+        attempt = 0
+        while True:
+            try:
+                async with self.db.transaction() as session:
+                    fresh = await claim_inbox(session, self.name, event.envelope)
+                    if fresh:
+                        await handler(session, event)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc) and not self._stopping:
+                    log.warning("database unavailable; retrying", extra={"consumer": self.name, "error": str(exc)})
+                    await asyncio.sleep(1.0)
+                    continue
+                attempt += 1
+                if attempt >= self.max_attempts or self._stopping:
+                    await self._dead_letter(record, "handler_failed", f"{type(exc).__name__}: {exc}", event.type)
+                    return
+                log.warning(
+                    "handler failed; retrying",
+                    extra={"consumer": self.name, "type": event.type, "attempt": attempt, "error": str(exc)},
+                )
+                await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
+        if self.after_db_commit is not None:
+            await self.after_db_commit(record)
+        outcome = "applied" if fresh else "duplicate"
+        self.metrics.events_consumed.labels(consumer=self.name, type=event.type, outcome=outcome).inc()
+        self.metrics.event_processing.labels(consumer=self.name).observe(time.perf_counter() - started)
+        self.metrics.consumer_last_processed.labels(consumer=self.name).set(time.time())
+
+    async def _dead_letter(self, record: Any, reason: str, detail: str, event_type: str | None = None) -> None:
+        headers = list(record.headers or ()) + [
+            ("dlq-reason", reason.encode()),
+            ("dlq-error", detail[:4000].encode("utf-8", "replace")),
+            ("dlq-original-topic", record.topic.encode()),
+            ("dlq-original-partition", str(record.partition).encode()),
+            ("dlq-original-offset", str(record.offset).encode()),
+            ("dlq-consumer", self.name.encode()),
+            ("dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+        ]
+        # The offset is only committed after the dead-letter topic acknowledged the record.
+        backoff = 0.2
+        while True:
+            try:
+                if self._producer is None:
+                    if self.producer_factory is None:
+                        from shared.kafka import make_producer
+
+                        self._producer = make_producer(self.bootstrap, client_id=f"{self.name}-dlq")
+                    else:
+                        self._producer = self.producer_factory()
+                    await self._producer.start()
+                await asyncio.wait_for(
+                    self._producer.send_and_wait(
+                        self.dead_letter_topic, record.value or b"", key=record.key, headers=headers
+                    ),
+                    30,
+                )
+                break
+            except (KafkaError, TimeoutError, OSError):
+                if self._stopping:
+                    raise
+                log.warning("dead-letter publish failed; retrying", extra={"consumer": self.name})
+                producer, self._producer = self._producer, None
+                if producer is not None:
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        known_type = event_type if event_type in CATALOGUE else "unknown"
+        self.metrics.dead_letters.labels(consumer=self.name, reason=reason).inc()
+        self.metrics.events_consumed.labels(consumer=self.name, type=known_type, outcome="dead_lettered").inc()
+        log.error(
+            "event dead-lettered",
+            extra={"consumer": self.name, "reason": reason, "topic": record.topic, "offset": record.offset},
+        )
+
+    async def _commit(self, only: set[TopicPartition] | None = None) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError:
+            log.warning("offset commit refused after a rebalance; the inbox absorbs the redelivery")
+        except KafkaError:
+            log.warning("offset commit failed; the inbox absorbs the redelivery", exc_info=True)
+        for tp in offsets:
+            self._pending.pop(tp, None)
+
+    async def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            with contextlib.suppress(Exception):
+                position = await consumer.position(tp)
+                self.metrics.consumer_lag.labels(consumer=self.name, topic=tp.topic, partition=str(tp.partition)).set(
+                    max(high - position, 0)
+                )

@@ -1,0 +1,119 @@
+"""Prometheus metrics of one service process, on its own registry (several apps can share a test
+process). Names follow Prometheus conventions: one ``childcare_`` prefix, base units, ``_total``
+only on counters, no ids in labels."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+disable_created_metrics()
+
+CONTENT_TYPE_LATEST = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry()
+        r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.build_info = Gauge("childcare_build_info", "Service identity.", ["service"], registry=r)
+        self.build_info.labels(service=service).set(1)
+        self.http_requests = Counter(
+            "childcare_http_requests", "HTTP requests handled.", ["method", "route", "status_code"], registry=r
+        )
+        self.http_duration = Histogram(
+            "childcare_http_request_duration_seconds",
+            "HTTP request duration.",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.events_published = Counter(
+            "childcare_events_published", "Events published from the outbox to Kafka.", ["type"], registry=r
+        )
+        self.events_consumed = Counter(
+            "childcare_events_consumed",
+            "Events consumed, by outcome (applied, duplicate, ignored, dead_lettered).",
+            ["consumer", "type", "outcome"],
+            registry=r,
+        )
+        self.event_processing = Histogram(
+            "childcare_event_processing_duration_seconds",
+            "Time to apply one consumed event (DB transaction included).",
+            ["consumer"],
+            registry=r,
+        )
+        self.outbox_pending = Gauge("childcare_outbox_pending", "Outbox rows not yet published.", registry=r)
+        self.outbox_oldest_age = Gauge(
+            "childcare_outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox row.", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "childcare_consumer_lag",
+            "Records behind the partition end.",
+            ["consumer", "topic", "partition"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "childcare_dead_letter_events", "Events sent to the dead-letter topic.", ["consumer", "reason"], registry=r
+        )
+        self.consumer_last_processed = Gauge(
+            "childcare_consumer_last_processed_timestamp_seconds",
+            "When the consumer last finished an event.",
+            ["consumer"],
+            registry=r,
+        )
+
+    def prepare_consumer(self, consumer: str) -> None:
+        """Pre-export the series that will exist, so dashboards and alerts see 0, not nothing."""
+        self.consumer_last_processed.labels(consumer=consumer)
+        for reason in ("undecodable", "invalid_envelope", "unknown_event_type", "invalid_payload", "handler_failed"):
+            self.dead_letters.labels(consumer=consumer, reason=reason)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class HttpMetricsMiddleware:
+    """RED metrics by route template (``/v1/institutions/{institution_id}``), never by raw path."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            self.metrics.http_requests.labels(method=method, route=template, status_code=str(status)).inc()
+            self.metrics.http_duration.labels(method=method, route=template).observe(time.perf_counter() - start)

@@ -1,0 +1,286 @@
+"""Transactional outbox and inbox.
+
+Producer side: ``Outbox.add`` writes the CloudEvent into the ``outbox`` table in the caller's
+transaction, so the state change and the event commit or roll back together. ``OutboxRelay`` (a task
+inside each service) publishes unpublished rows in id order with an idempotent producer and marks
+them published only after Kafka acknowledged them. A crash in between re-publishes; consumers dedupe.
+
+Consumer side: ``claim_inbox`` records a processed event id in the consumer's transaction; a
+redelivered event finds its id there and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Row,
+    Table,
+    Text,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import NAMING_CONVENTION, OUTBOX_WRITTEN, Database
+from shared.events import CONTENT_TYPE, CloudEvent, EventData
+from shared.metrics import Metrics
+from shared.topics import qualified
+
+log = logging.getLogger(__name__)
+
+messaging_metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+outbox_table = Table(
+    "outbox",
+    messaging_metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("message_key", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    # The exact bytes to publish (as text): a re-publish after a crash is byte-identical.
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+)
+
+inbox_table = Table(
+    "inbox",
+    messaging_metadata,
+    Column("consumer", Text, nullable=False),
+    Column("event_source", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # CloudEvents: source + id identify an event; a duplicate has the same pair.
+    PrimaryKeyConstraint("consumer", "event_source", "event_id", name="pk_inbox"),
+)
+
+
+class Outbox:
+    """Writes events for one service. ``source`` and ``namespace`` come from its settings."""
+
+    def __init__(self, *, source: str, namespace: str = "") -> None:
+        self.source = source
+        self.namespace = namespace
+
+    def envelope(self, data: EventData, *, subject: str, at: datetime | None = None) -> CloudEvent:
+        return CloudEvent(
+            id=str(uuid.uuid4()),
+            source=self.source,
+            type=data.event_type,
+            time=at or datetime.now(UTC),
+            subject=subject,
+            data=data.model_dump(mode="json"),
+        )
+
+    async def add(
+        self, session: AsyncSession, data: EventData, *, subject: str, at: datetime | None = None
+    ) -> CloudEvent:
+        envelope = self.envelope(data, subject=subject, at=at)
+        await session.execute(
+            outbox_table.insert().values(
+                event_id=envelope.id,
+                topic=qualified(self.namespace, data.topic),
+                message_key=subject,
+                event_type=envelope.type,
+                payload=envelope.to_json(),
+            )
+        )
+        session.info[OUTBOX_WRITTEN] = True
+        return envelope
+
+
+async def claim_inbox(session: AsyncSession, consumer: str, envelope: CloudEvent) -> bool:
+    """True if this consumer sees the event for the first time (and records it, in this transaction)."""
+    result = await session.execute(
+        pg_insert(inbox_table)
+        .values(consumer=consumer, event_source=envelope.source, event_id=envelope.id, event_type=envelope.type)
+        .on_conflict_do_nothing()
+        .returning(inbox_table.c.event_id)
+    )
+    return result.first() is not None
+
+
+ProducerFactory = Callable[[], Any]
+
+
+class RelayCrashed(Exception):
+    """Raised by test hooks to simulate the relay process dying at a chosen point."""
+
+
+class OutboxRelay:
+    """Publishes the outbox in id order. One relay publishes at a time per database (advisory lock),
+    so several replicas of a service never reorder one institution's events."""
+
+    def __init__(
+        self,
+        db: Database,
+        producer_factory: ProducerFactory,
+        metrics: Metrics,
+        *,
+        service: str,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        send_timeout: float = 30.0,
+    ) -> None:
+        self.db = db
+        self.producer_factory = producer_factory
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.send_timeout = send_timeout
+        self.lock_key = zlib.crc32(f"outbox-relay:{service}".encode())
+        self._wake = asyncio.Event()
+        self._producer: Any = None
+        self._stopping = False
+        self.last_error: str | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _ensure_producer(self) -> Any:
+        if self._producer is None:
+            producer = self.producer_factory()
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _reset_producer(self) -> None:
+        # After an ambiguous failure a fresh producer (new producer id) is the safe state.
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 10)
+
+    async def publish_batch(self) -> int:
+        """Publish up to ``batch_size`` rows; returns how many were published."""
+        async with self.db.transaction() as session:
+            locked = (await session.execute(select(func.pg_try_advisory_xact_lock(self.lock_key)))).scalar_one()
+            if not locked:
+                return 0  # another replica's relay is publishing right now
+            rows = (
+                await session.execute(
+                    select(
+                        outbox_table.c.id,
+                        outbox_table.c.topic,
+                        outbox_table.c.message_key,
+                        outbox_table.c.event_type,
+                        outbox_table.c.payload,
+                    )
+                    .where(outbox_table.c.published_at.is_(None))
+                    .order_by(outbox_table.c.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._send(rows)
+            await self.mark_published(session, [row.id for row in rows])
+        for row in rows:
+            self.metrics.events_published.labels(type=row.event_type).inc()
+        return len(rows)
+
+    async def _send(self, rows: Sequence[Row[Any, Any, Any, Any, Any]]) -> None:
+        producer = await self._ensure_producer()
+        headers = [("content-type", CONTENT_TYPE.encode())]
+        futures = [
+            await producer.send(
+                row.topic, row.payload.encode("utf-8"), key=row.message_key.encode("utf-8"), headers=headers
+            )
+            for row in rows
+        ]
+        await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout)
+
+    async def mark_published(self, session: AsyncSession, ids: list[int]) -> None:
+        await session.execute(update(outbox_table).where(outbox_table.c.id.in_(ids)).values(published_at=func.now()))
+
+    async def _record_failure(self, error: str) -> None:
+        with contextlib.suppress(Exception):
+            async with self.db.transaction() as session:
+                first = (
+                    await session.execute(
+                        select(func.min(outbox_table.c.id)).where(outbox_table.c.published_at.is_(None))
+                    )
+                ).scalar_one_or_none()
+                if first is not None:
+                    await session.execute(
+                        update(outbox_table)
+                        .where(outbox_table.c.id == first)
+                        .values(attempts=outbox_table.c.attempts + 1, last_error=error[:2000])
+                    )
+
+    async def refresh_backlog_metrics(self) -> None:
+        async with self.db.transaction() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(outbox_table.c.created_at)).where(
+                        outbox_table.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        self.metrics.outbox_pending.set(count)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        self.metrics.outbox_oldest_age.set(max(age, 0.0))
+
+    async def run(self) -> None:
+        backoff = 0.2
+        last_metrics = 0.0
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                published = await self.publish_batch()
+                backoff = 0.2
+                self.last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or DB down: keep the rows, retry with backoff
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox publish failed, will retry", extra={"error": self.last_error})
+                await self._reset_producer()
+                await self._record_failure(self.last_error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            now = time.monotonic()
+            if now - last_metrics > 1.0 or not published:
+                with contextlib.suppress(Exception):
+                    await self.refresh_backlog_metrics()
+                last_metrics = now
+            if published:
+                continue  # there may be more
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        await self._reset_producer()

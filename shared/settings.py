@@ -1,0 +1,66 @@
+"""Service settings (pydantic-settings), one env prefix per service: ``FILING_DATABASE_URL`` etc."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
+DEV_PII_HMAC_SECRET = "dev-only-pii-hmac-secret"
+DEV_PII_ENCRYPTION_SECRET = "dev-only-pii-encryption-secret"
+_DEV_SECRETS = {DEV_JWT_SECRET, DEV_PII_HMAC_SECRET, DEV_PII_ENCRYPTION_SECRET}
+
+
+class ServiceSettings(BaseSettings):
+    """Everything a service process needs. Subclasses set ``env_prefix`` and the service identity."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+    port: int = 8000
+
+    # None means "start/use the local embedded PostgreSQL" (run command, tests); production sets a URL.
+    database_url: str | None = None
+    db_pool_size: int = 10
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Prefixed to every topic and consumer group; tests use a unique namespace per test.
+    kafka_namespace: str = ""
+    topic_partitions: int = 6
+
+    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_batch_size: int = Field(default=500, gt=0)
+    consumer_max_attempts: int = Field(default=3, ge=1)
+    consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    consumer_session_timeout_ms: int = 10_000
+    run_background_workers: bool = True  # relay + consumers inside the API process
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_issuer: str = "gz-childcare-platform"
+    jwt_audience: str = "gz-childcare-platform"
+    pii_hmac_secret: str = DEV_PII_HMAC_SECRET
+    pii_encryption_secret: str = DEV_PII_ENCRYPTION_SECRET
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> ServiceSettings:
+        if self.environment == "production":
+            weak = [
+                name
+                for name in ("jwt_secret", "pii_hmac_secret", "pii_encryption_secret")
+                if getattr(self, name) in _DEV_SECRETS or len(getattr(self, name)) < 32
+            ]
+            if weak:
+                raise ValueError(f"production refuses development or short (<32 chars) secrets: {', '.join(weak)}")
+            if not self.database_url:
+                raise ValueError("production needs an explicit database_url")
+        return self
+
+    @property
+    def source(self) -> str:
+        """CloudEvents ``source`` of everything this service emits."""
+        return f"/services/{self.service_name}"
