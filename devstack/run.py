@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from devstack.kafka import LocalKafka
 from devstack.postgres import DATA_ROOT, SERVICES, LocalPostgres, prepare_service_database
@@ -26,7 +27,10 @@ from shared.auth import mint_token
 from shared.identifiers import uscc_check_char
 from shared.settings import ServiceSettings
 
-PORTS = {"filing": 8001, "inspection": 8002, "credit": 8003, "reporting": 8004}
+# filing 8001, inspection 8002, credit 8003, reporting 8004; CHILDCARE_PORT_BASE moves them all
+# (the test suite runs the command on free ports).
+PORT_BASE = int(os.environ.get("CHILDCARE_PORT_BASE", "8000"))
+PORTS = {"filing": PORT_BASE + 1, "inspection": PORT_BASE + 2, "credit": PORT_BASE + 3, "reporting": PORT_BASE + 4}
 
 
 @dataclass
@@ -37,7 +41,9 @@ class ServiceProcess:
     log: Path
 
 
-def _http(method: str, url: str, body: dict[str, object] | None = None, token: str | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
+def _http(
+    method: str, url: str, body: dict[str, object] | None = None, token: str | None = None
+) -> tuple[int, dict[str, Any]]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
@@ -77,7 +83,7 @@ def smoke_check(token_settings: ServiceSettings) -> float:
     started = time.monotonic()
     status, created = _http(
         "POST",
-        "http://127.0.0.1:8001/v1/institutions",
+        f"http://127.0.0.1:{PORTS['filing']}/v1/institutions",
         {"uscc": uscc, "name": "冒烟测试托育中心", "district": "天河区", "street_code": "440106001"},
         officer,
     )
@@ -86,9 +92,10 @@ def smoke_check(token_settings: ServiceSettings) -> float:
     institution_id = created["id"]
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        _, page = _http("GET", "http://127.0.0.1:8004/v1/ledger?after=-1&limit=1000", token=reader)
+        _, page = _http("GET", f"http://127.0.0.1:{PORTS['reporting']}/v1/ledger?after=-1&limit=1000", token=reader)
         subjects = [e["subject"] for e in page.get("entries", [])]
-        credit_status, _ = _http("GET", f"http://127.0.0.1:8003/v1/credit/institutions/{institution_id}", token=reader)
+        credit_url = f"http://127.0.0.1:{PORTS['credit']}/v1/credit/institutions/{institution_id}"
+        credit_status, _ = _http("GET", credit_url, token=reader)
         if institution_id in subjects and credit_status == 200:
             return time.monotonic() - started
         time.sleep(0.05)

@@ -22,6 +22,7 @@ from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.kafka import ensure_topics, kafka_reachable, make_producer
+from shared.logging import configure_logging
 from shared.metrics import CONTENT_TYPE_LATEST, HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.settings import ServiceSettings
@@ -70,6 +71,8 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.environment != "test":
+            configure_logging(settings.service_name, settings.log_level)
         db = database
         if db is None:
             url = settings.database_url

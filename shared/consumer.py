@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
 from shared.events import CATALOGUE, DecodedEvent, PoisonEvent, decode
+from shared.kafka import ensure_topics, make_producer
 from shared.metrics import Metrics
 from shared.outbox import claim_inbox
 from shared.topics import consumer_group, dead_letter_topic, qualified
@@ -112,6 +113,8 @@ class ConsumerRunner:
         self._pending: dict[TopicPartition, int] = {}
         self._stopping = False
         self.started = asyncio.Event()
+        self.namespace = namespace
+        self._dead_letter_topic_ready = False
         metrics.prepare_consumer(name)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -131,6 +134,10 @@ class ConsumerRunner:
                 await asyncio.sleep(1.0)
 
     async def _run_once(self) -> None:
+        if not self._dead_letter_topic_ready:
+            # auto-creation is off: without its topic the first dead letter would wait forever
+            await ensure_topics(self.bootstrap, [], namespace=self.namespace, dead_letter_for=[self.name])
+            self._dead_letter_topic_ready = True
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=self.group_id,
@@ -159,8 +166,11 @@ class ConsumerRunner:
                     await self._commit(only={tp})
                 await self._update_lag(consumer)
         finally:
-            with contextlib.suppress(Exception):
-                await self._commit()
+            # Only a graceful stop commits on the way out; after a failure the process behaves as
+            # if it had crashed (nothing more committed) and the inbox absorbs the redelivery.
+            if self._stopping:
+                with contextlib.suppress(Exception):
+                    await self._commit()
             await self._close_consumer()
 
     async def stop(self) -> None:
@@ -246,8 +256,6 @@ class ConsumerRunner:
             try:
                 if self._producer is None:
                     if self.producer_factory is None:
-                        from shared.kafka import make_producer
-
                         self._producer = make_producer(self.bootstrap, client_id=f"{self.name}-dlq")
                     else:
                         self._producer = self.producer_factory()

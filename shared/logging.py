@@ -41,3 +41,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # aiokafka logs every reconnect attempt at ERROR while a broker restarts; our own retry logs say enough.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL if level != "DEBUG" else logging.DEBUG)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
