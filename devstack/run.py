@@ -78,7 +78,7 @@ def smoke_check(token_settings: ServiceSettings) -> float:
     """The vertical slice, as a user would do it: file an institution, see it in credit and the ledger."""
     officer = mint_token(token_settings, subject="smoke-officer", roles=["filing_officer"])
     reader = mint_token(token_settings, subject="smoke-ops", roles=["ops", "credit_officer"])
-    body17 = "9144010" + uuid.uuid4().hex[:10].upper().translate(str.maketrans("IOSVZ", "12345"))
+    body17 = "91440106" + str(uuid.uuid4().int)[:9]  # 统一社会信用代码: 8 fixed + 9 digits + check
     uscc = body17 + uscc_check_char(body17)
     started = time.monotonic()
     status, created = _http(
