@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +49,16 @@ class ConsumerSpec:
 
 
 @dataclass
+class PeriodicJob:
+    """A background job run every ``interval_seconds`` inside the service (e.g. a deadline sweep).
+    Jobs must be idempotent: several replicas may run them, and a crash may repeat one."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[ServiceContext], Awaitable[None]]
+
+
+@dataclass
 class Runtime:
     context: ServiceContext
     relay: OutboxRelay
@@ -64,6 +74,7 @@ def create_service_app(
     description: str,
     routers: list[APIRouter],
     consumers: Callable[[ServiceContext], list[ConsumerSpec]] | None = None,
+    jobs: list[PeriodicJob] | None = None,
     database: Database | None = None,
     resolve_database_url: Callable[[ServiceSettings], str] | None = None,
 ) -> FastAPI:
@@ -115,6 +126,8 @@ def create_service_app(
         app.state.runtime = runtime
         if settings.run_background_workers:
             runtime.tasks.append(asyncio.create_task(_start_messaging(runtime, [s.name for s in specs])))
+            for job in jobs or []:
+                runtime.tasks.append(asyncio.create_task(_run_periodically(job, context)))
         try:
             yield
         finally:
@@ -160,6 +173,17 @@ async def _start_messaging(runtime: Runtime, consumer_names: list[str]) -> None:
     loop_tasks = [asyncio.create_task(runtime.relay.run())]
     loop_tasks += [asyncio.create_task(runner.run()) for runner in runtime.consumers]
     runtime.tasks.extend(loop_tasks)
+
+
+async def _run_periodically(job: PeriodicJob, context: ServiceContext) -> None:
+    while True:
+        try:
+            await job.run(context)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic job failed", extra={"job": job.name})
+        await asyncio.sleep(job.interval_seconds)
 
 
 def _ops_router() -> APIRouter:

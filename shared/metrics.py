@@ -28,6 +28,8 @@ class Metrics:
     def __init__(self, service: str) -> None:
         self.service = service
         self.registry = CollectorRegistry()
+        self._domain: dict[str, Gauge] = {}
+        self._domain_counters: dict[str, Counter] = {}
         r = self.registry
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
@@ -78,6 +80,21 @@ class Metrics:
             ["consumer"],
             registry=r,
         )
+
+    def gauge(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
+        """A service's own (domain) gauge on this registry, created once."""
+        existing = self._domain.get(name)
+        if existing is None:
+            existing = Gauge(name, documentation, list(labels), registry=self.registry)
+            self._domain[name] = existing
+        return existing
+
+    def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+        existing = self._domain_counters.get(name)
+        if existing is None:
+            existing = Counter(name, documentation, list(labels), registry=self.registry)
+            self._domain_counters[name] = existing
+        return existing
 
     def prepare_consumer(self, consumer: str) -> None:
         """Pre-export the series that will exist, so dashboards and alerts see 0, not nothing."""

@@ -1,6 +1,6 @@
 """Event envelope and catalogue. Importing this package registers every event type."""
 
-from shared.events import credit, filing, reporting
+from shared.events import credit, filing, inspection, reporting
 from shared.events.catalogue import (
     CATALOGUE,
     UPCASTERS,
@@ -26,6 +26,7 @@ __all__ = [
     "decode",
     "event",
     "filing",
+    "inspection",
     "reporting",
     "upcast",
     "upcaster",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
+from uuid import UUID
 
 from pydantic import Field
 
 from shared.events.catalogue import EventData, event
 from shared.topics import CREDIT_EVENTS
+
+Grade = Literal["A", "B", "C", "D"]
 
 
 @event("cn.gov.gz.childcare.credit.record.opened.v1", topic=CREDIT_EVENTS)
@@ -19,3 +22,34 @@ class CreditRecordOpenedV1(EventData):
     subject_id: str = Field(min_length=1)
     opened_at: datetime
     cause_event_id: str = Field(min_length=1, description="the event that opened the record")
+
+
+@event("cn.gov.gz.childcare.credit.institution.graded.v1", topic=CREDIT_EVENTS)
+class InstitutionGradedV1(EventData):
+    """An institution's credit grade was (re)computed; key = institution id."""
+
+    institution_id: UUID
+    grade: Grade
+    previous_grade: Grade | None = None
+    score: float
+    policy_version: str
+    graded_at: datetime
+
+
+@event("cn.gov.gz.childcare.credit.person.banned.v1", topic=CREDIT_EVENTS)
+class PersonBannedV1(EventData):
+    """从业禁止: the person may not work in any childcare institution; key = person_ref."""
+
+    person_ref: str = Field(pattern=r"^[0-9a-f]{64}$")
+    reason: str
+    legal_basis: str
+    banned_at: datetime
+    until: date | None = Field(default=None, description="None = for life")
+    cause_event_id: str
+
+
+@event("cn.gov.gz.childcare.credit.person.ban_lifted.v1", topic=CREDIT_EVENTS)
+class PersonBanLiftedV1(EventData):
+    person_ref: str = Field(pattern=r"^[0-9a-f]{64}$")
+    lifted_at: datetime
+    reason: str

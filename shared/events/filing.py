@@ -1,19 +1,59 @@
-"""Events of the filing service (登记备案), on ``childcare.filing.events``, keyed by institution id."""
+"""Events of the filing service (登记备案), on ``childcare.filing.events``, keyed by institution id.
+
+Payloads carry no resident ID number: a person appears only as ``person_ref`` (keyed hash) plus the
+masked number.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.catalogue import EventData, event
 from shared.topics import FILING_EVENTS
 
+OperatingModel = Literal["public", "public_private", "private", "employer", "kindergarten_class", "community", "family"]
+ServiceType = Literal["full_day", "half_day", "hourly", "temporary"]
+ClassType = Literal["infant", "toddler", "older", "mixed"]
+StaffRole = Literal["principal", "carer", "health", "security", "cook", "other"]
+
+
+class ClassPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    class_type: ClassType
+    size: int = Field(ge=1)
+
+
+class InstitutionProfile(BaseModel):
+    """The public facts of a filed institution (no personal data)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    uscc: str = Field(min_length=18, max_length=18)
+    name: str
+    organiser_type: str
+    operating_model: OperatingModel
+    service_types: list[ServiceType]
+    district_code: str = Field(pattern=r"^\d{6}$")
+    street_code: str = Field(pattern=r"^\d{9}$")
+    address: str
+    latitude: float
+    longitude: float
+    premises_area_m2: float
+    classes: list[ClassPlan]
+    total_slots: int
+    puhui_slots: int
+    monthly_fee_yuan: int
+    meals: bool
+
 
 @event("cn.gov.gz.childcare.filing.institution.submitted.v1", topic=FILING_EVENTS)
 class InstitutionSubmittedV1(EventData):
-    """An institution's filing was submitted to its district health bureau (提交备案)."""
+    """An institution's filing was submitted (or resubmitted after a return) to its district bureau."""
 
     institution_id: UUID
     uscc: str = Field(min_length=18, max_length=18, description="unified social credit code")
@@ -21,3 +61,154 @@ class InstitutionSubmittedV1(EventData):
     district_code: str = Field(pattern=r"^\d{6}$")
     street_code: str = Field(pattern=r"^\d{9}$")
     submitted_at: datetime
+    profile: InstitutionProfile | None = None
+    submission: int = Field(default=1, ge=1, description="1 for the first submission, +1 per resubmission")
+    decision_due: date | None = None
+    decision_due_provisional: bool = False
+
+
+@event("cn.gov.gz.childcare.filing.institution.filed.v1", topic=FILING_EVENTS)
+class InstitutionFiledV1(EventData):
+    """The district bureau accepted the filing (备案): the institution is public and inspectable."""
+
+    institution_id: UUID
+    profile: InstitutionProfile
+    decided_by: str
+    decided_at: datetime
+    reason: str | None = None
+
+
+@event("cn.gov.gz.childcare.filing.institution.returned.v1", topic=FILING_EVENTS)
+class InstitutionReturnedV1(EventData):
+    """The filing was returned for correction; a resubmission restarts the decision clock."""
+
+    institution_id: UUID
+    decided_by: str
+    decided_at: datetime
+    reason: str
+
+
+@event("cn.gov.gz.childcare.filing.institution.rejected.v1", topic=FILING_EVENTS)
+class InstitutionRejectedV1(EventData):
+    institution_id: UUID
+    decided_by: str
+    decided_at: datetime
+    reason: str
+
+
+@event("cn.gov.gz.childcare.filing.institution.change_requested.v1", topic=FILING_EVENTS)
+class InstitutionChangeRequestedV1(EventData):
+    """A change (变更) touching key fields awaits a decision; the filed values stay in force meanwhile."""
+
+    institution_id: UUID
+    change_id: UUID
+    changed_fields: list[str]
+    requested_at: datetime
+    decision_due: date
+    decision_due_provisional: bool = False
+
+
+@event("cn.gov.gz.childcare.filing.institution.changed.v1", topic=FILING_EVENTS)
+class InstitutionChangedV1(EventData):
+    """A change took effect: minor fields at once, key fields after approval."""
+
+    institution_id: UUID
+    change_id: UUID | None = None
+    changed_fields: list[str]
+    profile: InstitutionProfile
+    changed_at: datetime
+
+
+@event("cn.gov.gz.childcare.filing.institution.change_refused.v1", topic=FILING_EVENTS)
+class InstitutionChangeRefusedV1(EventData):
+    institution_id: UUID
+    change_id: UUID
+    outcome: Literal["returned", "rejected"]
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
+@event("cn.gov.gz.childcare.filing.institution.deregistered.v1", topic=FILING_EVENTS)
+class InstitutionDeregisteredV1(EventData):
+    """注销: the institution leaves the directory and the inspection pool."""
+
+    institution_id: UUID
+    reason: str
+    deregistered_at: datetime
+
+
+class Certificate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    number: str
+    expires_on: date | None = None
+
+
+@event("cn.gov.gz.childcare.filing.staff.hired.v1", topic=FILING_EVENTS)
+class StaffHiredV1(EventData):
+    """A person joined an institution's roster. Never the ID number: person_ref + masked form only."""
+
+    institution_id: UUID
+    staff_id: UUID
+    person_ref: str = Field(pattern=r"^[0-9a-f]{64}$")
+    id_masked: str
+    name: str
+    role: StaffRole
+    hired_on: date
+    certificates: list[Certificate] = Field(default_factory=list)
+
+
+@event("cn.gov.gz.childcare.filing.staff.left.v1", topic=FILING_EVENTS)
+class StaffLeftV1(EventData):
+    institution_id: UUID
+    staff_id: UUID
+    person_ref: str = Field(pattern=r"^[0-9a-f]{64}$")
+    left_on: date
+    reason: str | None = None
+
+
+class StaffingShortfall(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(description="e.g. carer_ratio, no_principal, no_health_staff")
+    detail: str
+    required: int | None = None
+    actual: int | None = None
+
+
+@event("cn.gov.gz.childcare.filing.staffing.shortfall_flagged.v1", topic=FILING_EVENTS)
+class StaffingShortfallFlaggedV1(EventData):
+    """The roster no longer meets the ratios / required roles for the filed classes."""
+
+    institution_id: UUID
+    shortfalls: list[StaffingShortfall] = Field(min_length=1)
+    flagged_at: datetime
+
+
+@event("cn.gov.gz.childcare.filing.staffing.shortfall_cleared.v1", topic=FILING_EVENTS)
+class StaffingShortfallClearedV1(EventData):
+    institution_id: UUID
+    cleared_at: datetime
+
+
+@event("cn.gov.gz.childcare.filing.annual_report.submitted.v1", topic=FILING_EVENTS)
+class AnnualReportSubmittedV1(EventData):
+    institution_id: UUID
+    year: int = Field(ge=2000, le=2100)
+    submitted_at: datetime
+    on_time: bool
+    enrolled_children: int = Field(ge=0)
+    staff_count: int = Field(ge=0)
+    incidents: int = Field(ge=0)
+
+
+@event("cn.gov.gz.childcare.filing.annual_report.overdue.v1", topic=FILING_EVENTS)
+class AnnualReportOverdueV1(EventData):
+    """The year's report was not in by its due date (swept once per institution and year)."""
+
+    institution_id: UUID
+    year: int = Field(ge=2000, le=2100)
+    due_date: date
+    district_code: str = Field(pattern=r"^\d{6}$")
