@@ -76,15 +76,35 @@ def _wait_ready(services: list[ServiceProcess], timeout: float = 120) -> None:
 
 def smoke_check(token_settings: ServiceSettings) -> float:
     """The vertical slice, as a user would do it: file an institution, see it in credit and the ledger."""
-    officer = mint_token(token_settings, subject="smoke-officer", roles=["filing_officer"])
+    officer = mint_token(token_settings, subject="smoke-officer", roles=["filing_officer"], districts=["440106"])
     reader = mint_token(token_settings, subject="smoke-ops", roles=["ops", "credit_officer"])
+    filing = f"http://127.0.0.1:{PORTS['filing']}"
+    documents = {}
+    for kind in ("business_licence", "premises_proof", "hygiene_evaluation", "fire_safety", "food_licence"):
+        documents[kind] = _upload(f"{filing}/v1/documents", b"%PDF-1.7 smoke " + kind.encode(), officer)
     body17 = "91440106" + str(uuid.uuid4().int)[:9]  # 统一社会信用代码: 8 fixed + 9 digits + check
-    uscc = body17 + uscc_check_char(body17)
     started = time.monotonic()
     status, created = _http(
         "POST",
-        f"http://127.0.0.1:{PORTS['filing']}/v1/institutions",
-        {"uscc": uscc, "name": "冒烟测试托育中心", "district": "天河区", "street_code": "440106001"},
+        f"{filing}/v1/institutions",
+        {
+            "uscc": body17 + uscc_check_char(body17),
+            "name": "冒烟测试托育中心",
+            "organiser_type": "enterprise",
+            "operating_model": "private",
+            "service_types": ["full_day"],
+            "district": "天河区",
+            "street_code": "440106001",
+            "address": "天河路1号",
+            "latitude": 23.1291,
+            "longitude": 113.324,
+            "premises_area_m2": 300,
+            "classes": [{"class_type": "toddler", "size": 15}],
+            "puhui_slots": 10,
+            "monthly_fee_yuan": 3000,
+            "meals": True,
+            "documents": documents,
+        },
         officer,
     )
     if status != 201:
@@ -100,6 +120,14 @@ def smoke_check(token_settings: ServiceSettings) -> float:
             return time.monotonic() - started
         time.sleep(0.05)
     raise SystemExit("smoke: the institution did not reach the ledger and the credit record within 15 s")
+
+
+def _upload(url: str, content: bytes, token: str) -> str:
+    request = urllib.request.Request(url, data=content, method="POST")
+    request.add_header("Content-Type", "application/pdf")
+    request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(json.loads(response.read())["sha256"])
 
 
 def main(argv: list[str] | None = None) -> None:

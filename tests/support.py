@@ -59,9 +59,10 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-def token(*roles: str, subject: str = "test-user") -> dict[str, str]:
+def token(*roles: str, subject: str = "test-user", districts: list[str] | None = None) -> dict[str, str]:
     settings = ServiceSettings(environment="test")
-    return {"Authorization": f"Bearer {mint_token(settings, subject=subject, roles=list(roles))}"}
+    minted = mint_token(settings, subject=subject, roles=list(roles), districts=districts)
+    return {"Authorization": f"Bearer {minted}"}
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 30.0, every: float = 0.1) -> None:

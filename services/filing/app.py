@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.filing.api import router
+from services.filing.annual_reports.api import router as annual_reports_router
+from services.filing.annual_reports.jobs import jobs as annual_report_jobs
+from services.filing.consumers import consumers
+from services.filing.directory.api import router as directory_router
+from services.filing.institutions.api import router as institutions_router
+from services.filing.institutions.jobs import jobs as institution_jobs
 from services.filing.settings import FilingSettings
+from services.filing.staff.api import router as staff_router
 from shared.app import create_service_app
 from shared.db import Database
 from shared.settings import ServiceSettings
@@ -17,8 +23,10 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
     return create_service_app(
         settings or FilingSettings(),
         title="托育机构登记备案服务 (filing)",
-        description="Institution filing, staff roster, annual reports and the public directory.",
-        routers=[router],
+        description="Institution filing, staff roster, annual reports and the public directory (托育地图).",
+        routers=[institutions_router, staff_router, annual_reports_router, directory_router],
+        consumers=consumers,
+        jobs=[*institution_jobs(), *annual_report_jobs()],
         database=database,
         resolve_database_url=resolve_database_url,
     )

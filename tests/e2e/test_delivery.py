@@ -4,6 +4,7 @@ Kafka broker and real PostgreSQL. Each test has its own topics (namespace) and i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -15,9 +16,11 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.kafka import LocalKafka
-from services.filing import service as filing_service
+from services.filing.institutions import repository as filing_repository
+from services.filing.institutions import service as filing_service
 from services.reporting.consumers import consumers as reporting_consumers
 from shared.app import ServiceContext
+from shared.auth import Principal
 from shared.consumer import ConsumerRunner
 from shared.db import Database
 from shared.events import CloudEvent, DecodedEvent
@@ -26,10 +29,13 @@ from shared.identifiers import uscc_check_char
 from shared.kafka import ensure_topics, make_producer
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay, RelayCrashed
+from shared.reference import districts
 from shared.topics import FILING_EVENTS, topic_specs
+from shared.workdays import WorkdayCalendar
+from tests.filing.support import filing_body, upload_documents
 from tests.support import Platform, eventually, produce_raw, read_topic, settings_for, token
 
-OFFICER = token("filing_officer")
+OFFICER = token("filing_officer", districts=sorted(districts()))
 READER = token("ops", "credit_officer", "agency:market_regulation")
 SERVICES_UNDER_TEST = ("filing", "credit", "reporting")
 
@@ -39,8 +45,13 @@ def new_uscc() -> str:
     return body + uscc_check_char(body)
 
 
-def institution_body(name: str = "越秀区阳光托育中心") -> dict[str, str]:
-    return {"uscc": new_uscc(), "name": name, "district": "440104", "street_code": "440104001"}
+_documents: dict[int, dict[str, str]] = {}
+
+
+async def institution_body(p: Platform, name: str = "越秀区阳光托育中心") -> dict[str, Any]:
+    if id(p) not in _documents:  # the materials are uploaded once per platform (content-addressed)
+        _documents[id(p)] = await upload_documents(p.clients["filing"], OFFICER)
+    return filing_body(_documents[id(p)], uscc=new_uscc(), name=name, district="越秀区", street_code="440104001")
 
 
 @pytest.fixture
@@ -55,8 +66,9 @@ async def ledger_subjects(p: Platform) -> list[str]:
     return [e["subject"] for e in page["entries"]]
 
 
-async def post_institution(p: Platform, body: dict[str, str] | None = None) -> str:
-    response = await p.clients["filing"].post("/v1/institutions", json=body or institution_body(), headers=OFFICER)
+async def post_institution(p: Platform, body: dict[str, Any] | None = None) -> str:
+    body = body or await institution_body(p)
+    response = await p.clients["filing"].post("/v1/institutions", json=body, headers=OFFICER)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -201,18 +213,18 @@ async def test_request_failing_after_its_write_publishes_nothing(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     p = platform
-    real_submit = filing_service.submit_institution
+    real_submit = filing_service.submit
 
     async def submit_then_fail(*args: Any, **kwargs: Any) -> Any:
         await real_submit(*args, **kwargs)  # institution row and outbox row are written …
         raise RuntimeError("simulated failure after the write")  # … and the request still fails
 
-    monkeypatch.setattr(filing_service, "submit_institution", submit_then_fail)
-    doomed = institution_body("注定失败托育园")
+    monkeypatch.setattr(filing_service, "submit", submit_then_fail)
+    doomed = await institution_body(p, "注定失败托育园")
     failed = await p.clients["filing"].post("/v1/institutions", json=doomed, headers=OFFICER)
     assert failed.status_code == 500
     assert failed.json()["error"]["code"] == "internal_error"
-    monkeypatch.setattr(filing_service, "submit_institution", real_submit)
+    monkeypatch.setattr(filing_service, "submit", real_submit)
 
     # A later request goes through; once it has reached the ledger, anything published before it
     # would have too.
@@ -239,13 +251,23 @@ async def test_relay_crash_between_publish_and_mark_republishes_and_consumers_ap
     outbox = Outbox(source="/services/filing", namespace=namespace)
     await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["credit", "reporting"])
     async with filing_db.transaction() as session:
-        view = await filing_service.submit_institution(
+        documents = {}
+        for kind in ("business_licence", "premises_proof", "hygiene_evaluation", "fire_safety", "food_licence"):
+            content = b"%PDF-" + kind.encode()
+            documents[kind] = hashlib.sha256(content).hexdigest()
+            await filing_repository.store_document(
+                session, sha256=documents[kind], media_type="application/pdf", content=content, uploaded_by="t"
+            )
+        body = filing_body(
+            documents, uscc=new_uscc(), name="海珠区童心托育", district="440105", street_code="440105001"
+        )
+        body["classes"] = [dict(c) for c in body["classes"]]
+        view = await filing_service.submit(
             session,
             outbox,
-            filing_service.NewInstitution(
-                uscc=new_uscc(), name="海珠区童心托育", district="440105", street_code="440105001"
-            ),
-            officer="officer",
+            filing_service.FilingRules(calendar=WorkdayCalendar()),
+            filing_service.FilingInput(**body),
+            officer=Principal(subject="officer", roles=frozenset({"filing_officer"}), districts=("440105",)),
         )
     institution_id = str(view.id)
 
@@ -438,7 +460,7 @@ async def test_handler_failing_every_time_is_retried_then_dead_lettered(
     kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
 ) -> None:
     async with Platform(kafka.bootstrap, namespace, {"filing": fresh_db("filing")}) as p:
-        bad = await post_institution(p, institution_body("会让处理器崩溃的托育园"))
+        bad = await post_institution(p, await institution_body(p, "会让处理器崩溃的托育园"))
         good = await post_institution(p)
         db = Database(fresh_db("reporting"), pool_size=2)
         ctx = standalone_context("reporting", db, namespace)

@@ -45,9 +45,13 @@ def upgrade() -> None:
     ]
     for column in add:
         op.add_column("institution", column)
-    op.create_check_constraint("puhui_within_total", "institution", "puhui_slots BETWEEN 0 AND total_slots")
     op.create_check_constraint(
-        "status_known", "institution", "status IN ('submitted', 'filed', 'returned', 'rejected', 'deregistered')"
+        op.f("ck_institution_puhui_within_total"), "institution", "puhui_slots BETWEEN 0 AND total_slots"
+    )
+    op.create_check_constraint(
+        op.f("ck_institution_status_known"),
+        "institution",
+        "status IN ('submitted', 'filed', 'returned', 'rejected', 'deregistered')",
     )
     op.create_index("ix_institution_status_due", "institution", ["status", "decision_due"])
     op.create_table(

@@ -1,0 +1,15 @@
+"""The filing service's consumer group: projections it keeps from other services' events
+(industry bans for the staff roster; credit grades and published inspection results for the public
+directory)."""
+
+from __future__ import annotations
+
+from services.filing.directory.consumers import handlers as directory_handlers
+from services.filing.staff.consumers import handlers as staff_handlers
+from shared.app import ConsumerSpec, ServiceContext
+from shared.topics import CREDIT_EVENTS, INSPECTION_EVENTS
+
+
+def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
+    handlers = {**staff_handlers(ctx), **directory_handlers(ctx)}
+    return [ConsumerSpec(name="filing", topics=[CREDIT_EVENTS, INSPECTION_EVENTS], handlers=handlers)]

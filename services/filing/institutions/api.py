@@ -1,0 +1,329 @@
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from services.filing.institutions import repository, service
+from services.filing.institutions.errors import (
+    ChangePending,
+    DistrictOutOfScope,
+    DocumentNotFound,
+    IllegalTransition,
+    InstitutionNotFound,
+    UsccAlreadyFiled,
+)
+from services.filing.institutions.schemas import (
+    CLASS_LIMITS,
+    OPERATING_MODEL_ZH,
+    ChangeResultOut,
+    ClassOut,
+    DecisionIn,
+    DeregistrationIn,
+    DocumentOut,
+    InstitutionChangeIn,
+    InstitutionCreate,
+    InstitutionOut,
+    InstitutionPage,
+    PendingChangeOut,
+)
+from services.filing.models import Institution, InstitutionChange
+from services.filing.settings import FilingSettings
+from shared.auth import Principal, require_roles
+from shared.db import DbSession
+from shared.errors import AppError, Forbidden, InvalidInput, Unauthenticated, error_responses
+from shared.reference import districts, streets
+from shared.workdays import WorkdayCalendar
+
+router = APIRouter(prefix="/v1", tags=["institutions"])
+
+FilingOfficer = Annotated[Principal, Depends(require_roles("filing_officer"))]
+Reader = Annotated[Principal, Depends(require_roles("filing_officer", "supervisor", "ops"))]
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+    message_zh = "文件过大"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+    message_zh = "不支持的文件类型"
+
+
+def _rules(request: Request) -> service.FilingRules:
+    settings = request.app.state.settings
+    if isinstance(settings, FilingSettings):
+        calendar = WorkdayCalendar(settings.extra_holidays, settings.extra_workdays)
+        return service.FilingRules(calendar=calendar, decision_working_days=settings.decision_working_days)
+    return service.FilingRules(calendar=WorkdayCalendar())
+
+
+def _out(institution: Institution, change: InstitutionChange | None = None) -> InstitutionOut:
+    return InstitutionOut(
+        id=institution.id,
+        uscc=institution.uscc,
+        name=institution.name,
+        organiser_type=institution.organiser_type,
+        operating_model=institution.operating_model,
+        operating_model_zh=OPERATING_MODEL_ZH[institution.operating_model],
+        service_types=list(institution.service_types),
+        district_code=institution.district_code,
+        district_name=districts()[institution.district_code].name,
+        street_code=institution.street_code,
+        street_name=streets()[institution.street_code].name,
+        address=institution.address,
+        latitude=institution.latitude,
+        longitude=institution.longitude,
+        premises_area_m2=institution.premises_area_m2,
+        classes=[
+            ClassOut(class_type=c["class_type"], class_type_zh=CLASS_LIMITS[c["class_type"]][1], size=c["size"])
+            for c in institution.classes
+        ],
+        total_slots=institution.total_slots,
+        puhui_slots=institution.puhui_slots,
+        monthly_fee_yuan=institution.monthly_fee_yuan,
+        meals=institution.meals,
+        contact_phone=institution.contact_phone,
+        documents=dict(institution.documents),
+        status=institution.status,
+        status_zh=service.STATUS_ZH[institution.status],
+        submission=institution.submission,
+        submitted_at=institution.submitted_at,
+        decision_due=institution.decision_due,
+        decision_due_provisional=institution.decision_due_provisional,
+        filed_at=institution.filed_at,
+        deregistered_at=institution.deregistered_at,
+        pending_change=_change_out(change),
+    )
+
+
+def _change_out(change: InstitutionChange | None) -> PendingChangeOut | None:
+    if change is None:
+        return None
+    return PendingChangeOut(
+        change_id=change.id,
+        changes=change.changes,
+        requested_at=change.requested_at,
+        decision_due=change.decision_due,
+        decision_due_provisional=change.decision_due_provisional,
+    )
+
+
+def _input(body: InstitutionCreate) -> service.FilingInput:
+    return service.FilingInput(
+        uscc=body.uscc,
+        name=body.name,
+        organiser_type=body.organiser_type,
+        operating_model=body.operating_model,
+        service_types=list(body.service_types),
+        district=body.district,
+        street_code=body.street_code,
+        address=body.address,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        premises_area_m2=body.premises_area_m2,
+        classes=[c.model_dump() for c in body.classes],
+        puhui_slots=body.puhui_slots,
+        monthly_fee_yuan=body.monthly_fee_yuan,
+        meals=body.meals,
+        contact_phone=body.contact_phone,
+        documents={str(kind): digest for kind, digest in body.documents.items()},
+    )
+
+
+WRITE_ERRORS = error_responses(InvalidInput, Unauthenticated, Forbidden, DistrictOutOfScope)
+
+
+@router.post(
+    "/institutions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InstitutionOut,
+    summary="Submit an institution's filing (提交备案)",
+    responses={**WRITE_ERRORS, **error_responses(UsccAlreadyFiled, DocumentNotFound)},
+)
+async def submit_institution(
+    body: InstitutionCreate, session: DbSession, officer: FilingOfficer, request: Request, response: Response
+) -> InstitutionOut:
+    institution = await service.submit(
+        session, request.app.state.outbox, _rules(request), _input(body), officer=officer
+    )
+    response.headers["Location"] = f"/v1/institutions/{institution.id}"
+    return _out(institution)
+
+
+@router.put(
+    "/institutions/{institution_id}",
+    response_model=InstitutionOut,
+    summary="Resubmit a filing returned for correction (补正后重新提交); restarts the decision clock",
+    responses={**WRITE_ERRORS, **error_responses(InstitutionNotFound, IllegalTransition, DocumentNotFound)},
+)
+async def resubmit_institution(
+    institution_id: uuid.UUID, body: InstitutionCreate, session: DbSession, officer: FilingOfficer, request: Request
+) -> InstitutionOut:
+    institution = await service.resubmit(
+        session, request.app.state.outbox, _rules(request), institution_id, _input(body), officer=officer
+    )
+    return _out(institution)
+
+
+@router.post(
+    "/institutions/{institution_id}/decision",
+    response_model=InstitutionOut,
+    summary="Decide a submission or a pending change: file (予以备案), return (退回补正) or reject (不予备案)",
+    responses={**WRITE_ERRORS, **error_responses(InstitutionNotFound, IllegalTransition)},
+)
+async def decide(
+    institution_id: uuid.UUID, body: DecisionIn, session: DbSession, officer: FilingOfficer, request: Request
+) -> InstitutionOut:
+    institution = await service.decide(
+        session,
+        request.app.state.outbox,
+        institution_id,
+        decision=body.decision,
+        reason=body.reason,
+        officer=officer,
+    )
+    request.app.state.metrics.counter("childcare_filing_decisions", "Filing decisions taken.", ("decision",)).labels(
+        decision=body.decision
+    ).inc()
+    return _out(institution, await repository.pending_change(session, institution.id))
+
+
+@router.post(
+    "/institutions/{institution_id}/changes",
+    response_model=ChangeResultOut,
+    summary="Change a filed institution (变更): minor fields apply at once, key fields await a decision",
+    responses={**WRITE_ERRORS, **error_responses(InstitutionNotFound, IllegalTransition, ChangePending)},
+)
+async def change_institution(
+    institution_id: uuid.UUID, body: InstitutionChangeIn, session: DbSession, officer: FilingOfficer, request: Request
+) -> ChangeResultOut:
+    requested = body.model_dump(exclude_unset=True)
+    if any(v is None for k, v in requested.items() if k != "contact_phone"):
+        field = next(k for k, v in requested.items() if v is None and k != "contact_phone")
+        raise InvalidInput("该字段不能为空", code="null_not_allowed", field=field)
+    if "classes" in requested:
+        requested["classes"] = [dict(c) for c in requested["classes"]]
+    outcome = await service.request_change(
+        session, request.app.state.outbox, _rules(request), institution_id, requested, officer=officer
+    )
+    institution, pending = await service.get(session, institution_id)
+    return ChangeResultOut(
+        applied_fields=outcome.applied_fields,
+        pending_change=_change_out(outcome.pending),
+        institution=_out(institution, pending),
+    )
+
+
+@router.post(
+    "/institutions/{institution_id}/deregistration",
+    response_model=InstitutionOut,
+    summary="Deregister a filed institution (注销)",
+    responses={**WRITE_ERRORS, **error_responses(InstitutionNotFound, IllegalTransition)},
+)
+async def deregister(
+    institution_id: uuid.UUID, body: DeregistrationIn, session: DbSession, officer: FilingOfficer, request: Request
+) -> InstitutionOut:
+    institution = await service.deregister(
+        session, request.app.state.outbox, institution_id, reason=body.reason, officer=officer
+    )
+    return _out(institution)
+
+
+@router.get(
+    "/institutions/{institution_id}",
+    response_model=InstitutionOut,
+    summary="One institution as filed, with any pending change",
+    responses=error_responses(InstitutionNotFound, Unauthenticated, Forbidden),
+)
+async def get_institution(institution_id: uuid.UUID, session: DbSession, _: Reader) -> InstitutionOut:
+    institution, change = await service.get(session, institution_id)
+    return _out(institution, change)
+
+
+@router.get(
+    "/institutions",
+    response_model=InstitutionPage,
+    summary="Work queue: institutions in the caller's districts, earliest decision due first",
+    responses=error_responses(Unauthenticated, Forbidden),
+)
+async def list_institutions(
+    session: DbSession,
+    reader: Reader,
+    status_filter: Annotated[
+        Literal["submitted", "filed", "returned", "rejected", "deregistered"] | None, Query(alias="status")
+    ] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> InstitutionPage:
+    # Filing officers see their own districts; supervisors and operations see the city.
+    scope = list(reader.districts) if reader.has("filing_officer") and not reader.has("supervisor") else None
+    rows, total = await repository.list_institutions(
+        session, districts=scope, status=status_filter, offset=(page - 1) * page_size, limit=page_size
+    )
+    return InstitutionPage(items=[_out(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+# --- documents (content-addressed) -------------------------------------------------------------
+
+_MAGIC = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+}
+
+
+@router.post(
+    "/documents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DocumentOut,
+    summary="Upload a filing document (PDF, JPEG or PNG, raw body); stored by its SHA-256",
+    responses={**error_responses(InvalidInput, Unauthenticated, Forbidden, PayloadTooLarge, UnsupportedMediaType)},
+)
+async def upload_document(request: Request, session: DbSession, officer: FilingOfficer) -> DocumentOut:
+    settings = request.app.state.settings
+    max_bytes = getattr(settings, "document_max_bytes", 10 * 1024 * 1024)
+    allowed = getattr(settings, "document_media_types", list(_MAGIC))
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type not in allowed:
+        raise UnsupportedMediaType(
+            f"仅支持以下文件类型：{'、'.join(allowed)}", field="content-type", code="unsupported_media_type"
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"文件不能超过 {max_bytes // (1024 * 1024)} MB", field="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:  # stop reading at the limit, whatever Content-Length said
+            raise PayloadTooLarge(f"文件不能超过 {max_bytes // (1024 * 1024)} MB", field="body")
+        chunks.append(chunk)
+    content = b"".join(chunks)
+    if not content:
+        raise InvalidInput("文件内容为空", code="empty_document", field="body")
+    if not content.startswith(_MAGIC.get(media_type, (b"",))):
+        raise InvalidInput("文件内容与声明的类型不符", code="content_type_mismatch", field="body")
+    digest = hashlib.sha256(content).hexdigest()
+    await repository.store_document(
+        session, sha256=digest, media_type=media_type, content=content, uploaded_by=officer.subject
+    )
+    return DocumentOut(sha256=digest, size_bytes=len(content), media_type=media_type)
+
+
+@router.get(
+    "/documents/{sha256}",
+    summary="Download a filing document",
+    response_class=Response,
+    responses=error_responses(DocumentNotFound, Unauthenticated, Forbidden),
+)
+async def download_document(sha256: str, session: DbSession, _: Reader) -> Response:
+    blob = await repository.get_document(session, sha256.lower())
+    if blob is None:
+        raise DocumentNotFound(field="sha256")
+    return Response(blob.content, media_type=blob.media_type, headers={"ETag": f'"{blob.sha256}"'})

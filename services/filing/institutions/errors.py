@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from shared.errors import Conflict, Forbidden, NotFound
+
+
+class InstitutionNotFound(NotFound):
+    code = "institution_not_found"
+    message_zh = "未找到该托育机构"
+
+
+class UsccAlreadyFiled(Conflict):
+    code = "uscc_already_filed"
+    message_zh = "该统一社会信用代码已提交过备案"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+    message_zh = "当前状态下不能执行此操作"
+
+
+class ChangePending(Conflict):
+    code = "change_pending"
+    message_zh = "该机构已有待审核的变更，请先完成审核"
+
+
+class DistrictOutOfScope(Forbidden):
+    code = "district_out_of_scope"
+    message_zh = "您只能办理本辖区托育机构的业务"
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+    message_zh = "未找到该材料文件"

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.filing.models import DocumentBlob, Institution, InstitutionChange
+
+
+async def get(session: AsyncSession, institution_id: uuid.UUID) -> Institution | None:
+    return await session.get(Institution, institution_id)
+
+
+async def get_for_update(session: AsyncSession, institution_id: uuid.UUID) -> Institution | None:
+    # The row lock serialises decisions and changes of one institution, which also keeps its
+    # outbox rows in commit order.
+    return (
+        await session.execute(select(Institution).where(Institution.id == institution_id).with_for_update())
+    ).scalar_one_or_none()
+
+
+async def uscc_exists(session: AsyncSession, uscc: str) -> bool:
+    return (await session.execute(select(Institution.id).where(Institution.uscc == uscc))).first() is not None
+
+
+async def pending_change(session: AsyncSession, institution_id: uuid.UUID) -> InstitutionChange | None:
+    return (
+        await session.execute(
+            select(InstitutionChange).where(
+                InstitutionChange.institution_id == institution_id, InstitutionChange.status == "pending"
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def existing_documents(session: AsyncSession, digests: list[str]) -> set[str]:
+    if not digests:
+        return set()
+    rows = await session.execute(select(DocumentBlob.sha256).where(DocumentBlob.sha256.in_(digests)))
+    return {r[0] for r in rows}
+
+
+async def store_document(
+    session: AsyncSession, *, sha256: str, media_type: str, content: bytes, uploaded_by: str
+) -> None:
+    await session.execute(
+        pg_insert(DocumentBlob)
+        .values(sha256=sha256, media_type=media_type, size_bytes=len(content), content=content, uploaded_by=uploaded_by)
+        .on_conflict_do_nothing()
+    )
+
+
+async def get_document(session: AsyncSession, sha256: str) -> DocumentBlob | None:
+    return await session.get(DocumentBlob, sha256)
+
+
+async def count_overdue(session: AsyncSession, today: date) -> int:
+    initial = (
+        await session.execute(
+            select(func.count()).where(Institution.status == "submitted", Institution.decision_due < today)
+        )
+    ).scalar_one()
+    changes = (
+        await session.execute(
+            select(func.count()).where(InstitutionChange.status == "pending", InstitutionChange.decision_due < today)
+        )
+    ).scalar_one()
+    return int(initial) + int(changes)
+
+
+async def list_institutions(
+    session: AsyncSession, *, districts: Sequence[str] | None, status: str | None, offset: int, limit: int
+) -> tuple[list[Institution], int]:
+    query = select(Institution)
+    if districts is not None:
+        query = query.where(Institution.district_code.in_(list(districts)))
+    if status is not None:
+        query = query.where(Institution.status == status)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = (
+        await session.execute(
+            query.order_by(Institution.decision_due.asc().nulls_last(), Institution.submitted_at, Institution.id)
+            .offset(offset)
+            .limit(limit)
+        )
+    ).scalars()
+    return list(rows), int(total)

@@ -1,0 +1,250 @@
+"""Request and response bodies of the institution filing API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from shared.events.filing import ClassType, OperatingModel, ServiceType
+from shared.identifiers import IdentifierError, validate_uscc
+
+OPERATING_MODEL_ZH: dict[str, str] = {
+    "public": "公办",
+    "public_private": "公建民营",
+    "private": "民办",
+    "employer": "用人单位办",
+    "kindergarten_class": "幼儿园托班",
+    "community": "社区托育点",
+    "family": "家庭托育点",
+}
+SERVICE_TYPE_ZH: dict[str, str] = {
+    "full_day": "全日托",
+    "half_day": "半日托",
+    "hourly": "计时托",
+    "temporary": "临时托",
+}
+# 托育机构设置标准（试行） class sizes: (maximum children per class, Chinese name)
+CLASS_LIMITS: dict[str, tuple[int, str]] = {
+    "infant": (10, "乳儿班"),
+    "toddler": (15, "托小班"),
+    "older": (20, "托大班"),
+    "mixed": (18, "混合班"),
+}
+ORGANISER_TYPE_ZH: dict[str, str] = {
+    "enterprise": "企业（营利性）",
+    "public_institution": "事业单位",
+    "social_service": "社会服务机构（非营利）",
+    "employer": "机关、企事业用人单位",
+    "individual": "个体工商户",
+}
+OrganiserType = Literal["enterprise", "public_institution", "social_service", "employer", "individual"]
+DocumentKind = Literal["business_licence", "premises_proof", "hygiene_evaluation", "fire_safety", "food_licence"]
+DOCUMENT_ZH: dict[str, str] = {
+    "business_licence": "营业执照或法人登记证书",
+    "premises_proof": "场地证明",
+    "hygiene_evaluation": "托幼机构卫生评价报告",
+    "fire_safety": "消防安全检查合格证明",
+    "food_licence": "食品经营许可证",
+}
+# Guangzhou's administrative area lies within this box (with a small margin).
+GZ_LAT = (22.5, 24.0)
+GZ_LNG = (112.9, 114.1)
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Name = Annotated[str, StringConstraints(min_length=2, max_length=100)]
+Address = Annotated[str, StringConstraints(min_length=4, max_length=200)]
+Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+\-() ]{7,20}$")]
+
+
+class ClassIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    class_type: ClassType = Field(
+        description="infant 乳儿班 ≤10 | toddler 托小班 ≤15 | older 托大班 ≤20 | mixed 混合班 ≤18"
+    )
+    size: int = Field(ge=1, description="children in this class")
+
+    @field_validator("size")
+    @classmethod
+    def _within_limit(cls, size: int, info: ValidationInfo) -> int:
+        class_type = info.data.get("class_type")
+        if class_type in CLASS_LIMITS:
+            limit, name = CLASS_LIMITS[class_type]
+            if size > limit:
+                raise PydanticCustomError("class_size_exceeded", f"{name}每班不超过{limit}人，当前为{size}人")
+        return size
+
+
+def _check_latitude(value: float) -> float:
+    if not GZ_LAT[0] <= value <= GZ_LAT[1]:
+        raise PydanticCustomError("coordinates_outside_guangzhou", "纬度不在广州市范围内")
+    return value
+
+
+def _check_longitude(value: float) -> float:
+    if not GZ_LNG[0] <= value <= GZ_LNG[1]:
+        raise PydanticCustomError("coordinates_outside_guangzhou", "经度不在广州市范围内")
+    return value
+
+
+class InstitutionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    uscc: str = Field(description="统一社会信用代码 (GB 32100, 18 characters with check character)")
+    name: Name = Field(description="机构名称")
+    organiser_type: OrganiserType
+    operating_model: OperatingModel = Field(description=" | ".join(f"{k} {v}" for k, v in OPERATING_MODEL_ZH.items()))
+    service_types: list[ServiceType] = Field(min_length=1, description="full_day 全日托 | half_day 半日托 | …")
+    district: str = Field(min_length=1, max_length=20, description="区: code (440106) or name (天河区)")
+    street_code: str = Field(min_length=1, max_length=20, description="街道/镇 statistical division code")
+    address: Address
+    latitude: float
+    longitude: float
+    premises_area_m2: float = Field(gt=0, le=100_000)
+    classes: list[ClassIn] = Field(min_length=1, max_length=60)
+    puhui_slots: int = Field(ge=0, description="普惠 slots, at most the total")
+    monthly_fee_yuan: int = Field(ge=0, le=100_000)
+    meals: bool
+    contact_phone: Phone | None = None
+    documents: dict[DocumentKind, Sha256] = Field(
+        description="material kind -> SHA-256 returned by POST /v1/documents; food_licence when meals are served"
+    )
+
+    @field_validator("uscc")
+    @classmethod
+    def _valid_uscc(cls, value: str) -> str:
+        try:
+            return validate_uscc(value)
+        except IdentifierError as exc:
+            raise PydanticCustomError(exc.code, exc.message_zh) from exc
+
+    @field_validator("service_types")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_values", "服务类型不能重复")
+        return value
+
+    _lat = field_validator("latitude")(_check_latitude)
+    _lng = field_validator("longitude")(_check_longitude)
+
+
+class InstitutionChangeIn(BaseModel):
+    """A change (变更): only the fields that change. Key fields need a decision; minor ones apply at once."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name | None = None
+    organiser_type: OrganiserType | None = None
+    operating_model: OperatingModel | None = None
+    service_types: list[ServiceType] | None = Field(default=None, min_length=1)
+    district: str | None = Field(default=None, min_length=1, max_length=20)
+    street_code: str | None = Field(default=None, min_length=1, max_length=20)
+    address: Address | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    premises_area_m2: float | None = Field(default=None, gt=0, le=100_000)
+    classes: list[ClassIn] | None = Field(default=None, min_length=1, max_length=60)
+    puhui_slots: int | None = Field(default=None, ge=0)
+    monthly_fee_yuan: int | None = Field(default=None, ge=0, le=100_000)
+    meals: bool | None = None
+    contact_phone: Phone | None = None
+    documents: dict[DocumentKind, Sha256] | None = None
+
+    @field_validator("latitude")
+    @classmethod
+    def _lat(cls, value: float | None) -> float | None:
+        return None if value is None else _check_latitude(value)
+
+    @field_validator("longitude")
+    @classmethod
+    def _lng(cls, value: float | None) -> float | None:
+        return None if value is None else _check_longitude(value)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    decision: Literal["file", "return", "reject"] = Field(
+        description="file 予以备案 | return 退回补正 | reject 不予备案"
+    )
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, description="required for return and reject"
+    )
+
+
+class DeregistrationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: Annotated[str, StringConstraints(min_length=2, max_length=1000)]
+
+
+class ClassOut(BaseModel):
+    class_type: str
+    class_type_zh: str
+    size: int
+
+
+class PendingChangeOut(BaseModel):
+    change_id: UUID
+    changes: dict[str, Any]
+    requested_at: datetime
+    decision_due: date
+    decision_due_provisional: bool
+
+
+class InstitutionOut(BaseModel):
+    id: UUID
+    uscc: str
+    name: str
+    organiser_type: str
+    operating_model: str
+    operating_model_zh: str
+    service_types: list[str]
+    district_code: str
+    district_name: str
+    street_code: str
+    street_name: str
+    address: str
+    latitude: float
+    longitude: float
+    premises_area_m2: float
+    classes: list[ClassOut]
+    total_slots: int
+    puhui_slots: int
+    monthly_fee_yuan: int
+    meals: bool
+    contact_phone: str | None
+    documents: dict[str, str]
+    status: str
+    status_zh: str
+    submission: int
+    submitted_at: datetime
+    decision_due: date | None
+    decision_due_provisional: bool
+    filed_at: datetime | None
+    deregistered_at: datetime | None
+    pending_change: PendingChangeOut | None = None
+
+
+class ChangeResultOut(BaseModel):
+    applied_fields: list[str] = Field(description="minor fields, in force now")
+    pending_change: PendingChangeOut | None = Field(description="key fields awaiting a decision")
+    institution: InstitutionOut
+
+
+class InstitutionPage(BaseModel):
+    items: list[InstitutionOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class DocumentOut(BaseModel):
+    sha256: str
+    size_bytes: int
+    media_type: str

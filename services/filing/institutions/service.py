@@ -1,0 +1,598 @@
+"""Institution filing (登记备案): submission, decisions, changes, deregistration.
+
+Lifecycle: submitted → filed | returned | rejected; returned → submitted (a resubmission restarts
+the decision clock); filed → deregistered. A change (变更) of a filed institution applies minor
+fields at once and holds key fields for a decision, while the filed values stay in force.
+
+No commits here: the caller's unit of work owns the transaction. Every state change writes its event
+to the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.filing.institutions import repository
+from services.filing.institutions.errors import (
+    ChangePending,
+    DistrictOutOfScope,
+    DocumentNotFound,
+    IllegalTransition,
+    InstitutionNotFound,
+    UsccAlreadyFiled,
+)
+from services.filing.institutions.schemas import CLASS_LIMITS, DOCUMENT_ZH
+from services.filing.models import Institution, InstitutionChange, InstitutionDecision
+from shared.auth import Principal
+from shared.errors import InvalidInput
+from shared.events.filing import (
+    ClassPlan,
+    InstitutionChangedV1,
+    InstitutionChangeRefusedV1,
+    InstitutionChangeRequestedV1,
+    InstitutionDeregisteredV1,
+    InstitutionFiledV1,
+    InstitutionProfile,
+    InstitutionRejectedV1,
+    InstitutionReturnedV1,
+    InstitutionSubmittedV1,
+)
+from shared.outbox import Outbox
+from shared.reference import ReferenceDataError, validate_location
+from shared.workdays import Deadline, WorkdayCalendar, china_today
+
+STATUS_ZH = {
+    "submitted": "已提交待审核",
+    "filed": "已备案",
+    "returned": "退回补正",
+    "rejected": "不予备案",
+    "deregistered": "已注销",
+}
+# A change of these needs a new decision; the others apply at once.
+KEY_FIELDS = frozenset(
+    {
+        "organiser_type",
+        "operating_model",
+        "district_code",
+        "street_code",
+        "address",
+        "latitude",
+        "longitude",
+        "premises_area_m2",
+        "classes",
+        "total_slots",
+        "puhui_slots",
+        "meals",
+        "documents",
+    }
+)
+MINOR_FIELDS = frozenset({"name", "service_types", "monthly_fee_yuan", "contact_phone"})
+FAMILY_MAX_CHILDREN = 5  # 家庭托育点管理办法（试行）
+
+
+@dataclass(frozen=True)
+class FilingRules:
+    calendar: WorkdayCalendar
+    decision_working_days: int = 5
+    # the Beijing date "today" (a parameter so deadlines can be checked for any day)
+    today: Callable[[], date] = china_today
+
+
+@dataclass
+class FilingInput:
+    """A complete filing as validated by the schema; district may be a name or a code."""
+
+    uscc: str
+    name: str
+    organiser_type: str
+    operating_model: str
+    service_types: list[str]
+    district: str
+    street_code: str
+    address: str
+    latitude: float
+    longitude: float
+    premises_area_m2: float
+    classes: list[dict[str, Any]]
+    puhui_slots: int
+    monthly_fee_yuan: int
+    meals: bool
+    contact_phone: str | None = None
+    documents: dict[str, str] = field(default_factory=dict)
+
+
+def _require_scope(officer: Principal, district_code: str) -> None:
+    if district_code not in officer.districts:
+        raise DistrictOutOfScope(
+            f"您的辖区（{'、'.join(officer.districts) or '无'}）不包括该机构所在区（{district_code}）",
+            field="district",
+        )
+
+
+async def _check_documents(session: AsyncSession, documents: Mapping[str, str], meals: bool) -> None:
+    required = ["business_licence", "premises_proof", "hygiene_evaluation", "fire_safety"]
+    if meals:
+        required.append("food_licence")
+    missing = [kind for kind in required if kind not in documents]
+    if missing:
+        names = "、".join(DOCUMENT_ZH[k] for k in missing)
+        raise InvalidInput(
+            f"备案材料不齐全，缺少：{names}",
+            code="documents_incomplete",
+            field=f"documents.{missing[0]}",
+            errors=[
+                {"field": f"documents.{k}", "code": "document_required", "message": f"缺少{DOCUMENT_ZH[k]}"}
+                for k in missing
+            ],
+        )
+    known = await repository.existing_documents(session, list(documents.values()))
+    for kind, digest in documents.items():
+        if digest not in known:
+            raise DocumentNotFound(
+                f"{DOCUMENT_ZH[kind]}文件未上传（SHA-256 {digest[:12]}…不存在），请先通过 /v1/documents 上传",
+                field=f"documents.{kind}",
+            )
+
+
+def _check_capacity(operating_model: str, classes: list[dict[str, Any]], puhui_slots: int) -> int:
+    total = sum(int(c["size"]) for c in classes)
+    for i, c in enumerate(classes):
+        limit, name = CLASS_LIMITS[c["class_type"]]
+        if int(c["size"]) > limit:  # also re-checked here for merged changes
+            raise InvalidInput(f"{name}每班不超过{limit}人", code="class_size_exceeded", field=f"classes.{i}.size")
+    if puhui_slots > total:
+        raise InvalidInput(
+            f"普惠托位数（{puhui_slots}）不能超过总托位数（{total}）", code="puhui_exceeds_total", field="puhui_slots"
+        )
+    if operating_model == "family" and total > FAMILY_MAX_CHILDREN:
+        raise InvalidInput(
+            f"家庭托育点收托不超过{FAMILY_MAX_CHILDREN}人，超过的应按托育机构备案",
+            code="family_capacity_exceeded",
+            field="classes",
+        )
+    return total
+
+
+def _location(district: str, street_code: str) -> tuple[str, str]:
+    try:
+        d, s = validate_location(district, street_code)
+    except ReferenceDataError as exc:
+        raise InvalidInput(exc.message_zh, code=exc.code, field=exc.field) from exc
+    return d.code, s.code
+
+
+def profile_of(institution: Institution) -> InstitutionProfile:
+    return InstitutionProfile(
+        uscc=institution.uscc,
+        name=institution.name,
+        organiser_type=institution.organiser_type,
+        operating_model=institution.operating_model,
+        service_types=list(institution.service_types),
+        district_code=institution.district_code,
+        street_code=institution.street_code,
+        address=institution.address,
+        latitude=institution.latitude,
+        longitude=institution.longitude,
+        premises_area_m2=institution.premises_area_m2,
+        classes=[ClassPlan.model_validate(c) for c in institution.classes],
+        total_slots=institution.total_slots,
+        puhui_slots=institution.puhui_slots,
+        monthly_fee_yuan=institution.monthly_fee_yuan,
+        meals=institution.meals,
+    )
+
+
+def _deadline(rules: FilingRules, start: date) -> Deadline:
+    return rules.calendar.add_working_days(start, rules.decision_working_days)
+
+
+async def _submitted_event(outbox: Outbox, session: AsyncSession, institution: Institution) -> None:
+    await outbox.add(
+        session,
+        InstitutionSubmittedV1(
+            institution_id=institution.id,
+            uscc=institution.uscc,
+            name=institution.name,
+            district_code=institution.district_code,
+            street_code=institution.street_code,
+            submitted_at=institution.submitted_at,
+            profile=profile_of(institution),
+            submission=institution.submission,
+            decision_due=institution.decision_due,
+            decision_due_provisional=institution.decision_due_provisional,
+        ),
+        subject=str(institution.id),
+        at=institution.submitted_at,
+    )
+
+
+def _apply_profile(institution: Institution, data: FilingInput, district_code: str, street_code: str) -> None:
+    institution.name = data.name
+    institution.organiser_type = data.organiser_type
+    institution.operating_model = data.operating_model
+    institution.service_types = list(data.service_types)
+    institution.district_code = district_code
+    institution.street_code = street_code
+    institution.address = data.address
+    institution.latitude = data.latitude
+    institution.longitude = data.longitude
+    institution.premises_area_m2 = data.premises_area_m2
+    institution.classes = [dict(c) for c in data.classes]
+    institution.total_slots = sum(int(c["size"]) for c in data.classes)
+    institution.puhui_slots = data.puhui_slots
+    institution.monthly_fee_yuan = data.monthly_fee_yuan
+    institution.meals = data.meals
+    institution.contact_phone = data.contact_phone
+    institution.documents = dict(data.documents)
+
+
+async def submit(
+    session: AsyncSession, outbox: Outbox, rules: FilingRules, data: FilingInput, *, officer: Principal
+) -> Institution:
+    district_code, street_code = _location(data.district, data.street_code)
+    _require_scope(officer, district_code)
+    _check_capacity(data.operating_model, data.classes, data.puhui_slots)
+    await _check_documents(session, data.documents, data.meals)
+    if await repository.uscc_exists(session, data.uscc):
+        raise UsccAlreadyFiled(field="uscc")
+    now = datetime.now(UTC)
+    deadline = _deadline(rules, rules.today())
+    institution = Institution(
+        id=uuid.uuid4(),
+        uscc=data.uscc,
+        status="submitted",
+        submission=1,
+        submitted_by=officer.subject,
+        submitted_at=now,
+        decision_due=deadline.due,
+        decision_due_provisional=deadline.provisional,
+        version=1,
+    )
+    _apply_profile(institution, data, district_code, street_code)
+    try:
+        async with session.begin_nested():
+            session.add(institution)
+            await session.flush()
+    except IntegrityError as exc:  # a concurrent request filed the same code first
+        raise UsccAlreadyFiled(field="uscc") from exc
+    await _submitted_event(outbox, session, institution)
+    return institution
+
+
+async def _locked(session: AsyncSession, institution_id: uuid.UUID, officer: Principal | None) -> Institution:
+    institution = await repository.get_for_update(session, institution_id)
+    if institution is None:
+        raise InstitutionNotFound()
+    if officer is not None:
+        _require_scope(officer, institution.district_code)
+    return institution
+
+
+def _illegal(institution: Institution, action_zh: str) -> IllegalTransition:
+    return IllegalTransition(f"机构当前状态为“{STATUS_ZH[institution.status]}”，不能{action_zh}", field="status")
+
+
+async def resubmit(
+    session: AsyncSession,
+    outbox: Outbox,
+    rules: FilingRules,
+    institution_id: uuid.UUID,
+    data: FilingInput,
+    *,
+    officer: Principal,
+) -> Institution:
+    institution = await _locked(session, institution_id, officer)
+    if institution.status != "returned":
+        raise _illegal(institution, "重新提交（仅退回补正的机构可重新提交）")
+    if data.uscc != institution.uscc:
+        raise InvalidInput("统一社会信用代码不能在补正时更改", code="uscc_immutable", field="uscc")
+    district_code, street_code = _location(data.district, data.street_code)
+    _require_scope(officer, district_code)
+    _check_capacity(data.operating_model, data.classes, data.puhui_slots)
+    await _check_documents(session, data.documents, data.meals)
+    now = datetime.now(UTC)
+    deadline = _deadline(rules, rules.today())  # the clock restarts at the complete resubmission
+    _apply_profile(institution, data, district_code, street_code)
+    institution.status = "submitted"
+    institution.submission += 1
+    institution.submitted_at = now
+    institution.decision_due = deadline.due
+    institution.decision_due_provisional = deadline.provisional
+    institution.updated_at = now
+    institution.version += 1
+    await session.flush()
+    await _submitted_event(outbox, session, institution)
+    return institution
+
+
+async def decide(
+    session: AsyncSession,
+    outbox: Outbox,
+    institution_id: uuid.UUID,
+    *,
+    decision: str,
+    reason: str | None,
+    officer: Principal,
+) -> Institution:
+    if decision in {"return", "reject"} and not (reason and reason.strip()):
+        raise InvalidInput("退回补正或不予备案必须说明理由", code="reason_required", field="reason")
+    institution = await _locked(session, institution_id, officer)
+    change = await repository.pending_change(session, institution.id)
+    now = datetime.now(UTC)
+    today = china_today(now)
+    if change is not None:
+        await _decide_change(session, outbox, institution, change, decision, reason, officer, now)
+        return institution
+    if institution.status != "submitted":
+        raise _illegal(institution, "作出备案决定")
+    on_time = institution.decision_due is None or today <= institution.decision_due
+    session.add(
+        InstitutionDecision(
+            id=uuid.uuid4(),
+            institution_id=institution.id,
+            decision=decision,
+            reason=reason,
+            decided_by=officer.subject,
+            decided_at=now,
+            on_time=on_time,
+        )
+    )
+    institution.decided_at = now
+    institution.updated_at = now
+    institution.version += 1
+    subject = str(institution.id)
+    if decision == "file":
+        institution.status = "filed"
+        institution.filed_at = now
+        await session.flush()
+        await outbox.add(
+            session,
+            InstitutionFiledV1(
+                institution_id=institution.id,
+                profile=profile_of(institution),
+                decided_by=officer.subject,
+                decided_at=now,
+                reason=reason,
+            ),
+            subject=subject,
+            at=now,
+        )
+    elif decision == "return":
+        institution.status = "returned"
+        await session.flush()
+        await outbox.add(
+            session,
+            InstitutionReturnedV1(
+                institution_id=institution.id, decided_by=officer.subject, decided_at=now, reason=reason or ""
+            ),
+            subject=subject,
+            at=now,
+        )
+    else:
+        institution.status = "rejected"
+        await session.flush()
+        await outbox.add(
+            session,
+            InstitutionRejectedV1(
+                institution_id=institution.id, decided_by=officer.subject, decided_at=now, reason=reason or ""
+            ),
+            subject=subject,
+            at=now,
+        )
+    return institution
+
+
+def _current_values(institution: Institution) -> dict[str, Any]:
+    return {
+        "name": institution.name,
+        "organiser_type": institution.organiser_type,
+        "operating_model": institution.operating_model,
+        "service_types": list(institution.service_types),
+        "district_code": institution.district_code,
+        "street_code": institution.street_code,
+        "address": institution.address,
+        "latitude": institution.latitude,
+        "longitude": institution.longitude,
+        "premises_area_m2": institution.premises_area_m2,
+        "classes": [dict(c) for c in institution.classes],
+        "total_slots": institution.total_slots,
+        "puhui_slots": institution.puhui_slots,
+        "monthly_fee_yuan": institution.monthly_fee_yuan,
+        "meals": institution.meals,
+        "contact_phone": institution.contact_phone,
+        "documents": dict(institution.documents),
+    }
+
+
+def _assign(institution: Institution, values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(institution, name, value)
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    applied_fields: list[str]
+    pending: InstitutionChange | None
+
+
+async def request_change(
+    session: AsyncSession,
+    outbox: Outbox,
+    rules: FilingRules,
+    institution_id: uuid.UUID,
+    requested: dict[str, Any],
+    *,
+    officer: Principal,
+) -> ChangeOutcome:
+    institution = await _locked(session, institution_id, officer)
+    if institution.status != "filed":
+        raise _illegal(institution, "办理变更（仅已备案机构可变更）")
+    if await repository.pending_change(session, institution.id) is not None:
+        raise ChangePending(field="status")
+    current = _current_values(institution)
+    proposed = dict(current)
+    if "district" in requested or "street_code" in requested:
+        district_code, street_code = _location(
+            requested.get("district", institution.district_code), requested.get("street_code", institution.street_code)
+        )
+        _require_scope(officer, district_code)
+        proposed["district_code"], proposed["street_code"] = district_code, street_code
+    for name, value in requested.items():
+        if name not in {"district", "street_code"}:
+            proposed[name] = value
+    proposed["total_slots"] = _check_capacity(proposed["operating_model"], proposed["classes"], proposed["puhui_slots"])
+    changed = sorted(name for name in proposed if proposed[name] != current[name])
+    if not changed:
+        raise InvalidInput("变更内容与现有备案信息相同", code="no_changes", field="body")
+    if {"documents", "meals"} & set(changed):
+        await _check_documents(session, proposed["documents"], proposed["meals"])
+    minor = [n for n in changed if n in MINOR_FIELDS]
+    key = [n for n in changed if n in KEY_FIELDS]
+    now = datetime.now(UTC)
+    subject = str(institution.id)
+    if minor:
+        _assign(institution, {n: proposed[n] for n in minor})
+        institution.updated_at = now
+        institution.version += 1
+        await session.flush()
+        await outbox.add(
+            session,
+            InstitutionChangedV1(
+                institution_id=institution.id, changed_fields=minor, profile=profile_of(institution), changed_at=now
+            ),
+            subject=subject,
+            at=now,
+        )
+    pending: InstitutionChange | None = None
+    if key:
+        deadline = _deadline(rules, rules.today())
+        pending = InstitutionChange(
+            id=uuid.uuid4(),
+            institution_id=institution.id,
+            changes={n: proposed[n] for n in key},
+            status="pending",
+            requested_by=officer.subject,
+            requested_at=now,
+            decision_due=deadline.due,
+            decision_due_provisional=deadline.provisional,
+        )
+        session.add(pending)
+        await session.flush()
+        await outbox.add(
+            session,
+            InstitutionChangeRequestedV1(
+                institution_id=institution.id,
+                change_id=pending.id,
+                changed_fields=key,
+                requested_at=now,
+                decision_due=deadline.due,
+                decision_due_provisional=deadline.provisional,
+            ),
+            subject=subject,
+            at=now,
+        )
+    return ChangeOutcome(applied_fields=minor, pending=pending)
+
+
+async def _decide_change(
+    session: AsyncSession,
+    outbox: Outbox,
+    institution: Institution,
+    change: InstitutionChange,
+    decision: str,
+    reason: str | None,
+    officer: Principal,
+    now: datetime,
+) -> None:
+    on_time = china_today(now) <= change.decision_due
+    session.add(
+        InstitutionDecision(
+            id=uuid.uuid4(),
+            institution_id=institution.id,
+            change_id=change.id,
+            decision=decision,
+            reason=reason,
+            decided_by=officer.subject,
+            decided_at=now,
+            on_time=on_time,
+        )
+    )
+    change.decided_at = now
+    subject = str(institution.id)
+    if decision == "file":
+        change.status = "approved"
+        _assign(institution, change.changes)
+        institution.updated_at = now
+        institution.version += 1
+        await session.flush()
+        await outbox.add(
+            session,
+            InstitutionChangedV1(
+                institution_id=institution.id,
+                change_id=change.id,
+                changed_fields=sorted(change.changes),
+                profile=profile_of(institution),
+                changed_at=now,
+            ),
+            subject=subject,
+            at=now,
+        )
+        return
+    change.status = "returned" if decision == "return" else "rejected"
+    await session.flush()
+    await outbox.add(
+        session,
+        InstitutionChangeRefusedV1(
+            institution_id=institution.id,
+            change_id=change.id,
+            outcome="returned" if decision == "return" else "rejected",
+            reason=reason or "",
+            decided_by=officer.subject,
+            decided_at=now,
+        ),
+        subject=subject,
+        at=now,
+    )
+
+
+async def deregister(
+    session: AsyncSession, outbox: Outbox, institution_id: uuid.UUID, *, reason: str, officer: Principal
+) -> Institution:
+    institution = await _locked(session, institution_id, officer)
+    if institution.status != "filed":
+        raise _illegal(institution, "注销（仅已备案机构可注销）")
+    now = datetime.now(UTC)
+    change = await repository.pending_change(session, institution.id)
+    if change is not None:  # a change of an institution that closes is moot
+        change.status = "rejected"
+        change.decided_at = now
+    institution.status = "deregistered"
+    institution.deregistered_at = now
+    institution.updated_at = now
+    institution.version += 1
+    await session.flush()
+    await outbox.add(
+        session,
+        InstitutionDeregisteredV1(institution_id=institution.id, reason=reason, deregistered_at=now),
+        subject=str(institution.id),
+        at=now,
+    )
+    return institution
+
+
+async def get(session: AsyncSession, institution_id: uuid.UUID) -> tuple[Institution, InstitutionChange | None]:
+    institution = await repository.get(session, institution_id)
+    if institution is None:
+        raise InstitutionNotFound()
+    return institution, await repository.pending_change(session, institution.id)
+
+
+async def overdue_decisions(session: AsyncSession, today: date) -> int:
+    return await repository.count_overdue(session, today)
