@@ -26,7 +26,8 @@ class CreditRecordOpenedV1(EventData):
 
 @event("cn.gov.gz.childcare.credit.institution.graded.v1", topic=CREDIT_EVENTS)
 class InstitutionGradedV1(EventData):
-    """An institution's credit grade was (re)computed; key = institution id."""
+    """An institution's credit grade changed (from ``previous_grade`` to ``grade``), or was first
+    set; key = institution id. This is the issue's "grade changed" event."""
 
     institution_id: UUID
     grade: Grade
@@ -34,6 +35,29 @@ class InstitutionGradedV1(EventData):
     score: float
     policy_version: str
     graded_at: datetime
+    reason: str = ""
+
+
+@event("cn.gov.gz.childcare.credit.list.entered.v1", topic=CREDIT_EVENTS)
+class CreditListEnteredV1(EventData):
+    """A subject entered a list: serious_dishonesty (严重失信主体名单) or industry_ban (从业禁止)."""
+
+    list_name: Literal["serious_dishonesty", "industry_ban"]
+    subject_kind: Literal["institution", "person"]
+    subject_id: str
+    reason: str
+    legal_basis: str
+    entered_at: datetime
+    until: date | None = None
+
+
+@event("cn.gov.gz.childcare.credit.list.left.v1", topic=CREDIT_EVENTS)
+class CreditListLeftV1(EventData):
+    list_name: Literal["serious_dishonesty", "industry_ban"]
+    subject_kind: Literal["institution", "person"]
+    subject_id: str
+    reason: str
+    left_at: datetime
 
 
 @event("cn.gov.gz.childcare.credit.person.banned.v1", topic=CREDIT_EVENTS)
