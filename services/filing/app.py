@@ -20,13 +20,17 @@ from shared.settings import ServiceSettings
 def create_app(settings: ServiceSettings | None = None, database: Database | None = None) -> FastAPI:
     from devstack.postgres import resolve_database_url
 
+    settings = settings or FilingSettings()
     return create_service_app(
-        settings or FilingSettings(),
+        settings,
         title="托育机构登记备案服务 (filing)",
         description="Institution filing, staff roster, annual reports and the public directory (托育地图).",
         routers=[institutions_router, staff_router, annual_reports_router, directory_router],
         consumers=consumers,
-        jobs=[*institution_jobs(), *annual_report_jobs()],
+        jobs=[
+            *institution_jobs(),
+            *annual_report_jobs(settings if isinstance(settings, FilingSettings) else None),
+        ],
         database=database,
         resolve_database_url=resolve_database_url,
     )

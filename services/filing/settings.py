@@ -28,3 +28,5 @@ class FilingSettings(ServiceSettings):
     annual_report_due_month: int = Field(default=3, ge=1, le=12)
     annual_report_due_day: int = Field(default=31, ge=1, le=31)
     sweep_interval_seconds: float = Field(default=600, gt=0)
+    # 混合班: the national rules give no carer ratio for mixed classes; 1:5 is common practice.
+    staffing_mixed_class_ratio: int = Field(default=5, ge=1)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.filing.models import Institution, InstitutionDecision
 from shared.db import Database
@@ -300,7 +300,7 @@ async def test_return_then_resubmit_restarts_the_clock_then_file(filing: Filing)
 
     async with filing.db.transaction() as session:
         await session.execute(
-            Institution.__table__.update()
+            update(Institution)
             .where(Institution.id == created["id"])
             .values(decision_due=date(2020, 1, 1))  # as if the first clock had long run out
         )
@@ -517,7 +517,7 @@ async def test_late_decisions_are_recorded_and_overdue_ones_measured(filing: Fil
     waiting = await filing.submit(uscc=make_uscc())
     async with filing.db.transaction() as session:
         await session.execute(
-            Institution.__table__.update()
+            update(Institution)
             .where(Institution.id.in_([late["id"], waiting["id"]]))
             .values(decision_due=date(2026, 1, 5))
         )
@@ -534,3 +534,29 @@ async def test_late_decisions_are_recorded_and_overdue_ones_measured(filing: Fil
     await measure_overdue_decisions(context)
     assert "childcare_filing_decisions_overdue 1.0" in context.metrics.exposition().decode()
     assert 'childcare_filing_decisions_total{decision="file"} 1.0' in context.metrics.exposition().decode()
+
+
+async def test_approved_class_change_rechecks_staffing(filing: Filing) -> None:
+    from tests.filing.test_staff import hire_body, new_id
+
+    filed = await filing.filed(classes=[{"class_type": "toddler", "size": 5}], puhui_slots=0)
+    for role in ("principal", "health", "carer"):
+        hired = await filing.client.post(
+            f"/v1/institutions/{filed['id']}/staff", json=hire_body(new_id(), role=role), headers=OFFICER
+        )
+        assert hired.status_code == 201, hired.text
+    staffing = await filing.client.get(f"/v1/institutions/{filed['id']}/staffing", headers=OFFICER)
+    assert staffing.json()["shortfalls"] == []
+
+    await filing.client.post(
+        f"/v1/institutions/{filed['id']}/changes",
+        json={"classes": [{"class_type": "toddler", "size": 15}]},
+        headers=OFFICER,
+    )
+    assert (await filing.event_types())[-1] == "institution.change_requested.v1", "nothing re-checked before approval"
+    await filing.decide(filed["id"], "file")
+    flagged = (await filing.events())[-1]
+    assert flagged.type.endswith("staffing.shortfall_flagged.v1")
+    assert flagged.data["shortfalls"] == [
+        {"code": "carer_ratio", "detail": flagged.data["shortfalls"][0]["detail"], "required": 3, "actual": 1}
+    ]

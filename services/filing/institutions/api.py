@@ -31,6 +31,7 @@ from services.filing.institutions.schemas import (
 )
 from services.filing.models import Institution, InstitutionChange
 from services.filing.settings import FilingSettings
+from services.filing.staff.service import carer_ratios
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import AppError, Forbidden, InvalidInput, Unauthenticated, error_responses
@@ -59,7 +60,11 @@ def _rules(request: Request) -> service.FilingRules:
     settings = request.app.state.settings
     if isinstance(settings, FilingSettings):
         calendar = WorkdayCalendar(settings.extra_holidays, settings.extra_workdays)
-        return service.FilingRules(calendar=calendar, decision_working_days=settings.decision_working_days)
+        return service.FilingRules(
+            calendar=calendar,
+            decision_working_days=settings.decision_working_days,
+            carer_ratios=carer_ratios(settings),
+        )
     return service.FilingRules(calendar=WorkdayCalendar())
 
 
@@ -183,6 +188,7 @@ async def decide(
     institution = await service.decide(
         session,
         request.app.state.outbox,
+        _rules(request),
         institution_id,
         decision=body.decision,
         reason=body.reason,

@@ -30,6 +30,8 @@ from services.filing.institutions.errors import (
 )
 from services.filing.institutions.schemas import CLASS_LIMITS, DOCUMENT_ZH
 from services.filing.models import Institution, InstitutionChange, InstitutionDecision
+from services.filing.staff import repository as staff_repository
+from services.filing.staff import service as staff_service
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.events.filing import (
@@ -83,6 +85,8 @@ class FilingRules:
     decision_working_days: int = 5
     # the Beijing date "today" (a parameter so deadlines can be checked for any day)
     today: Callable[[], date] = china_today
+    # children per carer by class type, for re-checking staffing when the filed classes change
+    carer_ratios: Mapping[str, int] | None = None
 
 
 @dataclass
@@ -315,6 +319,7 @@ async def resubmit(
 async def decide(
     session: AsyncSession,
     outbox: Outbox,
+    rules: FilingRules,
     institution_id: uuid.UUID,
     *,
     decision: str,
@@ -328,7 +333,7 @@ async def decide(
     now = datetime.now(UTC)
     today = china_today(now)
     if change is not None:
-        await _decide_change(session, outbox, institution, change, decision, reason, officer, now)
+        await _decide_change(session, outbox, rules, institution, change, decision, reason, officer, now)
         return institution
     if institution.status != "submitted":
         raise _illegal(institution, "作出备案决定")
@@ -504,6 +509,7 @@ async def request_change(
 async def _decide_change(
     session: AsyncSession,
     outbox: Outbox,
+    rules: FilingRules,
     institution: Institution,
     change: InstitutionChange,
     decision: str,
@@ -544,6 +550,10 @@ async def _decide_change(
             subject=subject,
             at=now,
         )
+        if "classes" in change.changes and rules.carer_ratios is not None:
+            # new classes change the carers required; re-check once a roster exists
+            if await staff_repository.get_staffing_status(session, institution.id) is not None:
+                await staff_service.evaluate_staffing(session, outbox, institution, rules.carer_ratios)
         return
     change.status = "returned" if decision == "return" else "rejected"
     await session.flush()
