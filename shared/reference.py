@@ -29,6 +29,12 @@ _DISTRICTS_CSV = "gz_districts.csv"
 _STREETS_CSV = "gz_streets.csv"
 
 
+# Guangzhou's administrative area lies within this box (with a small margin): a coordinate outside
+# it cannot be a Guangzhou address.
+GZ_LATITUDE = (22.5, 24.0)
+GZ_LONGITUDE = (112.9, 114.1)
+
+
 @dataclass(frozen=True, slots=True)
 class District:
     """A district of Guangzhou with its childcare-place (托位) planning figures."""

@@ -20,6 +20,24 @@ ServiceType = Literal["full_day", "half_day", "hourly", "temporary"]
 ClassType = Literal["infant", "toddler", "older", "mixed"]
 StaffRole = Literal["principal", "carer", "health", "security", "cook", "other"]
 
+# Chinese labels of the codes above, for every service that shows them to people.
+OPERATING_MODEL_ZH: dict[str, str] = {
+    "public": "公办",
+    "public_private": "公建民营",
+    "private": "民办",
+    "employer": "用人单位办",
+    "kindergarten_class": "幼儿园托班",
+    "community": "社区托育点",
+    "family": "家庭托育点",
+}
+SERVICE_TYPE_ZH: dict[str, str] = {
+    "full_day": "全日托",
+    "half_day": "半日托",
+    "hourly": "计时托",
+    "temporary": "临时托",
+}
+CLASS_TYPE_ZH: dict[str, str] = {"infant": "乳儿班", "toddler": "托小班", "older": "托大班", "mixed": "混合班"}
+
 
 class ClassPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

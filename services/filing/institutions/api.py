@@ -17,7 +17,6 @@ from services.filing.institutions.errors import (
 )
 from services.filing.institutions.schemas import (
     CLASS_LIMITS,
-    OPERATING_MODEL_ZH,
     ChangeResultOut,
     ClassOut,
     DecisionIn,
@@ -35,6 +34,7 @@ from services.filing.staff.service import carer_ratios
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import AppError, Forbidden, InvalidInput, Unauthenticated, error_responses
+from shared.events.filing import OPERATING_MODEL_ZH
 from shared.reference import districts, streets
 from shared.workdays import WorkdayCalendar
 

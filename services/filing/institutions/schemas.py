@@ -9,24 +9,10 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.events.filing import ClassType, OperatingModel, ServiceType
+from shared.events.filing import OPERATING_MODEL_ZH, ClassType, OperatingModel, ServiceType
 from shared.identifiers import IdentifierError, validate_uscc
+from shared.reference import GZ_LATITUDE, GZ_LONGITUDE
 
-OPERATING_MODEL_ZH: dict[str, str] = {
-    "public": "公办",
-    "public_private": "公建民营",
-    "private": "民办",
-    "employer": "用人单位办",
-    "kindergarten_class": "幼儿园托班",
-    "community": "社区托育点",
-    "family": "家庭托育点",
-}
-SERVICE_TYPE_ZH: dict[str, str] = {
-    "full_day": "全日托",
-    "half_day": "半日托",
-    "hourly": "计时托",
-    "temporary": "临时托",
-}
 # 托育机构设置标准（试行） class sizes: (maximum children per class, Chinese name)
 CLASS_LIMITS: dict[str, tuple[int, str]] = {
     "infant": (10, "乳儿班"),
@@ -50,9 +36,8 @@ DOCUMENT_ZH: dict[str, str] = {
     "fire_safety": "消防安全检查合格证明",
     "food_licence": "食品经营许可证",
 }
-# Guangzhou's administrative area lies within this box (with a small margin).
-GZ_LAT = (22.5, 24.0)
-GZ_LNG = (112.9, 114.1)
+GZ_LAT = GZ_LATITUDE
+GZ_LNG = GZ_LONGITUDE
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, StringConstraints(min_length=2, max_length=100)]

@@ -43,6 +43,7 @@ from services.filing.staff.models import ROLE_ZH, StaffingStatus, StaffMember
 from shared.errors import InvalidInput
 from shared.events.credit import PersonBanLiftedV1, PersonBannedV1
 from shared.events.filing import (
+    CLASS_TYPE_ZH,
     Certificate,
     StaffHiredV1,
     StaffingShortfall,
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 
 NATIONAL_CARER_RATIOS: dict[str, int] = {"infant": 3, "toddler": 5, "older": 7}
 DEFAULT_MIXED_CLASS_RATIO = 5
-CLASS_ZH: dict[str, str] = {"infant": "乳儿班", "toddler": "托小班", "older": "托大班", "mixed": "混合班"}
 
 
 # --- inputs and views ---------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def assess_staffing(
     shortfalls: list[StaffingShortfall] = []
     if carers < required:
         basis = "；".join(
-            f"{CLASS_ZH.get(str(c['class_type']), str(c['class_type']))}{c['size']}人按1:"
+            f"{CLASS_TYPE_ZH.get(str(c['class_type']), str(c['class_type']))}{c['size']}人按1:"
             f"{ratios.get(str(c['class_type']), ratios['mixed'])}"
             for c in classes
         )

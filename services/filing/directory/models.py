@@ -1,0 +1,62 @@
+"""The public directory's projections of other services' facts, built from their events.
+
+Keyed by institution id without a foreign key to ``institution``: a projection only mirrors what the
+credit and inspection services said, and must accept their events in any order relative to filing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Float, Index, Integer, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.filing.models import Base, Institution
+
+
+class DirectoryCreditGrade(Base):
+    """The newest credit grade (by ``graded_at``) the credit service published per institution."""
+
+    __tablename__ = "directory_credit_grade"
+    __table_args__ = (CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),)
+
+    institution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    grade: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    policy_version: Mapped[str] = mapped_column(Text)
+    graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_id: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DirectoryInspectionResult(Base):
+    """The newest published inspection result (by ``published_at``) per institution (一公开)."""
+
+    __tablename__ = "directory_inspection_result"
+    __table_args__ = (
+        CheckConstraint(
+            "conclusion IN ('compliant', 'rectification_required', 'non_compliant')", name="conclusion_known"
+        ),
+    )
+
+    institution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column()
+    conclusion: Mapped[str] = mapped_column(Text)
+    violation_count: Mapped[int] = mapped_column(Integer)
+    summary_zh: Mapped[str] = mapped_column(Text)
+    inspected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_id: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# The "near" search narrows filed institutions by a latitude/longitude box before the exact
+# great-circle test; this index serves that box. It lives on the institution table, so it is
+# declared here (the directory is its only user) and created by the directory's migration.
+ix_institution_filed_location = Index(
+    "ix_institution_filed_location",
+    Institution.latitude,
+    Institution.longitude,
+    postgresql_where=text("status = 'filed'"),
+)

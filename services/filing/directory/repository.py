@@ -1,0 +1,211 @@
+"""SQL of the public directory: filed institutions joined with their grade and inspection projections,
+and the projections' "newest wins" upserts."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Row, Select, func, literal, literal_column, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.filing.directory.models import DirectoryCreditGrade, DirectoryInspectionResult
+from services.filing.models import Institution
+
+EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
+# Inline, not a bind parameter: the planner can only use the partial index
+# ix_institution_filed_location when it sees the constant (prepared statements get generic plans).
+FILED: ColumnElement[str] = literal_column("'filed'")
+
+
+@dataclass(frozen=True)
+class Near:
+    latitude: float
+    longitude: float
+    radius_km: float
+
+
+@dataclass(frozen=True)
+class Criteria:
+    district_code: str | None = None
+    street_code: str | None = None
+    puhui: bool | None = None
+    service_type: str | None = None
+    near: Near | None = None
+
+
+def _columns() -> list[Any]:
+    return [
+        Institution.id,
+        Institution.name,
+        Institution.operating_model,
+        Institution.service_types,
+        Institution.district_code,
+        Institution.street_code,
+        Institution.address,
+        Institution.latitude,
+        Institution.longitude,
+        Institution.total_slots,
+        Institution.puhui_slots,
+        Institution.monthly_fee_yuan,
+        Institution.meals,
+        DirectoryCreditGrade.grade.label("credit_grade"),
+        DirectoryInspectionResult.conclusion.label("inspection_conclusion"),
+        DirectoryInspectionResult.published_at.label("inspection_published_at"),
+        DirectoryInspectionResult.summary_zh.label("inspection_summary_zh"),
+    ]
+
+
+def _with_projections(stmt: Select[Any]) -> Select[Any]:
+    return (
+        stmt.select_from(Institution)
+        .outerjoin(DirectoryCreditGrade, DirectoryCreditGrade.institution_id == Institution.id)
+        .outerjoin(DirectoryInspectionResult, DirectoryInspectionResult.institution_id == Institution.id)
+    )
+
+
+def _distance_km(near: Near) -> ColumnElement[float]:
+    """Haversine great-circle distance in plain PostgreSQL math (no PostGIS)."""
+    lat = literal(near.latitude, Float)
+    lng = literal(near.longitude, Float)
+    half_dlat = func.sin(func.radians(Institution.latitude - lat) / 2.0)
+    half_dlng = func.sin(func.radians(Institution.longitude - lng) / 2.0)
+    a = (
+        half_dlat * half_dlat
+        + func.cos(func.radians(lat)) * func.cos(func.radians(Institution.latitude)) * half_dlng * half_dlng
+    )
+    # least(): rounding can push a hair above 1 for antipodal points, and asin(>1) is an error
+    return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(func.least(a, 1.0)), type_=Float)
+
+
+def _bounding_box(near: Near) -> list[ColumnElement[bool]]:
+    """The latitude/longitude box around the circle (exact extent, plus a hair), for the index."""
+    angular = near.radius_km / EARTH_RADIUS_KM
+    dlat = math.degrees(angular)
+    dlng = math.degrees(math.asin(min(1.0, math.sin(angular) / math.cos(math.radians(near.latitude)))))
+    margin = 1e-9
+    return [
+        Institution.latitude.between(near.latitude - dlat - margin, near.latitude + dlat + margin),
+        Institution.longitude.between(near.longitude - dlng - margin, near.longitude + dlng + margin),
+    ]
+
+
+def _conditions(criteria: Criteria) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Institution.status == FILED]
+    if criteria.district_code is not None:
+        conditions.append(Institution.district_code == criteria.district_code)
+    if criteria.street_code is not None:
+        conditions.append(Institution.street_code == criteria.street_code)
+    if criteria.puhui is True:
+        conditions.append(Institution.puhui_slots > 0)
+    elif criteria.puhui is False:
+        conditions.append(Institution.puhui_slots == 0)
+    if criteria.service_type is not None:
+        conditions.append(Institution.service_types.any_() == criteria.service_type)
+    if criteria.near is not None:
+        conditions += _bounding_box(criteria.near)
+        conditions.append(_distance_km(criteria.near) <= criteria.near.radius_km)
+    return conditions
+
+
+async def search(
+    session: AsyncSession, criteria: Criteria, *, offset: int, limit: int
+) -> tuple[Sequence[Row[Any]], int]:
+    """One page of matching filed institutions and the total number of matches."""
+    conditions = _conditions(criteria)
+    total = (await session.execute(select(func.count()).select_from(Institution).where(*conditions))).scalar_one()
+    columns = _columns()
+    if criteria.near is not None:
+        distance = _distance_km(criteria.near)
+        stmt = _with_projections(select(*columns, distance.label("distance_km"))).order_by(
+            distance, Institution.name, Institution.id
+        )
+    else:
+        stmt = _with_projections(select(*columns)).order_by(Institution.name, Institution.id)
+    rows = (await session.execute(stmt.where(*conditions).offset(offset).limit(limit))).all()
+    return rows, int(total)
+
+
+async def find_filed(session: AsyncSession, institution_id: uuid.UUID) -> Row[Any] | None:
+    stmt = _with_projections(select(*_columns())).where(Institution.id == institution_id, Institution.status == FILED)
+    return (await session.execute(stmt)).first()
+
+
+async def upsert_grade_if_newer(
+    session: AsyncSession,
+    *,
+    institution_id: uuid.UUID,
+    grade: str,
+    score: float,
+    policy_version: str,
+    graded_at: datetime,
+    event_id: str,
+) -> bool:
+    """Keep the grade with the latest ``graded_at``; True if this one was stored."""
+    insert = pg_insert(DirectoryCreditGrade).values(
+        institution_id=institution_id,
+        grade=grade,
+        score=score,
+        policy_version=policy_version,
+        graded_at=graded_at,
+        event_id=event_id,
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=[DirectoryCreditGrade.institution_id],
+        set_={
+            "grade": insert.excluded.grade,
+            "score": insert.excluded.score,
+            "policy_version": insert.excluded.policy_version,
+            "graded_at": insert.excluded.graded_at,
+            "event_id": insert.excluded.event_id,
+            "updated_at": func.now(),
+        },
+        # a grade computed earlier but delivered later must not replace a newer one
+        where=DirectoryCreditGrade.graded_at < insert.excluded.graded_at,
+    ).returning(DirectoryCreditGrade.institution_id)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def upsert_inspection_if_newer(
+    session: AsyncSession,
+    *,
+    institution_id: uuid.UUID,
+    task_id: uuid.UUID,
+    conclusion: str,
+    violation_count: int,
+    summary_zh: str,
+    inspected_at: datetime,
+    published_at: datetime,
+    event_id: str,
+) -> bool:
+    """Keep the result with the latest ``published_at``; True if this one was stored."""
+    insert = pg_insert(DirectoryInspectionResult).values(
+        institution_id=institution_id,
+        task_id=task_id,
+        conclusion=conclusion,
+        violation_count=violation_count,
+        summary_zh=summary_zh,
+        inspected_at=inspected_at,
+        published_at=published_at,
+        event_id=event_id,
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=[DirectoryInspectionResult.institution_id],
+        set_={
+            "task_id": insert.excluded.task_id,
+            "conclusion": insert.excluded.conclusion,
+            "violation_count": insert.excluded.violation_count,
+            "summary_zh": insert.excluded.summary_zh,
+            "inspected_at": insert.excluded.inspected_at,
+            "published_at": insert.excluded.published_at,
+            "event_id": insert.excluded.event_id,
+            "updated_at": func.now(),
+        },
+        where=DirectoryInspectionResult.published_at < insert.excluded.published_at,
+    ).returning(DirectoryInspectionResult.institution_id)
+    return (await session.execute(stmt)).first() is not None

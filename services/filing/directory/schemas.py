@@ -1,0 +1,146 @@
+"""Query and response bodies of the public directory (托育地图). Public: no personal data, ever."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from shared.events.filing import ServiceType
+from shared.reference import GZ_LATITUDE, GZ_LONGITUDE, district_by_name_or_code, streets
+
+CONCLUSION_ZH: dict[str, str] = {"compliant": "合格", "rectification_required": "责令整改", "non_compliant": "不合格"}
+
+# Guangzhou's bounding box: a "near" point outside it cannot be a Guangzhou address.
+GZ_LAT_MIN, GZ_LAT_MAX = GZ_LATITUDE
+GZ_LNG_MIN, GZ_LNG_MAX = GZ_LONGITUDE
+MAX_RADIUS_KM = 50.0
+
+_NEAR_FORMAT_ZH = "位置 near 的格式应为“纬度,经度”，例如 23.1291,113.3240"
+
+
+def _shown(value: str, limit: int = 20) -> str:
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def parse_near(value: str) -> tuple[float, float]:
+    """``"lat,lng"`` -> (lat, lng), both finite and inside Guangzhou's bounding box."""
+    parts = value.split(",")
+    if len(parts) != 2:
+        raise PydanticCustomError("near_invalid", _NEAR_FORMAT_ZH)
+    try:
+        lat, lng = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise PydanticCustomError("near_invalid", _NEAR_FORMAT_ZH) from None
+    if not (math.isfinite(lat) and math.isfinite(lng)):
+        raise PydanticCustomError("near_invalid", _NEAR_FORMAT_ZH)
+    if not (GZ_LAT_MIN <= lat <= GZ_LAT_MAX and GZ_LNG_MIN <= lng <= GZ_LNG_MAX):
+        raise PydanticCustomError(
+            "near_outside_guangzhou",
+            f"位置（纬度{lat:g}，经度{lng:g}）不在广州市范围内"
+            f"（纬度{GZ_LAT_MIN}–{GZ_LAT_MAX}，经度{GZ_LNG_MIN}–{GZ_LNG_MAX}）",
+        )
+    return lat, lng
+
+
+class DirectoryQuery(BaseModel):
+    """Filters of ``GET /v1/public/institutions``. District and street come back as their codes."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    district: str | None = Field(
+        default=None, min_length=1, max_length=20, description="区: code (440106) or name (天河区)"
+    )
+    street: str | None = Field(
+        default=None, min_length=1, max_length=20, description="街道/镇: 9-digit code (440106001)"
+    )
+    puhui: bool | None = Field(
+        default=None, description="true: only institutions with 普惠 places; false: only those without"
+    )
+    service_type: ServiceType | None = Field(default=None, description="full_day | half_day | hourly | temporary")
+    near: str | None = Field(
+        default=None, max_length=64, description="lat,lng inside Guangzhou: sort by distance, within radius_km"
+    )
+    radius_km: float | None = Field(
+        default=None, gt=0, le=MAX_RADIUS_KM, allow_inf_nan=False, description="only with near; default 5"
+    )
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+    @field_validator("district")
+    @classmethod
+    def _known_district(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        district = district_by_name_or_code(value)
+        if district is None:
+            raise PydanticCustomError(
+                "unknown_district",
+                f"区“{_shown(value)}”不是广州市的行政区，请使用11个区的名称或代码（如 天河区 或 440106）",
+            )
+        return district.code
+
+    @field_validator("street")
+    @classmethod
+    def _known_street(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value not in streets():
+            raise PydanticCustomError(
+                "unknown_street", f"街道（镇）代码“{_shown(value)}”不存在，应为9位街道（镇）代码，如 440106001"
+            )
+        return value
+
+    @field_validator("near")
+    @classmethod
+    def _valid_near(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parse_near(value)
+        return value
+
+
+class CodeName(BaseModel):
+    code: str
+    name: str
+
+
+class LatestInspectionOut(BaseModel):
+    conclusion: Literal["compliant", "rectification_required", "non_compliant"]
+    conclusion_zh: str
+    published_at: datetime
+    summary_zh: str
+
+
+class PublicInstitutionOut(BaseModel):
+    """One filed institution as the public sees it. ``distance_km`` only in a ``near`` search."""
+
+    id: UUID
+    name: str
+    operating_model: str = Field(description="public | public_private | private | employer | …")
+    operating_model_zh: str
+    service_types: list[str]
+    service_types_zh: list[str]
+    district: CodeName
+    street: CodeName
+    address: str
+    latitude: float
+    longitude: float
+    total_slots: int
+    puhui_slots: int
+    monthly_fee_yuan: int
+    meals: bool
+    credit_grade: Literal["A", "B", "C", "D"] | None = Field(description="null: 未评级 (not graded yet)")
+    latest_inspection: LatestInspectionOut | None
+    distance_km: float | None = Field(default=None, description="great-circle distance from near, 3 decimals")
+
+
+class PublicInstitutionPage(BaseModel):
+    items: list[PublicInstitutionOut]
+    page: int
+    page_size: int
+    total: int

@@ -1,0 +1,177 @@
+"""The public directory (托育地图): filed institutions for families, with the credit grade and the
+latest published inspection result that the filing service projects from other services' events.
+
+Only ``filed`` institutions are ever shown, and only public facts about them: no staff, no personal
+phone numbers, no officer ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.filing.directory import repository
+from services.filing.directory.errors import PublicInstitutionNotFound, RadiusWithoutNear, StreetNotInDistrict
+from shared.events.credit import InstitutionGradedV1
+from shared.events.inspection import InspectionResultPublishedV1
+from shared.reference import districts, streets
+
+DEFAULT_RADIUS_KM = 5.0
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Already-validated filters: known district/street codes, ``near`` inside Guangzhou."""
+
+    district_code: str | None = None
+    street_code: str | None = None
+    puhui: bool | None = None
+    service_type: str | None = None
+    near: tuple[float, float] | None = None
+    radius_km: float | None = None
+    page: int = 1
+    page_size: int = 20
+
+
+@dataclass(frozen=True)
+class InspectionView:
+    conclusion: str
+    published_at: datetime
+    summary_zh: str
+
+
+@dataclass(frozen=True)
+class PublicInstitutionView:
+    id: uuid.UUID
+    name: str
+    operating_model: str
+    service_types: list[str]
+    district_code: str
+    district_name: str
+    street_code: str
+    street_name: str
+    address: str
+    latitude: float
+    longitude: float
+    total_slots: int
+    puhui_slots: int
+    monthly_fee_yuan: int
+    meals: bool
+    credit_grade: str | None
+    latest_inspection: InspectionView | None
+    distance_km: float | None = None
+
+
+@dataclass(frozen=True)
+class DirectoryPage:
+    items: list[PublicInstitutionView]
+    page: int
+    page_size: int
+    total: int
+
+
+def _criteria(request: SearchRequest) -> repository.Criteria:
+    if request.district_code is not None and request.street_code is not None:
+        street = streets()[request.street_code]
+        if street.district_code != request.district_code:
+            district = districts()[request.district_code]
+            actual = districts()[street.district_code]
+            raise StreetNotInDistrict(
+                f"{street.name}（{street.code}）不属于{district.name}，而属于{actual.name}", field="street"
+            )
+    near = None
+    if request.near is not None:
+        radius = request.radius_km if request.radius_km is not None else DEFAULT_RADIUS_KM
+        near = repository.Near(latitude=request.near[0], longitude=request.near[1], radius_km=radius)
+    elif request.radius_km is not None:
+        raise RadiusWithoutNear()
+    return repository.Criteria(
+        district_code=request.district_code,
+        street_code=request.street_code,
+        puhui=request.puhui,
+        service_type=request.service_type,
+        near=near,
+    )
+
+
+def _view(row: Any, *, distance_km: float | None = None) -> PublicInstitutionView:
+    district = districts().get(row.district_code)
+    street = streets().get(row.street_code)
+    inspection = None
+    if row.inspection_conclusion is not None:
+        inspection = InspectionView(
+            conclusion=row.inspection_conclusion,
+            published_at=row.inspection_published_at,
+            summary_zh=row.inspection_summary_zh,
+        )
+    return PublicInstitutionView(
+        id=row.id,
+        name=row.name,
+        operating_model=row.operating_model,
+        service_types=list(row.service_types),
+        district_code=row.district_code,
+        # codes were validated against the reference data at filing; the code stands in if not
+        district_name=district.name if district else row.district_code,
+        street_code=row.street_code,
+        street_name=street.name if street else row.street_code,
+        address=row.address,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        total_slots=row.total_slots,
+        puhui_slots=row.puhui_slots,
+        monthly_fee_yuan=row.monthly_fee_yuan,
+        meals=row.meals,
+        credit_grade=row.credit_grade,
+        latest_inspection=inspection,
+        distance_km=distance_km,
+    )
+
+
+async def search(session: AsyncSession, request: SearchRequest) -> DirectoryPage:
+    """Filed institutions matching the filters: by distance when ``near`` is given, else by name."""
+    criteria = _criteria(request)
+    rows, total = await repository.search(
+        session, criteria, offset=(request.page - 1) * request.page_size, limit=request.page_size
+    )
+    with_distance = criteria.near is not None
+    items = [_view(row, distance_km=round(row.distance_km, 3) if with_distance else None) for row in rows]
+    return DirectoryPage(items=items, page=request.page, page_size=request.page_size, total=total)
+
+
+async def get_public_institution(session: AsyncSession, institution_id: uuid.UUID) -> PublicInstitutionView:
+    row = await repository.find_filed(session, institution_id)
+    if row is None:
+        raise PublicInstitutionNotFound()
+    return _view(row)
+
+
+async def record_grade(session: AsyncSession, data: InstitutionGradedV1, *, event_id: str) -> bool:
+    """Project a credit grade; an older grade arriving late is ignored. True if stored."""
+    return await repository.upsert_grade_if_newer(
+        session,
+        institution_id=data.institution_id,
+        grade=data.grade,
+        score=data.score,
+        policy_version=data.policy_version,
+        graded_at=data.graded_at,
+        event_id=event_id,
+    )
+
+
+async def record_inspection_result(session: AsyncSession, data: InspectionResultPublishedV1, *, event_id: str) -> bool:
+    """Project a published inspection result; an older one arriving late is ignored. True if stored."""
+    return await repository.upsert_inspection_if_newer(
+        session,
+        institution_id=data.institution_id,
+        task_id=data.task_id,
+        conclusion=data.conclusion,
+        violation_count=data.violation_count,
+        summary_zh=data.summary_zh,
+        inspected_at=data.inspected_at,
+        published_at=data.published_at,
+        event_id=event_id,
+    )
