@@ -23,7 +23,7 @@ from typing import Any
 
 from devstack.kafka import LocalKafka
 from devstack.postgres import DATA_ROOT, SERVICES, LocalPostgres, prepare_service_database
-from shared.auth import mint_token
+from shared.auth import TokenSettings, mint_token
 from shared.identifiers import uscc_check_char
 from shared.settings import ServiceSettings
 
@@ -193,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 f"{service.upper()}_ENVIRONMENT": os.environ.get("CHILDCARE_ENVIRONMENT", "development"),
             }
+            for name in ("JWT_SECRET", "PII_HMAC_SECRET", "PII_ENCRYPTION_SECRET"):
+                if f"CHILDCARE_{name}" in os.environ:  # one value for the whole local platform
+                    env[f"{service.upper()}_{name}"] = os.environ[f"CHILDCARE_{name}"]
             log = logs / f"{service}.log"
             proc = subprocess.Popen(
                 [
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_demo:
             print("  demo data: the generator arrives with the demo-city issue; nothing loaded yet")
 
-        token_settings = ServiceSettings()
+        token_settings = TokenSettings()
         if args.check:
             seconds = smoke_check(token_settings)
             print(f"\n✔ smoke: institution filed → credit record and ledger entry visible in {seconds:.2f}s")

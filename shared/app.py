@@ -118,6 +118,7 @@ def create_service_app(
                     max_attempts=settings.consumer_max_attempts,
                     retry_backoff=settings.consumer_retry_backoff_seconds,
                     session_timeout_ms=settings.consumer_session_timeout_ms,
+                    replication_factor=settings.topic_replication_factor,
                 )
             )
         app.state.db = db
@@ -160,9 +161,14 @@ async def _start_messaging(runtime: Runtime, consumer_names: list[str]) -> None:
         try:
             await ensure_topics(
                 settings.kafka_bootstrap_servers,
-                topic_specs(settings.topic_partitions),
+                topic_specs(
+                    settings.topic_partitions,
+                    replication_factor=settings.topic_replication_factor,
+                    min_insync_replicas=settings.topic_min_insync_replicas,
+                ),
                 namespace=settings.kafka_namespace,
                 dead_letter_for=consumer_names,
+                replication_factor=settings.topic_replication_factor,
             )
             break
         except Exception as exc:

@@ -120,6 +120,13 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
+class TokenSettings(ServiceSettings):
+    """What local tools sign tokens with: ``CHILDCARE_JWT_SECRET`` (the run command hands the same
+    value to every service as ``<SERVICE>_JWT_SECRET``)."""
+
+    model_config = {**ServiceSettings.model_config, "env_prefix": "CHILDCARE_"}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Mint a JWT for local use (uses CHILDCARE_JWT_SECRET).")
     parser.add_argument("--role", action="append", required=True, help="repeatable; e.g. filing_officer, agency:amr")
@@ -128,11 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--district", action="append", help="districts the user covers (repeatable)")
     parser.add_argument("--ttl-hours", type=float, default=8)
     args = parser.parse_args(argv)
-
-    class _Settings(ServiceSettings):
-        model_config = {**ServiceSettings.model_config, "env_prefix": "CHILDCARE_"}
-
-    settings = _Settings()
+    settings = TokenSettings()
     token = mint_token(
         settings,
         subject=args.sub,

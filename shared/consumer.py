@@ -69,6 +69,9 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self.runner._processing:
             await self.runner._commit(only=set(revoked))
+        for tp in revoked:  # another member owns them now; its lag is its own to report
+            with contextlib.suppress(KeyError):
+                self.runner.metrics.consumer_lag.remove(self.runner.name, tp.topic, str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned", extra={"consumer": self.runner.name, "partitions": len(assigned)})
@@ -89,6 +92,7 @@ class ConsumerRunner:
         retry_backoff: float = 0.2,
         session_timeout_ms: int = 10_000,
         producer_factory: Callable[[], Any] | None = None,
+        replication_factor: int = 1,
     ) -> None:
         unknown = set(handlers) - set(CATALOGUE)
         if unknown:
@@ -114,6 +118,7 @@ class ConsumerRunner:
         self._stopping = False
         self.started = asyncio.Event()
         self.namespace = namespace
+        self.replication_factor = replication_factor
         self._dead_letter_topic_ready = False
         metrics.prepare_consumer(name)
 
@@ -136,7 +141,13 @@ class ConsumerRunner:
     async def _run_once(self) -> None:
         if not self._dead_letter_topic_ready:
             # auto-creation is off: without its topic the first dead letter would wait forever
-            await ensure_topics(self.bootstrap, [], namespace=self.namespace, dead_letter_for=[self.name])
+            await ensure_topics(
+                self.bootstrap,
+                [],
+                namespace=self.namespace,
+                dead_letter_for=[self.name],
+                replication_factor=self.replication_factor,
+            )
             self._dead_letter_topic_ready = True
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,

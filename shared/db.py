@@ -1,8 +1,9 @@
 """Async database engine and the unit of work.
 
-Services never commit: ``Database.transaction()`` does, and it is used by exactly two callers, the
-request dependency (``DbSession``) and the consumer runner. After a commit that wrote outbox rows it
-wakes the outbox relay, so events leave within milliseconds instead of at the next poll.
+Services never commit: ``Database.transaction()`` does, and only the infrastructure calls it: the
+request dependency (``DbSession``), the consumer runner, the outbox relay and periodic jobs. After
+a commit that wrote outbox rows it wakes the outbox relay, so events leave within milliseconds
+instead of at the next poll.
 """
 
 from __future__ import annotations

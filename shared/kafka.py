@@ -28,11 +28,22 @@ def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(bootstrap: str, specs: list[TopicSpec], *, namespace: str, dead_letter_for: list[str]) -> None:
+async def ensure_topics(
+    bootstrap: str,
+    specs: list[TopicSpec],
+    *,
+    namespace: str,
+    dead_letter_for: list[str],
+    replication_factor: int = 1,
+) -> None:
     """Create every topic this service writes or reads (idempotent; existing topics are left alone)."""
-    wanted = [NewTopic(qualified(namespace, s.name), s.partitions, 1, topic_configs=s.config) for s in specs]
+    wanted = [
+        NewTopic(qualified(namespace, s.name), s.partitions, s.replication_factor, topic_configs=s.config)
+        for s in specs
+    ]
     wanted += [
-        NewTopic(dead_letter_topic(namespace, c), 1, 1, topic_configs={"retention.ms": "-1"}) for c in dead_letter_for
+        NewTopic(dead_letter_topic(namespace, c), 1, replication_factor, topic_configs={"retention.ms": "-1"})
+        for c in dead_letter_for
     ]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()

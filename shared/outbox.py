@@ -267,6 +267,9 @@ class OutboxRelay:
                 log.warning("outbox publish failed, will retry", extra={"error": self.last_error})
                 await self._reset_producer()
                 await self._record_failure(self.last_error)
+                # keep the backlog gauges current during an outage: that is when they matter
+                with contextlib.suppress(Exception):
+                    await self.refresh_backlog_metrics()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

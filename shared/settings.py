@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
     # Prefixed to every topic and consumer group; tests use a unique namespace per test.
     kafka_namespace: str = ""
     topic_partitions: int = 6
+    # one local broker: 1 and 1; a production cluster of three: 3 and 2
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)
 
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, gt=0)

@@ -20,17 +20,23 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str] = field(default_factory=dict)
+    replication_factor: int = 1
 
 
-def topic_specs(default_partitions: int) -> list[TopicSpec]:
+def topic_specs(
+    default_partitions: int, *, replication_factor: int = 1, min_insync_replicas: int = 1
+) -> list[TopicSpec]:
     # Domain topics are keyed by institution id, so partitions only spread load and keep each
     # institution's history in order. The ledger is one total order: exactly one partition.
-    keep_forever = {"retention.ms": "-1", "min.insync.replicas": "1"}
+    # Production runs three brokers with replication 3 and min.insync.replicas 2, so acks=all means
+    # two copies; one local broker can only have 1 and 1.
+    keep_forever = {"retention.ms": "-1", "min.insync.replicas": str(min_insync_replicas)}
+    rf = replication_factor
     return [
-        TopicSpec(FILING_EVENTS, default_partitions, keep_forever),
-        TopicSpec(INSPECTION_EVENTS, default_partitions, keep_forever),
-        TopicSpec(CREDIT_EVENTS, default_partitions, keep_forever),
-        TopicSpec(LEDGER_CHANGES, 1, keep_forever),
+        TopicSpec(FILING_EVENTS, default_partitions, keep_forever, rf),
+        TopicSpec(INSPECTION_EVENTS, default_partitions, keep_forever, rf),
+        TopicSpec(CREDIT_EVENTS, default_partitions, keep_forever, rf),
+        TopicSpec(LEDGER_CHANGES, 1, keep_forever, rf),
     ]
 
 

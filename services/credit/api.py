@@ -1,29 +1,320 @@
+"""Credit API: records with their explanation, the public grade, the lists, repair, policy versions."""
+
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Request, status
 
 from services.credit import service
-from services.credit.errors import CreditRecordNotFound
-from services.credit.schemas import CreditRecordOut
+from services.credit.errors import (
+    EntryNotCounting,
+    EntryNotFound,
+    PolicyAlreadyActive,
+    PolicyNotFound,
+    RepairAlreadyDecided,
+    RepairExists,
+    RepairNotFound,
+    RepairTooEarly,
+    RuleNotRepairable,
+    SubjectNotFound,
+)
+from services.credit.models import CreditRepair
+from services.credit.schemas import (
+    ActivationOut,
+    CreditRecordOut,
+    ExplainedLine,
+    GradeHistoryOut,
+    ListMemberOut,
+    ListMembershipOut,
+    ListOut,
+    MeasureOut,
+    PolicyListOut,
+    PolicyOut,
+    PublicCreditOut,
+    RepairDecisionIn,
+    RepairIn,
+    RepairOut,
+)
+from services.credit.service import CreditEnv, RecordView
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
-from shared.errors import Forbidden, Unauthenticated, error_responses
+from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
 
 router = APIRouter(prefix="/v1/credit", tags=["credit"])
+public_router = APIRouter(prefix="/v1/public/credit", tags=["public"])
 
 CreditReader = Annotated[Principal, Depends(require_roles("credit_officer", "supervisor", "ops"))]
+CreditOfficer = Annotated[Principal, Depends(require_roles("credit_officer"))]
+ListReader = Annotated[Principal, Depends(require_roles("credit_officer", "agency:*"))]
+PersonRef = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="person_ref (64-hex keyed hash)")]
+
+
+def _env(request: Request) -> CreditEnv:
+    env: CreditEnv = request.app.state.credit_env
+    return env
+
+
+def _record_out(view: RecordView) -> CreditRecordOut:
+    subject, policy, ev = view.subject, view.policy, view.evaluation
+    lines = [
+        ExplainedLine(
+            status=line.status,
+            points=line.points,
+            nominal_points=line.nominal_points,
+            explanation=line.explanation_zh,
+            entry_id=line.entry_id,
+            rule_id=line.rule_id,
+            rule_title=line.title_zh,
+            legal_basis=line.legal_basis,
+            source_event_id=line.source_event_id,
+            source_event_type=line.source_event_type,
+            effective_from=line.effective_from,
+            counts_until=line.counts_until,
+            repaired_at=line.repaired_at,
+        )
+        for line in ev.lines
+    ]
+    return CreditRecordOut(
+        subject_kind="institution" if subject.subject_kind == "institution" else "person",
+        subject_id=subject.subject_id,
+        display_name=subject.display_name,
+        district_code=subject.district_code,
+        opened_at=subject.opened_at,
+        opened_by_event_id=subject.opened_by_event_id,
+        deregistered_at=subject.deregistered_at,
+        as_of=ev.as_of,
+        policy_version=ev.policy_version,
+        score=ev.score,
+        grade=ev.grade if view.graded else None,
+        grade_title=policy.grade_title(ev.grade) if view.graded else "未评级（尚无信用信息）",
+        forced_lowest_grade=ev.forced_lowest_grade,
+        published_grade=view.standing.grade if view.standing else None,
+        published_at=view.standing.graded_at if view.standing else None,
+        lines=lines,
+        measures=[
+            MeasureOut(id=m.id, title=m.title_zh, legal_basis=m.legal_basis) for m in policy.measures.get(ev.grade, ())
+        ],
+        lists=[
+            ListMembershipOut(
+                list_name="industry_ban" if m.list_name == "industry_ban" else "serious_dishonesty",
+                list_title=policy.lists[m.list_name].title_zh if m.list_name in policy.lists else m.list_name,
+                reason=m.reason,
+                legal_basis=m.legal_basis,
+                entered_at=m.entered_at,
+                until=m.until,
+            )
+            for m in view.memberships
+        ],
+        grade_history=[
+            GradeHistoryOut(
+                policy_version=h.policy_version,
+                grade=h.grade,
+                previous_grade=h.previous_grade,
+                score=h.score,
+                graded_at=h.graded_at,
+                reason=h.reason,
+            )
+            for h in view.history
+        ],
+        repairs=[_repair_out(r) for r in view.repairs],
+        banned=any(m.list_name == "industry_ban" for m in view.memberships),
+    )
+
+
+def _repair_out(r: CreditRepair) -> RepairOut:
+    return RepairOut(
+        id=r.id,
+        entry_id=r.entry_id,
+        subject_kind="institution" if r.subject_kind == "institution" else "person",
+        subject_id=r.subject_id,
+        status=r.status,
+        evidence_sha256=list(r.evidence_sha256),
+        commitment=r.commitment_zh,
+        applied_by=r.applied_by,
+        applied_at=r.applied_at,
+        decided_by=r.decided_by,
+        decided_at=r.decided_at,
+        decision_reason=r.decision_reason,
+    )
 
 
 @router.get(
     "/institutions/{institution_id}",
     response_model=CreditRecordOut,
-    summary="An institution's credit record (诚信档案)",
-    responses=error_responses(CreditRecordNotFound, Unauthenticated, Forbidden),
+    summary="An institution's credit record (诚信档案), every point explained",
+    description="Score and grade are computed as of now under the policy in force; `lines` explain every point "
+    "(rule, points, source event, legal basis, counts until) and sum to `score`.",
+    responses=error_responses(SubjectNotFound, Unauthenticated, Forbidden),
 )
-async def institution_record(institution_id: uuid.UUID, session: DbSession, _: CreditReader) -> CreditRecordOut:
-    view = await service.get_record(session, "institution", str(institution_id))
-    return CreditRecordOut.model_validate(asdict(view))
+async def institution_record(
+    institution_id: uuid.UUID, session: DbSession, _: CreditReader, request: Request
+) -> CreditRecordOut:
+    return _record_out(await service.get_record(session, _env(request), "institution", str(institution_id)))
+
+
+@router.get(
+    "/persons/{person_ref}",
+    response_model=CreditRecordOut,
+    summary="A staff member's credit record by person_ref (从业人员诚信档案)",
+    responses=error_responses(SubjectNotFound, InvalidInput, Unauthenticated, Forbidden),
+)
+async def person_record(
+    person_ref: PersonRef, session: DbSession, _: CreditReader, request: Request
+) -> CreditRecordOut:
+    return _record_out(await service.get_record(session, _env(request), "person", person_ref))
+
+
+@public_router.get(
+    "/institutions/{institution_id}",
+    response_model=PublicCreditOut,
+    summary="An institution's published credit grade and list membership (no login)",
+    responses=error_responses(SubjectNotFound),
+)
+async def public_institution(institution_id: uuid.UUID, session: DbSession) -> PublicCreditOut:
+    view = await service.get_public(session, str(institution_id))
+    return PublicCreditOut(
+        institution_id=view.institution_id,
+        grade=view.grade,
+        graded_at=view.graded_at,
+        policy_version=view.policy_version,
+        lists=[name for name in view.lists if name in ("serious_dishonesty", "industry_ban")],
+    )
+
+
+@router.get(
+    "/lists/{list_name}",
+    response_model=ListOut,
+    summary="Current members of a list: serious_dishonesty (严重失信主体名单) or industry_ban (从业禁止)",
+    responses=error_responses(InvalidInput, Unauthenticated, Forbidden),
+)
+async def list_members(
+    list_name: Literal["serious_dishonesty", "industry_ban"], session: DbSession, _: ListReader, request: Request
+) -> ListOut:
+    env = _env(request)
+    policy = await service.active_policy(session, env)
+    members = await service.list_members(session, list_name)
+    names = await service.display_names(session, [(m.subject_kind, m.subject_id) for m in members])
+    definition = policy.lists[list_name]
+    return ListOut(
+        list_name=list_name,
+        title=definition.title_zh,
+        legal_basis=definition.legal_basis,
+        items=[
+            ListMemberOut(
+                subject_kind="institution" if m.subject_kind == "institution" else "person",
+                subject_id=m.subject_id,
+                display_name=names.get((m.subject_kind, m.subject_id)),
+                reason=m.reason,
+                legal_basis=m.legal_basis,
+                entered_at=m.entered_at,
+                until=m.until,
+            )
+            for m in members
+        ],
+        total=len(members),
+    )
+
+
+@router.post(
+    "/repairs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RepairOut,
+    summary="Apply for credit repair (信用修复申请) of one entry, with evidence",
+    description="Refused when the policy does not allow repair of the entry's rule (`credit_entry_not_repairable`, "
+    "e.g. child abuse), before the minimum publication period (`credit_repair_too_early`), when the entry no "
+    "longer counts (`credit_entry_not_counting`) or already has an open or approved repair (`credit_repair_exists`).",
+    responses=error_responses(
+        InvalidInput,
+        EntryNotFound,
+        RuleNotRepairable,
+        RepairTooEarly,
+        EntryNotCounting,
+        RepairExists,
+        Unauthenticated,
+        Forbidden,
+    ),
+)
+async def apply_for_repair(body: RepairIn, session: DbSession, officer: CreditOfficer, request: Request) -> RepairOut:
+    repair = await service.apply_for_repair(
+        session,
+        _env(request),
+        entry_id=body.entry_id,
+        evidence_sha256=body.evidence_sha256,
+        commitment_zh=body.commitment,
+        applied_by=officer.subject,
+    )
+    return _repair_out(repair)
+
+
+@router.get(
+    "/repairs/{repair_id}",
+    response_model=RepairOut,
+    summary="A credit-repair application",
+    responses=error_responses(RepairNotFound, Unauthenticated, Forbidden),
+)
+async def get_repair(repair_id: uuid.UUID, session: DbSession, _: CreditReader) -> RepairOut:
+    return _repair_out(await service.get_repair(session, repair_id))
+
+
+@router.post(
+    "/repairs/{repair_id}/decision",
+    response_model=RepairOut,
+    summary="Approve or refuse a credit repair, with reasons (credit officer)",
+    description="An approval stops the entry counting from the decision on; the subject is re-graded at once.",
+    responses=error_responses(InvalidInput, RepairNotFound, RepairAlreadyDecided, Unauthenticated, Forbidden),
+)
+async def decide_repair(
+    repair_id: uuid.UUID, body: RepairDecisionIn, session: DbSession, officer: CreditOfficer, request: Request
+) -> RepairOut:
+    repair = await service.decide_repair(
+        session,
+        request.app.state.outbox,
+        _env(request),
+        repair_id=repair_id,
+        approve=body.decision == "approve",
+        reason=body.reason,
+        decided_by=officer.subject,
+    )
+    return _repair_out(repair)
+
+
+@router.get(
+    "/policies",
+    response_model=PolicyListOut,
+    summary="Every policy version and the one in force",
+    responses=error_responses(Unauthenticated, Forbidden),
+)
+async def policies(session: DbSession, _: CreditReader, request: Request) -> PolicyListOut:
+    items, active = await service.policy_versions(session, _env(request))
+    return PolicyListOut(
+        active_version=active,
+        items=[
+            PolicyOut(
+                version=p.version,
+                title=p.title_zh,
+                published_on=p.published_on,
+                active=p.version == active,
+                base_score=p.base_score,
+                grades={g.grade: g.min_score for g in p.grades},
+                lowest_grade=p.lowest_grade,
+            )
+            for p in items
+        ],
+    )
+
+
+@router.post(
+    "/policies/{version}/activate",
+    response_model=ActivationOut,
+    summary="Put a policy version in force and re-grade every subject under it (credit officer)",
+    responses=error_responses(PolicyNotFound, PolicyAlreadyActive, Unauthenticated, Forbidden),
+)
+async def activate_policy(version: str, session: DbSession, officer: CreditOfficer, request: Request) -> ActivationOut:
+    env = _env(request)
+    previous = (await service.active_policy(session, env)).version
+    changed = await service.activate_policy(
+        session, request.app.state.outbox, env, version=version, activated_by=officer.subject
+    )
+    return ActivationOut(version=version, previous_version=previous, grades_changed=changed)

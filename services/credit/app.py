@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
 
-from services.credit.api import router
-from services.credit.consumers import consumers
+from services.credit.api import public_router, router
+from services.credit.consumers import make_consumers
+from services.credit.jobs import jobs
+from services.credit.policy import POLICY_DIR, PolicyError, default_registry
+from services.credit.service import CreditEnv
 from services.credit.settings import CreditSettings
 from shared.app import create_service_app
 from shared.db import Database
 from shared.settings import ServiceSettings
 
 
-def create_app(settings: ServiceSettings | None = None, database: Database | None = None) -> FastAPI:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    database: Database | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """``clock`` replaces the wall clock (tests drive expiry and repair dates with it)."""
     from devstack.postgres import resolve_database_url
 
-    return create_service_app(
-        settings or CreditSettings(),
+    if settings is not None and not isinstance(settings, CreditSettings):
+        raise TypeError("the credit service needs CreditSettings")
+    credit_settings = settings or CreditSettings()
+    # Every policy version is loaded and validated now: a broken document stops the start.
+    registry = default_registry(credit_settings.policy_dir or str(POLICY_DIR))
+    if registry.get(credit_settings.default_policy_version) is None:
+        raise PolicyError(f"default policy version {credit_settings.default_policy_version} not found")
+    env = CreditEnv(registry=registry, default_version=credit_settings.default_policy_version, now=clock or _utc_now)
+    app = create_service_app(
+        credit_settings,
         title="诚信档案服务 (credit)",
         description="Credit records, scores and grades for institutions and staff; dishonesty lists; repair.",
-        routers=[router],
-        consumers=consumers,
+        routers=[router, public_router],
+        consumers=make_consumers(env),
+        jobs=jobs(env, credit_settings),
         database=database,
         resolve_database_url=resolve_database_url,
     )
+    app.state.credit_env = env
+    return app

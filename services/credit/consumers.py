@@ -1,34 +1,299 @@
-"""What the credit service takes from other services' events."""
+"""What the credit service takes from other services' events (consumer group ``credit``).
+
+Every handler is order-tolerant: an event about a subject whose record is not open yet opens it; an
+entry is keyed by the fact it records (violation id, task id, report year), so the same fact sent
+twice counts once; and the grade is recomputed from all entries afterwards, never adjusted.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import service
+from services.credit.policy import (
+    CHILD_ABUSE_RULE,
+    CLEAN_INSPECTION_RULE,
+    PERSON_CHILD_ABUSE_RULE,
+    RECTIFIED_RULE,
+    REPORT_ON_TIME_RULE,
+    REPORT_OVERDUE_RULE,
+    UNRECTIFIED_RULE,
+    VIOLATION_RULES,
+)
+from services.credit.service import CreditEnv, Source
 from shared.app import ConsumerSpec, ServiceContext
+from shared.consumer import Handler
 from shared.events import DecodedEvent
-from shared.events.filing import InstitutionSubmittedV1
-from shared.topics import FILING_EVENTS
+from shared.events.filing import (
+    AnnualReportOverdueV1,
+    AnnualReportSubmittedV1,
+    InstitutionDeregisteredV1,
+    InstitutionFiledV1,
+    InstitutionSubmittedV1,
+    StaffHiredV1,
+)
+from shared.events.inspection import (
+    InspectionResultPublishedV1,
+    ViolationClosedV1,
+    ViolationConfirmedV1,
+    ViolationEscalatedV1,
+)
+from shared.topics import FILING_EVENTS, INSPECTION_EVENTS
+
+SEVERITY_ZH = {"minor": "轻微", "general": "一般", "serious": "严重", "critical": "特别严重"}
 
 
-def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
-    async def on_institution_submitted(session: AsyncSession, event: DecodedEvent) -> None:
+def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
+    outbox = ctx.outbox
+
+    def src(event: DecodedEvent) -> Source:
+        return Source(event_id=event.envelope.id, event_type=event.envelope.type)
+
+    async def regrade(session: AsyncSession, kind: str, subject_id: str, reason: str) -> None:
+        await service.reevaluate(session, outbox, env, kind=kind, subject_id=subject_id, reason=reason)
+
+    async def institution(session: AsyncSession, event: DecodedEvent, institution_id: str, at: datetime) -> None:
+        """An event that scores nothing still opens the record (and so sets a first grade)."""
+        await service.open_record(
+            session, outbox, kind="institution", subject_id=institution_id, at=at, source=src(event)
+        )
+        await regrade(session, "institution", institution_id, "建立诚信档案")
+
+    async def on_submitted(session: AsyncSession, event: DecodedEvent) -> None:
         data = event.data
         assert isinstance(data, InstitutionSubmittedV1)
-        await service.open_institution_record(
+        iid = str(data.institution_id)
+        await service.open_record(
             session,
-            ctx.outbox,
-            institution_id=str(data.institution_id),
-            name=data.name,
+            outbox,
+            kind="institution",
+            subject_id=iid,
+            at=data.submitted_at,
+            source=src(event),
+            display_name=data.name,
             district_code=data.district_code,
-            at=event.envelope.time,
-            cause_event_id=event.envelope.id,
+        )
+        await regrade(session, "institution", iid, "建立诚信档案")
+
+    async def on_filed(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, InstitutionFiledV1)
+        iid = str(data.institution_id)
+        await service.open_record(
+            session,
+            outbox,
+            kind="institution",
+            subject_id=iid,
+            at=data.decided_at,
+            source=src(event),
+            display_name=data.profile.name,
+            district_code=data.profile.district_code,
+        )
+        await regrade(session, "institution", iid, "机构备案")
+
+    async def on_deregistered(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, InstitutionDeregisteredV1)
+        iid = str(data.institution_id)
+        await service.open_record(
+            session, outbox, kind="institution", subject_id=iid, at=data.deregistered_at, source=src(event)
+        )
+        # The record and its entries stay (诚信档案 outlive the institution); only the date is kept.
+        await service.mark_deregistered(session, iid, data.deregistered_at)
+        await regrade(session, "institution", iid, "机构注销")
+
+    async def on_staff_hired(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, StaffHiredV1)
+        # A person's record carries only the keyed reference, never a name or ID number.
+        await service.open_record(
+            session, outbox, kind="person", subject_id=data.person_ref, at=event.envelope.time, source=src(event)
+        )
+        await regrade(session, "person", data.person_ref, "建立从业人员诚信档案")
+
+    async def entry_for_institution(
+        session: AsyncSession,
+        event: DecodedEvent,
+        institution_id: str,
+        *,
+        rule_id: str,
+        source_key: str,
+        effective_from: datetime,
+        detail_zh: str,
+        reason: str,
+        legal_basis: str | None = None,
+    ) -> None:
+        policy = await service.active_policy(session, env)
+        await service.open_record(
+            session, outbox, kind="institution", subject_id=institution_id, at=effective_from, source=src(event)
+        )
+        await service.record_entry(
+            session,
+            env,
+            policy,
+            kind="institution",
+            subject_id=institution_id,
+            rule_id=rule_id,
+            source_key=source_key,
+            source=src(event),
+            effective_from=effective_from,
+            detail_zh=detail_zh,
+            legal_basis=legal_basis,
+        )
+        await regrade(session, "institution", institution_id, reason)
+
+    async def on_report_submitted(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, AnnualReportSubmittedV1)
+        iid = str(data.institution_id)
+        if not data.on_time:  # a late report scores nothing (the overdue entry already counts)
+            await institution(session, event, iid, data.submitted_at)
+            return
+        await entry_for_institution(
+            session,
+            event,
+            iid,
+            rule_id=REPORT_ON_TIME_RULE,
+            source_key=f"annual_report:{data.year}",
+            effective_from=data.submitted_at,
+            detail_zh=f"{data.year}年度报告按期报送",
+            reason=f"按期报送{data.year}年度报告",
         )
 
-    return [
-        ConsumerSpec(
-            name="credit",
-            topics=[FILING_EVENTS],
-            handlers={InstitutionSubmittedV1.event_type: on_institution_submitted},
+    async def on_report_overdue(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, AnnualReportOverdueV1)
+        # Counts from the day after the due date (Beijing), whenever the sweep noticed it.
+        effective = service.beijing_midnight(data.due_date) + timedelta(days=1)
+        await entry_for_institution(
+            session,
+            event,
+            str(data.institution_id),
+            rule_id=REPORT_OVERDUE_RULE,
+            source_key=f"annual_report:{data.year}",
+            effective_from=effective,
+            detail_zh=f"{data.year}年度报告逾期未报送（应于{data.due_date.isoformat()}前报送）",
+            reason=f"{data.year}年度报告逾期未报送",
         )
-    ]
+
+    async def on_violation_confirmed(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, ViolationConfirmedV1)
+        iid = str(data.institution_id)
+        policy = await service.active_policy(session, env)
+        key = f"violation:{data.violation_id}"
+        detail = f"{data.title_zh}（{data.code}，{SEVERITY_ZH[data.severity]}）：{data.description}"
+        if data.child_abuse:
+            rule_id, reason = CHILD_ABUSE_RULE, f"虐童零容忍：{data.title_zh}"
+        else:
+            rule_id, reason = VIOLATION_RULES[data.severity], f"{SEVERITY_ZH[data.severity]}违法违规：{data.title_zh}"
+        await service.open_record(
+            session, outbox, kind="institution", subject_id=iid, at=data.confirmed_at, source=src(event)
+        )
+        await service.record_entry(
+            session,
+            env,
+            policy,
+            kind="institution",
+            subject_id=iid,
+            rule_id=rule_id,
+            source_key=key,
+            source=src(event),
+            effective_from=data.confirmed_at,
+            detail_zh=detail,
+            # The violation's own article; the child-abuse rule's basis (zero tolerance) is in the policy.
+            legal_basis=None if data.child_abuse else data.legal_basis,
+        )
+        await regrade(session, "institution", iid, reason)
+        if data.person_ref is None:
+            return
+        person_rule = PERSON_CHILD_ABUSE_RULE if data.child_abuse else rule_id
+        await service.open_record(
+            session, outbox, kind="person", subject_id=data.person_ref, at=data.confirmed_at, source=src(event)
+        )
+        await service.record_entry(
+            session,
+            env,
+            policy,
+            kind="person",
+            subject_id=data.person_ref,
+            rule_id=person_rule,
+            source_key=key,
+            source=src(event),
+            effective_from=data.confirmed_at,
+            detail_zh=f"{detail}（涉事机构 {iid}）",
+            legal_basis=None if data.child_abuse else data.legal_basis,
+        )
+        await regrade(session, "person", data.person_ref, reason)
+
+    async def on_violation_escalated(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, ViolationEscalatedV1)
+        await entry_for_institution(
+            session,
+            event,
+            str(data.institution_id),
+            rule_id=UNRECTIFIED_RULE,
+            source_key=f"violation:{data.violation_id}",
+            effective_from=data.escalated_at,
+            detail_zh=f"违法违规行为（{SEVERITY_ZH[data.severity]}）逾期未整改，整改期限{data.rectification_due.isoformat()}",
+            reason="逾期未整改",
+        )
+
+    async def on_violation_closed(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, ViolationClosedV1)
+        await entry_for_institution(
+            session,
+            event,
+            str(data.institution_id),
+            rule_id=RECTIFIED_RULE,
+            source_key=f"violation:{data.violation_id}",
+            effective_from=data.closed_at,
+            detail_zh=f"违法违规行为{data.violation_id}经复查整改到位",
+            reason="整改到位",
+        )
+
+    async def on_result_published(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, InspectionResultPublishedV1)
+        iid = str(data.institution_id)
+        if data.conclusion != "compliant" or data.violation_count != 0:
+            await institution(session, event, iid, data.published_at)  # violations count through ViolationConfirmedV1
+            return
+        await entry_for_institution(
+            session,
+            event,
+            iid,
+            rule_id=CLEAN_INSPECTION_RULE,
+            source_key=f"inspection:{data.task_id}",
+            effective_from=data.published_at,
+            detail_zh=f"检查未发现问题（{data.inspected_at.astimezone(service.BEIJING).date().isoformat()}）：{data.summary_zh}",
+            reason="双随机抽查未发现问题",
+        )
+
+    table: dict[str, Callable[[AsyncSession, DecodedEvent], Awaitable[None]]] = {
+        InstitutionSubmittedV1.event_type: on_submitted,
+        InstitutionFiledV1.event_type: on_filed,
+        InstitutionDeregisteredV1.event_type: on_deregistered,
+        StaffHiredV1.event_type: on_staff_hired,
+        AnnualReportSubmittedV1.event_type: on_report_submitted,
+        AnnualReportOverdueV1.event_type: on_report_overdue,
+        ViolationConfirmedV1.event_type: on_violation_confirmed,
+        ViolationEscalatedV1.event_type: on_violation_escalated,
+        ViolationClosedV1.event_type: on_violation_closed,
+        InspectionResultPublishedV1.event_type: on_result_published,
+    }
+    return table
+
+
+def make_consumers(env: CreditEnv) -> Callable[[ServiceContext], list[ConsumerSpec]]:
+    def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
+        return [
+            ConsumerSpec(name="credit", topics=[FILING_EVENTS, INSPECTION_EVENTS], handlers=credit_handlers(ctx, env))
+        ]
+
+    return consumers

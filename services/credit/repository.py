@@ -1,10 +1,25 @@
+"""SQL of the credit service."""
+
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.credit.models import CreditSubject
+from services.credit.models import (
+    CreditEntry,
+    CreditGradeHistory,
+    CreditListMembership,
+    CreditPolicyActivation,
+    CreditRepair,
+    CreditStanding,
+    CreditSubject,
+)
 
 
 async def find_subject(session: AsyncSession, kind: str, subject_id: str) -> CreditSubject | None:
@@ -15,20 +30,227 @@ async def find_subject(session: AsyncSession, kind: str, subject_id: str) -> Cre
     ).scalar_one_or_none()
 
 
-async def insert_subject_if_absent(session: AsyncSession, subject: CreditSubject) -> bool:
-    """True if inserted; False if the subject already had a record."""
-    result = await session.execute(
-        pg_insert(CreditSubject)
-        .values(
-            id=subject.id,
-            subject_kind=subject.subject_kind,
-            subject_id=subject.subject_id,
-            display_name=subject.display_name,
-            district_code=subject.district_code,
-            opened_at=subject.opened_at,
-            opened_by_event_id=subject.opened_by_event_id,
+async def lock_subject(session: AsyncSession, kind: str, subject_id: str) -> CreditSubject | None:
+    """The subject row, locked: one evaluation of a subject at a time (consumer, job, API)."""
+    return (
+        await session.execute(
+            select(CreditSubject)
+            .where(CreditSubject.subject_kind == kind, CreditSubject.subject_id == subject_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
-        .on_conflict_do_nothing(constraint="uq_credit_subject_kind_id")
-        .returning(CreditSubject.id)
+    ).scalar_one_or_none()
+
+
+async def upsert_subject(
+    session: AsyncSession,
+    *,
+    kind: str,
+    subject_id: str,
+    at: datetime,
+    event_id: str,
+    display_name: str | None = None,
+    district_code: str | None = None,
+    profile_at: datetime | None = None,
+) -> bool:
+    """Insert the subject, or fold this event into it; True if inserted.
+
+    The result does not depend on arrival order: the opening event is the earliest by its own time
+    (ties: smallest id), and the name/district come from the newest filing event that carried them."""
+    table: Any = CreditSubject.__table__
+    ins = pg_insert(CreditSubject).values(
+        id=uuid.uuid4(),
+        subject_kind=kind,
+        subject_id=subject_id,
+        display_name=display_name,
+        district_code=district_code,
+        opened_at=at,
+        opened_by_event_id=event_id,
+        profile_at=profile_at,
+    )
+    ex = ins.excluded
+    earlier = or_(
+        ex.opened_at < table.c.opened_at,
+        and_(ex.opened_at == table.c.opened_at, ex.opened_by_event_id < table.c.opened_by_event_id),
+    )
+    newer_profile = and_(
+        ex.profile_at.is_not(None), or_(table.c.profile_at.is_(None), ex.profile_at >= table.c.profile_at)
+    )
+    upsert: Any = ins.on_conflict_do_update(
+        constraint="uq_credit_subject_kind_id",
+        set_={
+            "opened_at": case((earlier, ex.opened_at), else_=table.c.opened_at),
+            "opened_by_event_id": case((earlier, ex.opened_by_event_id), else_=table.c.opened_by_event_id),
+            "display_name": case((newer_profile, ex.display_name), else_=table.c.display_name),
+            "district_code": case((newer_profile, ex.district_code), else_=table.c.district_code),
+            "profile_at": case((newer_profile, ex.profile_at), else_=table.c.profile_at),
+        },
+    ).returning(literal_column("(xmax = 0)"))
+    return bool((await session.execute(upsert)).scalar_one())
+
+
+async def mark_deregistered(session: AsyncSession, kind: str, subject_id: str, at: datetime) -> None:
+    await session.execute(
+        update(CreditSubject)
+        .where(CreditSubject.subject_kind == kind, CreditSubject.subject_id == subject_id)
+        .values(deregistered_at=func.least(func.coalesce(CreditSubject.deregistered_at, at), at))
+    )
+
+
+async def list_subject_keys(
+    session: AsyncSession, *, after: tuple[str, str] | None, limit: int
+) -> list[tuple[str, str]]:
+    stmt = select(CreditSubject.subject_kind, CreditSubject.subject_id).order_by(
+        CreditSubject.subject_kind, CreditSubject.subject_id
+    )
+    if after is not None:
+        stmt = stmt.where(
+            or_(
+                CreditSubject.subject_kind > after[0],
+                and_(CreditSubject.subject_kind == after[0], CreditSubject.subject_id > after[1]),
+            )
+        )
+    rows = (await session.execute(stmt.limit(limit))).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+async def insert_entry_if_absent(session: AsyncSession, entry: CreditEntry) -> bool:
+    values = {c.name: getattr(entry, c.key) for c in CreditEntry.__table__.columns}
+    result = await session.execute(
+        pg_insert(CreditEntry)
+        .values(**values)
+        .on_conflict_do_nothing(constraint="uq_credit_entry_source")
+        .returning(CreditEntry.id)
     )
     return result.first() is not None
+
+
+async def entries_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditEntry]:
+    return (
+        (
+            await session.execute(
+                select(CreditEntry)
+                .where(CreditEntry.subject_kind == kind, CreditEntry.subject_id == subject_id)
+                .order_by(CreditEntry.effective_from, CreditEntry.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def find_entry(session: AsyncSession, entry_id: uuid.UUID) -> CreditEntry | None:
+    return await session.get(CreditEntry, entry_id)
+
+
+async def repairs_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditRepair]:
+    return (
+        (
+            await session.execute(
+                select(CreditRepair)
+                .where(CreditRepair.subject_kind == kind, CreditRepair.subject_id == subject_id)
+                .order_by(CreditRepair.applied_at, CreditRepair.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def active_repair_for_entry(session: AsyncSession, entry_id: uuid.UUID) -> CreditRepair | None:
+    return (
+        await session.execute(
+            select(CreditRepair).where(
+                CreditRepair.entry_id == entry_id, CreditRepair.status.in_(("pending", "approved"))
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def lock_repair(session: AsyncSession, repair_id: uuid.UUID) -> CreditRepair | None:
+    return (
+        await session.execute(select(CreditRepair).where(CreditRepair.id == repair_id).with_for_update())
+    ).scalar_one_or_none()
+
+
+async def find_repair(session: AsyncSession, repair_id: uuid.UUID) -> CreditRepair | None:
+    return await session.get(CreditRepair, repair_id)
+
+
+async def standing_of(session: AsyncSession, kind: str, subject_id: str) -> CreditStanding | None:
+    return (
+        await session.execute(
+            select(CreditStanding).where(CreditStanding.subject_kind == kind, CreditStanding.subject_id == subject_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def history_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditGradeHistory]:
+    return (
+        (
+            await session.execute(
+                select(CreditGradeHistory)
+                .where(CreditGradeHistory.subject_kind == kind, CreditGradeHistory.subject_id == subject_id)
+                .order_by(CreditGradeHistory.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def current_memberships_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditListMembership]:
+    return (
+        (
+            await session.execute(
+                select(CreditListMembership)
+                .where(
+                    CreditListMembership.subject_kind == kind,
+                    CreditListMembership.subject_id == subject_id,
+                    CreditListMembership.left_at.is_(None),
+                )
+                .order_by(CreditListMembership.list_name)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def current_members(session: AsyncSession, list_name: str) -> Sequence[CreditListMembership]:
+    return (
+        (
+            await session.execute(
+                select(CreditListMembership)
+                .where(CreditListMembership.list_name == list_name, CreditListMembership.left_at.is_(None))
+                .order_by(CreditListMembership.entered_at, CreditListMembership.subject_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def latest_activation(session: AsyncSession) -> CreditPolicyActivation | None:
+    return (
+        await session.execute(select(CreditPolicyActivation).order_by(CreditPolicyActivation.id.desc()).limit(1))
+    ).scalar_one_or_none()
+
+
+async def lock_activations(session: AsyncSession) -> None:
+    """Serialise policy activations (a table lock that readers do not wait for)."""
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext("credit_policy_activation"))).execution_options()
+    )
+
+
+async def display_names(session: AsyncSession, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(CreditSubject.subject_kind, CreditSubject.subject_id, CreditSubject.display_name).where(
+            tuple_(CreditSubject.subject_kind, CreditSubject.subject_id).in_(keys),
+            CreditSubject.display_name.is_not(None),
+        )
+    )
+    return {(r[0], r[1]): r[2] for r in rows if r[2] is not None}

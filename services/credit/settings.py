@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -10,3 +11,10 @@ class CreditSettings(ServiceSettings):
 
     service_name: str = "credit"
     port: int = 8003
+
+    # The policy version in force until an officer activates another (services/credit/policies/).
+    default_policy_version: str = Field(default="v1", pattern=r"^v[0-9]+$")
+    # Empty = the policies shipped with the service.
+    policy_dir: str | None = None
+    # How often every subject is re-evaluated, so entries expire and grades recover without events.
+    reevaluate_interval_seconds: float = Field(default=3600, gt=0)

@@ -67,8 +67,14 @@ class PoisonEvent(Exception):
 
 @dataclass(frozen=True)
 class DecodedEvent:
-    envelope: CloudEvent
+    envelope: CloudEvent  # upcast to the current version of its type
     data: EventData
+    received: CloudEvent | None = None  # exactly as it arrived, when upcasting changed it
+
+    @property
+    def original(self) -> CloudEvent:
+        """The event as published (what an append-only record must keep)."""
+        return self.received or self.envelope
 
     @property
     def type(self) -> str:
@@ -101,12 +107,17 @@ def decode(value: bytes | None) -> DecodedEvent:
     model = CATALOGUE.get(event_type)
     if model is None:
         raise PoisonEvent("unknown_event_type", envelope.type)
+    # Forward compatibility: a producer may add an optional field to a type before every consumer
+    # knows it; unknown top-level fields are ignored here rather than rejected (models still forbid
+    # them when code constructs an event, so producers cannot misspell a field).
+    known = {k: v for k, v in data.items() if k in model.model_fields}
     try:
-        payload = model.model_validate(data)
+        payload = model.model_validate(known)
     except ValidationError as exc:
         raise PoisonEvent("invalid_payload", f"{event_type}: {_short(exc)}") from exc
     if event_type != envelope.type:
-        envelope = envelope.model_copy(update={"type": event_type, "data": payload.model_dump(mode="json")})
+        upcast_envelope = envelope.model_copy(update={"type": event_type, "data": payload.model_dump(mode="json")})
+        return DecodedEvent(envelope=upcast_envelope, data=payload, received=envelope)
     return DecodedEvent(envelope=envelope, data=payload)
 
 

@@ -538,3 +538,18 @@ async def test_completion_rejects_bad_queries_and_other_roles(
     error = response.json()["error"]
     assert error["code"] == code
     assert error.get("field") == field
+
+
+async def test_no_report_for_a_year_before_the_institution_was_filed(
+    filing: tuple[httpx.AsyncClient, Database, FastAPI],
+) -> None:
+    client, db, _ = filing
+    this_year = china_today().year
+    institution_id = await add_institution(db, filed_at=beijing(this_year, 1, 2))
+    response = await client.post(
+        f"/v1/institutions/{institution_id}/annual-reports/{this_year - 1}", json=report_body(), headers=TIANHE_OFFICER
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "year_before_filing"
+    assert response.json()["error"]["field"] == "year"
+    assert await report_count(db) == 0

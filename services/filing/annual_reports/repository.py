@@ -35,6 +35,14 @@ async def get_institution(session: AsyncSession, institution_id: uuid.UUID) -> I
     return await session.get(Institution, institution_id)
 
 
+async def lock_institution(session: AsyncSession, institution_id: uuid.UUID) -> Institution | None:
+    # Every write about an institution takes its row lock, so its events enter the outbox in commit
+    # order and leave in that order.
+    return (
+        await session.execute(select(Institution).where(Institution.id == institution_id).with_for_update())
+    ).scalar_one_or_none()
+
+
 async def get_report(session: AsyncSession, institution_id: uuid.UUID, year: int) -> AnnualReport | None:
     result = await session.execute(
         select(AnnualReport).where(AnnualReport.institution_id == institution_id, AnnualReport.year == year)

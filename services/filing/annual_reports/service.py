@@ -182,7 +182,7 @@ async def submit_report(
     now = now or datetime.now(UTC)
     today = china_today(now)
     _check_year(year, today)
-    institution = await repository.get_institution(session, institution_id)
+    institution = await repository.lock_institution(session, institution_id)
     if institution is None:
         raise InstitutionNotFound()
     if not _in_scope(institution.district_code, officer_districts):
@@ -190,6 +190,12 @@ async def submit_report(
         raise DistrictOutOfScope(f"该机构属于{district_name}，不在您负责的区，无权为其报送年报")
     if institution.status != "filed":
         raise InstitutionNotFiled()
+    if institution.filed_at is not None and year < china_today(institution.filed_at).year:
+        raise InvalidInput(
+            f"机构于{china_today(institution.filed_at).year}年备案，不能报送{year}年度的年报",
+            code="year_before_filing",
+            field="year",
+        )
     if await repository.report_exists(session, institution_id, year):
         raise AnnualReportExists(f"该机构{year}年度的年报已报送，不能重复报送", field="year")
     enrolled = sum(children for _, children in report.enrolment)

@@ -580,9 +580,22 @@ async def deregister(
         raise _illegal(institution, "注销（仅已备案机构可注销）")
     now = datetime.now(UTC)
     change = await repository.pending_change(session, institution.id)
-    if change is not None:  # a change of an institution that closes is moot
+    if change is not None:  # a change of an institution that closes is moot: refuse it, visibly
         change.status = "rejected"
         change.decided_at = now
+        await outbox.add(
+            session,
+            InstitutionChangeRefusedV1(
+                institution_id=institution.id,
+                change_id=change.id,
+                outcome="rejected",
+                reason="机构已注销，变更不再办理",
+                decided_by=officer.subject,
+                decided_at=now,
+            ),
+            subject=str(institution.id),
+            at=now,
+        )
     institution.status = "deregistered"
     institution.deregistered_at = now
     institution.updated_at = now

@@ -1,0 +1,33 @@
+"""Periodic jobs: escalate overdue rectifications, measure results not yet published in time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.inspection.settings import InspectionSettings
+from services.inspection.tasks import service
+from shared.app import PeriodicJob, ServiceContext
+
+
+async def escalate_overdue_rectifications(ctx: ServiceContext) -> None:
+    """逾期未整改 → ViolationEscalatedV1 (idempotent: an escalated violation is not picked again)."""
+    async with ctx.db.transaction() as session:
+        await service.escalate_overdue(session, ctx.outbox, now=datetime.now(UTC))
+
+
+async def measure_publication_overdue(ctx: ServiceContext) -> None:
+    async with ctx.db.transaction() as session:
+        overdue = await service.publication_overdue(session, now=datetime.now(UTC))
+    ctx.metrics.gauge(
+        "childcare_inspection_results_publication_overdue",
+        "Submitted inspections whose result is still unpublished after the publication deadline.",
+    ).set(overdue)
+
+
+def jobs(settings: InspectionSettings) -> list[PeriodicJob]:
+    return [
+        PeriodicJob(
+            "inspection-rectification-escalation", settings.sweep_interval_seconds, escalate_overdue_rectifications
+        ),
+        PeriodicJob("inspection-publication-overdue", 60, measure_publication_overdue),
+    ]

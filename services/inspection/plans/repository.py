@@ -1,0 +1,57 @@
+"""SQL of plans and draws."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inspection.models import Plan, Task, TaskMember
+
+
+async def add(session: AsyncSession, plan: Plan) -> None:
+    session.add(plan)
+    await session.flush()
+
+
+async def get(session: AsyncSession, plan_id: uuid.UUID, *, lock: bool = False) -> Plan | None:
+    stmt = select(Plan).where(Plan.id == plan_id)
+    if lock:
+        # serialises commit and draw of one plan: a second draw waits, then sees "drawn"
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_plans(session: AsyncSession) -> Sequence[Plan]:
+    return (await session.execute(select(Plan).order_by(Plan.created_at.desc()))).scalars().all()
+
+
+async def previous_teams(session: AsyncSession, institution_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Per institution, the team of its latest random (drawn) inspection: rotation excludes them."""
+    if not institution_ids:
+        return {}
+    ranked = (
+        select(
+            Task.id,
+            func.row_number().over(partition_by=Task.institution_id, order_by=Task.created_at.desc()).label("n"),
+        )
+        .where(Task.kind == "random", Task.institution_id.in_(list(institution_ids)))
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(Task.institution_id, TaskMember.inspector_id)
+            .join(TaskMember, TaskMember.task_id == Task.id)
+            .where(Task.id.in_(select(ranked.c.id).where(ranked.c.n == 1)))
+        )
+    ).all()
+    teams: dict[uuid.UUID, list[str]] = {}
+    for institution_id, inspector_id in rows:
+        teams.setdefault(institution_id, []).append(str(inspector_id))
+    return teams
+
+
+async def tasks_of_plan(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[Task]:
+    return (await session.execute(select(Task).where(Task.plan_id == plan_id))).scalars().all()

@@ -1,0 +1,146 @@
+"""SQL of field tasks, findings, violations and published results."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inspection.models import CheckIn, Finding, PublishedResult, Task, TaskMember, Violation
+
+
+async def add(session: AsyncSession, *rows: object) -> None:
+    session.add_all(rows)
+    await session.flush()
+
+
+async def get(session: AsyncSession, task_id: uuid.UUID, *, lock: bool = False) -> Task | None:
+    stmt = select(Task).where(Task.id == task_id)
+    if lock:
+        # one writer at a time per task: signatures and the "all signed" transition never race
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def members(session: AsyncSession, task_id: uuid.UUID) -> Sequence[TaskMember]:
+    return (
+        (await session.execute(select(TaskMember).where(TaskMember.task_id == task_id).order_by(TaskMember.position)))
+        .scalars()
+        .all()
+    )
+
+
+async def tasks_of_inspector(session: AsyncSession, inspector_id: uuid.UUID, statuses: Sequence[str]) -> Sequence[Task]:
+    stmt = (
+        select(Task)
+        .join(TaskMember, TaskMember.task_id == Task.id)
+        .where(TaskMember.inspector_id == inspector_id)
+        .order_by(Task.due_by, Task.created_at)
+    )
+    if statuses:
+        stmt = stmt.where(Task.status.in_(list(statuses)))
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def members_of(session: AsyncSession, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[TaskMember]]:
+    if not task_ids:
+        return {}
+    rows = (
+        (
+            await session.execute(
+                select(TaskMember).where(TaskMember.task_id.in_(list(task_ids))).order_by(TaskMember.position)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    grouped: dict[uuid.UUID, list[TaskMember]] = {}
+    for m in rows:
+        grouped.setdefault(m.task_id, []).append(m)
+    return grouped
+
+
+async def clear_signatures(session: AsyncSession, task_id: uuid.UUID) -> None:
+    await session.execute(update(TaskMember).where(TaskMember.task_id == task_id).values(signed_at=None))
+
+
+async def checkins(session: AsyncSession, task_id: uuid.UUID) -> Sequence[CheckIn]:
+    return (
+        (await session.execute(select(CheckIn).where(CheckIn.task_id == task_id).order_by(CheckIn.checked_in_at)))
+        .scalars()
+        .all()
+    )
+
+
+async def findings(session: AsyncSession, task_id: uuid.UUID) -> Sequence[Finding]:
+    return (
+        (await session.execute(select(Finding).where(Finding.task_id == task_id).order_by(Finding.item_code)))
+        .scalars()
+        .all()
+    )
+
+
+async def upsert_finding(session: AsyncSession, values: dict[str, object]) -> None:
+    insert = pg_insert(Finding).values(**values)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[Finding.task_id, Finding.item_code],
+            set_={k: getattr(insert.excluded, k) for k in values if k not in {"task_id", "item_code"}},
+        )
+    )
+
+
+async def violations(session: AsyncSession, task_id: uuid.UUID) -> Sequence[Violation]:
+    return (
+        (await session.execute(select(Violation).where(Violation.task_id == task_id).order_by(Violation.recorded_at)))
+        .scalars()
+        .all()
+    )
+
+
+async def violation(session: AsyncSession, violation_id: uuid.UUID, *, lock: bool = False) -> Violation | None:
+    stmt = select(Violation).where(Violation.id == violation_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def overdue_violations(session: AsyncSession, today: date) -> Sequence[Violation]:
+    stmt = (
+        select(Violation)
+        .where(Violation.status == "confirmed", Violation.rectification_due < today)
+        .order_by(Violation.rectification_due)
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def published(
+    session: AsyncSession, *, district: str | None, offset: int, limit: int
+) -> tuple[Sequence[PublishedResult], int]:
+    conditions = [] if district is None else [PublishedResult.district_code == district]
+    total = (await session.execute(select(func.count()).select_from(PublishedResult).where(*conditions))).scalar_one()
+    rows = (
+        (
+            await session.execute(
+                select(PublishedResult)
+                .where(*conditions)
+                .order_by(PublishedResult.published_at.desc(), PublishedResult.task_id)
+                .offset(offset)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return rows, int(total)
+
+
+async def unpublished_overdue(session: AsyncSession, today: date) -> int:
+    stmt = select(func.count()).select_from(Task).where(Task.status == "submitted", Task.publication_due < today)
+    return int((await session.execute(stmt)).scalar_one())

@@ -1,0 +1,252 @@
+"""Request and response bodies of tasks, the mobile API, review and publication."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from services.inspection.common import Sha256
+from services.inspection.reference import checklist
+
+FindingResult = Literal["pass", "fail", "not_applicable"]
+PersonRef = str
+
+
+class CheckInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lng: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class CheckInOut(BaseModel):
+    id: UUID
+    task_id: UUID
+    inspector_id: UUID
+    distance_m: float
+    far_from_site: bool
+    checked_in_at: datetime
+
+
+class FindingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    item_code: str = Field(min_length=1, max_length=40)
+    result: FindingResult
+    note: str | None = Field(default=None, max_length=2000)
+    evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=50)
+
+
+class FindingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[FindingIn] = Field(min_length=1, max_length=200)
+
+    @field_validator("items")
+    @classmethod
+    def _unique(cls, items: list[FindingIn]) -> list[FindingIn]:
+        codes = [i.item_code for i in items]
+        if len(set(codes)) != len(codes):
+            raise PydanticCustomError("duplicate_values", "同一检查事项在一次提交中只能出现一次")
+        return items
+
+
+class FindingOut(BaseModel):
+    item_code: str
+    result: FindingResult
+    note: str | None
+    evidence_sha256: list[str]
+    updated_by: UUID
+    updated_at: datetime
+
+
+class FindingsOut(BaseModel):
+    task_id: UUID
+    items: list[FindingOut]
+    answered: int
+    total: int
+
+
+class ViolationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=60, description="code from the violation catalogue")
+    description: str = Field(min_length=2, max_length=2000)
+    person_ref: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="staff member involved (from the task's staff list)"
+    )
+    evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=50)
+
+
+class ViolationOut(BaseModel):
+    id: UUID
+    task_id: UUID
+    institution_id: UUID
+    code: str
+    title_zh: str
+    severity: str
+    legal_basis: str
+    description: str
+    person_ref: str | None
+    evidence_sha256: list[str]
+    status: str
+    recorded_at: datetime
+    rectification_due: date | None
+
+
+class SubmitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubmitOut(BaseModel):
+    task_id: UUID
+    status: str
+    signed_by: list[UUID]
+    pending_signatures: list[UUID]
+    submitted_at: datetime | None
+    publication_due: date | None
+
+
+class MemberOut(BaseModel):
+    inspector_id: UUID
+    name: str | None
+    agency: str | None
+    badge_number: str | None
+    signed_at: datetime | None
+
+
+class InstitutionFactsOut(BaseModel):
+    institution_id: UUID
+    name: str
+    uscc: str
+    operating_model: str
+    district_code: str
+    district_name: str
+    street_code: str
+    address: str
+    latitude: float
+    longitude: float
+    total_slots: int | None
+    classes: list[dict[str, object]]
+    credit_grade: str | None
+
+
+class StaffOut(BaseModel):
+    person_ref: str
+    name: str
+    role: str
+    id_masked: str
+
+
+class ChecklistItemOut(BaseModel):
+    item_code: str
+    area: str
+    item_zh: str
+    basis: str
+
+
+class TaskSummaryOut(BaseModel):
+    id: UUID
+    kind: Literal["random", "targeted"]
+    plan_id: UUID | None
+    status: str
+    reason: str | None
+    due_by: date
+    institution: InstitutionFactsOut | None
+    members: list[MemberOut]
+    publication_due: date | None
+
+
+class TaskDetailOut(TaskSummaryOut):
+    checklist: list[ChecklistItemOut]
+    staff: list[StaffOut]
+    findings: list[FindingOut]
+    violations: list[ViolationOut]
+    checkins: list[CheckInOut]
+
+
+class TaskList(BaseModel):
+    items: list[TaskSummaryOut]
+    total: int
+
+
+class TargetedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    institution_id: UUID
+    inspector_ids: list[UUID] = Field(min_length=2, max_length=10, description="the team (≥2)")
+    reason: Literal["complaint", "follow_up", "referral", "other"]
+    reason_detail: str = Field(min_length=2, max_length=1000)
+    due_by: date
+    checklist_items: list[str] | None = Field(default=None, min_length=1, max_length=200)
+    follow_up_of: UUID | None = Field(default=None, description="the violation whose rectification is verified")
+
+    @field_validator("inspector_ids")
+    @classmethod
+    def _distinct(cls, value: list[UUID]) -> list[UUID]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_values", "检查组成员不能重复")
+        return value
+
+    @field_validator("checklist_items")
+    @classmethod
+    def _items(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for code in value:
+            if code not in checklist():
+                raise PydanticCustomError("unknown_checklist_item", f"检查事项代码“{code[:30]}”不在随机抽查事项清单中")
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_values", "检查事项代码不能重复")
+        return value
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    dismissed_violation_ids: list[UUID] = Field(default_factory=list, max_length=200)
+    summary_zh: str | None = Field(default=None, min_length=2, max_length=2000)
+    follow_up_rectified: bool | None = Field(default=None, description="for a follow-up task: was it rectified?")
+
+
+class PublishedResultOut(BaseModel):
+    """一公开: no personal data (no inspector, no staff, no descriptions)."""
+
+    task_id: UUID
+    institution_id: UUID
+    institution_name: str
+    district_code: str
+    district_name: str
+    kind: Literal["random", "targeted"]
+    inspected_on: date
+    published_at: datetime
+    conclusion: Literal["compliant", "rectification_required", "non_compliant"]
+    conclusion_zh: str
+    violations_by_severity: dict[str, int]
+    summary_zh: str
+    on_time: bool
+
+
+class ReviewOut(BaseModel):
+    task_id: UUID
+    status: str
+    confirmed_violation_ids: list[UUID]
+    closed_violation_ids: list[UUID]
+    result: PublishedResultOut
+
+
+class PublishedPage(BaseModel):
+    items: list[PublishedResultOut]
+    page: int
+    page_size: int
+    total: int
+
+
+class RectificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=50)

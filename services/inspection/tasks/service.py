@@ -1,0 +1,688 @@
+"""Field tasks (检查任务): assignment, the inspectors' mobile workflow, review and publication (一公开),
+and rectification (整改) of confirmed violations.
+
+Only team members write a task; supervisors review it. No commits here: the caller's unit of work
+owns the transaction, and every state change writes its event to the outbox in it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inspection.common import distance_m
+from services.inspection.errors import (
+    IllegalViolationTransition,
+    InspectorNotFound,
+    InstitutionNotInPool,
+    NotAnInspector,
+    NotOnTeam,
+    TaskAlreadyReviewed,
+    TaskClosed,
+    TaskNotFound,
+    TaskNotSubmitted,
+    ViolationNotFound,
+)
+from services.inspection.models import (
+    CheckIn,
+    Finding,
+    Inspector,
+    PublishedResult,
+    TargetInstitution,
+    TargetStaff,
+    Task,
+    TaskMember,
+    Violation,
+)
+from services.inspection.pool import repository as pool_repository
+from services.inspection.reference import CHILD_ABUSE_CODE, SEVERITIES, checklist, violation_catalogue
+from services.inspection.tasks import repository
+from shared.auth import Principal
+from shared.errors import InvalidInput
+from shared.events.inspection import (
+    InspectionResultPublishedV1,
+    RectificationReportedV1,
+    TaskAssignedV1,
+    TaskCheckedInV1,
+    TaskSubmittedV1,
+    ViolationClosedV1,
+    ViolationConfirmedV1,
+    ViolationEscalatedV1,
+    ViolationRecordedV1,
+)
+from shared.outbox import Outbox
+from shared.workdays import WorkdayCalendar, china_today
+
+CLOSED = ("submitted", "reviewed")
+CONCLUSION_ZH = {"compliant": "未发现问题", "rectification_required": "责令限期整改", "non_compliant": "存在严重问题"}
+SEVERITY_ZH = {"minor": "轻微", "general": "一般", "serious": "严重", "critical": "特别严重"}
+
+
+# --- assignment ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewTask:
+    institution_id: uuid.UUID
+    inspector_ids: list[uuid.UUID]
+    kind: str
+    checklist: list[str]
+    due_by: date
+    publication_working_days: int
+    plan_id: uuid.UUID | None = None
+    reason: str | None = None
+    follow_up_of: uuid.UUID | None = None
+
+
+async def create_task(session: AsyncSession, outbox: Outbox, new: NewTask, *, now: datetime) -> Task:
+    task = Task(
+        id=uuid.uuid4(),
+        plan_id=new.plan_id,
+        institution_id=new.institution_id,
+        kind=new.kind,
+        reason=new.reason,
+        follow_up_of=new.follow_up_of,
+        checklist=list(new.checklist),
+        status="assigned",
+        due_by=new.due_by,
+        publication_working_days=new.publication_working_days,
+        created_at=now,
+        publication_due_provisional=False,
+    )
+    await repository.add(session, task)
+    await repository.add(
+        session,
+        *[TaskMember(task_id=task.id, inspector_id=i, position=n) for n, i in enumerate(new.inspector_ids)],
+    )
+    await outbox.add(
+        session,
+        TaskAssignedV1(
+            task_id=task.id,
+            plan_id=new.plan_id,
+            institution_id=new.institution_id,
+            kind="random" if new.kind == "random" else "targeted",
+            inspector_ids=list(new.inspector_ids),
+            due_by=new.due_by,
+            assigned_at=now,
+        ),
+        subject=str(new.institution_id),
+    )
+    return task
+
+
+@dataclass(frozen=True)
+class TargetedInput:
+    institution_id: uuid.UUID
+    inspector_ids: list[uuid.UUID]
+    reason: str
+    reason_detail: str
+    due_by: date
+    checklist_items: list[str] | None
+    follow_up_of: uuid.UUID | None
+    publication_working_days: int
+
+
+async def create_targeted(session: AsyncSession, outbox: Outbox, data: TargetedInput, *, now: datetime) -> Task:
+    """A targeted inspection (complaint, follow-up, referral) outside the random draw, marked as such;
+    the team is chosen by the supervisor but must still respect districts and conflicts (回避)."""
+    institution = await pool_repository.get_institution(session, data.institution_id)
+    if institution is None or institution.status != "filed":
+        raise InstitutionNotInPool(field="institution_id")
+    if data.due_by < china_today(now):
+        raise InvalidInput("完成期限不能早于今天", code="due_in_past", field="due_by")
+    found = {i.id: i for i in await pool_repository.inspectors(session, ids=data.inspector_ids)}
+    for n, inspector_id in enumerate(data.inspector_ids):
+        inspector = found.get(inspector_id)
+        where = f"inspector_ids.{n}"
+        if inspector is None:
+            raise InspectorNotFound(field=where)
+        if not inspector.active:
+            raise InvalidInput(f"检查人员{inspector.name}已停用", code="inspector_inactive", field=where)
+        if institution.district_code not in inspector.districts:
+            raise InvalidInput(
+                f"检查人员{inspector.name}不负责该机构所在区", code="inspector_out_of_district", field=where
+            )
+        if await pool_repository.conflict_exists(session, inspector_id, institution.institution_id):
+            raise InvalidInput(
+                f"检查人员{inspector.name}已声明与该机构存在利害关系，应当回避",
+                code="inspector_conflicted",
+                field=where,
+            )
+    if data.follow_up_of is not None:
+        violation = await repository.violation(session, data.follow_up_of)
+        if violation is None or violation.institution_id != institution.institution_id:
+            raise ViolationNotFound(field="follow_up_of")
+        if violation.status not in ("confirmed", "rectification_reported"):
+            raise IllegalViolationTransition("该违规记录不在待整改状态，无需复查", field="follow_up_of")
+    return await create_task(
+        session,
+        outbox,
+        NewTask(
+            institution_id=institution.institution_id,
+            inspector_ids=list(data.inspector_ids),
+            kind="targeted",
+            checklist=list(data.checklist_items) if data.checklist_items else list(checklist()),
+            due_by=data.due_by,
+            publication_working_days=data.publication_working_days,
+            reason=f"{data.reason}: {data.reason_detail}",
+            follow_up_of=data.follow_up_of,
+        ),
+        now=now,
+    )
+
+
+# --- access ---------------------------------------------------------------------------------------
+
+
+async def caller_inspector(session: AsyncSession, principal: Principal) -> Inspector:
+    inspector = await pool_repository.inspector_by_subject(session, principal.subject)
+    if inspector is None or not principal.has("inspector"):
+        raise NotAnInspector()
+    return inspector
+
+
+@dataclass
+class Access:
+    task: Task
+    members: list[TaskMember]
+    inspector: Inspector | None  # the caller, when the caller is a team member
+
+
+async def access(session: AsyncSession, task_id: uuid.UUID, principal: Principal, *, write: bool) -> Access:
+    """Team members read and write their task; supervisors and operations only read. Anyone else
+    gets 403 (an unknown task 404), so one inspector never sees another team's work."""
+    task = await repository.get(session, task_id, lock=write)
+    if task is None:
+        raise TaskNotFound()
+    members = list(await repository.members(session, task.id))
+    if principal.has("inspector"):
+        inspector = await pool_repository.inspector_by_subject(session, principal.subject)
+        if inspector is not None and any(m.inspector_id == inspector.id for m in members):
+            return Access(task, members, inspector)
+    if not write and (principal.has("supervisor") or principal.has("ops")):
+        return Access(task, members, None)
+    raise NotOnTeam()
+
+
+def _writable(a: Access) -> Inspector:
+    if a.task.status in CLOSED:
+        raise TaskClosed()
+    assert a.inspector is not None
+    return a.inspector
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskView:
+    task: Task
+    institution: TargetInstitution | None
+    grade: str | None
+    members: list[tuple[TaskMember, Inspector | None]]
+    staff: list[TargetStaff] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    checkins: list[CheckIn] = field(default_factory=list)
+
+
+async def _members_with_names(
+    session: AsyncSession, members: Sequence[TaskMember]
+) -> list[tuple[TaskMember, Inspector | None]]:
+    found = {i.id: i for i in await pool_repository.inspectors(session, ids=[m.inspector_id for m in members])}
+    return [(m, found.get(m.inspector_id)) for m in members]
+
+
+async def my_tasks(session: AsyncSession, principal: Principal, statuses: Sequence[str]) -> list[TaskView]:
+    inspector = await caller_inspector(session, principal)
+    tasks = await repository.tasks_of_inspector(session, inspector.id, statuses)
+    members = await repository.members_of(session, [t.id for t in tasks])
+    views = []
+    for task in tasks:
+        views.append(
+            TaskView(
+                task=task,
+                institution=await pool_repository.get_institution(session, task.institution_id),
+                grade=await pool_repository.grade_of(session, task.institution_id),
+                members=await _members_with_names(session, members.get(task.id, [])),
+            )
+        )
+    return views
+
+
+async def detail(session: AsyncSession, a: Access) -> TaskView:
+    task = a.task
+    return TaskView(
+        task=task,
+        institution=await pool_repository.get_institution(session, task.institution_id),
+        grade=await pool_repository.grade_of(session, task.institution_id),
+        members=await _members_with_names(session, a.members),
+        staff=[s for s in await pool_repository.staff_of(session, task.institution_id) if s.left_on is None],
+        findings=list(await repository.findings(session, task.id)),
+        violations=list(await repository.violations(session, task.id)),
+        checkins=list(await repository.checkins(session, task.id)),
+    )
+
+
+# --- the mobile workflow ----------------------------------------------------------------------------
+
+
+async def check_in(
+    session: AsyncSession,
+    outbox: Outbox,
+    a: Access,
+    *,
+    latitude: float,
+    longitude: float,
+    radius_m: float,
+    now: datetime,
+) -> CheckIn:
+    inspector = _writable(a)
+    institution = await pool_repository.get_institution(session, a.task.institution_id)
+    if institution is None:
+        raise InstitutionNotInPool()
+    distance = round(distance_m(latitude, longitude, institution.latitude, institution.longitude), 1)
+    checkin = CheckIn(
+        id=uuid.uuid4(),
+        task_id=a.task.id,
+        inspector_id=inspector.id,
+        latitude=latitude,
+        longitude=longitude,
+        distance_m=distance,
+        far_from_site=distance > radius_m,
+        checked_in_at=now,
+    )
+    await repository.add(session, checkin)
+    if a.task.status == "assigned":
+        a.task.status = "in_progress"
+    await outbox.add(
+        session,
+        TaskCheckedInV1(
+            task_id=a.task.id,
+            institution_id=a.task.institution_id,
+            inspector_id=inspector.id,
+            distance_m=distance,
+            far_from_site=checkin.far_from_site,
+            checked_in_at=now,
+        ),
+        subject=str(a.task.institution_id),
+    )
+    return checkin
+
+
+@dataclass(frozen=True)
+class FindingInput:
+    item_code: str
+    result: str
+    note: str | None
+    evidence_sha256: list[str]
+
+
+async def record_findings(
+    session: AsyncSession, a: Access, items: Sequence[FindingInput], *, now: datetime
+) -> list[Finding]:
+    """Upsert findings per checklist item (a later answer to the same item replaces the earlier)."""
+    inspector = _writable(a)
+    allowed = set(a.task.checklist)
+    for n, item in enumerate(items):
+        if item.item_code not in allowed:
+            raise InvalidInput(
+                f"检查事项“{item.item_code}”不在本任务的检查清单中",
+                code="item_not_in_checklist",
+                field=f"items.{n}.item_code",
+            )
+    for item in items:
+        await repository.upsert_finding(
+            session,
+            {
+                "task_id": a.task.id,
+                "item_code": item.item_code,
+                "result": item.result,
+                "note": item.note,
+                "evidence_sha256": list(item.evidence_sha256),
+                "updated_by": inspector.id,
+                "updated_at": now,
+            },
+        )
+    await _content_changed(session, a)
+    return list(await repository.findings(session, a.task.id))
+
+
+async def _content_changed(session: AsyncSession, a: Access) -> None:
+    # Signatures cover the record as it was signed: any change asks every member to sign again.
+    if a.task.status == "assigned":
+        a.task.status = "in_progress"
+    if any(m.signed_at is not None for m in a.members):
+        await repository.clear_signatures(session, a.task.id)
+        for m in a.members:
+            m.signed_at = None
+    await session.flush()
+
+
+async def record_violation(
+    session: AsyncSession,
+    outbox: Outbox,
+    a: Access,
+    *,
+    code: str,
+    description: str,
+    person_ref: str | None,
+    evidence_sha256: list[str],
+    now: datetime,
+) -> Violation:
+    inspector = _writable(a)
+    kind = violation_catalogue().get(code)
+    if kind is None:
+        raise InvalidInput(f"违规代码“{code[:40]}”不在违规目录中", code="unknown_violation_code", field="code")
+    if person_ref is not None:
+        roster = {s.person_ref for s in await pool_repository.staff_of(session, a.task.institution_id)}
+        if person_ref not in roster:
+            raise InvalidInput(
+                "所涉人员不在该机构的从业人员名册中（person_ref 应取自任务详情中的 staff 列表）",
+                code="person_not_on_roster",
+                field="person_ref",
+            )
+    violation = Violation(
+        id=uuid.uuid4(),
+        task_id=a.task.id,
+        institution_id=a.task.institution_id,
+        code=kind.code,
+        severity=kind.severity,
+        description=description,
+        person_ref=person_ref,
+        evidence_sha256=list(evidence_sha256),
+        status="recorded",
+        recorded_by=inspector.id,
+        recorded_at=now,
+    )
+    await repository.add(session, violation)
+    await _content_changed(session, a)
+    await outbox.add(
+        session,
+        ViolationRecordedV1(
+            violation_id=violation.id,
+            task_id=a.task.id,
+            institution_id=a.task.institution_id,
+            code=kind.code,
+            severity=kind.severity,
+            recorded_at=now,
+        ),
+        subject=str(a.task.institution_id),
+    )
+    return violation
+
+
+@dataclass
+class Signatures:
+    task: Task
+    signed: list[uuid.UUID]
+    pending: list[uuid.UUID]
+
+
+def _signatures(a: Access) -> Signatures:
+    return Signatures(
+        task=a.task,
+        signed=[m.inspector_id for m in a.members if m.signed_at is not None],
+        pending=[m.inspector_id for m in a.members if m.signed_at is None],
+    )
+
+
+async def submit(
+    session: AsyncSession, outbox: Outbox, a: Access, *, calendar: WorkdayCalendar, now: datetime
+) -> Signatures:
+    """The caller signs; when every team member has signed, the task is submitted."""
+    assert a.inspector is not None
+    if a.task.status in CLOSED:
+        return _signatures(a)  # already submitted by the whole team: signing again changes nothing
+    answered = {f.item_code: f for f in await repository.findings(session, a.task.id)}
+    missing = [code for code in a.task.checklist if code not in answered]
+    if missing:
+        raise InvalidInput(
+            f"还有{len(missing)}项检查事项未填写结论（如 {missing[0]}），全部填写后才能签名提交",
+            code="checklist_incomplete",
+            field="findings",
+            errors=[
+                {"field": f"findings.{code}", "code": "finding_missing", "message": "未填写检查结论"}
+                for code in missing[:20]
+            ],
+        )
+    me = next(m for m in a.members if m.inspector_id == a.inspector.id)
+    if me.signed_at is None:
+        me.signed_at = now
+    if all(m.signed_at is not None for m in a.members):
+        deadline = calendar.add_working_days(china_today(now), a.task.publication_working_days)
+        a.task.status = "submitted"
+        a.task.submitted_at = now
+        a.task.publication_due = deadline.due
+        a.task.publication_due_provisional = deadline.provisional
+        results = Counter(f.result for f in answered.values())
+        violations = await repository.violations(session, a.task.id)
+        await outbox.add(
+            session,
+            TaskSubmittedV1(
+                task_id=a.task.id,
+                institution_id=a.task.institution_id,
+                kind="random" if a.task.kind == "random" else "targeted",
+                items_passed=results["pass"],
+                items_failed=results["fail"],
+                items_not_applicable=results["not_applicable"],
+                violation_count=len(violations),
+                submitted_at=now,
+                publication_due=deadline.due,
+            ),
+            subject=str(a.task.institution_id),
+        )
+    await session.flush()
+    return _signatures(a)
+
+
+# --- review and publication (一公开) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    dismissed_violation_ids: list[uuid.UUID]
+    summary_zh: str | None
+    follow_up_rectified: bool | None
+
+
+@dataclass
+class ReviewOutcome:
+    task: Task
+    result: PublishedResult
+    confirmed: list[Violation]
+    closed: list[Violation]
+
+
+def conclusion_of(confirmed: Sequence[Violation]) -> str:
+    if not confirmed:
+        return "compliant"
+    if any(v.severity in ("serious", "critical") for v in confirmed):
+        return "non_compliant"
+    return "rectification_required"
+
+
+def _summary(conclusion: str, by_severity: dict[str, int]) -> str:
+    if conclusion == "compliant":
+        return "本次检查未发现违法违规问题。"
+    parts = "、".join(f"{SEVERITY_ZH[s]}{n}项" for s, n in by_severity.items() if n)
+    return f"本次检查发现问题{sum(by_severity.values())}项（{parts}），已依法责令整改。"
+
+
+async def review(
+    session: AsyncSession, outbox: Outbox, task_id: uuid.UUID, data: ReviewInput, *, by: Principal, now: datetime
+) -> ReviewOutcome:
+    """A supervisor confirms (or dismisses) the recorded violations and publishes the result."""
+    task = await repository.get(session, task_id, lock=True)
+    if task is None:
+        raise TaskNotFound()
+    if task.status == "reviewed":
+        raise TaskAlreadyReviewed()
+    if task.status != "submitted":
+        raise TaskNotSubmitted()
+    assert task.submitted_at is not None
+    assert task.publication_due is not None
+    violations = list(await repository.violations(session, task.id))
+    known = {v.id for v in violations}
+    for n, vid in enumerate(data.dismissed_violation_ids):
+        if vid not in known:
+            raise ViolationNotFound("该违规记录不属于本任务", field=f"dismissed_violation_ids.{n}")
+    if task.follow_up_of is not None and data.follow_up_rectified is None:
+        raise InvalidInput(
+            "复查任务须说明被复查的违规是否已整改到位", code="follow_up_outcome_required", field="follow_up_rectified"
+        )
+    institution = await pool_repository.get_institution(session, task.institution_id)
+    today = china_today(now)
+    catalogue = violation_catalogue()
+    confirmed: list[Violation] = []
+    for v in violations:
+        if v.id in data.dismissed_violation_ids:
+            v.status = "dismissed"
+            continue
+        kind = catalogue[v.code]
+        v.status = "confirmed"
+        v.confirmed_at = now
+        v.rectification_due = today + timedelta(days=kind.default_rectification_days)
+        confirmed.append(v)
+        await outbox.add(
+            session,
+            ViolationConfirmedV1(
+                violation_id=v.id,
+                task_id=task.id,
+                institution_id=task.institution_id,
+                code=v.code,
+                title_zh=kind.title_zh,
+                severity=v.severity,
+                legal_basis=kind.legal_basis,
+                child_abuse=v.code == CHILD_ABUSE_CODE,
+                person_ref=v.person_ref,
+                description=v.description,
+                rectification_due=v.rectification_due,
+                confirmed_by=by.subject,
+                confirmed_at=now,
+            ),
+            subject=str(task.institution_id),
+        )
+    closed: list[Violation] = []
+    if task.follow_up_of is not None and data.follow_up_rectified:
+        original = await repository.violation(session, task.follow_up_of, lock=True)
+        if original is not None and original.status in ("confirmed", "rectification_reported", "escalated"):
+            original.status = "closed"
+            original.closed_at = now
+            original.closed_by_task_id = task.id
+            closed.append(original)
+            await outbox.add(
+                session,
+                ViolationClosedV1(
+                    violation_id=original.id,
+                    institution_id=original.institution_id,
+                    closed_at=now,
+                    verified_by_task_id=task.id,
+                ),
+                subject=str(original.institution_id),
+            )
+    by_severity = {s: 0 for s in SEVERITIES}
+    for v in confirmed:
+        by_severity[v.severity] += 1
+    conclusion = conclusion_of(confirmed)
+    on_time = today <= task.publication_due
+    result = PublishedResult(
+        task_id=task.id,
+        institution_id=task.institution_id,
+        institution_name=institution.name if institution else "",
+        district_code=institution.district_code if institution else "",
+        kind=task.kind,
+        conclusion=conclusion,
+        violations_by_severity=by_severity,
+        summary_zh=data.summary_zh or _summary(conclusion, by_severity),
+        inspected_on=china_today(task.submitted_at),
+        publication_due=task.publication_due,
+        published_at=now,
+        on_time=on_time,
+    )
+    await repository.add(session, result)
+    task.status = "reviewed"
+    task.reviewed_by = by.subject
+    task.reviewed_at = now
+    await session.flush()
+    await outbox.add(
+        session,
+        InspectionResultPublishedV1(
+            institution_id=task.institution_id,
+            task_id=task.id,
+            plan_id=task.plan_id,
+            kind="random" if task.kind == "random" else "targeted",
+            conclusion=conclusion,
+            violation_count=len(confirmed),
+            violations_by_severity=by_severity,
+            summary_zh=result.summary_zh,
+            inspected_at=task.submitted_at,
+            published_at=now,
+            on_time=on_time,
+        ),
+        subject=str(task.institution_id),
+    )
+    return ReviewOutcome(task=task, result=result, confirmed=confirmed, closed=closed)
+
+
+async def public_results(
+    session: AsyncSession, *, district: str | None, page: int, page_size: int
+) -> tuple[Sequence[PublishedResult], int]:
+    return await repository.published(session, district=district, offset=(page - 1) * page_size, limit=page_size)
+
+
+# --- rectification (整改) ------------------------------------------------------------------------------
+
+
+async def report_rectification(
+    session: AsyncSession, outbox: Outbox, violation_id: uuid.UUID, evidence_sha256: list[str], *, now: datetime
+) -> Violation:
+    """The institution's report that it corrected the violation (recorded by a supervisor); a
+    follow-up task then verifies it."""
+    v = await repository.violation(session, violation_id, lock=True)
+    if v is None:
+        raise ViolationNotFound()
+    if v.status != "confirmed":
+        raise IllegalViolationTransition("只有已确认、待整改的违规才能报告整改")
+    v.status = "rectification_reported"
+    v.rectification_reported_at = now
+    await session.flush()
+    await outbox.add(
+        session,
+        RectificationReportedV1(
+            violation_id=v.id, institution_id=v.institution_id, reported_at=now, evidence_sha256=list(evidence_sha256)
+        ),
+        subject=str(v.institution_id),
+    )
+    return v
+
+
+async def escalate_overdue(session: AsyncSession, outbox: Outbox, *, now: datetime) -> int:
+    """逾期未整改: confirmed violations whose rectification deadline passed without a verified correction."""
+    overdue = await repository.overdue_violations(session, china_today(now))
+    for v in overdue:
+        assert v.rectification_due is not None
+        v.status = "escalated"
+        v.escalated_at = now
+        await outbox.add(
+            session,
+            ViolationEscalatedV1(
+                violation_id=v.id,
+                institution_id=v.institution_id,
+                severity=v.severity,
+                rectification_due=v.rectification_due,
+                escalated_at=now,
+            ),
+            subject=str(v.institution_id),
+        )
+    await session.flush()
+    return len(overdue)
+
+
+async def publication_overdue(session: AsyncSession, *, now: datetime) -> int:
+    return await repository.unpublished_overdue(session, china_today(now))

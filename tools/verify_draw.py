@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Independent verifier of a published 双随机 draw (standard library only).
+
+Usage: python tools/verify_draw.py draw.json     (or "-" / nothing for stdin)
+
+Reads the JSON of ``GET /v1/plans/{id}/draw`` and recomputes, from the published server seed,
+witness value, frozen lists and parameters, everything the platform claims: the commitment, the
+list hashes, the draw seed and the whole result. Exit 0 if every field agrees; exit 1 naming the
+first field that differs; exit 2 if the input is unreadable. The algorithm is specified in
+docs/draw.md; this file is deliberately a separate implementation of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import sys
+from fractions import Fraction
+from typing import Any
+
+STRATA = ("A", "B", "C", "D", "ungraded")
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _hmac(seed_hex: str, message: str) -> str:
+    return hmac.new(bytes.fromhex(seed_hex), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def recompute_result(
+    seed: str, institutions: list[dict[str, Any]], inspectors: list[dict[str, Any]], params: dict[str, Any]
+) -> dict[str, Any]:
+    strata = []
+    selected = []
+    for grade in STRATA:
+        members = [i for i in institutions if i["grade"] == grade]
+        ranked = sorted((_hmac(seed, "select:" + i["id"]), i["id"]) for i in members)
+        ratio = params["ratios"][grade]
+        take = min(len(members), math.ceil(len(members) * Fraction(ratio)))
+        strata.append({"grade": grade, "candidates": len(members), "ratio": ratio, "selected": take})
+        for s, i in ranked[:take]:
+            selected.append({"institution_id": i, "grade": grade, "score": s})
+    selected.sort(key=lambda s: (s["score"], s["institution_id"]))
+    load = {i["id"]: 0 for i in inspectors}
+    by_id = {i["id"]: i for i in institutions}
+    teams, unassignable = [], []
+    for pick in selected:
+        inst = by_id[pick["institution_id"]]
+        excluded = set(inst["conflicts"]) | set(inst["previous_team"])
+        eligible = [p["id"] for p in inspectors if inst["district"] in p["districts"] and p["id"] not in excluded]
+        if len(eligible) < 2:
+            unassignable.append(
+                {"institution_id": inst["id"], "eligible_count": len(eligible), "reason": "fewer_than_two_eligible"}
+            )
+            continue
+        eligible.sort(key=lambda p: (load[p], _hmac(seed, "assign:" + inst["id"] + ":" + p), p))
+        team = eligible[: int(params["team_size"])]
+        for p in team:
+            load[p] += 1
+        teams.append(
+            {"institution_id": inst["id"], "inspector_ids": team, "short_team": len(team) < params["team_size"]}
+        )
+    return {
+        "algorithm": "gz-childcare-draw/v1",
+        "strata": strata,
+        "selected": selected,
+        "teams": teams,
+        "unassignable": unassignable,
+        "workload": load,
+    }
+
+
+def _first_difference(path: str, claimed: Any, actual: Any) -> str | None:
+    if isinstance(claimed, dict) and isinstance(actual, dict):
+        for key in sorted(set(claimed) | set(actual)):
+            diff = _first_difference(f"{path}.{key}", claimed.get(key), actual.get(key))
+            if diff:
+                return diff
+        return None
+    if isinstance(claimed, list) and isinstance(actual, list):
+        for n in range(max(len(claimed), len(actual))):
+            a = claimed[n] if n < len(claimed) else None
+            b = actual[n] if n < len(actual) else None
+            diff = _first_difference(f"{path}[{n}]", a, b)
+            if diff:
+                return diff
+        return None
+    return None if claimed == actual else path
+
+
+def verify(record: dict[str, Any]) -> str | None:
+    """None if the record is consistent, else the name of the first field that is not."""
+    seed_hex = record["server_seed"]
+    if seed_hex is None:
+        return "server_seed"  # not revealed yet: nothing can be verified but the commitment's form
+    checks = [
+        ("commitment", hashlib.sha256(bytes.fromhex(seed_hex)).hexdigest()),
+        ("institutions_hash", hashlib.sha256(_canonical(record["institutions"])).hexdigest()),
+        ("inspectors_hash", hashlib.sha256(_canonical(record["inspectors"])).hexdigest()),
+        (
+            "draw_seed",
+            hashlib.sha256(bytes.fromhex(seed_hex) + record["witness_value"].encode("utf-8")).hexdigest(),
+        ),
+    ]
+    for name, expected in checks:
+        if record.get(name) != expected:
+            return name
+    actual = recompute_result(record["draw_seed"], record["institutions"], record["inspectors"], record["parameters"])
+    return _first_difference("result", record.get("result"), actual)
+
+
+def main(argv: list[str]) -> int:
+    source = argv[1] if len(argv) > 1 else "-"
+    try:
+        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+        record = json.loads(text)
+        problem = verify(record)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.stderr.write(f"cannot read the draw record: {type(exc).__name__}: {exc}\n")
+        return 2
+    if problem is None:
+        sys.stdout.write("OK: the draw recomputes exactly (commitment, list hashes, draw seed, result)\n")
+        return 0
+    sys.stdout.write(f"MISMATCH: {problem}\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
