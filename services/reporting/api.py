@@ -1,15 +1,40 @@
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from services.reporting import service
-from services.reporting.errors import InvalidCursor
-from services.reporting.schemas import LedgerEntryOut, LedgerPage
+from services.reporting.errors import (
+    FromAfterTo,
+    IndexOutOfRange,
+    InvalidCursor,
+    LedgerInconsistent,
+    NoDataSharingGrant,
+    SizeBeyondTree,
+)
+from services.reporting.grants import Grants, load_grants
+from services.reporting.notes import Verifier
+from services.reporting.schemas import (
+    CheckpointCheckOut,
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    LedgerEntryOut,
+    LedgerPage,
+    ProblemOut,
+    PublicKeyOut,
+    VerificationOut,
+)
+from services.reporting.settings import ReportingSettings
 from shared.auth import Principal, require_roles
-from shared.db import DbSession
+from shared.db import Database, DbSession
 from shared.errors import Forbidden, Unauthenticated, error_responses
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
@@ -17,21 +42,206 @@ router = APIRouter(prefix="/v1", tags=["ledger"])
 LedgerReader = Annotated[Principal, Depends(require_roles("agency:*", "ops", "supervisor"))]
 
 
+def _settings(request: Request) -> ReportingSettings:
+    return cast(ReportingSettings, request.app.state.settings)
+
+
+def _grants(request: Request) -> Grants:
+    return load_grants(_settings(request).ledger_grants_file)
+
+
+def _access(request: Request, principal: LedgerReader) -> service.Access:
+    return service.access_for(principal, _grants(request))
+
+
+ReaderAccess = Annotated[service.Access, Depends(_access)]
+
+
+def _verifiers(settings: ReportingSettings) -> list[Verifier]:
+    return [settings.ledger_signer().verifier, *(Verifier.parse(k) for k in settings.ledger_previous_verifier_keys)]
+
+
+def _entry_out(view: service.LedgerEntryView) -> LedgerEntryOut:
+    return LedgerEntryOut(**asdict(view))
+
+
 @router.get(
     "/ledger",
     response_model=LedgerPage,
     summary="Read the shared ledger (信息共享台账) incrementally by cursor",
-    responses=error_responses(InvalidCursor, Unauthenticated, Forbidden),
+    responses=error_responses(InvalidCursor, Unauthenticated, NoDataSharingGrant),
 )
 async def read_ledger(
     session: DbSession,
-    _: LedgerReader,
+    access: ReaderAccess,
     after: Annotated[int, Query(description="last index already seen; -1 for the start")] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LedgerPage:
-    views, size = await service.read_ledger(session, after=after, limit=limit)
+    page = await service.read_ledger(session, access, after=after, limit=limit)
     return LedgerPage(
-        entries=[LedgerEntryOut(**asdict(v)) for v in views],
-        next_cursor=views[-1].index if views else after,
-        tree_size=size,
+        entries=[_entry_out(v) for v in page.entries], next_cursor=page.next_cursor, tree_size=page.tree_size
+    )
+
+
+_CSV_COLUMNS = ("index", "event_id", "event_source", "event_type", "subject", "event_time", "leaf_hash", "data")
+
+
+def _csv_line(values: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+@router.get(
+    "/ledger/export",
+    summary="Stream a range of the ledger as JSON Lines or CSV (grant-filtered, flat memory)",
+    response_class=StreamingResponse,
+    responses=error_responses(FromAfterTo, SizeBeyondTree, Unauthenticated, NoDataSharingGrant),
+)
+async def export_ledger(
+    request: Request,
+    session: DbSession,
+    access: ReaderAccess,
+    start: Annotated[int, Query(alias="from", ge=0, description="first index (inclusive)")] = 0,
+    end: Annotated[int | None, Query(alias="to", ge=0, description="end index (exclusive); default: tree size")] = None,
+    format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
+) -> Response:
+    start, stop = await service.check_range(session, start, end)
+    db: Database = request.app.state.db
+
+    async def lines() -> AsyncIterator[str]:
+        if format == "csv":
+            yield _csv_line(list(_CSV_COLUMNS))
+        async for batch in service.export_entries(db.transaction, access, start=start, stop=stop):
+            chunk: list[str] = []
+            for view in batch:
+                out = _entry_out(view).model_dump(mode="json")
+                if format == "csv":
+                    out["data"] = json.dumps(out["data"], ensure_ascii=False, sort_keys=True)
+                    chunk.append(_csv_line([str(out[c]) for c in _CSV_COLUMNS]))
+                else:
+                    chunk.append(json.dumps(out, ensure_ascii=False) + "\n")
+            yield "".join(chunk)
+
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    filename = f"ledger-{start}-{stop}.{format}"
+    return StreamingResponse(
+        lines(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+def _checkpoint_out(settings: ReportingSettings, view: service.CheckpointView) -> CheckpointOut:
+    return CheckpointOut(
+        origin=settings.ledger_origin,
+        tree_size=view.tree_size,
+        root_hash=service.b64(view.root_hash),
+        note=view.note,
+        key_name=view.key_name,
+        key_id=view.key_id,
+        signed_at=view.signed_at,
+    )
+
+
+@router.get(
+    "/ledger/checkpoint",
+    response_model=CheckpointOut,
+    summary="The latest signed checkpoint (signed now if the tree has grown since the last one)",
+    description="`?format=note` returns the signed note itself as text/plain, for `note.Open`.",
+    responses=error_responses(LedgerInconsistent),
+)
+async def checkpoint(
+    request: Request, session: DbSession, format: Annotated[Literal["json", "note"], Query()] = "json"
+) -> Response | CheckpointOut:
+    settings = _settings(request)
+    view = await service.publish_checkpoint(session, settings.ledger_signer())
+    if format == "note":
+        return PlainTextResponse(view.note, media_type="text/plain; charset=utf-8")
+    return _checkpoint_out(settings, view)
+
+
+@router.get("/ledger/public-key", response_model=PublicKeyOut, summary="The ledger's checkpoint-signing key")
+async def public_key(request: Request) -> PublicKeyOut:
+    settings = _settings(request)
+    verifier = settings.ledger_signer().verifier
+    return PublicKeyOut(
+        origin=settings.ledger_origin,
+        key_name=verifier.name,
+        key_id=verifier.key_id.hex(),
+        public_key=service.b64(verifier.public_key),
+        verifier_key=verifier.vkey,
+        previous_verifier_keys=list(settings.ledger_previous_verifier_keys),
+    )
+
+
+@router.get(
+    "/ledger/proof/inclusion",
+    response_model=InclusionProofOut,
+    summary="RFC 6962 inclusion proof of the entry at index in the tree of the given size",
+    responses=error_responses(IndexOutOfRange, SizeBeyondTree, Unauthenticated, NoDataSharingGrant),
+)
+async def inclusion_proof(
+    session: DbSession,
+    access: ReaderAccess,
+    index: Annotated[int, Query(ge=0)],
+    size: Annotated[int, Query(ge=1)],
+) -> InclusionProofOut:
+    view = await service.inclusion_proof(session, access, index=index, size=size)
+    return InclusionProofOut(
+        index=view.index,
+        tree_size=view.tree_size,
+        leaf_hash=service.b64(view.leaf_hash),
+        root_hash=service.b64(view.root_hash),
+        proof=[service.b64(h) for h in view.proof],
+        leaf=service.b64(view.leaf) if view.leaf is not None else None,
+    )
+
+
+@router.get(
+    "/ledger/proof/consistency",
+    response_model=ConsistencyProofOut,
+    summary="RFC 6962 consistency proof between tree sizes from and to",
+    responses=error_responses(FromAfterTo, SizeBeyondTree, Unauthenticated, NoDataSharingGrant),
+)
+async def consistency_proof(
+    session: DbSession,
+    _: ReaderAccess,
+    first: Annotated[int, Query(alias="from", ge=1, description="the older tree size (>= 1)")],
+    second: Annotated[int, Query(alias="to", ge=1, description="the newer tree size")],
+) -> ConsistencyProofOut:
+    view = await service.consistency_proof(session, first=first, second=second)
+    return ConsistencyProofOut(
+        from_size=view.first,
+        to_size=view.second,
+        from_root=service.b64(view.first_root),
+        to_root=service.b64(view.second_root),
+        proof=[service.b64(h) for h in view.proof],
+    )
+
+
+@router.get(
+    "/ledger/verify",
+    response_model=VerificationOut,
+    summary="Recompute the tree from the stored entries and check it against every signed checkpoint",
+    responses=error_responses(Unauthenticated, Forbidden),
+)
+async def verify(
+    request: Request, session: DbSession, _: Annotated[Principal, Depends(require_roles("ops", "supervisor"))]
+) -> VerificationOut:
+    settings = _settings(request)
+    view = await service.verify_ledger(session, _verifiers(settings), settings.ledger_origin)
+    return VerificationOut(
+        ok=view.ok,
+        tree_size=view.tree_size,
+        entries_checked=view.entries_checked,
+        root_hash=service.b64(view.root_hash),
+        checkpoints=[
+            CheckpointCheckOut(
+                tree_size=c.tree_size,
+                root_hash=service.b64(c.root_hash),
+                signature_ok=c.signature_ok,
+                root_matches=c.root_matches,
+            )
+            for c in view.checkpoints
+        ],
+        problems=[ProblemOut(**asdict(p)) for p in view.problems],
     )

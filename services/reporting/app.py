@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from services.reporting.api import router
 from services.reporting.consumers import consumers
+from services.reporting.grants import load_grants
+from services.reporting.jobs import jobs
 from services.reporting.settings import ReportingSettings
 from shared.app import create_service_app
 from shared.db import Database
@@ -15,12 +17,15 @@ from shared.settings import ServiceSettings
 def create_app(settings: ServiceSettings | None = None, database: Database | None = None) -> FastAPI:
     from devstack.postgres import resolve_database_url
 
+    resolved = settings if isinstance(settings, ReportingSettings) else ReportingSettings()
+    load_grants(resolved.ledger_grants_file)  # a broken grants file stops the start, not a request
     return create_service_app(
-        settings or ReportingSettings(),
+        resolved,
         title="信息共享台账服务 (reporting)",
         description="Tamper-evident shared ledger for agencies, and statistics against the plan's targets.",
         routers=[router],
         consumers=consumers,
+        jobs=jobs(resolved),
         database=database,
         resolve_database_url=resolve_database_url,
     )

@@ -1,19 +1,28 @@
-"""The reporting service reads every domain topic into the ledger."""
+"""The reporting service reads every domain topic into the ledger (and the statistics projections)."""
 
 from __future__ import annotations
+
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import service
+from services.reporting.grants import load_grants
+from services.reporting.settings import ReportingSettings
 from shared.app import ConsumerSpec, ServiceContext
 from shared.consumer import Handler
 from shared.events import CATALOGUE, DecodedEvent
 from shared.topics import DOMAIN_TOPICS
 
+CONSUMER = "reporting"
+
 
 def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
+    settings = cast(ReportingSettings, ctx.settings)
+    shared_fields = load_grants(settings.ledger_grants_file).common()
+
     async def append(session: AsyncSession, event: DecodedEvent) -> None:
-        await service.append_event(session, ctx.outbox, event.envelope)
+        await service.append_event(session, ctx.outbox, event.envelope, shared_fields=shared_fields)
 
     ledgered: dict[str, Handler] = {t: append for t, model in CATALOGUE.items() if model.topic in DOMAIN_TOPICS}
-    return [ConsumerSpec(name="reporting", topics=list(DOMAIN_TOPICS), handlers=ledgered)]
+    return [ConsumerSpec(name=CONSUMER, topics=list(DOMAIN_TOPICS), handlers=ledgered)]

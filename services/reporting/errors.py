@@ -1,8 +1,35 @@
 from __future__ import annotations
 
-from shared.errors import InvalidInput
+from shared.errors import Conflict, Forbidden, InvalidInput
 
 
 class InvalidCursor(InvalidInput):
     code = "invalid_cursor"
     message_zh = "游标无效：必须是不小于 -1 的整数"
+
+
+class IndexOutOfRange(InvalidInput):
+    code = "index_out_of_range"
+    message_zh = "条目序号必须小于树的大小"
+
+
+class SizeBeyondTree(InvalidInput):
+    code = "size_beyond_tree"
+    message_zh = "树的大小超过了台账当前的条目数"
+
+
+class FromAfterTo(InvalidInput):
+    code = "from_after_to"
+    message_zh = "起点不能大于终点"
+
+
+class NoDataSharingGrant(Forbidden):
+    code = "no_data_sharing_grant"
+    message_zh = "该机构没有数据共享授权，无权读取共享台账"
+
+
+class LedgerInconsistent(Conflict):
+    """The stored tree does not extend the last signed checkpoint: refuse to sign or prove."""
+
+    code = "ledger_inconsistent"
+    message_zh = "台账数据与已签名的检查点不一致，已停止签名，请立即核查"

@@ -1,35 +1,135 @@
+"""SQL of the ledger. Appends happen under the ledger_head row lock (see models.LedgerHead)."""
+
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.models import LedgerEntry, LedgerHead
+from services.reporting.merkle import Node
+from services.reporting.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode
 
 
-async def next_index(session: AsyncSession) -> int:
-    statement = update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size + 1)
-    size = (await session.execute(statement.returning(LedgerHead.size))).scalar_one()
-    return int(size) - 1
+async def lock_head(session: AsyncSession) -> tuple[int, bytes]:
+    """The tree size and peaks, locked until commit: one append at a time, in index order."""
+    row = (
+        await session.execute(select(LedgerHead.size, LedgerHead.peaks).where(LedgerHead.id == 1).with_for_update())
+    ).one()
+    return int(row.size), bytes(row.peaks)
+
+
+async def head(session: AsyncSession) -> tuple[int, bytes]:
+    row = (await session.execute(select(LedgerHead.size, LedgerHead.peaks).where(LedgerHead.id == 1))).one()
+    return int(row.size), bytes(row.peaks)
 
 
 async def tree_size(session: AsyncSession) -> int:
     return int((await session.execute(select(LedgerHead.size).where(LedgerHead.id == 1))).scalar_one())
 
 
-async def add_entry(session: AsyncSession, entry: LedgerEntry) -> None:
+async def store_append(
+    session: AsyncSession, entry: LedgerEntry, nodes: list[tuple[Node, bytes]], size: int, peaks: bytes
+) -> None:
     session.add(entry)
     await session.flush()
+    if nodes:
+        await session.execute(
+            pg_insert(LedgerNode).values([{"level": lvl, "index": idx, "hash": h} for (lvl, idx), h in nodes])
+        )
+    await session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=size, peaks=peaks))
 
 
-async def entries_after(session: AsyncSession, after: int, limit: int) -> Sequence[LedgerEntry]:
-    return (
-        (
-            await session.execute(
-                select(LedgerEntry).where(LedgerEntry.index > after).order_by(LedgerEntry.index).limit(limit)
+async def entry_exists(session: AsyncSession, source: str, event_id: str) -> bool:
+    statement = select(LedgerEntry.index).where(LedgerEntry.event_source == source, LedgerEntry.event_id == event_id)
+    return (await session.execute(statement)).first() is not None
+
+
+async def read_nodes(session: AsyncSession, nodes: Iterable[Node]) -> dict[Node, bytes]:
+    wanted = set(nodes)
+    leaves = [idx for lvl, idx in wanted if lvl == 0]
+    inner = [(lvl, idx) for lvl, idx in wanted if lvl > 0]
+    found: dict[Node, bytes] = {}
+    if leaves:
+        rows = await session.execute(
+            select(LedgerEntry.index.label("idx"), LedgerEntry.leaf_hash).where(LedgerEntry.index.in_(leaves))
+        )
+        found.update({(0, int(r.idx)): bytes(r.leaf_hash) for r in rows})
+    if inner:
+        rows = await session.execute(
+            select(LedgerNode.level, LedgerNode.index.label("idx"), LedgerNode.hash).where(
+                tuple_(LedgerNode.level, LedgerNode.index).in_(inner)
             )
         )
-        .scalars()
-        .all()
+        found.update({(int(r.level), int(r.idx)): bytes(r.hash) for r in rows})
+    return found
+
+
+_PAGE_COLUMNS = (
+    LedgerEntry.index.label("idx"),
+    LedgerEntry.event_id,
+    LedgerEntry.event_source,
+    LedgerEntry.event_type,
+    LedgerEntry.subject,
+    LedgerEntry.event_time,
+    LedgerEntry.recorded_at,
+    LedgerEntry.leaf,
+    LedgerEntry.leaf_hash,
+)
+
+
+async def entries_page(
+    session: AsyncSession, *, after: int, below: int, limit: int, types: Sequence[str] | None
+) -> Sequence[Any]:
+    """Entries with after < index < below in index order, optionally only of ``types`` (keyset page)."""
+    conditions = [LedgerEntry.index > after, LedgerEntry.index < below]
+    if types is not None:
+        conditions.append(LedgerEntry.event_type.in_(list(types)))
+    statement = select(*_PAGE_COLUMNS).where(and_(*conditions)).order_by(LedgerEntry.index).limit(limit)
+    return (await session.execute(statement)).all()
+
+
+async def entry(session: AsyncSession, index: int) -> Any:
+    return (await session.execute(select(*_PAGE_COLUMNS).where(LedgerEntry.index == index))).first()
+
+
+async def leaves_page(session: AsyncSession, *, after: int, limit: int) -> Sequence[Any]:
+    statement = (
+        select(LedgerEntry.index.label("idx"), LedgerEntry.leaf, LedgerEntry.leaf_hash)
+        .where(LedgerEntry.index > after)
+        .order_by(LedgerEntry.index)
+        .limit(limit)
     )
+    return (await session.execute(statement)).all()
+
+
+async def entry_count(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one())
+
+
+async def latest_checkpoint(session: AsyncSession) -> LedgerCheckpoint | None:
+    statement = select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size.desc()).limit(1)
+    return (await session.execute(statement)).scalars().first()
+
+
+async def checkpoints(session: AsyncSession) -> Sequence[LedgerCheckpoint]:
+    return (await session.execute(select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size))).scalars().all()
+
+
+async def add_checkpoint(session: AsyncSession, checkpoint: LedgerCheckpoint) -> bool:
+    """False if a checkpoint of that size exists already (another replica signed it first)."""
+    result = await session.execute(
+        pg_insert(LedgerCheckpoint)
+        .values(
+            tree_size=checkpoint.tree_size,
+            root_hash=checkpoint.root_hash,
+            note=checkpoint.note,
+            key_name=checkpoint.key_name,
+            key_id=checkpoint.key_id,
+        )
+        .on_conflict_do_nothing()
+        .returning(LedgerCheckpoint.tree_size)
+    )
+    return result.first() is not None

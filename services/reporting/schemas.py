@@ -3,10 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class LedgerEntryOut(BaseModel):
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LedgerEntryOut(_Out):
     index: int
     event_id: str
     event_source: str
@@ -14,11 +18,71 @@ class LedgerEntryOut(BaseModel):
     subject: str
     event_time: datetime
     recorded_at: datetime
-    leaf_hash: str = Field(description="hex SHA-256(0x00 || leaf), RFC 6962 leaf hash")
-    event: dict[str, Any] = Field(description="the CloudEvent that is the leaf")
+    leaf_hash: str = Field(description="hex SHA-256(0x00 || leaf), the RFC 6962 leaf hash")
+    data: dict[str, Any] = Field(description="the event's data; for an agency only the fields its grant allows")
 
 
-class LedgerPage(BaseModel):
+class LedgerPage(_Out):
     entries: list[LedgerEntryOut]
-    next_cursor: int = Field(description="pass as ?after= to continue; equals the last index returned")
+    next_cursor: int = Field(description="pass as ?after= to continue; entries the caller may not see are skipped")
     tree_size: int
+
+
+class CheckpointOut(_Out):
+    origin: str
+    tree_size: int
+    root_hash: str = Field(description="base64 RFC 6962 root")
+    note: str = Field(description="the signed note (C2SP tlog-checkpoint), byte-exact; Go: note.Open")
+    key_name: str
+    key_id: str = Field(description="8 hex digits")
+    signed_at: datetime | None
+
+
+class PublicKeyOut(_Out):
+    origin: str
+    key_name: str
+    key_id: str
+    algorithm: str = "ed25519"
+    public_key: str = Field(description="base64 of the 32-byte Ed25519 public key")
+    verifier_key: str = Field(description="Go note verifier key: name+hexkeyid+base64(0x01||public key)")
+    previous_verifier_keys: list[str]
+
+
+class InclusionProofOut(_Out):
+    index: int
+    tree_size: int
+    leaf_hash: str = Field(description="base64")
+    root_hash: str = Field(description="base64 root at tree_size")
+    proof: list[str] = Field(description="base64 hashes, leaf's sibling first (Go: tlog.RecordProof)")
+    leaf: str | None = Field(description="base64 of the exact leaf bytes; only for ops and supervisors")
+
+
+class ConsistencyProofOut(_Out):
+    from_size: int = Field(serialization_alias="from")
+    to_size: int = Field(serialization_alias="to")
+    from_root: str
+    to_root: str
+    proof: list[str] = Field(description="base64 hashes (Go: tlog.TreeProof)")
+
+
+class CheckpointCheckOut(_Out):
+    tree_size: int
+    root_hash: str
+    signature_ok: bool
+    root_matches: bool
+
+
+class ProblemOut(_Out):
+    code: str
+    detail: str
+    index: int | None = None
+    tree_size: int | None = None
+
+
+class VerificationOut(_Out):
+    ok: bool
+    tree_size: int
+    entries_checked: int
+    root_hash: str = Field(description="base64 root recomputed from the stored entries")
+    checkpoints: list[CheckpointCheckOut]
+    problems: list[ProblemOut]

@@ -1,8 +1,23 @@
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.reporting.grants import DEFAULT_GRANTS_FILE
+from services.reporting.notes import NoteError, Signer, valid_name
 from shared.settings import ServiceSettings
+
+# Development only: the dev ledger key is derived from this, so every dev/test run signs with the
+# same (public, worthless) key. Production refuses it, as it refuses the other dev secrets.
+DEV_LEDGER_SIGNING_SECRET = "dev-only-ledger-signing-secret"
+
+
+def dev_signer(origin: str) -> Signer:
+    seed = hashlib.sha256(f"{DEV_LEDGER_SIGNING_SECRET}\n{origin}".encode()).digest()
+    return Signer.from_seed(origin, seed)
 
 
 class ReportingSettings(ServiceSettings):
@@ -10,3 +25,36 @@ class ReportingSettings(ServiceSettings):
 
     service_name: str = "reporting"
     port: int = 8004
+
+    # Checkpoint origin line, and the name of the signing key (C2SP: the key name SHOULD equal it).
+    ledger_origin: str = "gz.childcare.ledger"
+    # A Go note signer key: PRIVATE+KEY+<origin>+<hex key id>+<base64(0x01 || 32-byte seed)>.
+    # Unset: a development key derived from DEV_LEDGER_SIGNING_SECRET (refused in production).
+    ledger_signing_key: str | None = None
+    # Verifier keys of earlier signing keys (after a rotation), so older checkpoints still verify.
+    ledger_previous_verifier_keys: list[str] = Field(default_factory=list)
+    ledger_checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
+    ledger_grants_file: Path = DEFAULT_GRANTS_FILE
+
+    @model_validator(mode="after")
+    def _ledger_key(self) -> ReportingSettings:
+        if not valid_name(self.ledger_origin):
+            raise ValueError("ledger_origin must be printable ASCII without spaces or '+'")
+        if self.ledger_signing_key is None:
+            if self.environment == "production":
+                raise ValueError("production refuses the development ledger signing key: set ledger_signing_key")
+            return self
+        try:
+            signer = Signer.parse(self.ledger_signing_key)
+        except NoteError as exc:
+            raise ValueError(f"ledger_signing_key: {exc}") from exc
+        if signer.name != self.ledger_origin:
+            raise ValueError("ledger_signing_key: the key name must equal ledger_origin")
+        if self.environment == "production" and signer.seed == dev_signer(self.ledger_origin).seed:
+            raise ValueError("production refuses the development ledger signing key")
+        return self
+
+    def ledger_signer(self) -> Signer:
+        if self.ledger_signing_key is None:
+            return dev_signer(self.ledger_origin)
+        return Signer.parse(self.ledger_signing_key)

@@ -1,0 +1,106 @@
+"""RFC 8785 JSON Canonicalization Scheme (JCS), the subset the ledger needs. Pure.
+
+Supported: objects with string keys (sorted by UTF-16 code units), arrays, strings, booleans, null,
+integers with |n| <= 2^53 and finite floats (ECMAScript Number.prototype.toString formatting, which
+RFC 8785 §3.2.2.3 prescribes). Refused with ``ValueError``: NaN and infinities, integers beyond
+2^53 (an IEEE 754 double cannot hold them exactly, so other JCS implementations would disagree),
+strings with lone surrogates (not valid UTF-8), and any other Python type. Output has no whitespace;
+strings escape only what JSON requires (``"``, ``\\``, control characters), everything else is
+literal UTF-8.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+MAX_SAFE_INTEGER = 2**53
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def canonicalize(value: Any) -> bytes:
+    """The canonical UTF-8 bytes of ``value``."""
+    parts: list[str] = []
+    _write(value, parts)
+    text = "".join(parts)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("string contains a lone surrogate") from exc
+
+
+def _write(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError(f"integer {value} is beyond 2^53 and cannot be canonicalized exactly")
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(format_number(value))
+    elif isinstance(value, str):
+        out.append(_string(value))
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    elif isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise ValueError("object keys must be strings")
+        out.append("{")
+        for i, key in enumerate(sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))):
+            if i:
+                out.append(",")
+            out.append(_string(key))
+            out.append(":")
+            _write(value[key], out)
+        out.append("}")
+    else:
+        raise ValueError(f"cannot canonicalize {type(value).__name__}")
+
+
+def _string(value: str) -> str:
+    chars = ['"']
+    for ch in value:
+        if ch in _SHORT_ESCAPES:
+            chars.append(_SHORT_ESCAPES[ch])
+        elif ch < " ":
+            chars.append(f"\\u{ord(ch):04x}")
+        else:
+            chars.append(ch)
+    chars.append('"')
+    return "".join(chars)
+
+
+def format_number(value: float) -> str:
+    """ECMAScript Number::toString for a finite double (RFC 8785 §3.2.2.3)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("NaN and infinities have no JSON form")
+    if value == 0:
+        return "0"  # also -0
+    if value < 0:
+        return "-" + format_number(-value)
+    # repr gives the shortest digit string that round-trips, as ECMAScript requires.
+    sign, digits_tuple, exponent = Decimal(repr(value)).as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digits_tuple)).rstrip("0")
+    exponent += len("".join(map(str, digits_tuple))) - len(digits)
+    k = len(digits)
+    n = k + exponent  # value = 0.digits × 10^n
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * (-n) + digits
+    e = n - 1
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
