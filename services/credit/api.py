@@ -239,6 +239,7 @@ async def list_members(
 async def apply_for_repair(body: RepairIn, session: DbSession, officer: CreditOfficer, request: Request) -> RepairOut:
     repair = await service.apply_for_repair(
         session,
+        request.app.state.outbox,
         _env(request),
         entry_id=body.entry_id,
         evidence_sha256=body.evidence_sha256,

@@ -50,4 +50,6 @@ def create_app(
         resolve_database_url=resolve_database_url,
     )
     app.state.credit_env = env
+    # exported from the start, so dashboards and alerts see 0 rather than nothing
+    app.state.metrics.counter("childcare_credit_regrades", "Grade changes found by the scheduled re-evaluation.")
     return app

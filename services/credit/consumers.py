@@ -1,4 +1,5 @@
-"""What the credit service takes from other services' events (consumer group ``credit``).
+"""What the credit service takes from other services' events (consumer group ``credit``), and the
+three decisions of its own that it reads back from its topic so that a replay reproduces them.
 
 Every handler is order-tolerant: an event about a subject whose record is not open yet opens it; an
 entry is keyed by the fact it records (violation id, task id, report year), so the same fact sent
@@ -27,6 +28,7 @@ from services.credit.service import CreditEnv, Source
 from shared.app import ConsumerSpec, ServiceContext
 from shared.consumer import Handler
 from shared.events import DecodedEvent
+from shared.events.credit import CreditPolicyActivatedV1, CreditRepairAppliedV1, CreditRepairDecidedV1
 from shared.events.filing import (
     AnnualReportOverdueV1,
     AnnualReportSubmittedV1,
@@ -41,7 +43,7 @@ from shared.events.inspection import (
     ViolationConfirmedV1,
     ViolationEscalatedV1,
 )
-from shared.topics import FILING_EVENTS, INSPECTION_EVENTS
+from shared.topics import CREDIT_EVENTS, FILING_EVENTS, INSPECTION_EVENTS
 
 SEVERITY_ZH = {"minor": "轻微", "general": "一般", "serious": "严重", "critical": "特别严重"}
 
@@ -52,15 +54,17 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
     def src(event: DecodedEvent) -> Source:
         return Source(event_id=event.envelope.id, event_type=event.envelope.type)
 
-    async def regrade(session: AsyncSession, kind: str, subject_id: str, reason: str) -> None:
-        await service.reevaluate(session, outbox, env, kind=kind, subject_id=subject_id, reason=reason)
+    async def regrade(session: AsyncSession, kind: str, subject_id: str) -> None:
+        # No reason is passed: the history's reasons are derived from the facts themselves
+        # (timeline.py), so that a replay in any order writes the same words.
+        await service.reevaluate(session, outbox, env, kind=kind, subject_id=subject_id)
 
     async def institution(session: AsyncSession, event: DecodedEvent, institution_id: str, at: datetime) -> None:
         """An event that scores nothing still opens the record (and so sets a first grade)."""
         await service.open_record(
             session, outbox, kind="institution", subject_id=institution_id, at=at, source=src(event)
         )
-        await regrade(session, "institution", institution_id, "建立诚信档案")
+        await regrade(session, "institution", institution_id)
 
     async def on_submitted(session: AsyncSession, event: DecodedEvent) -> None:
         data = event.data
@@ -76,7 +80,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             display_name=data.name,
             district_code=data.district_code,
         )
-        await regrade(session, "institution", iid, "建立诚信档案")
+        await regrade(session, "institution", iid)
 
     async def on_filed(session: AsyncSession, event: DecodedEvent) -> None:
         data = event.data
@@ -92,7 +96,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             display_name=data.profile.name,
             district_code=data.profile.district_code,
         )
-        await regrade(session, "institution", iid, "机构备案")
+        await regrade(session, "institution", iid)
 
     async def on_deregistered(session: AsyncSession, event: DecodedEvent) -> None:
         data = event.data
@@ -103,7 +107,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         )
         # The record and its entries stay (诚信档案 outlive the institution); only the date is kept.
         await service.mark_deregistered(session, iid, data.deregistered_at)
-        await regrade(session, "institution", iid, "机构注销")
+        await regrade(session, "institution", iid)
 
     async def on_staff_hired(session: AsyncSession, event: DecodedEvent) -> None:
         data = event.data
@@ -112,7 +116,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         await service.open_record(
             session, outbox, kind="person", subject_id=data.person_ref, at=event.envelope.time, source=src(event)
         )
-        await regrade(session, "person", data.person_ref, "建立从业人员诚信档案")
+        await regrade(session, "person", data.person_ref)
 
     async def entry_for_institution(
         session: AsyncSession,
@@ -123,17 +127,14 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         source_key: str,
         effective_from: datetime,
         detail_zh: str,
-        reason: str,
         legal_basis: str | None = None,
     ) -> None:
-        policy = await service.active_policy(session, env)
         await service.open_record(
             session, outbox, kind="institution", subject_id=institution_id, at=effective_from, source=src(event)
         )
         await service.record_entry(
             session,
             env,
-            policy,
             kind="institution",
             subject_id=institution_id,
             rule_id=rule_id,
@@ -143,7 +144,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             detail_zh=detail_zh,
             legal_basis=legal_basis,
         )
-        await regrade(session, "institution", institution_id, reason)
+        await regrade(session, "institution", institution_id)
 
     async def on_report_submitted(session: AsyncSession, event: DecodedEvent) -> None:
         data = event.data
@@ -160,7 +161,6 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             source_key=f"annual_report:{data.year}",
             effective_from=data.submitted_at,
             detail_zh=f"{data.year}年度报告按期报送",
-            reason=f"按期报送{data.year}年度报告",
         )
 
     async def on_report_overdue(session: AsyncSession, event: DecodedEvent) -> None:
@@ -176,27 +176,24 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             source_key=f"annual_report:{data.year}",
             effective_from=effective,
             detail_zh=f"{data.year}年度报告逾期未报送（应于{data.due_date.isoformat()}前报送）",
-            reason=f"{data.year}年度报告逾期未报送",
         )
 
     async def on_violation_confirmed(session: AsyncSession, event: DecodedEvent) -> None:
         data = event.data
         assert isinstance(data, ViolationConfirmedV1)
         iid = str(data.institution_id)
-        policy = await service.active_policy(session, env)
         key = f"violation:{data.violation_id}"
         detail = f"{data.title_zh}（{data.code}，{SEVERITY_ZH[data.severity]}）：{data.description}"
         if data.child_abuse:
-            rule_id, reason = CHILD_ABUSE_RULE, f"虐童零容忍：{data.title_zh}"
+            rule_id = CHILD_ABUSE_RULE
         else:
-            rule_id, reason = VIOLATION_RULES[data.severity], f"{SEVERITY_ZH[data.severity]}违法违规：{data.title_zh}"
+            rule_id = VIOLATION_RULES[data.severity]
         await service.open_record(
             session, outbox, kind="institution", subject_id=iid, at=data.confirmed_at, source=src(event)
         )
         await service.record_entry(
             session,
             env,
-            policy,
             kind="institution",
             subject_id=iid,
             rule_id=rule_id,
@@ -207,7 +204,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             # The violation's own article; the child-abuse rule's basis (zero tolerance) is in the policy.
             legal_basis=None if data.child_abuse else data.legal_basis,
         )
-        await regrade(session, "institution", iid, reason)
+        await regrade(session, "institution", iid)
         if data.person_ref is None:
             return
         person_rule = PERSON_CHILD_ABUSE_RULE if data.child_abuse else rule_id
@@ -217,7 +214,6 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         await service.record_entry(
             session,
             env,
-            policy,
             kind="person",
             subject_id=data.person_ref,
             rule_id=person_rule,
@@ -227,7 +223,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             detail_zh=f"{detail}（涉事机构 {iid}）",
             legal_basis=None if data.child_abuse else data.legal_basis,
         )
-        await regrade(session, "person", data.person_ref, reason)
+        await regrade(session, "person", data.person_ref)
 
     async def on_violation_escalated(session: AsyncSession, event: DecodedEvent) -> None:
         data = event.data
@@ -240,7 +236,6 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             source_key=f"violation:{data.violation_id}",
             effective_from=data.escalated_at,
             detail_zh=f"违法违规行为（{SEVERITY_ZH[data.severity]}）逾期未整改，整改期限{data.rectification_due.isoformat()}",
-            reason="逾期未整改",
         )
 
     async def on_violation_closed(session: AsyncSession, event: DecodedEvent) -> None:
@@ -254,7 +249,6 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             source_key=f"violation:{data.violation_id}",
             effective_from=data.closed_at,
             detail_zh=f"违法违规行为{data.violation_id}经复查整改到位",
-            reason="整改到位",
         )
 
     async def on_result_published(session: AsyncSession, event: DecodedEvent) -> None:
@@ -272,8 +266,24 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             source_key=f"inspection:{data.task_id}",
             effective_from=data.published_at,
             detail_zh=f"检查未发现问题（{data.inspected_at.astimezone(service.BEIJING).date().isoformat()}）：{data.summary_zh}",
-            reason="双随机抽查未发现问题",
         )
+
+    # --- the credit service's own decisions, read back from its topic (see service.record_*) ---------
+
+    async def on_repair_applied(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, CreditRepairAppliedV1)
+        await service.record_repair_application(session, data)
+
+    async def on_repair_decided(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, CreditRepairDecidedV1)
+        await service.record_repair_decision(session, outbox, env, data)
+
+    async def on_policy_activated(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, CreditPolicyActivatedV1)
+        await service.record_policy_activation(session, outbox, env, data)
 
     table: dict[str, Callable[[AsyncSession, DecodedEvent], Awaitable[None]]] = {
         InstitutionSubmittedV1.event_type: on_submitted,
@@ -286,6 +296,10 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         ViolationEscalatedV1.event_type: on_violation_escalated,
         ViolationClosedV1.event_type: on_violation_closed,
         InspectionResultPublishedV1.event_type: on_result_published,
+        # Only these three of the credit topic: the service's outputs (grades, lists) are not inputs.
+        CreditRepairAppliedV1.event_type: on_repair_applied,
+        CreditRepairDecidedV1.event_type: on_repair_decided,
+        CreditPolicyActivatedV1.event_type: on_policy_activated,
     }
     return table
 
@@ -293,7 +307,11 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
 def make_consumers(env: CreditEnv) -> Callable[[ServiceContext], list[ConsumerSpec]]:
     def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
         return [
-            ConsumerSpec(name="credit", topics=[FILING_EVENTS, INSPECTION_EVENTS], handlers=credit_handlers(ctx, env))
+            ConsumerSpec(
+                name="credit",
+                topics=[FILING_EVENTS, INSPECTION_EVENTS, CREDIT_EVENTS],
+                handlers=credit_handlers(ctx, env),
+            )
         ]
 
     return consumers

@@ -1,12 +1,16 @@
 """The scheduled re-evaluation: entries expire and grades recover when their period ends, with no
 new event. Every subject is re-evaluated in its own short transaction; each change is published like
-any other (``InstitutionGradedV1``, list left, ban lifted). Idempotent: a second run changes nothing."""
+any other (``InstitutionGradedV1``, list left, ban lifted). History rows and list exits are dated when
+the period ended, not when this job noticed. Idempotent: a second run changes nothing."""
 
 from __future__ import annotations
 
 import logging
 
+from sqlalchemy import func, select
+
 from services.credit import repository, service
+from services.credit.models import CreditGradeHistory
 from services.credit.service import CreditEnv
 from services.credit.settings import CreditSettings
 from shared.app import PeriodicJob, ServiceContext
@@ -14,7 +18,7 @@ from shared.app import PeriodicJob, ServiceContext
 log = logging.getLogger(__name__)
 
 
-async def reevaluate_all(ctx: ServiceContext, env: CreditEnv, *, reason: str = "定期重新评价（计分期届满）") -> int:
+async def reevaluate_all(ctx: ServiceContext, env: CreditEnv) -> int:
     """Re-evaluate every subject as of ``env.now()``; returns how many grades changed."""
     changed = 0
     after: tuple[str, str] | None = None
@@ -27,9 +31,7 @@ async def reevaluate_all(ctx: ServiceContext, env: CreditEnv, *, reason: str = "
             async with ctx.db.transaction() as session:
                 standing = await repository.standing_of(session, kind, subject_id)
                 before = standing.grade if standing is not None else None
-                result = await service.reevaluate(
-                    session, ctx.outbox, env, kind=kind, subject_id=subject_id, reason=reason
-                )
+                result = await service.reevaluate(session, ctx.outbox, env, kind=kind, subject_id=subject_id)
                 if result is not None and result.grade != before:
                     changed += 1
         after = keys[-1]
@@ -39,8 +41,31 @@ async def reevaluate_all(ctx: ServiceContext, env: CreditEnv, *, reason: str = "
     return changed
 
 
+async def measure_grade_changes(ctx: ServiceContext) -> None:
+    """Domain SLA metric "grade changes": every recorded change of grade (events and re-evaluation
+    alike), by subject kind. Read from the history table, so every replica reports the same number
+    and a restart does not reset it; dashboards take ``delta()`` of it."""
+    history = CreditGradeHistory
+    changed = history.previous_grade.is_not(None) & (history.previous_grade != history.grade)
+    async with ctx.db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(history.subject_kind, func.count()).where(changed).group_by(history.subject_kind)
+            )
+        ).all()
+    gauge = ctx.metrics.gauge(
+        "childcare_credit_grade_changes", "Credit grade changes recorded, by subject kind.", ("subject_kind",)
+    )
+    counts = {kind: count for kind, count in rows}
+    for kind in ("institution", "person", *counts):
+        gauge.labels(subject_kind=kind).set(counts.get(kind, 0))
+
+
 def jobs(env: CreditEnv, settings: CreditSettings) -> list[PeriodicJob]:
     async def run(ctx: ServiceContext) -> None:
         await reevaluate_all(ctx, env)
 
-    return [PeriodicJob(name="credit_reevaluation", interval_seconds=settings.reevaluate_interval_seconds, run=run)]
+    return [
+        PeriodicJob(name="credit_reevaluation", interval_seconds=settings.reevaluate_interval_seconds, run=run),
+        PeriodicJob(name="credit_grade_changes_measure", interval_seconds=60, run=measure_grade_changes),
+    ]

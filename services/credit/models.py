@@ -44,7 +44,8 @@ class CreditSubject(Base):
 
 
 class CreditEntry(Base):
-    """One fact that counts for or against a subject, with the event that caused it."""
+    """One fact that counts for or against a subject, with the event that caused it. Only the fact:
+    its points and counting period come from the policy version in force at evaluation time."""
 
     __tablename__ = "credit_entry"
     __table_args__ = (
@@ -56,22 +57,24 @@ class CreditEntry(Base):
     subject_kind: Mapped[str] = mapped_column(Text)
     subject_id: Mapped[str] = mapped_column(Text)
     rule_id: Mapped[str] = mapped_column(Text)
-    policy_version: Mapped[str] = mapped_column(Text)  # the version in force when it was recorded
-    points: Mapped[int] = mapped_column(Integer)  # as that version set them
     source_key: Mapped[str] = mapped_column(Text)  # e.g. the violation id: one entry per fact
     source_event_id: Mapped[str] = mapped_column(Text)
     source_event_type: Mapped[str] = mapped_column(Text)
     effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    counts_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    legal_basis: Mapped[str] = mapped_column(Text)
+    # The event's own legal basis (a violation's article); None = the rule's, from the policy in force.
+    legal_basis: Mapped[str | None] = mapped_column(Text)
     detail_zh: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CreditRepair(Base):
-    """A credit-repair application (信用修复) for one entry, and its decision."""
+    """A credit-repair application (信用修复) for one entry, and its decision.
+
+    No foreign key to ``credit_entry``: in a replay the repair's event (credit topic) may come before
+    the entry's (inspection topic); it takes effect once the entry, with the same derived id, exists."""
 
     __tablename__ = "credit_repair"
+    __table_args__ = (Index("ix_credit_repair_subject", "subject_kind", "subject_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     entry_id: Mapped[uuid.UUID] = mapped_column()
@@ -104,7 +107,8 @@ class CreditStanding(Base):
 
 
 class CreditGradeHistory(Base):
-    """Every grade a subject had, under each policy version (a new row per change or new version)."""
+    """Every grade a subject had, under each policy version (a new row per change or new version),
+    dated when it happened (``timeline.py``); a late fact rewrites the rows after its time."""
 
     __tablename__ = "credit_grade_history"
     __table_args__ = (Index("ix_credit_grade_history_subject", "subject_kind", "subject_id"),)
@@ -149,9 +153,12 @@ class CreditListMembership(Base):
 
 
 class CreditPolicyActivation(Base):
-    """Which policy version is in force: the newest row (none = the configured default)."""
+    """Which policy version is in force: the row with the latest ``activated_at`` at or before the
+    moment in question (none = the configured default). Rows come from the API or, in a replay, from
+    ``CreditPolicyActivatedV1`` with the event's own time."""
 
     __tablename__ = "credit_policy_activation"
+    __table_args__ = (Index("ix_credit_policy_activation_at", "activated_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     version: Mapped[str] = mapped_column(Text)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import and_, case, delete, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -199,6 +199,39 @@ async def history_of(session: AsyncSession, kind: str, subject_id: str) -> Seque
     )
 
 
+async def memberships_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditListMembership]:
+    """Every stay, past and current."""
+    return (
+        (
+            await session.execute(
+                select(CreditListMembership)
+                .where(CreditListMembership.subject_kind == kind, CreditListMembership.subject_id == subject_id)
+                .order_by(CreditListMembership.entered_at, CreditListMembership.list_name, CreditListMembership.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def delete_memberships(session: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        await session.execute(
+            delete(CreditListMembership)
+            .where(CreditListMembership.id.in_(ids))
+            .execution_options(synchronize_session="fetch")
+        )
+
+
+async def delete_history(session: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        await session.execute(
+            delete(CreditGradeHistory)
+            .where(CreditGradeHistory.id.in_(ids))
+            .execution_options(synchronize_session="fetch")
+        )
+
+
 async def current_memberships_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditListMembership]:
     return (
         (
@@ -231,9 +264,26 @@ async def current_members(session: AsyncSession, list_name: str) -> Sequence[Cre
     )
 
 
-async def latest_activation(session: AsyncSession) -> CreditPolicyActivation | None:
+async def activations(session: AsyncSession) -> Sequence[CreditPolicyActivation]:
+    """Every activation, oldest first by its own time (a replay may insert them in another id order)."""
     return (
-        await session.execute(select(CreditPolicyActivation).order_by(CreditPolicyActivation.id.desc()).limit(1))
+        (
+            await session.execute(
+                select(CreditPolicyActivation).order_by(CreditPolicyActivation.activated_at, CreditPolicyActivation.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def find_activation(session: AsyncSession, version: str, activated_at: datetime) -> CreditPolicyActivation | None:
+    return (
+        await session.execute(
+            select(CreditPolicyActivation)
+            .where(CreditPolicyActivation.version == version, CreditPolicyActivation.activated_at == activated_at)
+            .limit(1)
+        )
     ).scalar_one_or_none()
 
 

@@ -30,6 +30,7 @@ class EntryInput:
     detail_zh: str = ""
     legal_basis: str | None = None  # the event's own basis (a violation's article); else the rule's
     repaired_at: datetime | None = None
+    subject_kind: str | None = None  # when given, a rule the version does not apply to this kind scores 0
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,15 @@ def evaluate(entries: Iterable[EntryInput], policy: Policy, as_of: datetime) -> 
             "effective_from": entry.effective_from,
             "repaired_at": entry.repaired_at,
         }
-        if rule is None:
+        if rule is None or (entry.subject_kind is not None and entry.subject_kind not in rule.applies_to):
             lines.append(
                 Line(
                     status="unknown_rule",
                     points=0,
                     nominal_points=0,
-                    explanation_zh=f"规则{entry.rule_id}不在信用评价规则{policy.version}中，不计分",
+                    explanation_zh=f"规则{entry.rule_id}不在信用评价规则{policy.version}中，不计分"
+                    if rule is None
+                    else f"信用评价规则{policy.version}的“{rule.title_zh}”不适用于该类主体，不计分",
                     **common,  # type: ignore[arg-type]
                 )
             )

@@ -1,9 +1,12 @@
 """Credit domain logic (诚信档案): records, entries, (re-)evaluation, lists and bans, repair, policy change.
 
-A subject's grade is never updated incrementally: after every change it is recomputed from all its
-entries under the policy in force, as of the service clock (``CreditEnv.now``). That makes the final
-state independent of the order events arrive in, lets entries expire without any event (the periodic
-re-evaluation), and makes a replay into an empty database reproduce the live state.
+A subject's grade is never updated incrementally: after every change its whole timeline (grade
+history, list stays, current standing) is recomputed from its facts — entries, approved repairs, policy
+activations, each dated by its own timestamp — up to the service clock (``CreditEnv.now``). That makes
+the state independent of the order events arrive in, lets entries expire without any event (the
+periodic re-evaluation), and makes a replay into an empty database reproduce the live state. Repairs and
+policy activations are decided here, so they are published (``CreditRepairAppliedV1``,
+``CreditRepairDecidedV1``, ``CreditPolicyActivatedV1``) and read back by the credit consumer.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.credit import repository
+from services.credit import repository, timeline
 from services.credit.errors import (
     EntryNotCounting,
     EntryNotFound,
@@ -43,7 +47,10 @@ from services.credit.scoring import EntryInput, Evaluation, evaluate
 from shared.events.credit import (
     CreditListEnteredV1,
     CreditListLeftV1,
+    CreditPolicyActivatedV1,
     CreditRecordOpenedV1,
+    CreditRepairAppliedV1,
+    CreditRepairDecidedV1,
     InstitutionGradedV1,
     PersonBanLiftedV1,
     PersonBannedV1,
@@ -54,6 +61,8 @@ Clock = Callable[[], datetime]
 BEIJING = ZoneInfo("Asia/Shanghai")
 # Entry ids are a function of (subject, rule, source): the same facts give the same ids on replay.
 ENTRY_NAMESPACE = uuid.UUID("6f1c4a52-3f0e-4d8e-9d55-2b8f6a1c0c11")
+# Key of policy activations on the credit topic: one partition, so activations stay in order.
+POLICY_KEY = "policy"
 
 
 @dataclass(frozen=True)
@@ -81,13 +90,32 @@ def entry_id_for(kind: str, subject_id: str, rule_id: str, source_key: str) -> u
     return uuid.uuid5(ENTRY_NAMESPACE, f"{kind}|{subject_id}|{rule_id}|{source_key}")
 
 
-async def active_policy(session: AsyncSession, env: CreditEnv) -> Policy:
-    activation = await repository.latest_activation(session)
-    version = activation.version if activation is not None else env.default_version
-    policy = env.registry.get(version)
+async def _activations(session: AsyncSession, env: CreditEnv) -> list[tuple[datetime, Policy]]:
+    """Every activation, oldest first, with its policy (a version no longer shipped stops the service:
+    grades could not be re-derived)."""
+    out: list[tuple[datetime, Policy]] = []
+    for activation in await repository.activations(session):
+        policy = env.registry.get(activation.version)
+        if policy is None:
+            raise RuntimeError(f"policy version {activation.version} is not available")
+        out.append((activation.activated_at, policy))
+    return out
+
+
+def _default_policy(env: CreditEnv) -> Policy:
+    policy = env.registry.get(env.default_version)
     if policy is None:  # the settings name a version that is not shipped: a deployment error
-        raise RuntimeError(f"policy version {version} is not available")
+        raise RuntimeError(f"policy version {env.default_version} is not available")
     return policy
+
+
+async def policy_in_force(session: AsyncSession, env: CreditEnv, at: datetime) -> Policy:
+    """The version in force at ``at``: the latest activation at or before it, else the default."""
+    return timeline.policy_at(_default_policy(env), await _activations(session, env), at)
+
+
+async def active_policy(session: AsyncSession, env: CreditEnv) -> Policy:
+    return await policy_in_force(session, env, env.now())
 
 
 # --- records and entries --------------------------------------------------------------------------
@@ -137,7 +165,6 @@ async def mark_deregistered(session: AsyncSession, institution_id: str, at: date
 async def record_entry(
     session: AsyncSession,
     env: CreditEnv,
-    policy: Policy,
     *,
     kind: str,
     subject_id: str,
@@ -148,10 +175,14 @@ async def record_entry(
     detail_zh: str,
     legal_basis: str | None = None,
 ) -> bool:
-    """Append an entry once per (subject, rule, source fact); False if it was already there or the
-    policy does not apply the rule to this kind of subject."""
-    rule = policy.rules[rule_id]
-    if kind not in rule.applies_to:
+    """Append an entry once per (subject, rule, source fact); False if it was already there or no
+    policy version applies the rule to this kind of subject.
+
+    An entry holds the fact only (rule id, times, the event's own legal basis): what it is worth —
+    points, counting period, the rule's basis — is read from the version in force when evaluating.
+    Nothing here depends on which activations this database has seen yet, so a replay that reads the
+    credit topic after the inspection topic records the same row."""
+    if not any(kind in p.rules[rule_id].applies_to for v in env.registry.versions() if (p := env.registry.get(v))):
         return False
     return await repository.insert_entry_if_absent(
         session,
@@ -160,31 +191,30 @@ async def record_entry(
             subject_kind=kind,
             subject_id=subject_id,
             rule_id=rule_id,
-            policy_version=policy.version,
-            points=rule.points,
             source_key=source_key,
             source_event_id=source.event_id,
             source_event_type=source.event_type,
             effective_from=effective_from,
-            counts_until=rule.counts_until(effective_from),
-            legal_basis=legal_basis or rule.legal_basis,
+            legal_basis=legal_basis,
             detail_zh=detail_zh,
             recorded_at=env.now(),
         ),
     )
 
 
-async def entry_inputs(session: AsyncSession, kind: str, subject_id: str) -> list[EntryInput]:
+async def subject_facts(session: AsyncSession, kind: str, subject_id: str) -> tuple[list[EntryInput], dict[str, str]]:
+    """The subject's entries (with the time an approved repair took effect) and the reasons given for
+    those repairs, by entry id."""
     entries = await repository.entries_of(session, kind, subject_id)
-    repaired = {
-        r.entry_id: r.decided_at
-        for r in await repository.repairs_of(session, kind, subject_id)
-        if r.status == "approved" and r.decided_at is not None
-    }
-    return [
+    approved = [
+        r for r in await repository.repairs_of(session, kind, subject_id) if r.status == "approved" and r.decided_at
+    ]
+    repaired = {r.entry_id: r.decided_at for r in approved}
+    inputs = [
         EntryInput(
             entry_id=str(e.id),
             rule_id=e.rule_id,
+            subject_kind=e.subject_kind,
             effective_from=e.effective_from,
             source_event_id=e.source_event_id,
             source_event_type=e.source_event_type,
@@ -194,6 +224,11 @@ async def entry_inputs(session: AsyncSession, kind: str, subject_id: str) -> lis
         )
         for e in entries
     ]
+    return inputs, {str(r.entry_id): r.decision_reason or "" for r in approved}
+
+
+async def entry_inputs(session: AsyncSession, kind: str, subject_id: str) -> list[EntryInput]:
+    return (await subject_facts(session, kind, subject_id))[0]
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -206,61 +241,50 @@ async def reevaluate(
     *,
     kind: str,
     subject_id: str,
-    reason: str,
-    policy: Policy | None = None,
 ) -> Evaluation | None:
-    """Recompute one subject from its entries and publish what changed: the grade (institutions:
-    ``InstitutionGradedV1``, only on a change or when first set) and list membership (entered/left,
-    bans). Under a new policy version a history row is kept even when the grade stays the same.
-    A subject without any entry is not graded yet."""
+    """Recompute one subject from its facts and publish what changed.
+
+    The stored standing, grade history and list stays are made equal to ``timeline.build`` of the
+    subject's entries, approved repairs and the policy activations, up to ``env.now()``: history rows
+    and list entries/exits are dated when they happened, so the result does not depend on the order
+    events arrived in (a late fact rewrites the part of the history after it). Published: the grade
+    (institutions: ``InstitutionGradedV1``, only when the current grade changes or is first set) and
+    current list membership (entered/left, bans). A subject without an effective entry is not graded."""
     subject = await repository.lock_subject(session, kind, subject_id)
     if subject is None:
         return None
     # Read after the lock: an activation committed meanwhile is seen (READ COMMITTED).
-    policy = policy or await active_policy(session, env)
+    default, activations = _default_policy(env), await _activations(session, env)
     as_of = env.now()
-    inputs = await entry_inputs(session, kind, subject_id)
-    result = evaluate(inputs, policy, as_of)
+    inputs, repair_reasons = await subject_facts(session, kind, subject_id)
+    line = timeline.build(inputs, default, activations, repair_reasons, as_of)
     standing = await repository.standing_of(session, kind, subject_id)
-    if standing is None and not inputs:
+    if line is None:
         # No credit information yet (a record opened by filing alone): not graded (未评级). The first
         # grade is set, and published, with the first entry.
-        return result
+        return evaluate(inputs, timeline.policy_at(default, activations, as_of), as_of)
+    result = line.current
     previous = standing.grade if standing is not None else None
-    changed = previous != result.grade
     if standing is None:
         session.add(
             CreditStanding(
                 subject_kind=kind,
                 subject_id=subject_id,
-                policy_version=policy.version,
+                policy_version=result.policy_version,
                 score=result.score,
                 grade=result.grade,
-                graded_at=as_of,
+                graded_at=line.graded_at,
                 evaluated_at=as_of,
             )
         )
-    if changed or standing is None or standing.policy_version != policy.version:
-        session.add(
-            CreditGradeHistory(
-                subject_kind=kind,
-                subject_id=subject_id,
-                policy_version=policy.version,
-                grade=result.grade,
-                previous_grade=previous,
-                score=result.score,
-                graded_at=as_of,
-                reason=reason,
-            )
-        )
-    if standing is not None:
-        standing.policy_version = policy.version
+    else:
+        standing.policy_version = result.policy_version
         standing.score = result.score
+        standing.grade = result.grade
+        standing.graded_at = line.graded_at
         standing.evaluated_at = as_of
-        if changed:
-            standing.grade = result.grade
-            standing.graded_at = as_of
-    if changed and kind == "institution":
+    await _sync_history(session, kind, subject_id, line)
+    if previous != result.grade and kind == "institution":
         await outbox.add(
             session,
             InstitutionGradedV1(
@@ -268,98 +292,144 @@ async def reevaluate(
                 grade=result.grade,
                 previous_grade=previous,
                 score=float(result.score),
-                policy_version=policy.version,
+                policy_version=result.policy_version,
+                # When it was published (monotonic per institution: consumers keep the latest).
                 graded_at=as_of,
-                reason=reason,
+                reason=line.history[-1].reason,
             ),
             subject=subject_id,
             at=as_of,
         )
-    await _sync_lists(session, outbox, policy, subject, result)
+    await _sync_lists(session, outbox, subject, line, inputs, as_of)
     await session.flush()
     return result
 
 
-async def _sync_lists(
-    session: AsyncSession, outbox: Outbox, policy: Policy, subject: CreditSubject, result: Evaluation
-) -> None:
-    kind, subject_id, as_of = subject.subject_kind, subject.subject_id, result.as_of
-    current = {m.list_name: m for m in await repository.current_memberships_of(session, kind, subject_id)}
-    for list_name, status in result.lists.items():
-        membership = current.get(list_name)
-        definition = policy.lists[list_name]
-        if membership is not None:
-            membership.until = status.until  # a later cause can extend the stay
-            continue
-        entries = {e.entry_id: e for e in result.lines if e.entry_id is not None}
-        entered_at = min(
-            (line.effective_from for i in status.cause_entry_ids if (line := entries[i]).effective_from is not None),
-            default=as_of,
-        )
+def _history_key(row: CreditGradeHistory | timeline.HistoryPoint) -> tuple[object, ...]:
+    return (row.graded_at, row.policy_version, row.grade, row.previous_grade, row.score, row.reason)
+
+
+async def _sync_history(session: AsyncSession, kind: str, subject_id: str, line: timeline.Timeline) -> None:
+    """Keep the common prefix, replace the rest (normally: append the new points)."""
+    stored = list(await repository.history_of(session, kind, subject_id))
+    same = 0
+    while same < min(len(stored), len(line.history)) and _history_key(stored[same]) == _history_key(line.history[same]):
+        same += 1
+    await repository.delete_history(session, [row.id for row in stored[same:]])
+    for point in line.history[same:]:
         session.add(
-            CreditListMembership(
-                list_name=list_name,
+            CreditGradeHistory(
                 subject_kind=kind,
                 subject_id=subject_id,
-                reason=status.reason_zh,
-                legal_basis=definition.legal_basis,
-                entered_at=entered_at,
-                until=status.until,
-                cause_entry_ids=list(status.cause_entry_ids),
+                policy_version=point.policy_version,
+                grade=point.grade,
+                previous_grade=point.previous_grade,
+                score=point.score,
+                graded_at=point.graded_at,
+                reason=point.reason,
             )
         )
-        until_day = status.until.astimezone(BEIJING).date() if status.until is not None else None
+    await session.flush()
+
+
+async def _sync_lists(
+    session: AsyncSession,
+    outbox: Outbox,
+    subject: CreditSubject,
+    line: timeline.Timeline,
+    inputs: list[EntryInput],
+    as_of: datetime,
+) -> None:
+    """Make the stored stays equal to the timeline's; publish entering and leaving of current lists."""
+    kind, subject_id = subject.subject_kind, subject.subject_id
+    stored = list(await repository.memberships_of(session, kind, subject_id))
+    was_current = {m.list_name for m in stored if m.left_at is None}
+    wanted = {(s.list_name, s.entered_at): s for s in line.stays}
+    by_key = {(m.list_name, m.entered_at): m for m in stored}
+    await repository.delete_memberships(session, [m.id for k, m in by_key.items() if k not in wanted])
+    # Close stays first, so the one-current-stay-per-list index never sees two at once.
+    for closing in (True, False):
+        for key, stay in wanted.items():
+            membership = by_key.get(key)
+            if membership is None or (stay.left_at is not None) != closing:
+                continue
+            membership.until = stay.until
+            membership.reason = stay.reason
+            membership.legal_basis = stay.legal_basis
+            membership.cause_entry_ids = list(stay.cause_entry_ids)
+            membership.left_at = stay.left_at
+            membership.left_reason = stay.left_reason
+        await session.flush()
+    for key, stay in wanted.items():
+        if key not in by_key:
+            session.add(
+                CreditListMembership(
+                    list_name=stay.list_name,
+                    subject_kind=kind,
+                    subject_id=subject_id,
+                    reason=stay.reason,
+                    legal_basis=stay.legal_basis,
+                    entered_at=stay.entered_at,
+                    until=stay.until,
+                    cause_entry_ids=list(stay.cause_entry_ids),
+                    left_at=stay.left_at,
+                    left_reason=stay.left_reason,
+                )
+            )
+    await session.flush()
+
+    subject_kind: Literal["institution", "person"] = "institution" if kind == "institution" else "person"
+    current = {s.list_name: s for s in line.stays if s.left_at is None}
+    entries = {e.entry_id: e for e in inputs}
+    for list_name, stay in current.items():
+        if list_name in was_current:
+            continue
+        until_day = stay.until.astimezone(BEIJING).date() if stay.until is not None else None
         await outbox.add(
             session,
             CreditListEnteredV1(
                 list_name=list_name,
-                subject_kind="institution" if kind == "institution" else "person",
+                subject_kind=subject_kind,
                 subject_id=subject_id,
-                reason=status.reason_zh,
-                legal_basis=definition.legal_basis,
-                entered_at=entered_at,
+                reason=stay.reason,
+                legal_basis=stay.legal_basis,
+                entered_at=stay.entered_at,
                 until=until_day,
             ),
             subject=subject_id,
             at=as_of,
         )
         if list_name == "industry_ban" and kind == "person":
-            cause = entries[status.cause_entry_ids[0]]
+            cause = entries[stay.cause_entry_ids[0]]
             await outbox.add(
                 session,
                 PersonBannedV1(
                     person_ref=subject_id,
-                    reason=status.reason_zh,
-                    legal_basis=cause.legal_basis or definition.legal_basis,
-                    banned_at=entered_at,
+                    reason=stay.reason,
+                    legal_basis=cause.legal_basis or stay.legal_basis,
+                    banned_at=stay.entered_at,
                     until=until_day,
-                    cause_event_id=cause.source_event_id or "",
+                    cause_event_id=cause.source_event_id,
                 ),
                 subject=subject_id,
                 at=as_of,
             )
-    for stored_name, membership in current.items():
-        if stored_name in result.lists:
-            continue
+    for stored_name in sorted(was_current - set(current)):
         list_name = _list(stored_name)
-        reason = f"列入{policy.lists[list_name].title_zh}的原因已届满或已修复"
-        membership.left_at = as_of
-        membership.left_reason = reason
+        left = [s for s in line.stays if s.list_name == list_name and s.left_at is not None]
+        left_at = max((s.left_at for s in left if s.left_at is not None), default=as_of)
+        reason = next((s.left_reason for s in left if s.left_at == left_at and s.left_reason), "列入名单的原因已消除")
         await outbox.add(
             session,
             CreditListLeftV1(
-                list_name=list_name,
-                subject_kind="institution" if kind == "institution" else "person",
-                subject_id=subject_id,
-                reason=reason,
-                left_at=as_of,
+                list_name=list_name, subject_kind=subject_kind, subject_id=subject_id, reason=reason, left_at=left_at
             ),
             subject=subject_id,
             at=as_of,
         )
         if list_name == "industry_ban" and kind == "person":
             await outbox.add(
-                session, PersonBanLiftedV1(person_ref=subject_id, lifted_at=as_of, reason=reason), subject=subject_id
+                session, PersonBanLiftedV1(person_ref=subject_id, lifted_at=left_at, reason=reason), subject=subject_id
             )
 
 
@@ -372,6 +442,7 @@ def _list(name: str) -> ListName:
 
 async def apply_for_repair(
     session: AsyncSession,
+    outbox: Outbox,
     env: CreditEnv,
     *,
     entry_id: uuid.UUID,
@@ -413,6 +484,21 @@ async def apply_for_repair(
     )
     session.add(repair)
     await session.flush()
+    await outbox.add(
+        session,
+        CreditRepairAppliedV1(
+            repair_id=repair.id,
+            entry_id=entry_id,
+            subject_kind="institution" if entry.subject_kind == "institution" else "person",
+            subject_id=entry.subject_id,
+            evidence_sha256=list(evidence_sha256),
+            commitment=commitment_zh,
+            applied_by=applied_by,
+            applied_at=now,
+        ),
+        subject=entry.subject_id,
+        at=now,
+    )
     return repair
 
 
@@ -432,16 +518,44 @@ async def decide_repair(
         raise RepairNotFound()
     if repair.status != "pending":
         raise RepairAlreadyDecided()
+    now = env.now()
+    await _decide(session, outbox, env, repair, approve=approve, reason=reason, decided_by=decided_by, at=now)
+    await outbox.add(
+        session,
+        CreditRepairDecidedV1(
+            repair_id=repair.id,
+            entry_id=repair.entry_id,
+            subject_kind="institution" if repair.subject_kind == "institution" else "person",
+            subject_id=repair.subject_id,
+            approved=approve,
+            reason=reason,
+            decided_by=decided_by,
+            decided_at=now,
+        ),
+        subject=repair.subject_id,
+        at=now,
+    )
+    return repair
+
+
+async def _decide(
+    session: AsyncSession,
+    outbox: Outbox,
+    env: CreditEnv,
+    repair: CreditRepair,
+    *,
+    approve: bool,
+    reason: str,
+    decided_by: str,
+    at: datetime,
+) -> None:
     repair.status = "approved" if approve else "refused"
     repair.decided_by = decided_by
-    repair.decided_at = env.now()
+    repair.decided_at = at
     repair.decision_reason = reason
     await session.flush()
     if approve:
-        await reevaluate(
-            session, outbox, env, kind=repair.subject_kind, subject_id=repair.subject_id, reason=f"信用修复：{reason}"
-        )
-    return repair
+        await reevaluate(session, outbox, env, kind=repair.subject_kind, subject_id=repair.subject_id)
 
 
 async def get_repair(session: AsyncSession, repair_id: uuid.UUID) -> CreditRepair:
@@ -466,8 +580,19 @@ async def activate_policy(
     current = await active_policy(session, env)
     if current.version == version:
         raise PolicyAlreadyActive(field="version")
-    session.add(CreditPolicyActivation(version=version, activated_by=activated_by, activated_at=env.now()))
+    now = env.now()
+    session.add(CreditPolicyActivation(version=version, activated_by=activated_by, activated_at=now))
     await session.flush()
+    await outbox.add(
+        session,
+        CreditPolicyActivatedV1(version=version, activated_by=activated_by, activated_at=now),
+        subject=POLICY_KEY,
+        at=now,
+    )
+    return await _reevaluate_everyone(session, outbox, env)
+
+
+async def _reevaluate_everyone(session: AsyncSession, outbox: Outbox, env: CreditEnv) -> int:
     changed = 0
     after: tuple[str, str] | None = None
     while True:
@@ -477,19 +602,88 @@ async def activate_policy(
         for kind, subject_id in keys:
             standing = await repository.standing_of(session, kind, subject_id)
             before = standing.grade if standing is not None else None
-            result = await reevaluate(
-                session,
-                outbox,
-                env,
-                kind=kind,
-                subject_id=subject_id,
-                reason=f"信用评价规则变更：{current.version}→{version}",
-                policy=policy,
-            )
+            result = await reevaluate(session, outbox, env, kind=kind, subject_id=subject_id)
             if result is not None and result.grade != before:
                 changed += 1
         after = keys[-1]
     return changed
+
+
+# --- the same decisions read back from the credit topic (replay) ------------------------------------
+# The live path above writes the rows and the event in one transaction; the credit consumer reads the
+# event back. If the rows are there (the live service, or an earlier delivery), nothing changes; in an
+# empty database (a replay) the rows are recreated with the event's ids and timestamps and the subject
+# re-evaluated, which gives the live result because the timeline dates everything by those timestamps.
+
+
+class ReplayConflict(RuntimeError):
+    """A decision event that contradicts the stored state (dead-lettered by the consumer)."""
+
+
+async def record_repair_application(session: AsyncSession, data: CreditRepairAppliedV1) -> bool:
+    """True if the application was not known yet and was recorded (pending: no grade changes)."""
+    if await repository.find_repair(session, data.repair_id) is not None:
+        return False
+    # The entry may not be here yet (its topic replays later): the repair waits for it by entry id.
+    session.add(
+        CreditRepair(
+            id=data.repair_id,
+            entry_id=data.entry_id,
+            subject_kind=data.subject_kind,
+            subject_id=data.subject_id,
+            status="pending",
+            evidence_sha256=list(data.evidence_sha256),
+            commitment_zh=data.commitment,
+            applied_by=data.applied_by,
+            applied_at=data.applied_at,
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def record_repair_decision(
+    session: AsyncSession, outbox: Outbox, env: CreditEnv, data: CreditRepairDecidedV1
+) -> bool:
+    """True if the decision was not known yet and was applied (an approval re-grades the subject)."""
+    repair = await repository.lock_repair(session, data.repair_id)
+    if repair is None:
+        # The application has the same key and topic, so Kafka delivers it first; without it the
+        # repair cannot be rebuilt (evidence, commitment).
+        raise ReplayConflict(f"repair {data.repair_id} decided but never applied for")
+    status = "approved" if data.approved else "refused"
+    if repair.status != "pending":
+        if repair.status == status and repair.decided_at == data.decided_at:
+            return False
+        raise ReplayConflict(f"repair {data.repair_id} is {repair.status}, the event says {status}")
+    await _decide(
+        session,
+        outbox,
+        env,
+        repair,
+        approve=data.approved,
+        reason=data.reason,
+        decided_by=data.decided_by,
+        at=data.decided_at,
+    )
+    return True
+
+
+async def record_policy_activation(
+    session: AsyncSession, outbox: Outbox, env: CreditEnv, data: CreditPolicyActivatedV1
+) -> bool:
+    """True if the activation was not known yet: recorded at its own time, every subject re-graded."""
+    if env.registry.get(data.version) is None:
+        raise ReplayConflict(f"policy version {data.version} is not available")
+    await repository.lock_activations(session)
+    if await repository.find_activation(session, data.version, data.activated_at) is not None:
+        return False
+    session.add(
+        CreditPolicyActivation(version=data.version, activated_by=data.activated_by, activated_at=data.activated_at)
+    )
+    await session.flush()
+    await _reevaluate_everyone(session, outbox, env)
+    return True
 
 
 # --- reading --------------------------------------------------------------------------------------

@@ -77,3 +77,46 @@ class PersonBanLiftedV1(EventData):
     person_ref: str = Field(pattern=r"^[0-9a-f]{64}$")
     lifted_at: datetime
     reason: str
+
+
+# --- decisions taken inside the credit service ---------------------------------------------------
+# Published so that a replay of the topics into an empty credit database reproduces them: the credit
+# consumer reads these three types back from its own topic and applies them idempotently.
+
+
+@event("cn.gov.gz.childcare.credit.repair.applied.v1", topic=CREDIT_EVENTS)
+class CreditRepairAppliedV1(EventData):
+    """A credit-repair application (信用修复申请) for one entry; key = subject id."""
+
+    repair_id: UUID
+    entry_id: UUID
+    subject_kind: Literal["institution", "person"]
+    subject_id: str = Field(min_length=1)
+    evidence_sha256: list[str] = Field(min_length=1)
+    commitment: str = Field(min_length=1, description="the subject's credit commitment (信用承诺)")
+    applied_by: str = Field(min_length=1)
+    applied_at: datetime
+
+
+@event("cn.gov.gz.childcare.credit.repair.decided.v1", topic=CREDIT_EVENTS)
+class CreditRepairDecidedV1(EventData):
+    """A credit repair approved or refused; an approval stops the entry counting from ``decided_at``.
+    Key = subject id (the same partition as the application, so it always follows it)."""
+
+    repair_id: UUID
+    entry_id: UUID
+    subject_kind: Literal["institution", "person"]
+    subject_id: str = Field(min_length=1)
+    approved: bool
+    reason: str = Field(min_length=1)
+    decided_by: str = Field(min_length=1)
+    decided_at: datetime
+
+
+@event("cn.gov.gz.childcare.credit.policy.activated.v1", topic=CREDIT_EVENTS)
+class CreditPolicyActivatedV1(EventData):
+    """A scoring-policy version was put in force at ``activated_at``; key = the constant ``policy``."""
+
+    version: str = Field(pattern=r"^v[0-9]+$")
+    activated_by: str = Field(min_length=1)
+    activated_at: datetime

@@ -15,18 +15,29 @@ Hand computation under policies/v1.yaml (base 100; A ≥ 90, B ≥ 75, C ≥ 60,
     T0+400d: clean (365 d), general (365 d), overdue (365 d) and unrectified (365 d) have expired; the
     serious one counts 1095 d: 100 - 15 = 85  B   graded (C → B)
     repair of the serious violation approved (allowed after 365 d): 100  A   graded (B → A)
+
+The grade history is dated by the facts (services/credit/timeline.py): the overdue report, effective
+2026-04-01, is the earliest entry, so once it has arrived the history starts there (95 A), and the
+expiries are dated when each period ended, not when the re-evaluation noticed.
+
+The last test replays every record of the filing, inspection and credit topics (repairs and policy
+activations are events too) into empty databases, in two topic orders, and compares every table.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 from devstack.kafka import LocalKafka
+from services.credit import service
 from services.credit.jobs import reevaluate_all
+from shared.events.credit import CreditPolicyActivatedV1, CreditRepairAppliedV1, CreditRepairDecidedV1
 from shared.events.filing import StaffHiredV1
+from shared.topics import CREDIT_EVENTS, FILING_EVENTS, INSPECTION_EVENTS
 from tests.credit.support import (
     T0,
     Clock,
@@ -40,7 +51,7 @@ from tests.credit.support import (
     submitted,
     violation,
 )
-from tests.support import token
+from tests.support import eventually, produce_raw, read_topic, token
 
 OFFICER = token("credit_officer", subject="credit-officer-01")
 READER = token("supervisor")
@@ -201,14 +212,22 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
         assert await credit.scalar("SELECT count(*) FROM credit_entry") == 5
 
 
+# Every column of every state table except the ones that are local by nature: surrogate keys
+# (credit_subject.id is a uuid4, the others identity columns), credit_subject.created_at (database
+# clock), credit_entry.recorded_at and credit_standing.evaluated_at (the service clock when this
+# database processed the event or last evaluated the subject).
 TABLES = {
     "credit_subject": "subject_kind, subject_id, display_name, district_code, opened_at, opened_by_event_id, "
     "profile_at, deregistered_at",
-    "credit_entry": "id, subject_kind, subject_id, rule_id, policy_version, points, source_key, source_event_id, "
-    "source_event_type, effective_from, counts_until, legal_basis, detail_zh",
-    "credit_standing": "subject_kind, subject_id, policy_version, score, grade, graded_at, evaluated_at",
+    "credit_entry": "id, subject_kind, subject_id, rule_id, source_key, source_event_id, source_event_type, "
+    "effective_from, legal_basis, detail_zh",
+    "credit_repair": "id, entry_id, subject_kind, subject_id, status, evidence_sha256, commitment_zh, applied_by, "
+    "applied_at, decided_by, decided_at, decision_reason",
+    "credit_policy_activation": "version, activated_by, activated_at",
+    "credit_standing": "subject_kind, subject_id, policy_version, score, grade, graded_at",
+    "credit_grade_history": "subject_kind, subject_id, graded_at, policy_version, grade, previous_grade, score, reason",
     "credit_list_membership": "list_name, subject_kind, subject_id, reason, legal_basis, entered_at, until, "
-    "cause_entry_ids, left_at",
+    "cause_entry_ids, left_at, left_reason",
 }
 
 
@@ -287,3 +306,167 @@ async def test_out_of_order_arrival_and_replay_into_an_empty_database_give_the_s
         assert [(h["policy_version"], h["grade"]) for h in x_record["grade_history"]][-1] == ("v2", "D")
         listed = await live.client.get("/v1/credit/policies", headers=READER)
         assert listed.json()["active_version"] == "v2"
+
+
+CREDIT_DECISIONS = {
+    CreditRepairAppliedV1.event_type,
+    CreditRepairDecidedV1.event_type,
+    CreditPolicyActivatedV1.event_type,
+}
+
+
+async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_history(
+    kafka: LocalKafka, fresh_db: Callable[[str], str]
+) -> None:
+    """Live: filing and inspection events, time passing, an approved and a refused repair, a policy
+    activation and an event after it. Then every record of the three topics is replayed into empty
+    databases — once with the credit topic first (repair decisions and the activation arrive before
+    the entries they concern, and records are opened by inspection events), once topic by topic in
+    the natural order — and every table equals the live one row by row."""
+    clock = Clock()
+    x, y, z, general_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    carer, abuser = "c" * 64, "e" * 64
+    hired = StaffHiredV1(
+        institution_id=y,
+        staff_id=uuid.uuid4(),
+        person_ref=carer,
+        id_masked="440106********0011",
+        name="王小明",
+        role="carer",
+        hired_on=(T0 - timedelta(days=40)).date(),
+    )
+    inputs = [
+        *sequence(x, general_id),
+        submitted(y, T0 - timedelta(days=50), name="天河区小星星托育园"),
+        envelope(hired, key=str(y), at=T0 - timedelta(days=40)),
+        violation(y, "serious", T0 - timedelta(days=3), person_ref=carer),
+        clean_inspection(y, T0 - timedelta(days=2)),
+        violation(z, "critical", T0 - timedelta(days=2), child_abuse=True, person_ref=abuser),
+    ]
+    live_ns = f"t{uuid.uuid4().hex[:8]}."
+    async with credit_service(kafka.bootstrap, live_ns, fresh_db("credit"), clock) as live:
+        for raw in inputs:
+            await live.send(raw)
+        clock.advance(days=400)
+        await reevaluate_all(live.ctx, live.app.state.credit_env)
+
+        async def entry_of(subject: str, rule: str, path: str = "institutions") -> str:
+            body = (await live.client.get(f"/v1/credit/{path}/{subject}", headers=READER)).json()
+            return str(next(line["entry_id"] for line in body["lines"] if line["rule_id"] == rule))
+
+        async def repair(entry_id: str, decision: str, reason: str) -> str:
+            applied = await live.client.post(
+                "/v1/credit/repairs",
+                json={"entry_id": entry_id, "evidence_sha256": [SHA], "commitment": "本机构承诺依法诚信经营"},
+                headers=OFFICER,
+            )
+            assert applied.status_code == 201, applied.text
+            clock.advance(days=1)
+            decided = await live.client.post(
+                f"/v1/credit/repairs/{applied.json()['id']}/decision",
+                json={"decision": decision, "reason": reason},
+                headers=OFFICER,
+            )
+            assert decided.status_code == 200, decided.text
+            return str(applied.json()["id"])
+
+        await repair(await entry_of(str(x), "violation.serious"), "approve", "已整改到位并作出信用承诺")
+        await repair(await entry_of(carer, "violation.serious", "persons"), "refuse", "整改材料不充分")
+        clock.advance(days=1)
+        activated = await live.client.post("/v1/credit/policies/v2/activate", headers=OFFICER)
+        assert activated.status_code == 200, activated.text
+        clock.advance(hours=2)
+        after_activation = violation(y, "general", clock.at - timedelta(hours=1))  # recorded under v2
+        await live.send(after_activation)
+        # The live consumer reads its own five decisions back from the credit topic; they change nothing.
+
+        async def read_back() -> bool:
+            return await live.processed() == len(inputs) + 1 + 5
+
+        await eventually(read_back, within=30)
+        live_state = await snapshot(live)
+
+        # What was decided live, as the tables hold it (hand-checked against the timeline):
+        x_history = [row[2:] for row in live_state["credit_grade_history"] if row[1] == str(x)]
+        day = T0 + timedelta(days=400)
+        assert [(h[1], h[3], h[2], h[4]) for h in x_history] == [
+            ("v1", None, "A", 95),  # 2025 report overdue from 2026-04-01: the earliest entry
+            ("v1", "A", "B", 77),  # serious violation (T0-5d)
+            ("v1", "B", "C", 67),  # unrectified (T0-1d)
+            ("v1", "C", "B", 75),  # the general violation's period ended (T0+355d)
+            ("v1", "B", "A", 100),  # serious violation repaired (T0+401d)
+            ("v2", "A", "A", 100),  # v2 activated (T0+403d)
+        ]
+        assert x_history[3][0] == T0 - timedelta(days=10) + timedelta(days=365)
+        assert x_history[4][0] == day + timedelta(days=1)
+        assert x_history[4][5] == "信用修复：已整改到位并作出信用承诺"
+        assert {r[3]: r[4] for r in live_state["credit_repair"]} == {carer: "refused", str(x): "approved"}
+        assert live_state["credit_policy_activation"] == [("v2", "credit-officer-01", day + timedelta(days=3))]
+        after_key = f"violation:{json.loads(after_activation)['data']['violation_id']}"
+        assert [row[3] for row in live_state["credit_entry"] if row[4] == after_key] == ["violation.general"]
+        assert {(row[0], row[2]) for row in live_state["credit_list_membership"]} == {
+            ("serious_dishonesty", str(z)),
+            ("industry_ban", abuser),
+        }
+        standings = {row[1]: row[2:5] for row in live_state["credit_standing"]}
+        assert standings[str(x)] == ("v2", 100, "A")
+        assert standings[abuser] == ("v2", 0, "D")
+
+        emitted = [e for e in await live.emitted() if e.type in CREDIT_DECISIONS]
+        assert [(e.type.split(".")[-3:-1], e.envelope.subject) for e in emitted] == [
+            (["repair", "applied"], str(x)),
+            (["repair", "decided"], str(x)),
+            (["repair", "applied"], carer),
+            (["repair", "decided"], carer),
+            (["policy", "activated"], "policy"),
+        ]
+        # Applying a decision the live service already took changes nothing.
+        async with live.db.transaction() as session:
+            for event in emitted:
+                data = event.data
+                if isinstance(data, CreditRepairAppliedV1):
+                    assert not await service.record_repair_application(session, data)
+                elif isinstance(data, CreditRepairDecidedV1):
+                    assert not await service.record_repair_decision(
+                        session, live.ctx.outbox, live.app.state.credit_env, data
+                    )
+                elif isinstance(data, CreditPolicyActivatedV1):
+                    assert not await service.record_policy_activation(
+                        session, live.ctx.outbox, live.app.state.credit_env, data
+                    )
+        assert await snapshot(live) == live_state
+
+        # --- replay every record of the three topics into empty databases ---------------------------
+        by_topic = {
+            topic: [(r.key, r.value) for r in await read_topic(kafka.bootstrap, f"{live_ns}{topic}")]
+            for topic in (FILING_EVENTS, INSPECTION_EVENTS, CREDIT_EVENTS)
+        }
+        assert len(by_topic[CREDIT_EVENTS]) > 5  # the decisions and the service's outputs (ignored on replay)
+        assert {k: len(v) for k, v in live_state.items()} == {
+            "credit_subject": 5,
+            "credit_entry": 11,
+            "credit_repair": 2,
+            "credit_policy_activation": 1,
+            "credit_standing": 5,
+            "credit_grade_history": 15,
+            "credit_list_membership": 2,
+        }
+        for order in (
+            (CREDIT_EVENTS, INSPECTION_EVENTS, FILING_EVENTS),
+            (FILING_EVENTS, INSPECTION_EVENTS, CREDIT_EVENTS),
+        ):
+            replay_ns = f"t{uuid.uuid4().hex[:8]}."
+            async with credit_service(kafka.bootstrap, replay_ns, fresh_db("credit"), clock) as replay:
+                for topic in order:
+                    records = by_topic[topic]
+                    handled = [
+                        r for r in records if topic != CREDIT_EVENTS or json.loads(r[1])["type"] in CREDIT_DECISIONS
+                    ]
+                    before = await replay.processed()
+                    await produce_raw(kafka.bootstrap, f"{replay_ns}{topic}", records)
+
+                    async def applied(target: int = before + len(handled)) -> bool:
+                        return await replay.processed() >= target
+
+                    await eventually(applied, within=30)
+                assert await snapshot(replay) == live_state, f"replay in the order {order}"
