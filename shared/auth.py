@@ -68,15 +68,30 @@ def mint_token(
         claims["name"] = name
     if districts:
         claims["districts"] = districts
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256", headers={"kid": settings.jwt_key_id})
+
+
+def _verification_key(settings: ServiceSettings, token: str) -> str:
+    """The secret for the token's key id: the current one or a previous one still honoured."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("登录凭证无效", code="token_invalid") from exc
+    kid = header.get("kid", settings.jwt_key_id)
+    if kid == settings.jwt_key_id:
+        return settings.jwt_secret
+    previous = settings.jwt_previous_secrets.get(str(kid))
+    if previous is None:
+        raise Unauthenticated("登录凭证的签名密钥已停用或未知", code="token_key_unknown")
+    return previous
 
 
 def decode_token(settings: ServiceSettings, token: str) -> Principal:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
-            algorithms=["HS256"],
+            _verification_key(settings, token),
+            algorithms=["HS256"],  # fixed: a token cannot choose its own algorithm ("none" included)
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             options={"require": ["exp", "sub", "iat"]},
@@ -117,6 +132,8 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
             raise Forbidden(f"此操作需要以下角色之一：{'、'.join(roles)}", code="role_required")
         return principal
 
+    # Declared for the route table: the access-control test reads who may call each route from here.
+    dependency.allowed_roles = roles  # type: ignore[attr-defined]
     return dependency
 
 

@@ -42,12 +42,22 @@ class ServiceSettings(BaseSettings):
     run_background_workers: bool = True  # relay + consumers inside the API process
 
     jwt_secret: str = DEV_JWT_SECRET
+    # Key id of jwt_secret, sent in every token's header. Rotation: mint with a new id and secret,
+    # move the old pair to jwt_previous_secrets until the last token it signed has expired.
+    jwt_key_id: str = "k1"
+    jwt_previous_secrets: dict[str, str] = Field(default_factory=dict)
     jwt_issuer: str = "gz-childcare-platform"
     jwt_audience: str = "gz-childcare-platform"
     pii_hmac_secret: str = DEV_PII_HMAC_SECRET
     pii_encryption_secret: str = DEV_PII_ENCRYPTION_SECRET
 
     log_level: str = "INFO"
+
+    # Browser origins allowed to read this service's GET endpoints (CORS), e.g. the pages served by
+    # the filing service at http://127.0.0.1:8001 calling the other services. Empty: no CORS headers.
+    cors_origins: list[str] = Field(default_factory=list)
+    # A directory of static pages to serve at /ui/ (the run command sets it for one service only).
+    web_dir: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> ServiceSettings:
