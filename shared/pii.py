@@ -29,7 +29,8 @@ __all__ = ["KEY_SIZE", "PiiError", "PiiVault", "mask_resident_id"]
 KEY_SIZE = 32
 """Size in bytes of both vault keys."""
 
-_VERSION = b"\x01"
+_VERSION = b"\x01"  # nonce + ciphertext under the one configured key (before key ids existed)
+_VERSION_KEYED = b"\x02"  # key-id length + key id + nonce + ciphertext; the key id is also bound as AAD
 _NONCE_SIZE = 12
 _TAG_SIZE = 16
 _AAD = b"resident_id"
@@ -77,18 +78,40 @@ class PiiVault:
     :class:`shared.identifiers.IdentifierError`.
     """
 
-    __slots__ = ("_aead", "_hmac_key")
+    __slots__ = ("_aead", "_hmac_key", "_key_id", "_previous")
 
-    def __init__(self, hmac_key: bytes, encryption_key: bytes) -> None:
+    def __init__(
+        self,
+        hmac_key: bytes,
+        encryption_key: bytes,
+        *,
+        key_id: str | None = None,
+        previous_keys: dict[str, bytes] | None = None,
+    ) -> None:
+        """``key_id`` names ``encryption_key``; with it, new ciphertexts carry the id and
+        ``previous_keys`` (id -> key) keep what older keys encrypted readable after a rotation.
+        Without it, the original format (no id) is written. The HMAC key cannot rotate: person_ref
+        must stay the same for the same person everywhere, for good."""
         hk = _check_key("hmac_key", hmac_key)
         ek = _check_key("encryption_key", encryption_key)
         if hmac.compare_digest(hk, ek):
             raise ValueError("hmac_key and encryption_key must be different keys")
+        if key_id is not None and not 0 < len(key_id.encode()) < 256:
+            raise ValueError("key_id must be 1-255 bytes")
         self._hmac_key = hk
         self._aead = AESGCM(ek)
+        self._key_id = key_id
+        self._previous = {kid: AESGCM(_check_key(f"previous key {kid}", k)) for kid, k in (previous_keys or {}).items()}
 
     @classmethod
-    def from_secrets(cls, hmac_secret: str, encryption_secret: str) -> PiiVault:
+    def from_secrets(
+        cls,
+        hmac_secret: str,
+        encryption_secret: str,
+        *,
+        key_id: str | None = None,
+        previous_secrets: dict[str, str] | None = None,
+    ) -> PiiVault:
         """Derive both 32-byte keys from configuration secrets with HKDF-SHA256.
 
         Each key uses its own HKDF ``info`` label, so even identical secrets
@@ -100,6 +123,10 @@ class PiiVault:
         return cls(
             _hkdf(hmac_secret.encode("utf-8"), _HKDF_INFO_HMAC),
             _hkdf(encryption_secret.encode("utf-8"), _HKDF_INFO_ENC),
+            key_id=key_id,
+            previous_keys={
+                kid: _hkdf(secret.encode("utf-8"), _HKDF_INFO_ENC) for kid, secret in (previous_secrets or {}).items()
+            },
         )
 
     def __repr__(self) -> str:
@@ -117,7 +144,11 @@ class PiiVault:
         """Encrypt the normalised ID: ``b"\\x01" + 12-byte nonce + AES-256-GCM ciphertext||tag``."""
         value = validate_resident_id(id18)
         nonce = os.urandom(_NONCE_SIZE)
-        return _VERSION + nonce + self._aead.encrypt(nonce, value.encode("ascii"), _AAD)
+        if self._key_id is None:
+            return _VERSION + nonce + self._aead.encrypt(nonce, value.encode("ascii"), _AAD)
+        kid = self._key_id.encode()
+        sealed = self._aead.encrypt(nonce, value.encode("ascii"), _AAD + b"|" + kid)
+        return _VERSION_KEYED + bytes([len(kid)]) + kid + nonce + sealed
 
     def decrypt(self, blob: bytes) -> str:
         """Decrypt a value produced by :meth:`encrypt`; raise :class:`PiiError` if it was tampered with,
@@ -127,11 +158,39 @@ class PiiVault:
         data = bytes(blob)
         if len(data) < len(_VERSION) + _NONCE_SIZE + _TAG_SIZE:
             raise PiiError("encrypted resident ID is truncated")
+        if data[:1] == _VERSION_KEYED:
+            kid_len = data[1]
+            kid = data[2 : 2 + kid_len]
+            body = data[2 + kid_len :]
+            if len(body) < _NONCE_SIZE + _TAG_SIZE:
+                raise PiiError("encrypted resident ID is truncated")
+            name = kid.decode("utf-8", "replace")
+            aead = self._aead if name == self._key_id else self._previous.get(name)
+            if aead is None:
+                raise PiiError(f"encrypted under key {name!r}, which is not configured")
+            return self._open(aead, body, _AAD + b"|" + kid)
         if data[:1] != _VERSION:
             raise PiiError("unsupported encrypted resident ID version")
-        nonce = data[1 : 1 + _NONCE_SIZE]
+        # the original format names no key: the current key, then any previous one
+        for aead in (self._aead, *self._previous.values()):
+            try:
+                return self._open(aead, data[1:], _AAD)
+            except PiiError:
+                continue
+        raise PiiError("encrypted resident ID failed authentication (tampered or wrong key)")
+
+    def needs_rewrap(self, blob: bytes) -> bool:
+        """True if ``blob`` is not under the current key: a background job may re-encrypt it."""
+        data = bytes(blob)
+        if self._key_id is None:
+            return data[:1] != _VERSION
+        return not (data[:1] == _VERSION_KEYED and data[2 : 2 + data[1]] == self._key_id.encode())
+
+    @staticmethod
+    def _open(aead: AESGCM, body: bytes, aad: bytes) -> str:
+        nonce = body[:_NONCE_SIZE]
         try:
-            plain = self._aead.decrypt(nonce, data[1 + _NONCE_SIZE :], _AAD)
+            plain = aead.decrypt(nonce, body[_NONCE_SIZE:], aad)
         except InvalidTag:
             raise PiiError("encrypted resident ID failed authentication (tampered or wrong key)") from None
         return plain.decode("ascii")

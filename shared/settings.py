@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "gz-childcare-platform"
     pii_hmac_secret: str = DEV_PII_HMAC_SECRET
     pii_encryption_secret: str = DEV_PII_ENCRYPTION_SECRET
+    # Key id of pii_encryption_secret, stored with every ciphertext. Rotation: a new id and secret,
+    # the old pair moved to pii_previous_encryption_secrets; old rows stay readable (and can be
+    # re-encrypted at leisure). pii_hmac_secret never rotates: person_ref must stay stable.
+    pii_encryption_key_id: str = "k1"
+    pii_previous_encryption_secrets: dict[str, str] = Field(default_factory=dict)
 
     log_level: str = "INFO"
 

@@ -257,7 +257,7 @@ def test_wrong_key_rejected(vault: PiiVault) -> None:
 def test_unknown_version_rejected(vault: PiiVault) -> None:
     blob = vault.encrypt(KNOWN_ID)
     with pytest.raises(PiiError, match="version"):
-        vault.decrypt(b"\x02" + blob[1:])
+        vault.decrypt(b"\x07" + blob[1:])
 
 
 def test_decrypt_rejects_non_bytes(vault: PiiVault) -> None:
@@ -280,3 +280,37 @@ def test_nothing_logged(vault: PiiVault, caplog: pytest.LogCaptureFixture) -> No
     for record in caplog.records:
         assert KNOWN_ID not in record.getMessage()
         assert KNOWN_ID[:14] not in record.getMessage()
+
+
+def test_encryption_key_rotation_keeps_old_data_readable() -> None:
+    """Rows written before key ids existed, and under an earlier key id, stay readable after rotation;
+    the reference (person_ref) never changes."""
+    legacy = PiiVault.from_secrets("hmac-secret-stays", "first-encryption-secret")
+    first = PiiVault.from_secrets("hmac-secret-stays", "first-encryption-secret", key_id="2026-01")
+    legacy_blob = legacy.encrypt(KNOWN_ID)
+    first_blob = first.encrypt(KNOWN_ID)
+    assert first_blob[:1] == b"\x02"
+    assert b"2026-01" in first_blob
+
+    rotated = PiiVault.from_secrets(
+        "hmac-secret-stays",
+        "second-encryption-secret",
+        key_id="2026-07",
+        previous_secrets={"2026-01": "first-encryption-secret"},
+    )
+    new_blob = rotated.encrypt(KNOWN_ID)
+    assert rotated.decrypt(legacy_blob) == KNOWN_ID
+    assert rotated.decrypt(first_blob) == KNOWN_ID
+    assert rotated.decrypt(new_blob) == KNOWN_ID
+    assert rotated.person_ref(KNOWN_ID) == legacy.person_ref(KNOWN_ID)
+    assert rotated.needs_rewrap(first_blob)
+    assert rotated.needs_rewrap(legacy_blob)
+    assert not rotated.needs_rewrap(new_blob)
+
+    forgot_old_key = PiiVault.from_secrets("hmac-secret-stays", "second-encryption-secret", key_id="2026-07")
+    with pytest.raises(PiiError, match="2026-01"):
+        forgot_old_key.decrypt(first_blob)
+    # the key id is authenticated: relabelling a ciphertext to another id does not decrypt
+    relabelled = first_blob.replace(b"2026-01", b"2026-07")
+    with pytest.raises(PiiError):
+        rotated.decrypt(relabelled)

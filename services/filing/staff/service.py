@@ -164,7 +164,12 @@ class StaffingView:
 
 
 def vault_for(settings: ServiceSettings) -> PiiVault:
-    return PiiVault.from_secrets(settings.pii_hmac_secret, settings.pii_encryption_secret)
+    return PiiVault.from_secrets(
+        settings.pii_hmac_secret,
+        settings.pii_encryption_secret,
+        key_id=settings.pii_encryption_key_id,
+        previous_secrets=settings.pii_previous_encryption_secrets,
+    )
 
 
 def carer_ratios(settings: ServiceSettings) -> dict[str, int]:
