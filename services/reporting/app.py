@@ -9,6 +9,7 @@ from services.reporting.consumers import consumers
 from services.reporting.grants import load_grants
 from services.reporting.jobs import jobs
 from services.reporting.settings import ReportingSettings
+from services.reporting.stats.api import router as stats_router
 from shared.app import create_service_app
 from shared.db import Database
 from shared.settings import ServiceSettings
@@ -23,7 +24,7 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
         resolved,
         title="信息共享台账服务 (reporting)",
         description="Tamper-evident shared ledger for agencies, and statistics against the plan's targets.",
-        routers=[router],
+        routers=[router, stats_router],
         consumers=consumers,
         jobs=jobs(resolved),
         database=database,

@@ -1,4 +1,4 @@
-"""The reporting service reads every domain topic into the ledger (and the statistics projections)."""
+"""The reporting service reads every domain topic into the ledger and the statistics projections."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reporting import service
 from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
+from services.reporting.stats.projections import project
 from shared.app import ConsumerSpec, ServiceContext
 from shared.consumer import Handler
 from shared.events import CATALOGUE, DecodedEvent
@@ -22,7 +23,9 @@ def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
     shared_fields = load_grants(settings.ledger_grants_file).common()
 
     async def append(session: AsyncSession, event: DecodedEvent) -> None:
+        # one transaction (the runner's, with the inbox claim): the entry and the projections commit together
         await service.append_event(session, ctx.outbox, event.envelope, shared_fields=shared_fields)
+        await project(session, event)
 
     ledgered: dict[str, Handler] = {t: append for t, model in CATALOGUE.items() if model.topic in DOMAIN_TOPICS}
     return [ConsumerSpec(name=CONSUMER, topics=list(DOMAIN_TOPICS), handlers=ledgered)]

@@ -1,4 +1,5 @@
-"""Rebuild the ledger into an empty reporting database by replaying the topics.
+"""Rebuild the ledger and the statistics projections into an empty reporting database by
+replaying the topics.
 
 The ledger's order is the order the live consumer happened to read three multi-partition topics
 in, which a replay cannot reproduce by itself. That order is on record, though: the single-partition
@@ -7,6 +8,8 @@ So the rebuild reads the ledger topic for the order and the domain topics for th
 appends them in that order: the same leaves in the same order give the same root at every size.
 Events on the domain topics that the ledger topic does not mention yet (appended after the last
 record was published, or never) follow in topic/partition/offset order, and are announced then.
+Each event is projected into the statistics tables in the same transaction as its append; the
+projections do not depend on the order (see ``stats.projections``), so they equal the live ones.
 
 ``python -m services.reporting.rebuild`` runs it against the configured database (REPORTING_*).
 """
@@ -23,6 +26,7 @@ from services.reporting import service
 from services.reporting.consumers import CONSUMER
 from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
+from services.reporting.stats.projections import project
 from shared.db import Database
 from shared.events import DecodedEvent, PoisonEvent, decode
 from shared.events.reporting import LedgerEntrySharedV1
@@ -105,6 +109,7 @@ async def rebuild(db: Database, settings: ReportingSettings, *, batch: int = 500
                 index = await service.append_event(
                     session, outbox if announce else None, event.envelope, shared_fields=shared_fields
                 )
+                await project(session, event)  # the statistics projections, as the live consumer does
                 appended += index is not None
     async with db.transaction() as session:
         size = await service.tree_size(session)

@@ -35,6 +35,12 @@ class ReportingSettings(ServiceSettings):
     ledger_previous_verifier_keys: list[str] = Field(default_factory=list)
     ledger_checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
     ledger_grants_file: Path = DEFAULT_GRANTS_FILE
+    # Statistics (docs/statistics.md): the first year that may be asked about, and the annual-report
+    # due day in the year after the report year. The due day must equal the filing service's
+    # FILING_ANNUAL_REPORT_DUE_MONTH/DAY: it decides who still owed a report when they deregistered.
+    stats_first_year: int = Field(default=2020, ge=2000)
+    annual_report_due_month: int = Field(default=3, ge=1, le=12)
+    annual_report_due_day: int = Field(default=31, ge=1, le=31)
 
     @model_validator(mode="after")
     def _ledger_key(self) -> ReportingSettings:

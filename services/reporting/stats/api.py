@@ -1,0 +1,200 @@
+"""Statistics against the plan's targets (public: aggregate figures only) and the institution
+summary (ops, supervisors, agencies with a data-sharing grant)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from services.reporting import service as ledger_service
+from services.reporting.errors import NoDataSharingGrant
+from services.reporting.grants import load_grants
+from services.reporting.settings import ReportingSettings
+from services.reporting.stats import service
+from services.reporting.stats.errors import InstitutionUnknown, YearOutOfRange
+from services.reporting.stats.figures import DistrictFigures, StreetCoverage
+from services.reporting.stats.schemas import (
+    AnnualReportsOut,
+    AnnualReportStatusOut,
+    DensityOut,
+    DistrictStatsOut,
+    DistrictStatsPage,
+    GradeOut,
+    GradesOut,
+    InspectionOut,
+    InspectionsOut,
+    InstitutionSummaryOut,
+    PuhuiOut,
+    SlotsOut,
+    StaffOut,
+    StreetCoverageOut,
+    StreetStatsPage,
+    SummaryStaffOut,
+    SummaryViolationsOut,
+    UncoveredStreetOut,
+    ViolationOut,
+    ViolationsOut,
+)
+from shared.auth import Principal, require_roles
+from shared.db import DbSession
+from shared.errors import Unauthenticated, error_responses
+from shared.workdays import china_today
+
+router = APIRouter(prefix="/v1", tags=["statistics"])
+
+Year = Annotated[int, Query(description="calendar year (Beijing time), from the first statistics year to this year")]
+
+
+def _policy(request: Request) -> service.StatsPolicy:
+    settings = cast(ReportingSettings, request.app.state.settings)
+    return service.StatsPolicy(
+        first_year=settings.stats_first_year,
+        report_due_month=settings.annual_report_due_month,
+        report_due_day=settings.annual_report_due_day,
+    )
+
+
+def _district_out(fig: DistrictFigures) -> DistrictStatsOut:
+    ar = fig.annual_reports
+    return DistrictStatsOut(
+        code=fig.code,
+        name=fig.name,
+        institutions=fig.institutions,
+        slots=SlotsOut(value=fig.slots, target=fig.slot_target, progress=fig.slot_progress),
+        slots_per_1000=DensityOut(value=fig.slots_per_1000, target=fig.slots_per_1000_target, residents=fig.residents),
+        puhui=PuhuiOut(slots=fig.puhui_slots, share=fig.puhui_share, target=fig.puhui_share_target),
+        annual_reports=AnnualReportsOut(
+            report_year=ar.report_year,
+            expected=ar.expected,
+            submitted=ar.submitted,
+            on_time=ar.on_time,
+            late=ar.late,
+            overdue=ar.overdue,
+            completion_rate=ar.completion_rate,
+            on_time_rate=ar.on_time_rate,
+            target=ar.target,
+        ),
+        staff=StaffOut(
+            active=fig.staff.active,
+            by_role=fig.staff.by_role,
+            certified=fig.staff.certified,
+            trained=fig.staff.trained,
+            certified_rate=fig.staff.certified_rate,
+            training_rate=fig.staff.training_rate,
+        ),
+        inspections=InspectionsOut(
+            filed_institutions=fig.institutions, inspected=fig.inspected, coverage=fig.inspection_coverage
+        ),
+        violations=ViolationsOut(**fig.violations, total=fig.violations_total),
+        credit_grades=GradesOut(**fig.grades),
+    )
+
+
+@router.get(
+    "/stats/districts",
+    response_model=DistrictStatsPage,
+    summary="Per district and city: slots, 普惠 share, reports, staff, inspections, credit, each beside its target",
+    description="Public (aggregate figures only). Definitions: docs/statistics.md.",
+    responses=error_responses(YearOutOfRange),
+)
+async def district_stats(request: Request, session: DbSession, year: Year) -> DistrictStatsPage:
+    stats = await service.district_stats(session, year=year, today=china_today(), policy=_policy(request))
+    return DistrictStatsPage(
+        year=stats.year,
+        as_of=stats.as_of,
+        districts=[_district_out(f) for f in stats.districts],
+        city=_district_out(stats.city),
+    )
+
+
+def _coverage_out(c: StreetCoverage, target: float | None, pp_target: float | None) -> StreetCoverageOut:
+    return StreetCoverageOut(
+        code=c.code,
+        name=c.name,
+        streets=c.streets,
+        covered=c.covered,
+        share=c.share,
+        target=target,
+        public_private_covered=c.public_private_covered,
+        public_private_share=c.public_private_share,
+        public_private_target=pp_target,
+    )
+
+
+@router.get(
+    "/stats/streets",
+    response_model=StreetStatsPage,
+    summary="Share of streets/towns with at least one filed 普惠 institution, and the streets still uncovered",
+    description="Public (aggregate figures only). Definitions: docs/statistics.md.",
+    responses=error_responses(YearOutOfRange),
+)
+async def street_stats(request: Request, session: DbSession, year: Year) -> StreetStatsPage:
+    stats = await service.street_stats(session, year=year, today=china_today(), policy=_policy(request))
+    return StreetStatsPage(
+        year=stats.year,
+        districts=[_coverage_out(c, stats.target, stats.public_private_target) for c in stats.districts],
+        city=_coverage_out(stats.city, stats.target, stats.public_private_target),
+        uncovered=[
+            UncoveredStreetOut(code=s.code, name=s.name, district_code=s.district_code, district_name=s.district_name)
+            for s in stats.uncovered
+        ],
+    )
+
+
+SummaryReader = Annotated[Principal, Depends(require_roles("ops", "supervisor", "agency:*"))]
+
+
+@router.get(
+    "/institutions/{institution_id}/summary",
+    response_model=InstitutionSummaryOut,
+    summary="One institution at a glance: filing, slots, staff compliance, inspections, violations, credit, 年报",
+    responses=error_responses(InstitutionUnknown, YearOutOfRange, Unauthenticated, NoDataSharingGrant),
+)
+async def institution_summary(
+    request: Request,
+    session: DbSession,
+    principal: SummaryReader,
+    institution_id: Annotated[uuid.UUID, Path()],
+    report_year: Annotated[
+        int | None, Query(description="annual report year to show; default: last year (Beijing)")
+    ] = None,
+) -> InstitutionSummaryOut:
+    settings = cast(ReportingSettings, request.app.state.settings)
+    # an agency needs a data-sharing agreement, as for the ledger (raises 403 otherwise)
+    ledger_service.access_for(principal, load_grants(settings.ledger_grants_file))
+    view = await service.institution_summary(
+        session, institution_id, today=china_today(), report_year=report_year, policy=_policy(request)
+    )
+    return InstitutionSummaryOut(
+        institution_id=view.institution_id,
+        status=view.status,
+        name=view.name,
+        district_code=view.district_code,
+        street_code=view.street_code,
+        operating_model=view.operating_model,
+        total_slots=view.total_slots,
+        puhui_slots=view.puhui_slots,
+        filed_at=view.filed_at,
+        deregistered_at=view.deregistered_at,
+        as_of=view.as_of,
+        staff=SummaryStaffOut(
+            active=view.staff_active,
+            by_role=view.staff_by_role,
+            certified=view.staff_certified,
+            trained=view.staff_trained,
+            certified_rate=view.certified_rate,
+            training_rate=view.training_rate,
+        ),
+        inspections=view.inspections,
+        latest_inspection=InspectionOut(**vars(view.latest_inspection)) if view.latest_inspection else None,
+        violations=SummaryViolationsOut(
+            confirmed=view.confirmed_violations,
+            open=len(view.open_violations),
+            open_by_severity=view.open_by_severity,
+            open_items=[ViolationOut(**vars(v)) for v in view.open_violations],
+        ),
+        credit_grade=GradeOut(**vars(view.grade)) if view.grade else None,
+        annual_report=AnnualReportStatusOut(**vars(view.annual_report)),
+    )

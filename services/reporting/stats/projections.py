@@ -1,0 +1,265 @@
+"""Project the domain events into the statistics tables, in the consumer's transaction (after the
+ledger append): both commit together, and the inbox makes the pair effectively-once.
+
+Order tolerance: every write is an upsert whose outcome does not depend on arrival order —
+versions are kept and read newest-first (profiles, grades), lifecycle times fold with
+GREATEST/LEAST, and a row another event has not created yet starts as a placeholder. Applying the
+same event twice changes nothing either (a rebuild may meet events the inbox already holds).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.stats import repository as repo
+from services.reporting.stats.models import (
+    PROFILE_RANK,
+    ProjAnnualReport,
+    ProjCreditGrade,
+    ProjInspection,
+    ProjInstitutionProfile,
+    ProjStaff,
+    ProjViolation,
+)
+from shared.events import DecodedEvent, EventData
+from shared.events.credit import InstitutionGradedV1
+from shared.events.filing import (
+    AnnualReportOverdueV1,
+    AnnualReportSubmittedV1,
+    InstitutionChangedV1,
+    InstitutionDeregisteredV1,
+    InstitutionFiledV1,
+    InstitutionProfile,
+    InstitutionRejectedV1,
+    InstitutionReturnedV1,
+    InstitutionSubmittedV1,
+    StaffHiredV1,
+    StaffLeftV1,
+)
+from shared.events.inspection import (
+    InspectionResultPublishedV1,
+    ViolationClosedV1,
+    ViolationConfirmedV1,
+    ViolationEscalatedV1,
+)
+
+
+async def _profile(
+    session: AsyncSession,
+    event_id: str,
+    institution_id: uuid.UUID,
+    profile: InstitutionProfile,
+    at: datetime,
+    kind: str,
+) -> None:
+    await repo.upsert(
+        session,
+        ProjInstitutionProfile,
+        {
+            "event_id": event_id,
+            "institution_id": institution_id,
+            "effective_at": at,
+            "rank": PROFILE_RANK[kind],
+            "name": profile.name,
+            "operating_model": profile.operating_model,
+            "district_code": profile.district_code,
+            "street_code": profile.street_code,
+            "total_slots": profile.total_slots,
+            "puhui_slots": profile.puhui_slots,
+        },
+        ["event_id"],
+    )
+
+
+async def _submitted(session: AsyncSession, event: DecodedEvent, data: InstitutionSubmittedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id, last_submitted_at=data.submitted_at)
+    await repo.set_identity(
+        session,
+        data.institution_id,
+        name=data.name,
+        district_code=data.district_code,
+        street_code=data.street_code,
+        at=data.submitted_at,
+    )
+    if data.profile is not None:
+        await _profile(session, event.envelope.id, data.institution_id, data.profile, data.submitted_at, "submitted")
+
+
+async def _filed(session: AsyncSession, event: DecodedEvent, data: InstitutionFiledV1) -> None:
+    await repo.ensure_institution(session, data.institution_id, filed_at=data.decided_at)
+    await _profile(session, event.envelope.id, data.institution_id, data.profile, data.decided_at, "filed")
+
+
+async def _changed(session: AsyncSession, event: DecodedEvent, data: InstitutionChangedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    await _profile(session, event.envelope.id, data.institution_id, data.profile, data.changed_at, "changed")
+
+
+async def _returned(session: AsyncSession, _: DecodedEvent, data: InstitutionReturnedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id, returned_at=data.decided_at)
+
+
+async def _rejected(session: AsyncSession, _: DecodedEvent, data: InstitutionRejectedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id, rejected_at=data.decided_at)
+
+
+async def _deregistered(session: AsyncSession, _: DecodedEvent, data: InstitutionDeregisteredV1) -> None:
+    await repo.ensure_institution(session, data.institution_id, deregistered_at=data.deregistered_at)
+
+
+async def _hired(session: AsyncSession, _: DecodedEvent, data: StaffHiredV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    certificates = [
+        {"kind": c.kind, "expires_on": c.expires_on.isoformat() if c.expires_on else None} for c in data.certificates
+    ]
+    values = {
+        "staff_id": data.staff_id,
+        "institution_id": data.institution_id,
+        "role": data.role,
+        "hired_on": data.hired_on,
+        "certificates": certificates,
+    }
+    # left_on is not touched: a departure that arrived first stays recorded
+    await repo.upsert(session, ProjStaff, values, ["staff_id"], {k: v for k, v in values.items() if k != "staff_id"})
+
+
+async def _left(session: AsyncSession, _: DecodedEvent, data: StaffLeftV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    await repo.upsert(
+        session,
+        ProjStaff,
+        {"staff_id": data.staff_id, "institution_id": data.institution_id, "left_on": data.left_on},
+        ["staff_id"],
+        {"left_on": data.left_on},
+    )
+
+
+async def _report_submitted(session: AsyncSession, _: DecodedEvent, data: AnnualReportSubmittedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    values = {"submitted_at": data.submitted_at, "on_time": data.on_time}
+    await repo.upsert(
+        session,
+        ProjAnnualReport,
+        {"institution_id": data.institution_id, "year": data.year, **values},
+        ["institution_id", "year"],
+        values,
+    )
+
+
+async def _report_overdue(session: AsyncSession, _: DecodedEvent, data: AnnualReportOverdueV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    values = {"overdue_due_date": data.due_date}
+    await repo.upsert(
+        session,
+        ProjAnnualReport,
+        {"institution_id": data.institution_id, "year": data.year, **values},
+        ["institution_id", "year"],
+        values,
+    )
+
+
+async def _published(session: AsyncSession, _: DecodedEvent, data: InspectionResultPublishedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    values = {
+        "institution_id": data.institution_id,
+        "kind": data.kind,
+        "conclusion": data.conclusion,
+        "violation_count": data.violation_count,
+        "inspected_at": data.inspected_at,
+        "published_at": data.published_at,
+    }
+    # a result published again (corrected) replaces the older publication, whatever the arrival order
+    await repo.upsert(
+        session,
+        ProjInspection,
+        {"task_id": data.task_id, **values},
+        ["task_id"],
+        values,
+        where=lambda excluded: ProjInspection.published_at <= excluded.published_at,
+    )
+
+
+async def _confirmed(session: AsyncSession, _: DecodedEvent, data: ViolationConfirmedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    values = {
+        "institution_id": data.institution_id,
+        "code": data.code,
+        "title_zh": data.title_zh,
+        "severity": data.severity,
+        "confirmed_at": data.confirmed_at,
+        "rectification_due": data.rectification_due,
+    }
+    await repo.upsert(session, ProjViolation, {"violation_id": data.violation_id, **values}, ["violation_id"], values)
+
+
+async def _closed(session: AsyncSession, _: DecodedEvent, data: ViolationClosedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    values = {"institution_id": data.institution_id, "closed_at": data.closed_at}
+    await repo.upsert(
+        session,
+        ProjViolation,
+        {"violation_id": data.violation_id, **values},
+        ["violation_id"],
+        {"closed_at": data.closed_at},
+    )
+
+
+async def _escalated(session: AsyncSession, _: DecodedEvent, data: ViolationEscalatedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    values = {"institution_id": data.institution_id, "escalated_at": data.escalated_at}
+    await repo.upsert(
+        session,
+        ProjViolation,
+        {"violation_id": data.violation_id, **values},
+        ["violation_id"],
+        {"escalated_at": data.escalated_at},
+    )
+
+
+async def _graded(session: AsyncSession, event: DecodedEvent, data: InstitutionGradedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    await repo.upsert(
+        session,
+        ProjCreditGrade,
+        {
+            "event_id": event.envelope.id,
+            "institution_id": data.institution_id,
+            "grade": data.grade,
+            "score": data.score,
+            "graded_at": data.graded_at,
+        },
+        ["event_id"],
+    )
+
+
+Projector = Callable[[AsyncSession, DecodedEvent, Any], Awaitable[None]]
+
+PROJECTORS: dict[type[EventData], Projector] = {
+    InstitutionSubmittedV1: _submitted,
+    InstitutionFiledV1: _filed,
+    InstitutionChangedV1: _changed,
+    InstitutionReturnedV1: _returned,
+    InstitutionRejectedV1: _rejected,
+    InstitutionDeregisteredV1: _deregistered,
+    StaffHiredV1: _hired,
+    StaffLeftV1: _left,
+    AnnualReportSubmittedV1: _report_submitted,
+    AnnualReportOverdueV1: _report_overdue,
+    InspectionResultPublishedV1: _published,
+    ViolationConfirmedV1: _confirmed,
+    ViolationClosedV1: _closed,
+    ViolationEscalatedV1: _escalated,
+    InstitutionGradedV1: _graded,
+}
+
+
+async def project(session: AsyncSession, event: DecodedEvent) -> None:
+    """Apply one event to the projections (most event types concern none of them)."""
+    projector = PROJECTORS.get(type(event.data))
+    if projector is not None:
+        await projector(session, event, event.data)

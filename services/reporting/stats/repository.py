@@ -1,0 +1,288 @@
+"""SQL of the projections: order-tolerant upserts (consumer side) and the reads of the statistics
+and the institution summary."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+
+from services.reporting.stats.figures import FiledInstitution, ReportFact, StaffFact, ViolationFact
+from services.reporting.stats.models import (
+    ProjAnnualReport,
+    ProjCreditGrade,
+    ProjInspection,
+    ProjInstitution,
+    ProjInstitutionProfile,
+    ProjStaff,
+    ProjViolation,
+)
+
+# --- writes ----------------------------------------------------------------------------------------
+
+
+async def upsert(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Mapping[str, Any] | None = None,
+    where: Callable[[Any], ColumnElement[bool]] | None = None,
+) -> None:
+    """Insert the row, or on its key apply ``update`` (column → value) if ``where(excluded)``
+    holds (default: always); no ``update``: keep the stored row."""
+    stmt = pg_insert(model).values(**values)
+    if update:
+        condition = where(stmt.excluded) if where is not None else None
+        await session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update), where=condition))
+    else:
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
+
+
+def newest(column: Any, excluded: Any) -> ColumnElement[Any]:
+    return func.greatest(column, excluded)  # GREATEST ignores NULLs in PostgreSQL
+
+
+def earliest(column: Any, excluded: Any) -> ColumnElement[Any]:
+    return func.least(column, excluded)  # LEAST ignores NULLs in PostgreSQL
+
+
+async def ensure_institution(session: AsyncSession, institution_id: uuid.UUID, **times: datetime | None) -> None:
+    """Create the placeholder if unknown; fold in lifecycle times: submissions and decisions keep
+    the newest, filing and deregistration the earliest (each happens once; a redelivery or an older
+    copy cannot move it)."""
+    table = ProjInstitution.__table__
+    stmt = pg_insert(ProjInstitution).values(institution_id=institution_id, **times)
+    if not times:
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["institution_id"]))
+        return
+    fold = {"filed_at": earliest, "deregistered_at": earliest}
+    update = {name: fold.get(name, newest)(table.c[name], stmt.excluded[name]) for name in times}
+    await session.execute(stmt.on_conflict_do_update(index_elements=["institution_id"], set_=update))
+
+
+async def set_identity(
+    session: AsyncSession, institution_id: uuid.UUID, *, name: str, district_code: str, street_code: str, at: datetime
+) -> None:
+    """Name and location from a submission without a profile, newest submission wins."""
+    table = ProjInstitution.__table__
+    stmt = pg_insert(ProjInstitution).values(
+        institution_id=institution_id, name=name, district_code=district_code, street_code=street_code, identity_at=at
+    )
+    newer = or_(table.c.identity_at.is_(None), table.c.identity_at <= stmt.excluded.identity_at)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["institution_id"],
+            set_={
+                "name": stmt.excluded.name,
+                "district_code": stmt.excluded.district_code,
+                "street_code": stmt.excluded.street_code,
+                "identity_at": stmt.excluded.identity_at,
+            },
+            where=newer,
+        )
+    )
+
+
+# --- reads for the statistics ------------------------------------------------------------------
+
+
+def _profile_in_force(before: datetime, *, filed_only: bool) -> Any:
+    p = ProjInstitutionProfile
+    conditions = [p.institution_id == ProjInstitution.institution_id, p.effective_at < before]
+    if filed_only:
+        conditions.append(p.rank >= 1)  # a submitted profile is a proposal, not a filed fact
+    return (
+        select(p.district_code, p.street_code, p.operating_model, p.total_slots, p.puhui_slots)
+        .where(*conditions)
+        .order_by(p.effective_at.desc(), p.rank.desc(), p.event_id.desc())
+        .limit(1)
+        .lateral("profile")
+    )
+
+
+async def filed_institutions(
+    session: AsyncSession, *, filed_before: datetime, present_at: datetime
+) -> list[FiledInstitution]:
+    """Institutions filed before ``filed_before`` and not deregistered before ``present_at``, with
+    the filed profile in force at ``filed_before``."""
+    i = ProjInstitution
+    profile = _profile_in_force(filed_before, filed_only=True)
+    rows = await session.execute(
+        select(
+            i.institution_id,
+            profile.c.district_code,
+            profile.c.street_code,
+            profile.c.operating_model,
+            profile.c.total_slots,
+            profile.c.puhui_slots,
+        )
+        .select_from(i)
+        .join(profile, true())
+        .where(i.filed_at < filed_before, or_(i.deregistered_at.is_(None), i.deregistered_at >= present_at))
+    )
+    return [
+        FiledInstitution(
+            institution_id=r.institution_id,
+            district_code=r.district_code,
+            street_code=r.street_code,
+            operating_model=r.operating_model,
+            total_slots=r.total_slots,
+            puhui_slots=r.puhui_slots,
+        )
+        for r in rows
+    ]
+
+
+async def staff_of(session: AsyncSession, institution_ids: Sequence[uuid.UUID]) -> list[StaffFact]:
+    if not institution_ids:
+        return []
+    s = ProjStaff
+    rows = await session.execute(
+        select(s.institution_id, s.role, s.hired_on, s.left_on, s.certificates).where(
+            s.institution_id.in_(institution_ids)
+        )
+    )
+    return [StaffFact(r.institution_id, r.role, r.hired_on, r.left_on, r.certificates) for r in rows]
+
+
+async def reports_for_year(session: AsyncSession, year: int) -> dict[uuid.UUID, ReportFact]:
+    r = ProjAnnualReport
+    rows = await session.execute(
+        select(r.institution_id, r.submitted_at, r.on_time, r.overdue_due_date).where(r.year == year)
+    )
+    return {
+        row.institution_id: ReportFact(
+            institution_id=row.institution_id,
+            submitted=row.submitted_at is not None,
+            on_time=row.on_time,
+            overdue_marked=row.overdue_due_date is not None,
+        )
+        for row in rows
+    }
+
+
+async def inspected_between(session: AsyncSession, start: datetime, end: datetime) -> set[uuid.UUID]:
+    rows = await session.execute(
+        select(ProjInspection.institution_id)
+        .where(ProjInspection.inspected_at >= start, ProjInspection.inspected_at < end)
+        .distinct()
+    )
+    return {r[0] for r in rows}
+
+
+async def violations_confirmed_between(session: AsyncSession, start: datetime, end: datetime) -> list[ViolationFact]:
+    """Confirmed in [start, end), each with its institution's district then (the newest profile
+    before ``end`` of any kind, else the district of its submission)."""
+    v, i = ProjViolation, ProjInstitution
+    profile = _profile_in_force(end, filed_only=False)
+    rows = await session.execute(
+        select(v.severity, func.coalesce(profile.c.district_code, i.district_code).label("district_code"))
+        .select_from(v)
+        .outerjoin(i, i.institution_id == v.institution_id)
+        .outerjoin(profile, true())
+        .where(v.confirmed_at >= start, v.confirmed_at < end, v.severity.is_not(None))
+    )
+    return [ViolationFact(district_code=r.district_code, severity=r.severity) for r in rows]
+
+
+async def grades_at(session: AsyncSession, before: datetime) -> dict[uuid.UUID, str]:
+    """The grade in force at ``before`` per institution: the newest ``graded_at`` before it."""
+    g = ProjCreditGrade
+    rows = await session.execute(
+        select(g.institution_id, g.grade)
+        .where(g.graded_at < before)
+        .ext(distinct_on(g.institution_id))
+        .order_by(g.institution_id, g.graded_at.desc(), g.event_id.desc())
+    )
+    return {r.institution_id: r.grade for r in rows}
+
+
+# --- reads for the institution summary ------------------------------------------------------------
+
+
+async def institution(session: AsyncSession, institution_id: uuid.UUID) -> ProjInstitution | None:
+    return await session.get(ProjInstitution, institution_id)
+
+
+async def current_profile(session: AsyncSession, institution_id: uuid.UUID) -> ProjInstitutionProfile | None:
+    p = ProjInstitutionProfile
+    return (
+        await session.execute(
+            select(p)
+            .where(p.institution_id == institution_id)
+            .order_by(p.effective_at.desc(), p.rank.desc(), p.event_id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def staff_rows(session: AsyncSession, institution_id: uuid.UUID) -> list[StaffFact]:
+    return await staff_of(session, [institution_id])
+
+
+async def latest_inspection(session: AsyncSession, institution_id: uuid.UUID) -> ProjInspection | None:
+    s = ProjInspection
+    return (
+        await session.execute(
+            select(s)
+            .where(s.institution_id == institution_id)
+            .order_by(s.inspected_at.desc(), s.published_at.desc(), s.task_id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def inspection_count(session: AsyncSession, institution_id: uuid.UUID) -> int:
+    s = ProjInspection
+    return int(
+        (
+            await session.execute(select(func.count()).select_from(s).where(s.institution_id == institution_id))
+        ).scalar_one()
+    )
+
+
+async def open_violations(session: AsyncSession, institution_id: uuid.UUID) -> list[ProjViolation]:
+    v = ProjViolation
+    return list(
+        (
+            await session.execute(
+                select(v)
+                .where(and_(v.institution_id == institution_id, v.confirmed_at.is_not(None), v.closed_at.is_(None)))
+                .order_by(v.confirmed_at, v.violation_id)
+            )
+        ).scalars()
+    )
+
+
+async def confirmed_violation_count(session: AsyncSession, institution_id: uuid.UUID) -> int:
+    v = ProjViolation
+    return int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(v)
+                .where(v.institution_id == institution_id, v.confirmed_at.is_not(None))
+            )
+        ).scalar_one()
+    )
+
+
+async def latest_grade(session: AsyncSession, institution_id: uuid.UUID) -> ProjCreditGrade | None:
+    g = ProjCreditGrade
+    return (
+        await session.execute(
+            select(g).where(g.institution_id == institution_id).order_by(g.graded_at.desc(), g.event_id.desc()).limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def annual_report(session: AsyncSession, institution_id: uuid.UUID, year: int) -> ProjAnnualReport | None:
+    return await session.get(ProjAnnualReport, (institution_id, year))

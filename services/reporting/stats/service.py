@@ -1,0 +1,216 @@
+"""Statistics per district and street, and the institution summary, read from the projections.
+No FastAPI here and no commit: the request's unit of work owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.stats import figures
+from services.reporting.stats import repository as repo
+from services.reporting.stats.errors import InstitutionUnknown, YearOutOfRange
+from services.reporting.stats.figures import DistrictStats, StreetStats
+
+
+@dataclass(frozen=True)
+class StatsPolicy:
+    """What the statistics need from configuration: the first year asked about, and the annual
+    report due day (month, day of the year after), which must equal the filing service's."""
+
+    first_year: int = 2020
+    report_due_month: int = 3
+    report_due_day: int = 31
+
+
+def check_year(year: int, today: date, policy: StatsPolicy, *, field_name: str = "year") -> None:
+    if year < policy.first_year or year > today.year:
+        raise YearOutOfRange(f"统计年度须在{policy.first_year}年至{today.year}年之间", field=field_name)
+
+
+async def district_stats(session: AsyncSession, *, year: int, today: date, policy: StatsPolicy) -> DistrictStats:
+    check_year(year, today, policy)
+    end = figures.end_of_year(year)
+    filed = await repo.filed_institutions(session, filed_before=end, present_at=end)
+    report_year = year - 1
+    # owing a report for Y-1: filed before the end of Y-1 and not deregistered before its due day
+    due = figures.report_due_midnight(report_year, policy.report_due_month, policy.report_due_day)
+    expected = await repo.filed_institutions(session, filed_before=figures.end_of_year(report_year), present_at=due)
+    return figures.district_stats(
+        year=year,
+        today=today,
+        filed=filed,
+        staff=await repo.staff_of(session, [i.institution_id for i in filed]),
+        report_expected=expected,
+        reports=await repo.reports_for_year(session, report_year),
+        inspected=await repo.inspected_between(session, figures.start_of_year(year), end),
+        violations=await repo.violations_confirmed_between(session, figures.start_of_year(year), end),
+        grades=await repo.grades_at(session, end),
+    )
+
+
+async def street_stats(session: AsyncSession, *, year: int, today: date, policy: StatsPolicy) -> StreetStats:
+    check_year(year, today, policy)
+    end = figures.end_of_year(year)
+    return figures.street_stats(year, await repo.filed_institutions(session, filed_before=end, present_at=end))
+
+
+# --- institution summary -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InspectionView:
+    task_id: uuid.UUID
+    kind: str
+    conclusion: str
+    violation_count: int
+    inspected_at: datetime
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class ViolationView:
+    violation_id: uuid.UUID
+    code: str | None
+    title_zh: str | None
+    severity: str
+    confirmed_at: datetime
+    rectification_due: date | None
+    escalated: bool
+
+
+@dataclass(frozen=True)
+class ReportStatusView:
+    year: int
+    status: str  # on_time | late | overdue | pending | not_due
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class GradeView:
+    grade: str
+    score: float
+    graded_at: datetime
+
+
+@dataclass
+class SummaryView:
+    institution_id: uuid.UUID
+    status: str
+    name: str | None
+    district_code: str | None
+    street_code: str | None
+    operating_model: str | None
+    total_slots: int | None
+    puhui_slots: int | None
+    filed_at: datetime | None
+    deregistered_at: datetime | None
+    as_of: date
+    staff_active: int
+    staff_by_role: dict[str, int]
+    staff_certified: int
+    staff_trained: int
+    certified_rate: float | None
+    training_rate: float | None
+    inspections: int
+    latest_inspection: InspectionView | None
+    confirmed_violations: int
+    open_violations: list[ViolationView]
+    open_by_severity: dict[str, int]
+    grade: GradeView | None
+    annual_report: ReportStatusView
+
+
+async def institution_summary(
+    session: AsyncSession, institution_id: uuid.UUID, *, today: date, report_year: int | None, policy: StatsPolicy
+) -> SummaryView:
+    inst = await repo.institution(session, institution_id)
+    if inst is None:
+        raise InstitutionUnknown(field="institution_id")
+    year = report_year if report_year is not None else today.year - 1
+    check_year(year, today, policy, field_name="report_year")
+    profile = await repo.current_profile(session, institution_id)
+    status = figures.filing_status(
+        last_submitted_at=inst.last_submitted_at,
+        returned_at=inst.returned_at,
+        rejected_at=inst.rejected_at,
+        filed_at=inst.filed_at,
+        deregistered_at=inst.deregistered_at,
+    )
+    active = [
+        s for s in await repo.staff_rows(session, institution_id) if figures.active_on(s.hired_on, s.left_on, today)
+    ]
+    by_role = dict.fromkeys(figures.ROLES, 0)
+    for s in active:
+        if s.role in by_role:
+            by_role[s.role] += 1
+    certified = sum(figures.certified_on(s.certificates, today) for s in active)
+    trained = sum(figures.trained(s.certificates) for s in active)
+    latest = await repo.latest_inspection(session, institution_id)
+    open_rows = await repo.open_violations(session, institution_id)
+    open_views = [
+        ViolationView(
+            violation_id=v.violation_id,
+            code=v.code,
+            title_zh=v.title_zh,
+            severity=v.severity or "",
+            confirmed_at=v.confirmed_at,  # type: ignore[arg-type]  # open_violations: confirmed only
+            rectification_due=v.rectification_due,
+            escalated=v.escalated_at is not None,
+        )
+        for v in open_rows
+    ]
+    open_by_severity = dict.fromkeys(figures.SEVERITIES, 0)
+    open_by_severity.update(Counter(v.severity for v in open_views if v.severity in open_by_severity))
+    grade = await repo.latest_grade(session, institution_id)
+    return SummaryView(
+        institution_id=institution_id,
+        status=status,
+        name=profile.name if profile else inst.name,
+        district_code=profile.district_code if profile else inst.district_code,
+        street_code=profile.street_code if profile else inst.street_code,
+        operating_model=profile.operating_model if profile else None,
+        total_slots=profile.total_slots if profile else None,
+        puhui_slots=profile.puhui_slots if profile else None,
+        filed_at=inst.filed_at,
+        deregistered_at=inst.deregistered_at,
+        as_of=today,
+        staff_active=len(active),
+        staff_by_role=by_role,
+        staff_certified=certified,
+        staff_trained=trained,
+        certified_rate=figures.ratio(certified, len(active)),
+        training_rate=figures.ratio(trained, len(active)),
+        inspections=await repo.inspection_count(session, institution_id),
+        latest_inspection=InspectionView(
+            task_id=latest.task_id,
+            kind=latest.kind,
+            conclusion=latest.conclusion,
+            violation_count=latest.violation_count,
+            inspected_at=latest.inspected_at,
+            published_at=latest.published_at,
+        )
+        if latest
+        else None,
+        confirmed_violations=await repo.confirmed_violation_count(session, institution_id),
+        open_violations=open_views,
+        open_by_severity=open_by_severity,
+        grade=GradeView(grade.grade, grade.score, grade.graded_at) if grade else None,
+        annual_report=await _report_status(session, inst.filed_at, institution_id, year),
+    )
+
+
+async def _report_status(
+    session: AsyncSession, filed_at: datetime | None, institution_id: uuid.UUID, year: int
+) -> ReportStatusView:
+    report = await repo.annual_report(session, institution_id, year)
+    if report is not None and report.submitted_at is not None:
+        return ReportStatusView(year, "on_time" if report.on_time else "late", report.submitted_at)
+    if report is not None and report.overdue_due_date is not None:
+        return ReportStatusView(year, "overdue", None)
+    if filed_at is None or filed_at >= figures.end_of_year(year):
+        return ReportStatusView(year, "not_due", None)  # not filed during that year: owes no report
+    return ReportStatusView(year, "pending", None)

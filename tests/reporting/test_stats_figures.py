@@ -1,0 +1,115 @@
+"""The statistics' definitions as pure functions (no I/O)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from services.reporting.stats import figures
+from services.reporting.stats.figures import FiledInstitution, ReportFact, StaffFact, ViolationFact
+from shared.reference import districts
+
+
+def test_targets_come_from_the_data_files() -> None:
+    tianhe = districts()["440106"]
+    assert [figures.slot_target(tianhe, y) for y in (2022, 2023, 2024, 2025, 2026)] == [None, 8320, 13960, 17060, None]
+    assert figures.plan_target("slots_per_1000", 2025) == 5.8
+    assert figures.plan_target("puhui_share", 2024) is None
+    assert figures.plan_target("puhui_share", 2025) == 0.3
+    assert figures.residents(tianhe) == 2_238_000
+
+
+def test_staff_definitions() -> None:
+    day = date(2024, 12, 31)
+    assert figures.active_on(date(2024, 1, 1), None, day)
+    assert figures.active_on(date(2024, 1, 1), date(2025, 1, 1), day)
+    assert not figures.active_on(date(2024, 1, 1), day, day)  # left_on is the first day gone
+    assert not figures.active_on(date(2025, 1, 1), None, day)
+    assert not figures.active_on(None, date(2024, 5, 1), day)  # a departure whose hire never arrived
+    assert figures.certified_on([{"kind": "保育师证", "expires_on": None}], day)
+    assert figures.certified_on([{"kind": "保育师证", "expires_on": "2024-12-31"}], day)
+    assert not figures.certified_on([{"kind": "保育师证", "expires_on": "2024-12-30"}], day)
+    assert not figures.certified_on([], day)
+    assert figures.trained([{"kind": "托育机构负责人岗位培训合格证"}])
+    assert not figures.trained([{"kind": "保育师证"}])
+
+
+def test_filing_status_does_not_depend_on_arrival_order() -> None:
+    t = [datetime(2024, 1, d, tzinfo=UTC) for d in range(1, 6)]
+    none = {"returned_at": None, "rejected_at": None, "filed_at": None, "deregistered_at": None}
+    assert figures.filing_status(last_submitted_at=None, **none) == "unknown"
+    assert figures.filing_status(last_submitted_at=t[0], **none) == "submitted"
+    assert figures.filing_status(last_submitted_at=t[0], **{**none, "returned_at": t[1]}) == "returned"
+    assert figures.filing_status(last_submitted_at=t[2], **{**none, "returned_at": t[1]}) == "submitted"  # resubmitted
+    assert figures.filing_status(last_submitted_at=t[0], **{**none, "rejected_at": t[1]}) == "rejected"
+    assert figures.filing_status(last_submitted_at=None, **{**none, "filed_at": t[1]}) == "filed"
+    assert figures.filing_status(last_submitted_at=t[0], **{**none, "filed_at": t[1], "deregistered_at": t[3]}) == (
+        "deregistered"
+    )
+
+
+def test_year_boundaries_are_beijing_time() -> None:
+    assert figures.end_of_year(2024) == datetime(2024, 12, 31, 16, tzinfo=UTC)
+    assert figures.as_of_date(2024, date(2026, 1, 1)) == date(2024, 12, 31)
+    assert figures.as_of_date(2026, date(2026, 3, 1)) == date(2026, 3, 1)
+    # a due day past the month's end falls back to its last day
+    assert figures.report_due_midnight(2023, 2, 31) == datetime(2024, 2, 28, 16, tzinfo=UTC)  # 2024-02-29 Beijing
+    assert figures.report_due_midnight(2024, 12, 31) == datetime(2025, 12, 30, 16, tzinfo=UTC)
+
+
+def inst(n: int, district: str, street: str, total: int, puhui: int, model: str = "private") -> FiledInstitution:
+    return FiledInstitution(uuid.UUID(int=n), district, street, model, total, puhui)
+
+
+def test_district_figures_on_a_tiny_city() -> None:
+    a, b = inst(1, "440117", "440117001", 30, 10), inst(2, "440117", "440117002", 10, 0)
+    stats = figures.district_stats(
+        year=2024,
+        today=date(2026, 1, 1),
+        filed=[a, b],
+        staff=[
+            StaffFact(a.institution_id, "carer", date(2024, 1, 1), None, [{"kind": "保育师证", "expires_on": None}]),
+            StaffFact(b.institution_id, "cook", date(2024, 1, 1), None, []),
+            StaffFact(uuid.UUID(int=99), "carer", date(2024, 1, 1), None, []),  # not a filed institution
+        ],
+        report_expected=[a],
+        reports={a.institution_id: ReportFact(a.institution_id, True, False, True)},
+        inspected={b.institution_id},
+        violations=[ViolationFact("440117", "serious"), ViolationFact(None, "minor")],
+        grades={a.institution_id: "A"},
+    )
+    conghua = next(d for d in stats.districts if d.code == "440117")
+    assert (conghua.slots, conghua.puhui_slots, conghua.puhui_share) == (40, 10, 0.25)
+    assert (conghua.slot_target, conghua.slot_progress) == (2460, 0.0163)
+    assert (conghua.staff.active, conghua.staff.certified, conghua.staff.certified_rate) == (2, 1, 0.5)
+    ar = conghua.annual_reports
+    assert (ar.report_year, ar.expected, ar.submitted, ar.late, ar.overdue, ar.completion_rate) == (
+        2023,
+        1,
+        1,
+        1,
+        0,
+        1.0,
+    )
+    assert (conghua.inspected, conghua.inspection_coverage) == (1, 0.5)
+    assert conghua.grades == {"A": 1, "B": 0, "C": 0, "D": 0, "ungraded": 1}
+    assert conghua.violations_total == 1
+    # a violation of an institution whose district is unknown counts for the city only
+    assert stats.city.violations == {"minor": 1, "general": 0, "serious": 1, "critical": 0}
+    assert sum(d.slots for d in stats.districts) == stats.city.slots == 40
+
+
+def test_street_coverage_counts_only_puhui_institutions() -> None:
+    stats = figures.street_stats(
+        2025,
+        [
+            inst(1, "440117", "440117001", 30, 10, "public_private"),
+            inst(2, "440117", "440117002", 30, 0, "public_private"),
+            inst(3, "440117", "440117001", 30, 5),
+        ],
+    )
+    conghua = next(d for d in stats.districts if d.code == "440117")
+    assert (conghua.streets, conghua.covered, conghua.share) == (10, 1, 0.1)
+    assert conghua.public_private_covered == 1
+    assert (stats.city.streets, stats.city.covered, len(stats.uncovered)) == (178, 1, 177)
+    assert (stats.target, stats.public_private_target) == (1.0, 1.0)
