@@ -176,6 +176,8 @@ class StaffHiredV1(EventData):
     role: StaffRole
     hired_on: date
     certificates: list[Certificate] = Field(default_factory=list)
+    training_hours: float = Field(default=0.0, ge=0, description="recorded training hours at hire")
+    health_certificate_expires_on: date | None = None
 
 
 @event("cn.gov.gz.childcare.filing.staff.left.v1", topic=FILING_EVENTS)

@@ -192,6 +192,8 @@ async def test_hire_stores_encrypted_id_returns_masked_and_emits_pseudonymous_ev
     assert event.data.id_masked == mask_resident_id(clear)
     assert event.data.role == "carer"
     assert [c.kind for c in event.data.certificates] == ["保育师证"]
+    assert event.data.training_hours == 8  # what the statistics count as trained staff
+    assert event.data.health_certificate_expires_on == TODAY + timedelta(days=300)
     for payload in await outbox_payloads(db):
         assert clear not in payload
 

@@ -404,6 +404,8 @@ async def hire_staff(
             certificates=[
                 Certificate(kind=c.kind, number=c.number, expires_on=c.expires_on) for c in view.certificates
             ],
+            training_hours=float(sum(t.hours for t in new.training)),
+            health_certificate_expires_on=new.health_certificate_expires_on,
         ),
         subject=str(institution.id),
         at=now,

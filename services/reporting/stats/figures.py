@@ -97,8 +97,9 @@ def certified_on(certificates: Iterable[Mapping[str, Any]], day: date) -> bool:
     return any((exp := _expiry(c)) is None or exp >= day for c in certificates)
 
 
-def trained(certificates: Iterable[Mapping[str, Any]]) -> bool:
-    return any(TRAINING_MARKER in str(c.get("kind", "")) for c in certificates)
+def trained(certificates: Iterable[Mapping[str, Any]], training_hours: float = 0.0) -> bool:
+    """Recorded training hours at hire, or a training certificate (培训合格证)."""
+    return training_hours > 0 or any(TRAINING_MARKER in str(c.get("kind", "")) for c in certificates)
 
 
 # --- the facts the statistics are computed from ---------------------------------------------------
@@ -123,6 +124,7 @@ class StaffFact:
     hired_on: date | None
     left_on: date | None
     certificates: Sequence[Mapping[str, Any]]
+    training_hours: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,7 @@ def district_stats(
         for fig in _into(figs, code, city):
             fig.staff.active += 1
             fig.staff.certified += certified_on(person.certificates, day)
-            fig.staff.trained += trained(person.certificates)
+            fig.staff.trained += trained(person.certificates, person.training_hours)
             if person.role in fig.staff.by_role:
                 fig.staff.by_role[person.role] += 1
 

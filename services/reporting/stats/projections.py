@@ -123,6 +123,7 @@ async def _hired(session: AsyncSession, _: DecodedEvent, data: StaffHiredV1) -> 
         "role": data.role,
         "hired_on": data.hired_on,
         "certificates": certificates,
+        "training_hours": data.training_hours,
     }
     # left_on is not touched: a departure that arrived first stays recorded
     await repo.upsert(session, ProjStaff, values, ["staff_id"], {k: v for k, v in values.items() if k != "staff_id"})

@@ -146,11 +146,11 @@ async def staff_of(session: AsyncSession, institution_ids: Sequence[uuid.UUID]) 
         return []
     s = ProjStaff
     rows = await session.execute(
-        select(s.institution_id, s.role, s.hired_on, s.left_on, s.certificates).where(
+        select(s.institution_id, s.role, s.hired_on, s.left_on, s.certificates, s.training_hours).where(
             s.institution_id.in_(institution_ids)
         )
     )
-    return [StaffFact(r.institution_id, r.role, r.hired_on, r.left_on, r.certificates) for r in rows]
+    return [StaffFact(r.institution_id, r.role, r.hired_on, r.left_on, r.certificates, r.training_hours) for r in rows]
 
 
 async def reports_for_year(session: AsyncSession, year: int) -> dict[uuid.UUID, ReportFact]:

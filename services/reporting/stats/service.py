@@ -148,7 +148,7 @@ async def institution_summary(
         if s.role in by_role:
             by_role[s.role] += 1
     certified = sum(figures.certified_on(s.certificates, today) for s in active)
-    trained = sum(figures.trained(s.certificates) for s in active)
+    trained = sum(figures.trained(s.certificates, s.training_hours) for s in active)
     latest = await repo.latest_inspection(session, institution_id)
     open_rows = await repo.open_violations(session, institution_id)
     open_views = [
