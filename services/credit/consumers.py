@@ -18,6 +18,8 @@ from services.credit.policy import (
     CHILD_ABUSE_RULE,
     CLEAN_INSPECTION_RULE,
     PERSON_CHILD_ABUSE_RULE,
+    QUALITY_EXCELLENT_RULE,
+    QUALITY_FAILED_RULE,
     RECTIFIED_RULE,
     REPORT_ON_TIME_RULE,
     REPORT_OVERDUE_RULE,
@@ -39,6 +41,7 @@ from shared.events.filing import (
 )
 from shared.events.inspection import (
     InspectionResultPublishedV1,
+    QualityAssessedV1,
     ViolationClosedV1,
     ViolationConfirmedV1,
     ViolationEscalatedV1,
@@ -268,6 +271,36 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             detail_zh=f"检查未发现问题（{data.inspected_at.astimezone(service.BEIJING).date().isoformat()}）：{data.summary_zh}",
         )
 
+    async def on_quality_assessed(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, QualityAssessedV1)
+        iid = str(data.institution_id)
+        # Only an on-site assessment scores (a self-assessment is the institution's own claim); a
+        # failed one (veto item unmet, or the lowest grade) counts against, an A for; B/C score nothing.
+        rule_id: str | None = None
+        if data.kind == "onsite":
+            if data.veto_failed or data.grade == "D":
+                rule_id = QUALITY_FAILED_RULE
+            elif data.grade == "A":
+                rule_id = QUALITY_EXCELLENT_RULE
+        if rule_id is None or not all(
+            rule_id in p.rules for v in env.registry.versions() if (p := env.registry.get(v))
+        ):
+            await institution(session, event, iid, data.assessed_at)
+            return
+        veto = f"，否决项未达标：{'、'.join(data.veto_failed_items)}" if data.veto_failed else ""
+        await entry_for_institution(
+            session,
+            event,
+            iid,
+            rule_id=rule_id,
+            source_key=f"quality:{data.assessment_id}",
+            effective_from=data.assessed_at,
+            detail_zh=(
+                f"质量现场评估（{data.scheme_version}）：{data.score:g}/{data.max_score:g}分，等级{data.grade}{veto}"
+            ),
+        )
+
     # --- the credit service's own decisions, read back from its topic (see service.record_*) ---------
 
     async def on_repair_applied(session: AsyncSession, event: DecodedEvent) -> None:
@@ -296,6 +329,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         ViolationEscalatedV1.event_type: on_violation_escalated,
         ViolationClosedV1.event_type: on_violation_closed,
         InspectionResultPublishedV1.event_type: on_result_published,
+        QualityAssessedV1.event_type: on_quality_assessed,
         # Only these three of the credit topic: the service's outputs (grades, lists) are not inputs.
         CreditRepairAppliedV1.event_type: on_repair_applied,
         CreditRepairDecidedV1.event_type: on_repair_decided,

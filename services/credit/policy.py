@@ -30,6 +30,10 @@ RECTIFIED_RULE = "violation.rectified"
 REPORT_OVERDUE_RULE = "annual_report.overdue"
 REPORT_ON_TIME_RULE = "annual_report.on_time"
 CLEAN_INSPECTION_RULE = "inspection.clean"
+# Optional rules (not in REQUIRED_RULES: a version without them simply scores assessments 0, see
+# consumers.on_quality_assessed); every shipped version defines them today.
+QUALITY_EXCELLENT_RULE = "quality.onsite_excellent"
+QUALITY_FAILED_RULE = "quality.onsite_failed"
 REQUIRED_RULES = frozenset(
     {
         *VIOLATION_RULES.values(),

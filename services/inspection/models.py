@@ -181,6 +181,8 @@ class Task(Base):
     kind: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)  # targeted: why (complaint, follow-up, …)
     follow_up_of: Mapped[uuid.UUID | None] = mapped_column()  # targeted follow-up of a violation
+    # targeted inspection of an unlicensed site: the case (whose id is then also institution_id)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     checklist: Mapped[list[str]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(Text)
     due_by: Mapped[date] = mapped_column(Date)

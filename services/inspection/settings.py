@@ -29,3 +29,19 @@ class InspectionSettings(ServiceSettings):
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
     sweep_interval_seconds: float = Field(default=600, gt=0)
+
+    # --- complaints (投诉): abuse limits of the public endpoints (token buckets in the database) -----
+    # per client IP: a burst of `complaint_ip_burst`, refilled at `complaint_ip_per_hour` an hour
+    complaint_ip_burst: int = Field(default=5, ge=1)
+    complaint_ip_per_hour: float = Field(default=10.0, gt=0)
+    # every client together (a distributed flood): burst and hourly refill
+    complaint_global_burst: int = Field(default=200, ge=1)
+    complaint_global_per_hour: float = Field(default=600.0, gt=0)
+    # receipt look-ups (GET by receipt code) per client IP: guessing codes is bounded by this
+    receipt_lookup_ip_burst: int = Field(default=30, ge=1)
+    receipt_lookup_ip_per_hour: float = Field(default=120.0, gt=0)
+    # Trust X-Forwarded-For's first address as the client IP (only behind a proxy that sets it).
+    trust_forwarded_for: bool = False
+
+    # --- quality assessment (质量评估) ---------------------------------------------------------------
+    quality_scheme_version: str = "wst821-v1"

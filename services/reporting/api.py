@@ -96,7 +96,15 @@ def _csv_line(values: list[str]) -> str:
     "/ledger/export",
     summary="Stream a range of the ledger as JSON Lines or CSV (grant-filtered, flat memory)",
     response_class=StreamingResponse,
-    responses=error_responses(FromAfterTo, SizeBeyondTree, Unauthenticated, NoDataSharingGrant),
+    responses={
+        200: {
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string", "description": "one entry per line"}},
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        },
+        **error_responses(FromAfterTo, SizeBeyondTree, Unauthenticated, NoDataSharingGrant),
+    },
 )
 async def export_ledger(
     request: Request,
@@ -147,7 +155,10 @@ def _checkpoint_out(settings: ReportingSettings, view: service.CheckpointView) -
     response_model=CheckpointOut,
     summary="The latest signed checkpoint (signed now if the tree has grown since the last one)",
     description="`?format=note` returns the signed note itself as text/plain, for `note.Open`.",
-    responses=error_responses(LedgerInconsistent),
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string", "description": "C2SP signed note"}}}},
+        **error_responses(LedgerInconsistent),
+    },
 )
 async def checkpoint(
     request: Request, session: DbSession, format: Annotated[Literal["json", "note"], Query()] = "json"

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.catalogue import EventData, event
 from shared.topics import INSPECTION_EVENTS
@@ -167,3 +167,119 @@ class InspectionResultPublishedV1(EventData):
     inspected_at: datetime
     published_at: datetime
     on_time: bool = True
+
+
+# --- complaints (投诉), unlicensed operators (无证照治理), quality assessment (质量评估) -----------------
+#
+# Complaint events are keyed by the institution id when the complaint names one, else by the complaint
+# id; unlicensed-case events by the case id (which is also the "institution_id" of the case's
+# targeted-inspection events, so a case and its inspections share a key and stay in order);
+# assessment events by the institution id. None carries a complainant's words or contact.
+
+ComplaintCategory = Literal["safety", "abuse", "hygiene_food", "staffing", "fees", "unlicensed", "other"]
+
+
+@event("cn.gov.gz.childcare.inspection.complaint.received.v1", topic=INSPECTION_EVENTS)
+class ComplaintReceivedV1(EventData):
+    complaint_id: UUID
+    about: Literal["institution", "address"]
+    institution_id: UUID | None = None
+    district_code: str
+    street_code: str | None = None
+    category: ComplaintCategory
+    anonymous: bool
+    received_at: datetime
+
+
+@event("cn.gov.gz.childcare.inspection.complaint.triaged.v1", topic=INSPECTION_EVENTS)
+class ComplaintTriagedV1(EventData):
+    complaint_id: UUID
+    action: Literal["targeted_inspection", "referral", "close", "open_unlicensed_case"]
+    district_code: str
+    institution_id: UUID | None = None
+    task_id: UUID | None = None
+    case_id: UUID | None = None
+    referred_to: str | None = None
+    triaged_by: str
+    triaged_at: datetime
+
+
+class GuidanceStep(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step_id: UUID
+    title_zh: str
+    due_on: date
+
+
+@event("cn.gov.gz.childcare.inspection.unlicensed.case_opened.v1", topic=INSPECTION_EVENTS)
+class UnlicensedCaseOpenedV1(EventData):
+    """An unlicensed-operator case (无证照机构) was opened, from a complaint or an inspection finding."""
+
+    case_id: UUID
+    source: Literal["complaint", "inspection"]
+    complaint_id: UUID | None = None
+    violation_id: UUID | None = None
+    district_code: str
+    street_code: str | None = None
+    opened_by: str
+    opened_at: datetime
+
+
+@event("cn.gov.gz.childcare.inspection.unlicensed.plan_set.v1", topic=INSPECTION_EVENTS)
+class GuidancePlanSetV1(EventData):
+    """The case's guidance plan (一园一策) as it now stands: every open step with its deadline."""
+
+    case_id: UUID
+    district_code: str
+    steps: list[GuidanceStep]
+    set_by: str
+    set_at: datetime
+
+
+@event("cn.gov.gz.childcare.inspection.unlicensed.step_completed.v1", topic=INSPECTION_EVENTS)
+class GuidanceStepCompletedV1(EventData):
+    case_id: UUID
+    step_id: UUID
+    due_on: date
+    overdue: bool
+    completed_by: str
+    completed_at: datetime
+
+
+@event("cn.gov.gz.childcare.inspection.unlicensed.case_closed.v1", topic=INSPECTION_EVENTS)
+class UnlicensedCaseClosedV1(EventData):
+    """``filed``: the operator filed (``institution_id`` = its filing); ``closed_down``: 依法关停
+    (``enforcement_decision_no`` = the enforcement record)."""
+
+    case_id: UUID
+    outcome: Literal["filed", "closed_down"]
+    district_code: str
+    institution_id: UUID | None = None
+    enforcement_decision_no: str | None = None
+    opened_at: datetime
+    closed_at: datetime
+
+
+QualityGrade = Literal["A", "B", "C", "D"]
+
+
+@event("cn.gov.gz.childcare.inspection.quality.assessed.v1", topic=INSPECTION_EVENTS)
+class QualityAssessedV1(EventData):
+    """A quality assessment under a WS/T 821 scheme version. ``veto_failed``: a 基础 (veto) item was
+    not met, which fails the assessment (grade = the scheme's failing grade) whatever the points."""
+
+    assessment_id: UUID
+    institution_id: UUID
+    district_code: str
+    scheme_version: str
+    kind: Literal["self", "onsite"]
+    score: float = Field(ge=0)
+    max_score: float = Field(gt=0)
+    grade: QualityGrade
+    veto_failed: bool
+    veto_failed_items: list[str] = Field(default_factory=list)
+    dimension_scores: dict[str, float] = Field(default_factory=dict)
+    assessed_by: str
+    assessed_at: datetime
+    reassess_by: date

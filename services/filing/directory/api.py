@@ -11,6 +11,7 @@ from services.filing.directory import service
 from services.filing.directory.errors import PublicInstitutionNotFound
 from services.filing.directory.schemas import (
     CONCLUSION_ZH,
+    QUALITY_GRADE_ZH,
     CodeName,
     DirectoryQuery,
     PublicInstitutionOut,
@@ -20,6 +21,7 @@ from services.filing.directory.schemas import (
 from shared.db import DbSession
 from shared.errors import InvalidInput, error_responses
 from shared.events.filing import OPERATING_MODEL_ZH, SERVICE_TYPE_ZH
+from shared.workdays import CHINA
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
@@ -52,6 +54,19 @@ def _out(view: service.PublicInstitutionView) -> PublicInstitutionOut:
             "summary_zh": inspection.summary_zh,
         },
     }
+    quality = view.quality
+    if quality is not None:
+        # set only once an on-site assessment exists, so that only then does the field appear
+        # (exclude_unset): entries without one keep exactly their previous shape
+        fields["quality_assessment"] = {
+            "grade": quality.grade,
+            "grade_zh": QUALITY_GRADE_ZH.get(quality.grade, quality.grade),
+            "veto_failed": quality.veto_failed,
+            "scheme_version": quality.scheme_version,
+            "assessed_on": quality.assessed_at.astimezone(CHINA).date(),
+            "reassess_by": quality.reassess_by,
+            "note_zh": "依据WS/T 821—2023（推荐性标准）现场评估；等级分数线为暂定值",
+        }
     if view.distance_km is not None:
         # set only in a "near" search, so that only then does the field appear (exclude_unset)
         fields["distance_km"] = view.distance_km

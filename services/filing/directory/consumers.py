@@ -1,5 +1,6 @@
 """What the public directory takes from other services' events: the current credit grade and the
-latest published inspection result of each institution (newest wins, so late events are harmless)."""
+latest published inspection result and the latest on-site quality assessment of each institution
+(newest wins, so late events are harmless)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from shared.app import ServiceContext
 from shared.consumer import Handler
 from shared.events import DecodedEvent
 from shared.events.credit import InstitutionGradedV1
-from shared.events.inspection import InspectionResultPublishedV1
+from shared.events.inspection import InspectionResultPublishedV1, QualityAssessedV1
 
 
 def handlers(ctx: ServiceContext) -> dict[str, Handler]:
@@ -26,7 +27,13 @@ def handlers(ctx: ServiceContext) -> dict[str, Handler]:
         assert isinstance(data, InspectionResultPublishedV1)
         await service.record_inspection_result(session, data, event_id=event.envelope.id)
 
+    async def on_quality_assessed(session: AsyncSession, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, QualityAssessedV1)
+        await service.record_quality(session, data, event_id=event.envelope.id)
+
     return {
+        QualityAssessedV1.event_type: on_quality_assessed,
         InstitutionGradedV1.event_type: on_institution_graded,
         InspectionResultPublishedV1.event_type: on_inspection_result_published,
     }

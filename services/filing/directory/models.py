@@ -7,9 +7,9 @@ credit and inspection services said, and must accept their events in any order r
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Float, Index, Integer, Text, func, text
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, Index, Integer, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.filing.models import Base, Institution
@@ -47,6 +47,25 @@ class DirectoryInspectionResult(Base):
     summary_zh: Mapped[str] = mapped_column(Text)
     inspected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_id: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DirectoryQualityGrade(Base):
+    """The newest on-site quality assessment (by ``assessed_at``) per institution (质量评估等级).
+    Self-assessments are not shown: the directory shows what assessors found."""
+
+    __tablename__ = "directory_quality_grade"
+    __table_args__ = (CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),)
+
+    institution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    assessment_id: Mapped[uuid.UUID] = mapped_column()
+    grade: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    veto_failed: Mapped[bool] = mapped_column(Boolean)
+    scheme_version: Mapped[str] = mapped_column(Text)
+    assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reassess_by: Mapped[date] = mapped_column(Date)
     event_id: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

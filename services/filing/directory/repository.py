@@ -7,14 +7,14 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Row, Select, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.filing.directory.models import DirectoryCreditGrade, DirectoryInspectionResult
+from services.filing.directory.models import DirectoryCreditGrade, DirectoryInspectionResult, DirectoryQualityGrade
 from services.filing.models import Institution
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
@@ -58,6 +58,11 @@ def _columns() -> list[Any]:
         DirectoryInspectionResult.conclusion.label("inspection_conclusion"),
         DirectoryInspectionResult.published_at.label("inspection_published_at"),
         DirectoryInspectionResult.summary_zh.label("inspection_summary_zh"),
+        DirectoryQualityGrade.grade.label("quality_grade"),
+        DirectoryQualityGrade.veto_failed.label("quality_veto_failed"),
+        DirectoryQualityGrade.scheme_version.label("quality_scheme_version"),
+        DirectoryQualityGrade.assessed_at.label("quality_assessed_at"),
+        DirectoryQualityGrade.reassess_by.label("quality_reassess_by"),
     ]
 
 
@@ -66,6 +71,7 @@ def _with_projections(stmt: Select[Any]) -> Select[Any]:
         stmt.select_from(Institution)
         .outerjoin(DirectoryCreditGrade, DirectoryCreditGrade.institution_id == Institution.id)
         .outerjoin(DirectoryInspectionResult, DirectoryInspectionResult.institution_id == Institution.id)
+        .outerjoin(DirectoryQualityGrade, DirectoryQualityGrade.institution_id == Institution.id)
     )
 
 
@@ -208,4 +214,47 @@ async def upsert_inspection_if_newer(
         },
         where=DirectoryInspectionResult.published_at < insert.excluded.published_at,
     ).returning(DirectoryInspectionResult.institution_id)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def upsert_quality_if_newer(
+    session: AsyncSession,
+    *,
+    institution_id: uuid.UUID,
+    assessment_id: uuid.UUID,
+    grade: str,
+    score: float,
+    veto_failed: bool,
+    scheme_version: str,
+    assessed_at: datetime,
+    reassess_by: date,
+    event_id: str,
+) -> bool:
+    """Keep the on-site assessment with the latest ``assessed_at``; True if this one was stored."""
+    insert = pg_insert(DirectoryQualityGrade).values(
+        institution_id=institution_id,
+        assessment_id=assessment_id,
+        grade=grade,
+        score=score,
+        veto_failed=veto_failed,
+        scheme_version=scheme_version,
+        assessed_at=assessed_at,
+        reassess_by=reassess_by,
+        event_id=event_id,
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=[DirectoryQualityGrade.institution_id],
+        set_={
+            "assessment_id": insert.excluded.assessment_id,
+            "grade": insert.excluded.grade,
+            "score": insert.excluded.score,
+            "veto_failed": insert.excluded.veto_failed,
+            "scheme_version": insert.excluded.scheme_version,
+            "assessed_at": insert.excluded.assessed_at,
+            "reassess_by": insert.excluded.reassess_by,
+            "event_id": insert.excluded.event_id,
+            "updated_at": func.now(),
+        },
+        where=DirectoryQualityGrade.assessed_at < insert.excluded.assessed_at,
+    ).returning(DirectoryQualityGrade.institution_id)
     return (await session.execute(stmt)).first() is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -116,6 +116,19 @@ class LatestInspectionOut(BaseModel):
     summary_zh: str
 
 
+QUALITY_GRADE_ZH: dict[str, str] = {"A": "优秀", "B": "良好", "C": "合格", "D": "不合格"}
+
+
+class QualityGradeOut(BaseModel):
+    grade: Literal["A", "B", "C", "D"]
+    grade_zh: str
+    veto_failed: bool = Field(description="a veto (基础) item was not met: the assessment failed")
+    scheme_version: str
+    assessed_on: date
+    reassess_by: date
+    note_zh: str
+
+
 class PublicInstitutionOut(BaseModel):
     """One filed institution as the public sees it. ``distance_km`` only in a ``near`` search."""
 
@@ -136,6 +149,9 @@ class PublicInstitutionOut(BaseModel):
     meals: bool
     credit_grade: Literal["A", "B", "C", "D"] | None = Field(description="null: 未评级 (not graded yet)")
     latest_inspection: LatestInspectionOut | None
+    quality_assessment: QualityGradeOut | None = Field(
+        default=None, description="the latest on-site quality assessment (WS/T 821); absent: 未评估"
+    )
     distance_km: float | None = Field(default=None, description="great-circle distance from near, 3 decimals")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.filing.directory import repository
 from services.filing.directory.errors import PublicInstitutionNotFound, RadiusWithoutNear, StreetNotInDistrict
 from shared.events.credit import InstitutionGradedV1
-from shared.events.inspection import InspectionResultPublishedV1
+from shared.events.inspection import InspectionResultPublishedV1, QualityAssessedV1
 from shared.reference import districts, streets
 
 DEFAULT_RADIUS_KM = 5.0
@@ -45,6 +45,15 @@ class InspectionView:
 
 
 @dataclass(frozen=True)
+class QualityView:
+    grade: str
+    veto_failed: bool
+    scheme_version: str
+    assessed_at: datetime
+    reassess_by: date
+
+
+@dataclass(frozen=True)
 class PublicInstitutionView:
     id: uuid.UUID
     name: str
@@ -64,6 +73,7 @@ class PublicInstitutionView:
     credit_grade: str | None
     latest_inspection: InspectionView | None
     distance_km: float | None = None
+    quality: QualityView | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,15 @@ def _view(row: Any, *, distance_km: float | None = None) -> PublicInstitutionVie
         credit_grade=row.credit_grade,
         latest_inspection=inspection,
         distance_km=distance_km,
+        quality=None
+        if row.quality_grade is None
+        else QualityView(
+            grade=row.quality_grade,
+            veto_failed=row.quality_veto_failed,
+            scheme_version=row.quality_scheme_version,
+            assessed_at=row.quality_assessed_at,
+            reassess_by=row.quality_reassess_by,
+        ),
     )
 
 
@@ -173,5 +192,23 @@ async def record_inspection_result(session: AsyncSession, data: InspectionResult
         summary_zh=data.summary_zh,
         inspected_at=data.inspected_at,
         published_at=data.published_at,
+        event_id=event_id,
+    )
+
+
+async def record_quality(session: AsyncSession, data: QualityAssessedV1, *, event_id: str) -> bool:
+    """Project an on-site quality assessment (self-assessments are not shown); newest wins."""
+    if data.kind != "onsite":
+        return False
+    return await repository.upsert_quality_if_newer(
+        session,
+        institution_id=data.institution_id,
+        assessment_id=data.assessment_id,
+        grade=data.grade,
+        score=data.score,
+        veto_failed=data.veto_failed,
+        scheme_version=data.scheme_version,
+        assessed_at=data.assessed_at,
+        reassess_by=data.reassess_by,
         event_id=event_id,
     )

@@ -53,6 +53,7 @@ from services.inspection.tasks.schemas import (
     RectificationIn,
     ReviewIn,
     ReviewOut,
+    SiteOut,
     StaffOut,
     SubmitIn,
     SubmitOut,
@@ -63,6 +64,7 @@ from services.inspection.tasks.schemas import (
     ViolationIn,
     ViolationOut,
 )
+from services.inspection.unlicensed.errors import CaseClosed, CaseNotFound, SiteLocationUnknown
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
@@ -75,7 +77,9 @@ TaskReader = Annotated[Principal, Depends(require_roles("inspector", "supervisor
 AUTH = error_responses(Unauthenticated, Forbidden, NotOnTeam)
 WRITE = {
     **AUTH,
-    **error_responses(InvalidInput, IdempotencyKeyMissing, IdempotencyKeyReused, TaskNotFound, TaskClosed),
+    **error_responses(
+        InvalidInput, IdempotencyKeyMissing, IdempotencyKeyReused, TaskNotFound, TaskClosed, SiteLocationUnknown
+    ),
 }
 
 
@@ -103,6 +107,22 @@ def _institution_out(view: service.TaskView) -> InstitutionFactsOut | None:
     )
 
 
+def _site_out(view: service.TaskView) -> SiteOut | None:
+    c = view.case
+    if c is None:
+        return None
+    return SiteOut(
+        case_id=c.id,
+        operator_name=c.operator_name,
+        district_code=c.district_code,
+        district_name=district_name(c.district_code),
+        street_code=c.street_code,
+        address=c.address,
+        latitude=c.latitude,
+        longitude=c.longitude,
+    )
+
+
 def _summary_fields(view: service.TaskView) -> dict[str, Any]:
     t = view.task
     return {
@@ -113,6 +133,8 @@ def _summary_fields(view: service.TaskView) -> dict[str, Any]:
         "reason": t.reason,
         "due_by": t.due_by,
         "institution": _institution_out(view),
+        "case_id": t.case_id,
+        "site": _site_out(view),
         "members": [
             MemberOut(
                 inspector_id=m.inspector_id,
@@ -394,7 +416,9 @@ async def submit(
     summary="Create a targeted inspection (定向检查: complaint, follow-up, referral) outside the random draw",
     responses={
         **AUTH,
-        **error_responses(InvalidInput, InstitutionNotInPool, InspectorNotFound, ViolationNotFound),
+        **error_responses(
+            InvalidInput, InstitutionNotInPool, InspectorNotFound, ViolationNotFound, CaseNotFound, CaseClosed
+        ),
     },
 )
 async def create_targeted(
@@ -406,6 +430,7 @@ async def create_targeted(
         request.app.state.outbox,
         service.TargetedInput(
             institution_id=body.institution_id,
+            case_id=body.case_id,
             inspector_ids=list(body.inspector_ids),
             reason=body.reason,
             reason_detail=body.reason_detail,

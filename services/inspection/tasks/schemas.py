@@ -149,6 +149,19 @@ class ChecklistItemOut(BaseModel):
     basis: str
 
 
+class SiteOut(BaseModel):
+    """The site of an unlicensed-operator case, as recorded on the case (no filing exists)."""
+
+    case_id: UUID
+    operator_name: str | None
+    district_code: str
+    district_name: str
+    street_code: str | None
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+
+
 class TaskSummaryOut(BaseModel):
     id: UUID
     kind: Literal["random", "targeted"]
@@ -157,6 +170,8 @@ class TaskSummaryOut(BaseModel):
     reason: str | None
     due_by: date
     institution: InstitutionFactsOut | None
+    case_id: UUID | None = Field(default=None, description="targeted inspection of an unlicensed case's site")
+    site: SiteOut | None = None
     members: list[MemberOut]
     publication_due: date | None
 
@@ -177,7 +192,8 @@ class TaskList(BaseModel):
 class TargetedIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    institution_id: UUID
+    institution_id: UUID | None = Field(default=None, description="a filed institution; or give case_id")
+    case_id: UUID | None = Field(default=None, description="an open unlicensed-operator case (its site)")
     inspector_ids: list[UUID] = Field(min_length=2, max_length=10, description="the team (≥2)")
     reason: Literal["complaint", "follow_up", "referral", "other"]
     reason_detail: str = Field(min_length=2, max_length=1000)

@@ -42,6 +42,10 @@ from services.inspection.models import (
 from services.inspection.pool import repository as pool_repository
 from services.inspection.reference import CHILD_ABUSE_CODE, SEVERITIES, checklist, violation_catalogue
 from services.inspection.tasks import repository
+from services.inspection.unlicensed import repository as unlicensed_repository
+from services.inspection.unlicensed import service as unlicensed_service
+from services.inspection.unlicensed.errors import CaseClosed, CaseNotFound, SiteLocationUnknown
+from services.inspection.unlicensed.models import UnlicensedCase
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.events.inspection import (
@@ -77,6 +81,7 @@ class NewTask:
     plan_id: uuid.UUID | None = None
     reason: str | None = None
     follow_up_of: uuid.UUID | None = None
+    case_id: uuid.UUID | None = None
 
 
 async def create_task(session: AsyncSession, outbox: Outbox, new: NewTask, *, now: datetime) -> Task:
@@ -87,6 +92,7 @@ async def create_task(session: AsyncSession, outbox: Outbox, new: NewTask, *, no
         kind=new.kind,
         reason=new.reason,
         follow_up_of=new.follow_up_of,
+        case_id=new.case_id,
         checklist=list(new.checklist),
         status="assigned",
         due_by=new.due_by,
@@ -117,7 +123,7 @@ async def create_task(session: AsyncSession, outbox: Outbox, new: NewTask, *, no
 
 @dataclass(frozen=True)
 class TargetedInput:
-    institution_id: uuid.UUID
+    institution_id: uuid.UUID | None
     inspector_ids: list[uuid.UUID]
     reason: str
     reason_detail: str
@@ -125,14 +131,49 @@ class TargetedInput:
     checklist_items: list[str] | None
     follow_up_of: uuid.UUID | None
     publication_working_days: int
+    case_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Who a targeted inspection visits: a filed institution, or an unlicensed case's site."""
+
+    institution_id: uuid.UUID
+    district_code: str
+    case_id: uuid.UUID | None
+
+
+# An unlicensed site has no filing to check against: by default its inspection covers the
+# qualification items (资质与公示) of the checklist.
+SITE_CHECKLIST_AREA = "资质与公示"
+
+
+async def _target(session: AsyncSession, data: TargetedInput) -> _Target:
+    if (data.institution_id is None) == (data.case_id is None):
+        raise InvalidInput(
+            "请指定被检查的已备案机构（institution_id）或无证照机构案件（case_id），二者选其一",
+            code="target_required",
+            field="institution_id",
+        )
+    if data.case_id is not None:
+        case = await unlicensed_repository.get(session, data.case_id)
+        if case is None:
+            raise CaseNotFound(field="case_id")
+        if case.status != "open":
+            raise CaseClosed(field="case_id")
+        return _Target(institution_id=case.id, district_code=case.district_code, case_id=case.id)
+    assert data.institution_id is not None
+    institution = await pool_repository.get_institution(session, data.institution_id)
+    if institution is None or institution.status != "filed":
+        raise InstitutionNotInPool(field="institution_id")
+    return _Target(institution_id=institution.institution_id, district_code=institution.district_code, case_id=None)
 
 
 async def create_targeted(session: AsyncSession, outbox: Outbox, data: TargetedInput, *, now: datetime) -> Task:
     """A targeted inspection (complaint, follow-up, referral) outside the random draw, marked as such;
-    the team is chosen by the supervisor but must still respect districts and conflicts (回避)."""
-    institution = await pool_repository.get_institution(session, data.institution_id)
-    if institution is None or institution.status != "filed":
-        raise InstitutionNotInPool(field="institution_id")
+    the team is chosen by the supervisor but must still respect districts and conflicts (回避). The
+    target is a filed institution, or the site of an open unlicensed-operator case."""
+    institution = await _target(session, data)
     if data.due_by < china_today(now):
         raise InvalidInput("完成期限不能早于今天", code="due_in_past", field="due_by")
     found = {i.id: i for i in await pool_repository.inspectors(session, ids=data.inspector_ids)}
@@ -153,6 +194,12 @@ async def create_targeted(session: AsyncSession, outbox: Outbox, data: TargetedI
                 code="inspector_conflicted",
                 field=where,
             )
+    if data.checklist_items:
+        items = list(data.checklist_items)
+    elif institution.case_id is not None:
+        items = [c.code for c in checklist().values() if c.area == SITE_CHECKLIST_AREA]
+    else:
+        items = list(checklist())
     if data.follow_up_of is not None:
         violation = await repository.violation(session, data.follow_up_of)
         if violation is None or violation.institution_id != institution.institution_id:
@@ -166,11 +213,12 @@ async def create_targeted(session: AsyncSession, outbox: Outbox, data: TargetedI
             institution_id=institution.institution_id,
             inspector_ids=list(data.inspector_ids),
             kind="targeted",
-            checklist=list(data.checklist_items) if data.checklist_items else list(checklist()),
+            checklist=items,
             due_by=data.due_by,
             publication_working_days=data.publication_working_days,
             reason=f"{data.reason}: {data.reason_detail}",
             follow_up_of=data.follow_up_of,
+            case_id=institution.case_id,
         ),
         now=now,
     )
@@ -229,6 +277,7 @@ class TaskView:
     findings: list[Finding] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     checkins: list[CheckIn] = field(default_factory=list)
+    case: UnlicensedCase | None = None
 
 
 async def _members_with_names(
@@ -250,6 +299,7 @@ async def my_tasks(session: AsyncSession, principal: Principal, statuses: Sequen
                 institution=await pool_repository.get_institution(session, task.institution_id),
                 grade=await pool_repository.grade_of(session, task.institution_id),
                 members=await _members_with_names(session, members.get(task.id, [])),
+                case=await _case_of(session, task),
             )
         )
     return views
@@ -266,7 +316,12 @@ async def detail(session: AsyncSession, a: Access) -> TaskView:
         findings=list(await repository.findings(session, task.id)),
         violations=list(await repository.violations(session, task.id)),
         checkins=list(await repository.checkins(session, task.id)),
+        case=await _case_of(session, task),
     )
+
+
+async def _case_of(session: AsyncSession, task: Task) -> UnlicensedCase | None:
+    return None if task.case_id is None else await unlicensed_repository.get(session, task.case_id)
 
 
 # --- the mobile workflow ----------------------------------------------------------------------------
@@ -283,10 +338,18 @@ async def check_in(
     now: datetime,
 ) -> CheckIn:
     inspector = _writable(a)
-    institution = await pool_repository.get_institution(session, a.task.institution_id)
-    if institution is None:
-        raise InstitutionNotInPool()
-    distance = round(distance_m(latitude, longitude, institution.latitude, institution.longitude), 1)
+    site: tuple[float, float]
+    if a.task.case_id is not None:
+        case = await unlicensed_repository.get(session, a.task.case_id)
+        if case is None or case.latitude is None or case.longitude is None:
+            raise SiteLocationUnknown()
+        site = (case.latitude, case.longitude)
+    else:
+        institution = await pool_repository.get_institution(session, a.task.institution_id)
+        if institution is None:
+            raise InstitutionNotInPool()
+        site = (institution.latitude, institution.longitude)
+    distance = round(distance_m(latitude, longitude, site[0], site[1]), 1)
     checkin = CheckIn(
         id=uuid.uuid4(),
         task_id=a.task.id,
@@ -537,6 +600,7 @@ async def review(
             "复查任务须说明被复查的违规是否已整改到位", code="follow_up_outcome_required", field="follow_up_rectified"
         )
     institution = await pool_repository.get_institution(session, task.institution_id)
+    case = await _case_of(session, task)
     today = china_today(now)
     catalogue = violation_catalogue()
     confirmed: list[Violation] = []
@@ -586,6 +650,9 @@ async def review(
                 ),
                 subject=str(original.institution_id),
             )
+    await unlicensed_service.on_violation_confirmed(
+        session, outbox, task=task, violations=confirmed, institution=institution, by=by.subject, now=now
+    )
     by_severity = {s: 0 for s in SEVERITIES}
     for v in confirmed:
         by_severity[v.severity] += 1
@@ -594,8 +661,8 @@ async def review(
     result = PublishedResult(
         task_id=task.id,
         institution_id=task.institution_id,
-        institution_name=institution.name if institution else "",
-        district_code=institution.district_code if institution else "",
+        institution_name=institution.name if institution else _site_name(case),
+        district_code=institution.district_code if institution else (case.district_code if case else ""),
         kind=task.kind,
         conclusion=conclusion,
         violations_by_severity=by_severity,
@@ -628,6 +695,13 @@ async def review(
         subject=str(task.institution_id),
     )
     return ReviewOutcome(task=task, result=result, confirmed=confirmed, closed=closed)
+
+
+def _site_name(case: UnlicensedCase | None) -> str:
+    # an unlicensed site is published under the name it trades as, never a person's address
+    if case is None:
+        return ""
+    return case.operator_name or "无证照托育场所"
 
 
 async def public_results(

@@ -1,0 +1,121 @@
+"""Read-only public API of the checklist and the violation catalogue (versioned reference data).
+
+A basis the data marks as unverified (CATALOGUE-NOTES.md §3 tags) is shown with
+``basis_verified: false`` and a Chinese note per tag, so nobody quotes it as settled law.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from services.inspection.reference import (
+    CATALOGUE_FILE,
+    CHECKLIST_FILE,
+    catalogue_version,
+    checklist,
+    file_hashes,
+    violation_catalogue,
+)
+
+router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
+SOURCE_NOTE_ZH = (
+    "草拟参考数据，非法律意见：来源见 shared/reference_data/CATALOGUE-NOTES.md；"
+    "标注“未核实”的依据在写入执法文书前须与官方文本核对"
+)
+
+
+class BasisOut(BaseModel):
+    basis: str
+    basis_verified: bool = Field(description="false: a tag in the data says the basis was not checked")
+    recommended_standard: bool = Field(description="the basis is a recommended (推荐性) standard")
+    basis_notes_zh: list[str]
+    source: str
+
+
+class ChecklistItemOut(BasisOut):
+    item_code: str
+    area: str
+    item_zh: str
+
+
+class ViolationTypeOut(BasisOut):
+    code: str
+    title_zh: str
+    severity: Literal["minor", "general", "serious", "critical"]
+    default_rectification_days: int
+
+
+class ChecklistOut(BaseModel):
+    version: str
+    file: str
+    sha256: str
+    note_zh: str
+    unverified_count: int
+    items: list[ChecklistItemOut]
+
+
+class ViolationCatalogueOut(BaseModel):
+    version: str
+    file: str
+    sha256: str
+    note_zh: str
+    unverified_count: int
+    items: list[ViolationTypeOut]
+
+
+@router.get("/checklist", response_model=ChecklistOut, summary="随机抽查事项清单 (public, versioned)")
+async def get_checklist() -> ChecklistOut:
+    items = []
+    for c in checklist().values():
+        flags = c.flags
+        items.append(
+            ChecklistItemOut(
+                item_code=c.code,
+                area=c.area,
+                item_zh=c.item_zh,
+                basis=c.basis,
+                basis_verified=flags.verified,
+                recommended_standard=flags.recommended_standard,
+                basis_notes_zh=list(flags.notes_zh),
+                source=c.source,
+            )
+        )
+    return ChecklistOut(
+        version=catalogue_version(),
+        file=CHECKLIST_FILE,
+        sha256=file_hashes()[CHECKLIST_FILE],
+        note_zh=SOURCE_NOTE_ZH,
+        unverified_count=sum(1 for i in items if not i.basis_verified),
+        items=items,
+    )
+
+
+@router.get("/violations", response_model=ViolationCatalogueOut, summary="违规行为目录 (public, versioned)")
+async def get_violations() -> ViolationCatalogueOut:
+    items = []
+    for v in violation_catalogue().values():
+        flags = v.flags
+        items.append(
+            ViolationTypeOut(
+                code=v.code,
+                title_zh=v.title_zh,
+                severity=v.severity,
+                default_rectification_days=v.default_rectification_days,
+                basis=v.legal_basis,
+                basis_verified=flags.verified,
+                recommended_standard=flags.recommended_standard,
+                basis_notes_zh=list(flags.notes_zh),
+                source=v.source,
+            )
+        )
+    return ViolationCatalogueOut(
+        version=catalogue_version(),
+        file=CATALOGUE_FILE,
+        sha256=file_hashes()[CATALOGUE_FILE],
+        note_zh=SOURCE_NOTE_ZH,
+        unverified_count=sum(1 for i in items if not i.basis_verified),
+        items=items,
+    )
