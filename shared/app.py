@@ -13,11 +13,15 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
+from shared.audit import audit_router
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
 from shared.errors import install_error_handlers
@@ -148,9 +152,27 @@ def create_service_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        # read-only sharing: pages on another origin may GET (with a bearer token), never write
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET"],
+            allow_headers=["Authorization"],
+            max_age=600,
+        )
     app.include_router(_ops_router())
+    app.include_router(audit_router())
     for router in routers:
         app.include_router(router)
+    if settings.web_dir is not None and Path(settings.web_dir).is_dir():
+        # the platform's static pages (web/), served by one service (the run command picks filing)
+        app.mount("/ui", StaticFiles(directory=settings.web_dir, html=True), name="ui")
+
+        @app.get("/", include_in_schema=False)
+        async def home() -> RedirectResponse:
+            return RedirectResponse("/ui/")
+
     return app
 
 

@@ -121,7 +121,9 @@ async def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("请提供 Bearer 登录凭证", code="token_missing")
     settings: ServiceSettings = request.app.state.settings
-    return decode_token(settings, credentials.credentials)
+    principal = decode_token(settings, credentials.credentials)
+    request.state.principal = principal  # for the audit trail
+    return principal
 
 
 def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:

@@ -86,9 +86,14 @@ class Database:
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    from shared.audit import record_write  # the audit trail needs the session; imported late
+
     db: Database = request.app.state.db
     async with db.transaction() as session:
         yield session
+        # reached only when the endpoint succeeded: the write and its audit row commit together
+        if request.app.state.settings.audit_writes:
+            await record_write(session, request)
 
 
 # scope="function": the transaction commits before the response is sent, so a client never sees a

@@ -12,6 +12,7 @@ from alembic import command, context
 from alembic.config import Config
 from alembic.operations import Operations
 from sqlalchemy import MetaData, pool
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -107,6 +108,45 @@ def create_messaging_tables(op: Operations) -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "event_source", "event_id", name="pk_inbox"),
     )
+
+
+def create_audit_table(op: Operations, service: str) -> None:
+    """The append-only audit trail (shared.audit), with a trigger refusing UPDATE and DELETE."""
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("roles", postgresql.ARRAY(sa.Text), nullable=False),
+        sa.Column("districts", postgresql.ARRAY(sa.Text), nullable=False),
+        sa.Column("method", sa.Text, nullable=False),
+        sa.Column("route", sa.Text, nullable=False),
+        sa.Column("path_params", postgresql.JSONB, nullable=False),
+        sa.Column("status_code", sa.Integer),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
+    )
+    op.create_index("ix_audit_log_subject", "audit_log", ["subject", "id"])
+    function = f"{service}_audit_log_append_only"
+    op.execute(
+        f"""
+        CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'audit_log is append-only';
+        END;
+        $$
+        """
+    )
+    op.execute(
+        f"CREATE TRIGGER trg_audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+    )
+
+
+def drop_audit_table(op: Operations, service: str) -> None:
+    op.execute("DROP TRIGGER trg_audit_log_append_only ON audit_log")
+    op.execute(f"DROP FUNCTION {service}_audit_log_append_only()")
+    op.drop_index("ix_audit_log_subject", table_name="audit_log")
+    op.drop_table("audit_log")
 
 
 def drop_messaging_tables(op: Operations) -> None:

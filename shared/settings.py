@@ -57,6 +57,8 @@ class ServiceSettings(BaseSettings):
     pii_previous_encryption_secrets: dict[str, str] = Field(default_factory=dict)
 
     log_level: str = "INFO"
+    # every successful write leaves a row in the service's append-only audit_log table
+    audit_writes: bool = True
 
     # Browser origins allowed to read this service's GET endpoints (CORS), e.g. the pages served by
     # the filing service at http://127.0.0.1:8001 calling the other services. Empty: no CORS headers.

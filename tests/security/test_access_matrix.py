@@ -30,6 +30,7 @@ PUBLIC = [
     r"^/metrics$",
     r"^/v1/public/",
     r"^/v1/catalogue/",
+    r"^/v1/quality/schemes",  # the assessment scheme itself is public
     r"^/v1/stats/",
     r"^/v1/ledger/checkpoint$",
     r"^/v1/ledger/public-key$",
