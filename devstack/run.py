@@ -31,6 +31,38 @@ from shared.settings import ServiceSettings
 # (the test suite runs the command on free ports).
 PORT_BASE = int(os.environ.get("CHILDCARE_PORT_BASE", "8000"))
 PORTS = {"filing": PORT_BASE + 1, "inspection": PORT_BASE + 2, "credit": PORT_BASE + 3, "reporting": PORT_BASE + 4}
+ROOT = Path(__file__).resolve().parents[1]
+WEB_DIR = ROOT / "web"  # the public pages and the dashboard, served by the filing service at /ui/
+DEMO_MARKER = DATA_ROOT / "demo-city.json"  # written once the demo city is loaded: later starts skip it
+
+
+def web_env(service: str) -> dict[str, str]:
+    """The pages are served by filing; the other services let them read (GET) across origins."""
+    pages = [f"http://127.0.0.1:{PORTS['filing']}", f"http://localhost:{PORTS['filing']}"]
+    env = {f"{service.upper()}_CORS_ORIGINS": json.dumps(pages)}
+    if service == "filing":
+        env["FILING_WEB_DIR"] = str(WEB_DIR)
+    return env
+
+
+def load_demo_city(token_settings: ServiceSettings, scale: int) -> None:
+    """First start: fill the platform with the demo city through its own APIs, then remember it."""
+    import asyncio
+
+    from devstack.demo import DemoError, format_summary, generate
+
+    if DEMO_MARKER.exists():
+        print(f"  demo city: already loaded ({DEMO_MARKER}); --no-demo skips this check")
+        return
+    print(f"\n▶ demo city (演示城市): generating {scale} institutions through the services' APIs …", flush=True)
+    urls = {s: f"http://127.0.0.1:{p}" for s, p in PORTS.items()}
+    try:
+        summary = asyncio.run(generate(urls, scale=scale, token_settings=token_settings))
+    except DemoError as exc:
+        print(f"✘ demo city: {exc}\n  the platform keeps running; `python -m devstack.demo` retries (idempotent)")
+        return
+    print(format_summary(summary))
+    DEMO_MARKER.write_text(json.dumps(summary.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 @dataclass
@@ -135,6 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
     parser.add_argument("--check", action="store_true", help="start, run the vertical-slice smoke check, stop")
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("CHILDCARE_KAFKA_PORT", "9092")))
+    parser.add_argument(
+        "--demo-scale",
+        type=int,
+        default=int(os.environ.get("CHILDCARE_DEMO_SCALE", "2500")),
+        help="institutions in the demo city loaded on first start (default 2500)",
+    )
     args = parser.parse_args(argv)
 
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
@@ -192,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{service.upper()}_DATABASE_URL": urls[service],
                 f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 f"{service.upper()}_ENVIRONMENT": os.environ.get("CHILDCARE_ENVIRONMENT", "development"),
+                **web_env(service),
             }
             for name in ("JWT_SECRET", "PII_HMAC_SECRET", "PII_ENCRYPTION_SECRET"):
                 if f"CHILDCARE_{name}" in os.environ:  # one value for the whole local platform
@@ -226,14 +265,21 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  postgres     {postgres.url('postgres')}")
         print("\n  token:  .venv/bin/python -m shared.auth --role filing_officer   (roles: filing_officer,")
         print("          supervisor, inspector, credit_officer, ops, agency:<name>)")
-        if not args.no_demo:
-            print("  demo data: the generator arrives with the demo-city issue; nothing loaded yet")
 
         token_settings = TokenSettings()
         if args.check:
             seconds = smoke_check(token_settings)
             print(f"\n✔ smoke: institution filed → credit record and ledger entry visible in {seconds:.2f}s")
             return
+        pages = f"http://127.0.0.1:{PORTS['filing']}/ui"
+        print(f"\n  托育地图 (directory)    {pages}/")
+        print(f"  一公开 (results)        {pages}/results.html")
+        print(f"  信用查询 (credit)       {pages}/credit.html")
+        print(f"  规划仪表盘 (dashboard)  {pages}/dashboard.html")
+        if not (WEB_DIR / "vendor" / "echarts.common.min.js").exists():
+            print("  (charts need web/vendor/: `cd web && npm ci && npm run vendor`, or ./dev run installs it)")
+        if not args.no_demo:
+            load_demo_city(token_settings, args.demo_scale)
         print("\n  Ctrl-C stops everything.", flush=True)
         while True:
             for svc in services:

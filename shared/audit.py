@@ -79,7 +79,7 @@ def audit_router() -> APIRouter:
     async def read_audit(
         session: DbSession,
         _: Annotated[Principal, Depends(require_roles("ops"))],
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         subject: Annotated[str | None, Query(max_length=200)] = None,
     ) -> AuditPage:

@@ -264,7 +264,7 @@ async def list_institutions(
     status_filter: Annotated[
         Literal["submitted", "filed", "returned", "rejected", "deregistered"] | None, Query(alias="status")
     ] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> InstitutionPage:
     # Filing officers see their own districts; supervisors and operations see the city.

@@ -1,0 +1,75 @@
+// 信用查询: an institution's published credit grade and list membership (institutions only: the
+// public never sees a person's record).
+import { ApiError, GRADE_TEXT, esc, fmt, getAll, getJson, gradeBadge, setStatus } from "./common.js";
+
+const LISTS_ZH = { serious_dishonesty: "严重失信主体名单", industry_ban: "从业禁止名单" };
+const form = document.getElementById("lookup");
+const district = document.getElementById("district");
+const status = document.getElementById("status");
+const list = document.getElementById("results");
+const detail = document.getElementById("detail");
+let all = [];
+
+function matches(i) {
+  const q = form.elements.q.value.trim();
+  const grade = form.elements.grade.value;
+  if (district.value && i.district.code !== district.value) return false;
+  if (q && !i.name.includes(q)) return false;
+  if (grade === "none" && i.credit_grade) return false;
+  if (grade && grade !== "none" && i.credit_grade !== grade) return false;
+  return true;
+}
+
+function search() {
+  const found = all.filter(matches);
+  const shown = found.slice(0, 50);
+  list.innerHTML = shown
+    .map(
+      (i) => `<li class="credit-item" data-id="${esc(i.id)}"><h3>${esc(i.name)}</h3>
+      <p class="meta">${esc(i.district.name)} · ${esc(i.street.name)}</p>
+      <div class="badges">${gradeBadge(i.credit_grade)}</div>
+      <p><button type="button" class="secondary" data-detail="${esc(i.id)}" style="width:auto">查看信用详情</button>
+         <a href="institution.html?id=${encodeURIComponent(i.id)}">机构详情</a></p></li>`,
+    )
+    .join("");
+  setStatus(status, found.length > shown.length ? `找到 ${found.length} 家机构，显示前 ${shown.length} 家；请输入更具体的名称` : `找到 ${found.length} 家机构`);
+}
+
+async function showDetail(id) {
+  const institution = all.find((i) => i.id === id);
+  detail.hidden = false;
+  detail.innerHTML = "正在加载…";
+  try {
+    const c = await getJson("credit", `/v1/public/credit/institutions/${encodeURIComponent(id)}`);
+    const lists = (c.lists || []).map((l) => `<span class="badge bad">已列入${esc(LISTS_ZH[l] || l)}</span>`).join("") || '<span class="badge ok">未列入失信名单</span>';
+    detail.innerHTML = `<h2>${esc(institution ? institution.name : "")}</h2>
+      <p>${c.grade ? `<span class="badge grade-${esc(c.grade)}">信用等级 ${esc(GRADE_TEXT[c.grade] || c.grade)}</span>` : "未评级（尚无信用信息）"}</p>
+      <p class="meta">评定日期 ${fmt.date(c.graded_at)} · 评价规则版本 ${esc(c.policy_version || "—")}</p>
+      <div class="badges">${lists}</div>`;
+  } catch (err) {
+    detail.innerHTML = err instanceof ApiError && err.status === 404 ? "<p>该机构尚无信用档案（未评级）。</p>" : `<p class="error">查询失败：${esc(err.message)}</p>`;
+  }
+  detail.focus?.();
+}
+
+form.addEventListener("submit", (event) => { event.preventDefault(); search(); });
+for (const name of ["district", "grade"]) form.elements[name].addEventListener("change", search);
+list.addEventListener("click", (event) => {
+  const id = event.target?.dataset?.detail;
+  if (id) showDetail(id);
+});
+
+async function start() {
+  try {
+    all = await getAll("filing", "/v1/public/institutions");
+  } catch (err) {
+    setStatus(status, `加载失败：${err.message}`, true);
+    return;
+  }
+  const seen = new Map(all.map((i) => [i.district.code, i.district.name]));
+  for (const [code, name] of [...seen.entries()].sort()) district.append(new Option(name, code));
+  search();
+  document.body.dataset.ready = "true";
+}
+
+start();
