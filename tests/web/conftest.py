@@ -76,6 +76,8 @@ class WebPlatform:
     token_settings: ServiceSettings
     logs: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    bootstrap: str = ""
+    namespace: str = ""
 
     @property
     def pages(self) -> str:
@@ -211,7 +213,15 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
         settings = ServiceSettings(environment="test")
         summary = asyncio.run(generate(urls, scale=SCALE, seed=11, token_settings=settings, out=None))
         wait_until_quiet(kafka.bootstrap, namespace, [pg.url(name) for name in databases.values()])
-        yield WebPlatform(urls=urls, summary=summary, token_settings=settings, logs=logs, processes=processes)
+        yield WebPlatform(
+            urls=urls,
+            summary=summary,
+            token_settings=settings,
+            logs=logs,
+            processes=processes,
+            bootstrap=kafka.bootstrap,
+            namespace=namespace,
+        )
     finally:
         for proc in processes:
             proc.terminate()
