@@ -28,6 +28,17 @@ class KafkaStartError(RuntimeError):
     pass
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` for child processes: Linux sends them SIGTERM when the process that started
+    them dies, however it dies, so a killed runner or test session leaves no broker or service behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's own shutdown path still stops its children
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -143,6 +154,7 @@ class LocalKafka:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         (self.workdir / "broker.pid").write_text(str(self.proc.pid))
         # The pipe must be drained for the broker's whole life or it blocks on a full pipe.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack.kafka import LocalKafka
+from devstack.kafka import LocalKafka, die_with_parent
 from devstack.postgres import DATA_ROOT, SERVICES, LocalPostgres, prepare_service_database
 from shared.auth import TokenSettings, mint_token
 from shared.identifiers import uscc_check_char
@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         print("▶ stopped", flush=True)
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # a shell starting us in the background ignores SIGINT for us; `kill -INT` must still stop us
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         urls: dict[str, str] = {}
         external = {s: os.environ.get(f"{s.upper()}_DATABASE_URL") for s in SERVICES}
@@ -252,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
                 env=env,
                 stdout=log.open("ab"),
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
             services.append(ServiceProcess(service, port, proc, log))
         print("▶ waiting for the services to be ready …", flush=True)
