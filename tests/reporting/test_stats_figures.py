@@ -6,7 +6,15 @@ import uuid
 from datetime import UTC, date, datetime
 
 from services.reporting.stats import figures
-from services.reporting.stats.figures import FiledInstitution, ReportFact, StaffFact, ViolationFact
+from services.reporting.stats.figures import (
+    CaseFact,
+    DecisionFact,
+    FiledInstitution,
+    QualityFact,
+    ReportFact,
+    StaffFact,
+    ViolationFact,
+)
 from shared.reference import districts
 
 
@@ -113,3 +121,41 @@ def test_street_coverage_counts_only_puhui_institutions() -> None:
     assert conghua.public_private_covered == 1
     assert (stats.city.streets, stats.city.covered, len(stats.uncovered)) == (178, 1, 177)
     assert (stats.target, stats.public_private_target) == (1.0, 1.0)
+
+
+def test_quality_decisions_and_unlicensed_cases() -> None:
+    a, b = inst(1, "440117", "440117001", 30, 10), inst(2, "440117", "440117002", 10, 0)
+    bj = figures.beijing_midnight
+    stats = figures.district_stats(
+        year=2024,
+        today=date(2026, 1, 1),
+        filed=[a, b],
+        staff=[],
+        report_expected=[],
+        reports={},
+        inspected=set(),
+        violations=[],
+        grades={},
+        # uuid 3 is assessed but not filed: it counts nowhere
+        assessments={a.institution_id: QualityFact("440117", "B"), uuid.UUID(int=3): QualityFact("440117", "A")},
+        decisions=[
+            DecisionFact("440117", "filed"),
+            DecisionFact("440117", "returned"),
+            DecisionFact("440117", "rejected"),
+            DecisionFact(None, "filed"),  # district unknown: the city only
+        ],
+        cases=[
+            CaseFact("440117", bj(date(2024, 3, 1)), None, None),  # opened, open
+            CaseFact("440117", bj(date(2023, 3, 1)), bj(date(2024, 6, 1)), "filed"),
+            CaseFact("440117", bj(date(2024, 3, 1)), bj(date(2024, 7, 1)), "closed_down"),
+            CaseFact("440117", bj(date(2024, 3, 1)), bj(date(2025, 1, 1)), "filed"),  # still open at the end
+        ],
+    )
+    conghua = next(d for d in stats.districts if d.code == "440117")
+    q = conghua.quality
+    assert (q.filed_institutions, q.assessed, q.share, q.grades) == (2, 1, 0.5, {"A": 0, "B": 1, "C": 0, "D": 0})
+    fd = conghua.filing_decisions
+    assert (fd.filed, fd.returned, fd.rejected, fd.total, fd.pass_rate) == (1, 1, 1, 3, 0.3333)
+    assert (stats.city.filing_decisions.total, stats.city.filing_decisions.pass_rate) == (4, 0.5)
+    u = conghua.unlicensed
+    assert (u.opened, u.open, u.closed_filed, u.closed_down) == (3, 2, 1, 1)

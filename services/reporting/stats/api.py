@@ -21,12 +21,15 @@ from services.reporting.stats.schemas import (
     DensityOut,
     DistrictStatsOut,
     DistrictStatsPage,
+    FilingDecisionsOut,
     GradeOut,
     GradesOut,
     InspectionOut,
     InspectionsOut,
     InstitutionSummaryOut,
     PuhuiOut,
+    QualityAssessmentOut,
+    QualityGradesOut,
     SlotsOut,
     StaffOut,
     StreetCoverageOut,
@@ -34,6 +37,7 @@ from services.reporting.stats.schemas import (
     SummaryStaffOut,
     SummaryViolationsOut,
     UncoveredStreetOut,
+    UnlicensedCasesOut,
     ViolationOut,
     ViolationsOut,
 )
@@ -89,6 +93,14 @@ def _district_out(fig: DistrictFigures) -> DistrictStatsOut:
         ),
         violations=ViolationsOut(**fig.violations, total=fig.violations_total),
         credit_grades=GradesOut(**fig.grades),
+        quality_assessment=QualityAssessmentOut(
+            filed_institutions=fig.quality.filed_institutions,
+            assessed=fig.quality.assessed,
+            share=fig.quality.share,
+            grades=QualityGradesOut(**fig.quality.grades),
+        ),
+        filing_decisions=FilingDecisionsOut(**vars(fig.filing_decisions)),
+        unlicensed_cases=UnlicensedCasesOut(**vars(fig.unlicensed)),
     )
 
 

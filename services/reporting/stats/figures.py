@@ -141,6 +141,28 @@ class ViolationFact:
     severity: str
 
 
+@dataclass(frozen=True)
+class QualityFact:
+    """An institution's newest on-site quality assessment: the district it names and its grade."""
+
+    district_code: str
+    grade: str
+
+
+@dataclass(frozen=True)
+class DecisionFact:
+    district_code: str | None
+    outcome: str  # filed | returned | rejected
+
+
+@dataclass(frozen=True)
+class CaseFact:
+    district_code: str
+    opened_at: datetime
+    closed_at: datetime | None
+    outcome: str | None  # filed | closed_down once closed
+
+
 # --- district figures ----------------------------------------------------------------------------
 
 
@@ -168,6 +190,34 @@ class StaffFigures:
 
 
 @dataclass
+class QualityFigures:
+    filed_institutions: int = 0
+    assessed: int = 0
+    share: float | None = None
+    grades: dict[str, int] = field(default_factory=lambda: dict.fromkeys(GRADES, 0))
+
+
+@dataclass
+class FilingDecisionFigures:
+    filed: int = 0
+    returned: int = 0
+    rejected: int = 0
+    total: int = 0
+    pass_rate: float | None = None
+
+
+@dataclass
+class UnlicensedFigures:
+    opened: int = 0
+    open: int = 0
+    closed_filed: int = 0
+    closed_down: int = 0
+
+
+DECISIONS = ("filed", "returned", "rejected")
+
+
+@dataclass
 class DistrictFigures:
     code: str
     name: str
@@ -188,6 +238,9 @@ class DistrictFigures:
     violations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
     violations_total: int = 0
     grades: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*GRADES, "ungraded"), 0))
+    quality: QualityFigures = field(default_factory=QualityFigures)
+    filing_decisions: FilingDecisionFigures = field(default_factory=FilingDecisionFigures)
+    unlicensed: UnlicensedFigures = field(default_factory=UnlicensedFigures)
 
 
 @dataclass
@@ -213,6 +266,11 @@ def _finish(fig: DistrictFigures, year: int) -> None:
     fig.staff.training_rate = ratio(fig.staff.trained, fig.staff.active)
     fig.inspection_coverage = ratio(fig.inspected, fig.institutions)
     fig.violations_total = sum(fig.violations.values())
+    fig.quality.filed_institutions = fig.institutions
+    fig.quality.share = ratio(fig.quality.assessed, fig.institutions)
+    fd = fig.filing_decisions
+    fd.total = fd.filed + fd.returned + fd.rejected
+    fd.pass_rate = ratio(fd.filed, fd.total)
 
 
 def _into(figs: Mapping[str, DistrictFigures], code: str | None, city: DistrictFigures) -> list[DistrictFigures]:
@@ -232,11 +290,16 @@ def district_stats(
     inspected: set[uuid.UUID],
     violations: Sequence[ViolationFact],
     grades: Mapping[uuid.UUID, str],
+    assessments: Mapping[uuid.UUID, QualityFact] | None = None,
+    decisions: Sequence[DecisionFact] = (),
+    cases: Sequence[CaseFact] = (),
 ) -> DistrictStats:
     """Every district (zeros included) and the city, for ``year``. ``filed``: institutions filed
     at the end of ``year``; ``report_expected``: those owing a report for ``year - 1``; ``staff``:
     staff rows of the filed institutions; ``inspected``: institutions with a published inspection
-    in ``year``; ``violations``: confirmed in ``year``; ``grades``: grade in force at the end."""
+    in ``year``; ``violations``: confirmed in ``year``; ``grades``: grade in force at the end;
+    ``assessments``: newest on-site quality assessment before the end; ``decisions``: filing
+    decisions made in ``year``; ``cases``: unlicensed-operator cases opened before the end."""
     day = as_of_date(year, today)
     report_year = year - 1
     refs = districts()
@@ -293,6 +356,32 @@ def district_stats(
             continue
         for fig in _into(figs, violation.district_code, city):
             fig.violations[violation.severity] += 1
+
+    # an assessed institution counts in the district its assessment names (the assessing bureau's)
+    for inst in filed:
+        assessment = (assessments or {}).get(inst.institution_id)
+        if assessment is None or assessment.grade not in GRADES:
+            continue
+        for fig in _into(figs, assessment.district_code, city):
+            fig.quality.assessed += 1
+            fig.quality.grades[assessment.grade] += 1
+
+    for decision in decisions:
+        if decision.outcome not in DECISIONS:
+            continue
+        for fig in _into(figs, decision.district_code, city):
+            fd = fig.filing_decisions
+            setattr(fd, decision.outcome, getattr(fd, decision.outcome) + 1)
+
+    start, end = start_of_year(year), end_of_year(year)
+    for case in cases:
+        closed_in_year = case.closed_at is not None and start <= case.closed_at < end
+        for fig in _into(figs, case.district_code, city):
+            u = fig.unlicensed
+            u.opened += start <= case.opened_at < end
+            u.open += case.opened_at < end and (case.closed_at is None or case.closed_at >= end)
+            u.closed_filed += closed_in_year and case.outcome == "filed"
+            u.closed_down += closed_in_year and case.outcome == "closed_down"
 
     for fig in (*figs.values(), city):
         _finish(fig, year)

@@ -156,3 +156,52 @@ class ProjCreditGrade(Base):
     grade: Mapped[str] = mapped_column(Text)
     score: Mapped[float] = mapped_column(Float)
     graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProjFilingDecision(Base):
+    """One filing decision (备案 filed / returned / rejected), kept per event: an institution may be
+    returned several times before it is filed, and the pass rate counts decisions, not institutions."""
+
+    __tablename__ = "proj_filing_decision"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('filed', 'returned', 'rejected')", name="outcome_known"),
+        Index("ix_proj_filing_decision_decided", "decided_at"),
+    )
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    institution_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    outcome: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProjQualityAssessment(Base):
+    """A quality assessment (质量评估), self or on-site; the newest ``assessed_at`` on-site one is the
+    institution's standing grade."""
+
+    __tablename__ = "proj_quality_assessment"
+    __table_args__ = (
+        CheckConstraint("kind IN ('self', 'onsite')", name="kind_known"),
+        CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),
+        Index("ix_proj_quality_assessment_institution_assessed", "institution_id", "assessed_at"),
+    )
+
+    assessment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    institution_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    district_code: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(Text)
+    assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProjUnlicensedCase(Base):
+    """An unlicensed-operator case (无证照). The closing event repeats the district and the opening
+    time, so a closure that arrives first creates a complete row; the opening's district wins."""
+
+    __tablename__ = "proj_unlicensed_case"
+    __table_args__ = (CheckConstraint("outcome IS NULL OR outcome IN ('filed', 'closed_down')", name="outcome_known"),)
+
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    district_code: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(Text)

@@ -21,9 +21,12 @@ from services.reporting.stats.models import (
     PROFILE_RANK,
     ProjAnnualReport,
     ProjCreditGrade,
+    ProjFilingDecision,
     ProjInspection,
     ProjInstitutionProfile,
+    ProjQualityAssessment,
     ProjStaff,
+    ProjUnlicensedCase,
     ProjViolation,
 )
 from shared.events import DecodedEvent, EventData
@@ -43,6 +46,9 @@ from shared.events.filing import (
 )
 from shared.events.inspection import (
     InspectionResultPublishedV1,
+    QualityAssessedV1,
+    UnlicensedCaseClosedV1,
+    UnlicensedCaseOpenedV1,
     ViolationClosedV1,
     ViolationConfirmedV1,
     ViolationEscalatedV1,
@@ -90,8 +96,21 @@ async def _submitted(session: AsyncSession, event: DecodedEvent, data: Instituti
         await _profile(session, event.envelope.id, data.institution_id, data.profile, data.submitted_at, "submitted")
 
 
+async def _decision(
+    session: AsyncSession, event: DecodedEvent, institution_id: uuid.UUID, outcome: str, at: datetime
+) -> None:
+    # one row per decision event: the same event again (rebuild, redelivery) changes nothing
+    await repo.upsert(
+        session,
+        ProjFilingDecision,
+        {"event_id": event.envelope.id, "institution_id": institution_id, "outcome": outcome, "decided_at": at},
+        ["event_id"],
+    )
+
+
 async def _filed(session: AsyncSession, event: DecodedEvent, data: InstitutionFiledV1) -> None:
     await repo.ensure_institution(session, data.institution_id, filed_at=data.decided_at)
+    await _decision(session, event, data.institution_id, "filed", data.decided_at)
     await _profile(session, event.envelope.id, data.institution_id, data.profile, data.decided_at, "filed")
 
 
@@ -100,12 +119,14 @@ async def _changed(session: AsyncSession, event: DecodedEvent, data: Institution
     await _profile(session, event.envelope.id, data.institution_id, data.profile, data.changed_at, "changed")
 
 
-async def _returned(session: AsyncSession, _: DecodedEvent, data: InstitutionReturnedV1) -> None:
+async def _returned(session: AsyncSession, event: DecodedEvent, data: InstitutionReturnedV1) -> None:
     await repo.ensure_institution(session, data.institution_id, returned_at=data.decided_at)
+    await _decision(session, event, data.institution_id, "returned", data.decided_at)
 
 
-async def _rejected(session: AsyncSession, _: DecodedEvent, data: InstitutionRejectedV1) -> None:
+async def _rejected(session: AsyncSession, event: DecodedEvent, data: InstitutionRejectedV1) -> None:
     await repo.ensure_institution(session, data.institution_id, rejected_at=data.decided_at)
+    await _decision(session, event, data.institution_id, "rejected", data.decided_at)
 
 
 async def _deregistered(session: AsyncSession, _: DecodedEvent, data: InstitutionDeregisteredV1) -> None:
@@ -238,6 +259,50 @@ async def _graded(session: AsyncSession, event: DecodedEvent, data: InstitutionG
     )
 
 
+async def _assessed(session: AsyncSession, _: DecodedEvent, data: QualityAssessedV1) -> None:
+    await repo.ensure_institution(session, data.institution_id)
+    await repo.upsert(
+        session,
+        ProjQualityAssessment,
+        {
+            "assessment_id": data.assessment_id,
+            "institution_id": data.institution_id,
+            "district_code": data.district_code,
+            "kind": data.kind,
+            "grade": data.grade,
+            "assessed_at": data.assessed_at,
+        },
+        ["assessment_id"],
+    )
+
+
+async def _case_opened(session: AsyncSession, _: DecodedEvent, data: UnlicensedCaseOpenedV1) -> None:
+    values = {"district_code": data.district_code, "opened_at": data.opened_at}
+    # the opening is authoritative for district and time, whether the closure came before it or not
+    await repo.upsert(session, ProjUnlicensedCase, {"case_id": data.case_id, **values}, ["case_id"], values)
+
+
+async def _case_closed(session: AsyncSession, _: DecodedEvent, data: UnlicensedCaseClosedV1) -> None:
+    table = ProjUnlicensedCase.__table__
+    values = {
+        "case_id": data.case_id,
+        "district_code": data.district_code,
+        "opened_at": data.opened_at,
+        "closed_at": data.closed_at,
+        "outcome": data.outcome,
+    }
+    # district and opening time stay as the opening (or an earlier copy) set them; of two closures
+    # the later one stands, whatever order they arrive in
+    await repo.upsert(
+        session,
+        ProjUnlicensedCase,
+        values,
+        ["case_id"],
+        {"closed_at": data.closed_at, "outcome": data.outcome},
+        where=lambda excluded: table.c.closed_at.is_(None) | (table.c.closed_at <= excluded.closed_at),
+    )
+
+
 Projector = Callable[[AsyncSession, DecodedEvent, Any], Awaitable[None]]
 
 PROJECTORS: dict[type[EventData], Projector] = {
@@ -256,6 +321,9 @@ PROJECTORS: dict[type[EventData], Projector] = {
     ViolationClosedV1: _closed,
     ViolationEscalatedV1: _escalated,
     InstitutionGradedV1: _graded,
+    QualityAssessedV1: _assessed,
+    UnlicensedCaseOpenedV1: _case_opened,
+    UnlicensedCaseClosedV1: _case_closed,
 }
 
 

@@ -14,14 +14,25 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
-from services.reporting.stats.figures import FiledInstitution, ReportFact, StaffFact, ViolationFact
+from services.reporting.stats.figures import (
+    CaseFact,
+    DecisionFact,
+    FiledInstitution,
+    QualityFact,
+    ReportFact,
+    StaffFact,
+    ViolationFact,
+)
 from services.reporting.stats.models import (
     ProjAnnualReport,
     ProjCreditGrade,
+    ProjFilingDecision,
     ProjInspection,
     ProjInstitution,
     ProjInstitutionProfile,
+    ProjQualityAssessment,
     ProjStaff,
+    ProjUnlicensedCase,
     ProjViolation,
 )
 
@@ -203,6 +214,39 @@ async def grades_at(session: AsyncSession, before: datetime) -> dict[uuid.UUID, 
         .order_by(g.institution_id, g.graded_at.desc(), g.event_id.desc())
     )
     return {r.institution_id: r.grade for r in rows}
+
+
+async def onsite_assessments_at(session: AsyncSession, before: datetime) -> dict[uuid.UUID, QualityFact]:
+    """Per institution, its newest on-site assessment before ``before`` (by ``assessed_at``)."""
+    q = ProjQualityAssessment
+    rows = await session.execute(
+        select(q.institution_id, q.district_code, q.grade)
+        .where(q.kind == "onsite", q.assessed_at < before)
+        .ext(distinct_on(q.institution_id))
+        .order_by(q.institution_id, q.assessed_at.desc(), q.assessment_id.desc())
+    )
+    return {r.institution_id: QualityFact(district_code=r.district_code, grade=r.grade) for r in rows}
+
+
+async def filing_decisions_between(session: AsyncSession, start: datetime, end: datetime) -> list[DecisionFact]:
+    """Filing decisions made in [start, end), each with its institution's district (as for violations:
+    the newest profile before ``end`` of any kind, else the district of its submission)."""
+    d, i = ProjFilingDecision, ProjInstitution
+    profile = _profile_in_force(end, filed_only=False)
+    rows = await session.execute(
+        select(d.outcome, func.coalesce(profile.c.district_code, i.district_code).label("district_code"))
+        .select_from(d)
+        .outerjoin(i, i.institution_id == d.institution_id)
+        .outerjoin(profile, true())
+        .where(d.decided_at >= start, d.decided_at < end)
+    )
+    return [DecisionFact(district_code=r.district_code, outcome=r.outcome) for r in rows]
+
+
+async def unlicensed_cases_opened_before(session: AsyncSession, end: datetime) -> list[CaseFact]:
+    c = ProjUnlicensedCase
+    rows = await session.execute(select(c.district_code, c.opened_at, c.closed_at, c.outcome).where(c.opened_at < end))
+    return [CaseFact(r.district_code, r.opened_at, r.closed_at, r.outcome) for r in rows]
 
 
 # --- reads for the institution summary ------------------------------------------------------------

@@ -73,6 +73,37 @@ class GradesOut(_Out):
     ungraded: int
 
 
+class QualityGradesOut(_Out):
+    A: int
+    B: int
+    C: int
+    D: int
+
+
+class QualityAssessmentOut(_Out):
+    filed_institutions: int
+    assessed: int = Field(
+        description="filed institutions with an on-site quality assessment before the end of the year"
+    )
+    share: float | None = Field(description="assessed / filed_institutions")
+    grades: QualityGradesOut = Field(description="grade of each assessed institution's newest on-site assessment")
+
+
+class FilingDecisionsOut(_Out):
+    filed: int
+    returned: int
+    rejected: int
+    total: int = Field(description="filing decisions made in the year")
+    pass_rate: float | None = Field(description="备案通过率: filed / total")
+
+
+class UnlicensedCasesOut(_Out):
+    opened: int = Field(description="unlicensed-operator cases opened in the year")
+    open: int = Field(description="opened and not closed at the end of the year")
+    closed_filed: int = Field(description="closed in the year because the operator filed")
+    closed_down: int = Field(description="closed in the year by closing the operator down (依法关停)")
+
+
 class DistrictStatsOut(_Out):
     code: str
     name: str
@@ -85,6 +116,9 @@ class DistrictStatsOut(_Out):
     inspections: InspectionsOut
     violations: ViolationsOut = Field(description="violations confirmed in the year, by severity")
     credit_grades: GradesOut = Field(description="grade in force at the end of the year, filed institutions")
+    quality_assessment: QualityAssessmentOut
+    filing_decisions: FilingDecisionsOut
+    unlicensed_cases: UnlicensedCasesOut
 
 
 class DistrictStatsPage(_Out):

@@ -49,6 +49,9 @@ async def district_stats(session: AsyncSession, *, year: int, today: date, polic
         inspected=await repo.inspected_between(session, figures.start_of_year(year), end),
         violations=await repo.violations_confirmed_between(session, figures.start_of_year(year), end),
         grades=await repo.grades_at(session, end),
+        assessments=await repo.onsite_assessments_at(session, end),
+        decisions=await repo.filing_decisions_between(session, figures.start_of_year(year), end),
+        cases=await repo.unlicensed_cases_opened_before(session, end),
     )
 
 
