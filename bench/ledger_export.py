@@ -1,6 +1,8 @@
 """Memory of ``GET /v1/ledger/export`` over 100,000 entries, against a bare asyncpg baseline.
 
-    .venv/bin/python bench/ledger_export.py [--entries 100000]
+Part of ``python -m bench`` (``measure_export``); also runs alone:
+
+    .venv/bin/python -m bench.ledger_export [--entries 100000]
 
 Starts a throw-away embedded PostgreSQL, migrates a reporting database, inserts synthetic ledger
 entries (canonical-JSON leaves of ~500 bytes) with one SQL statement, then measures, each in the
@@ -61,7 +63,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def measure(label: str, run: Callable[[], Awaitable[int]]) -> None:
+async def measure(label: str, run: Callable[[], Awaitable[int]]) -> dict[str, Any]:
     before = rss_mb()
     tracemalloc.start()
     started = time.perf_counter()
@@ -69,7 +71,22 @@ async def measure(label: str, run: Callable[[], Awaitable[int]]) -> None:
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"{label:<34} {count:>12,} {elapsed:>8.1f} s {peak / 2**20:>10.1f} MiB {rss_mb() - before:>+10.1f} MiB")
+    return {
+        "label": label,
+        "count": count,
+        "seconds": elapsed,
+        "heap_peak_mib": peak / 2**20,
+        "rss_change_mib": rss_mb() - before,
+    }
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    print(f"{'':<34} {'rows/bytes':>12} {'time':>10} {'heap peak':>14} {'RSS change':>14}")
+    for r in rows:
+        print(
+            f"{r['label']:<34} {r['count']:>12,} {r['seconds']:>8.1f} s {r['heap_peak_mib']:>10.1f} MiB"
+            f" {r['rss_change_mib']:>+10.1f} MiB"
+        )
 
 
 async def stream_discarding(app: Any, path: str, token: str) -> int:
@@ -115,42 +132,47 @@ async def stream_discarding(app: Any, path: str, token: str) -> int:
     return sent
 
 
+async def measure_export(url: str, entries: int) -> list[dict[str, Any]]:
+    """Fill a migrated, empty reporting database at ``url`` with ``entries`` ledger entries, then
+    measure the baseline and the service's streamed export (JSON Lines and CSV)."""
+    plain = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(plain)
+    for statement in FILL.strip().split(";\n"):
+        if statement.strip():
+            await conn.execute(statement.replace("$1", str(entries)))
+    await conn.close()
+
+    async def baseline() -> int:
+        c = await asyncpg.connect(plain)
+        try:
+            rows = await c.fetch("SELECT * FROM ledger_entry ORDER BY index")
+            return len(rows)
+        finally:
+            await c.close()
+
+    rows = [await measure("asyncpg fetch (all in memory)", baseline)]
+    settings = ReportingSettings(environment="test", run_background_workers=False)
+    token = mint_token(settings, subject="bench", roles=["ops"])
+    db = Database(url, pool_size=2)
+    app = create_app(settings, db)
+    async with app.router.lifespan_context(app):
+        for fmt in ("jsonl", "csv"):
+
+            async def export(fmt: str = fmt) -> int:
+                return await stream_discarding(app, f"/v1/ledger/export?format={fmt}", token)
+
+            rows.append(await measure(f"GET /v1/ledger/export ({fmt})", export))
+    await db.dispose()
+    return rows
+
+
 async def main(entries: int) -> None:
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
         pg = LocalPostgres(Path(tmp) / "pg", delete_on_exit=True).start()
         try:
             url = pg.create_database("bench_reporting")
             await asyncio.to_thread(upgrade, "reporting", url)
-            plain = url.replace("postgresql+asyncpg://", "postgresql://")
-            conn = await asyncpg.connect(plain)
-            for statement in FILL.strip().split(";\n"):
-                if statement.strip():
-                    await conn.execute(statement.replace("$1", str(entries)))
-            await conn.close()
-            print(f"{'':<34} {'rows/bytes':>12} {'time':>10} {'heap peak':>14} {'RSS change':>14}")
-
-            async def baseline() -> int:
-                c = await asyncpg.connect(plain)
-                try:
-                    rows = await c.fetch("SELECT * FROM ledger_entry ORDER BY index")
-                    return len(rows)
-                finally:
-                    await c.close()
-
-            await measure("asyncpg fetch (all in memory)", baseline)
-
-            settings = ReportingSettings(environment="test", run_background_workers=False)
-            token = mint_token(settings, subject="bench", roles=["ops"])
-            db = Database(url, pool_size=2)
-            app = create_app(settings, db)
-            async with app.router.lifespan_context(app):
-                for fmt in ("jsonl", "csv"):
-
-                    async def export(fmt: str = fmt) -> int:
-                        return await stream_discarding(app, f"/v1/ledger/export?format={fmt}", token)
-
-                    await measure(f"GET /v1/ledger/export ({fmt})", export)
-            await db.dispose()
+            print_rows(await measure_export(url, entries))
         finally:
             pg.stop()
 
