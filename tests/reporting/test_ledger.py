@@ -319,3 +319,42 @@ async def test_cursors_never_skip_or_repeat_while_writes_continue(fresh_db: Call
             assert len(seen["police"]) == 12 * 3
     finally:
         await db.dispose()
+
+
+async def test_signing_key_rotation_keeps_earlier_checkpoints_verifiable(
+    rollback_db: Callable[[str], Awaitable[Database]],
+) -> None:
+    """Checkpoints signed before a key rotation still verify when the old key is kept as a previous
+    verifier; without it, verification says so instead of passing silently."""
+    db = await rollback_db("reporting")
+    origin = settings_for("reporting").ledger_origin  # type: ignore[attr-defined]
+    old = Signer.from_seed(origin, bytes(range(32)))
+    new = Signer.from_seed(origin, bytes(range(1, 33)))
+
+    async def running_with(**overrides: Any) -> Any:
+        return running(
+            create_app("reporting", settings_for("reporting", run_background_workers=False, **overrides), db)
+        )
+
+    async with await running_with(ledger_signing_key=old.skey) as client:
+        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers[FILED])
+        await ledger.stories(0, 1)
+        first = await ledger.checkpoint()
+        assert (await ledger.get("/v1/ledger/verify"))["ok"]
+
+    async with await running_with(
+        ledger_signing_key=new.skey, ledger_previous_verifier_keys=[old.verifier.vkey]
+    ) as client:
+        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers[FILED])
+        await ledger.stories(1, 1)
+        second = await ledger.checkpoint()
+        assert second["tree_size"] > first["tree_size"]
+        report = await ledger.get("/v1/ledger/verify")
+        assert report["ok"], report
+        assert [c["tree_size"] for c in report["checkpoints"]] == [first["tree_size"], second["tree_size"]]
+
+    async with await running_with(ledger_signing_key=new.skey) as client:  # the old key forgotten
+        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers[FILED])
+        report = await ledger.get("/v1/ledger/verify")
+        assert not report["ok"]
+        assert "checkpoint_signature_invalid" in [p["code"] for p in report["problems"]], report["problems"]
