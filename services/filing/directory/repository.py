@@ -142,6 +142,19 @@ async def find_filed(session: AsyncSession, institution_id: uuid.UUID) -> Row[An
     return (await session.execute(stmt)).first()
 
 
+async def _upsert_newest(session: AsyncSession, model: Any, newest_by: str, **values: Any) -> bool:
+    """One row per institution, replaced only by a newer fact: an event computed earlier but
+    delivered later must not overwrite a newer one. True if ``values`` were stored."""
+    insert = pg_insert(model).values(**values)
+    updates = {name: insert.excluded[name] for name in values if name != "institution_id"}
+    stmt = insert.on_conflict_do_update(
+        index_elements=[model.institution_id],
+        set_={**updates, "updated_at": func.now()},
+        where=getattr(model, newest_by) < insert.excluded[newest_by],
+    ).returning(model.institution_id)
+    return (await session.execute(stmt)).first() is not None
+
+
 async def upsert_grade_if_newer(
     session: AsyncSession,
     *,
@@ -153,7 +166,10 @@ async def upsert_grade_if_newer(
     event_id: str,
 ) -> bool:
     """Keep the grade with the latest ``graded_at``; True if this one was stored."""
-    insert = pg_insert(DirectoryCreditGrade).values(
+    return await _upsert_newest(
+        session,
+        DirectoryCreditGrade,
+        "graded_at",
         institution_id=institution_id,
         grade=grade,
         score=score,
@@ -161,20 +177,6 @@ async def upsert_grade_if_newer(
         graded_at=graded_at,
         event_id=event_id,
     )
-    stmt = insert.on_conflict_do_update(
-        index_elements=[DirectoryCreditGrade.institution_id],
-        set_={
-            "grade": insert.excluded.grade,
-            "score": insert.excluded.score,
-            "policy_version": insert.excluded.policy_version,
-            "graded_at": insert.excluded.graded_at,
-            "event_id": insert.excluded.event_id,
-            "updated_at": func.now(),
-        },
-        # a grade computed earlier but delivered later must not replace a newer one
-        where=DirectoryCreditGrade.graded_at < insert.excluded.graded_at,
-    ).returning(DirectoryCreditGrade.institution_id)
-    return (await session.execute(stmt)).first() is not None
 
 
 async def upsert_inspection_if_newer(
@@ -190,7 +192,10 @@ async def upsert_inspection_if_newer(
     event_id: str,
 ) -> bool:
     """Keep the result with the latest ``published_at``; True if this one was stored."""
-    insert = pg_insert(DirectoryInspectionResult).values(
+    return await _upsert_newest(
+        session,
+        DirectoryInspectionResult,
+        "published_at",
         institution_id=institution_id,
         task_id=task_id,
         conclusion=conclusion,
@@ -200,21 +205,6 @@ async def upsert_inspection_if_newer(
         published_at=published_at,
         event_id=event_id,
     )
-    stmt = insert.on_conflict_do_update(
-        index_elements=[DirectoryInspectionResult.institution_id],
-        set_={
-            "task_id": insert.excluded.task_id,
-            "conclusion": insert.excluded.conclusion,
-            "violation_count": insert.excluded.violation_count,
-            "summary_zh": insert.excluded.summary_zh,
-            "inspected_at": insert.excluded.inspected_at,
-            "published_at": insert.excluded.published_at,
-            "event_id": insert.excluded.event_id,
-            "updated_at": func.now(),
-        },
-        where=DirectoryInspectionResult.published_at < insert.excluded.published_at,
-    ).returning(DirectoryInspectionResult.institution_id)
-    return (await session.execute(stmt)).first() is not None
 
 
 async def upsert_quality_if_newer(
@@ -231,7 +221,10 @@ async def upsert_quality_if_newer(
     event_id: str,
 ) -> bool:
     """Keep the on-site assessment with the latest ``assessed_at``; True if this one was stored."""
-    insert = pg_insert(DirectoryQualityGrade).values(
+    return await _upsert_newest(
+        session,
+        DirectoryQualityGrade,
+        "assessed_at",
         institution_id=institution_id,
         assessment_id=assessment_id,
         grade=grade,
@@ -242,19 +235,3 @@ async def upsert_quality_if_newer(
         reassess_by=reassess_by,
         event_id=event_id,
     )
-    stmt = insert.on_conflict_do_update(
-        index_elements=[DirectoryQualityGrade.institution_id],
-        set_={
-            "assessment_id": insert.excluded.assessment_id,
-            "grade": insert.excluded.grade,
-            "score": insert.excluded.score,
-            "veto_failed": insert.excluded.veto_failed,
-            "scheme_version": insert.excluded.scheme_version,
-            "assessed_at": insert.excluded.assessed_at,
-            "reassess_by": insert.excluded.reassess_by,
-            "event_id": insert.excluded.event_id,
-            "updated_at": func.now(),
-        },
-        where=DirectoryQualityGrade.assessed_at < insert.excluded.assessed_at,
-    ).returning(DirectoryQualityGrade.institution_id)
-    return (await session.execute(stmt)).first() is not None
