@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -45,13 +46,15 @@ def new_uscc() -> str:
     return body + uscc_check_char(body)
 
 
-_documents: dict[int, dict[str, str]] = {}
+# Keyed by the platform object itself (weakly): id() is reused once an earlier platform is
+# collected, and its cached hashes would then name documents in another test's database.
+_documents: weakref.WeakKeyDictionary[Platform, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 async def institution_body(p: Platform, name: str = "越秀区阳光托育中心") -> dict[str, Any]:
-    if id(p) not in _documents:  # the materials are uploaded once per platform (content-addressed)
-        _documents[id(p)] = await upload_documents(p.clients["filing"], OFFICER)
-    return filing_body(_documents[id(p)], uscc=new_uscc(), name=name, district="越秀区", street_code="440104001")
+    if p not in _documents:  # the materials are uploaded once per platform (content-addressed)
+        _documents[p] = await upload_documents(p.clients["filing"], OFFICER)
+    return filing_body(_documents[p], uscc=new_uscc(), name=name, district="越秀区", street_code="440104001")
 
 
 @pytest.fixture
