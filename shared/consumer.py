@@ -1,8 +1,12 @@
 """The consumer runner: at-least-once delivery from Kafka made effectively-once by the inbox.
 
-For each record: decode (CloudEvents envelope → upcast → catalogue model) → in ONE database
-transaction claim the event id in the inbox and apply the handler → commit the Kafka offset. A
-redelivered event finds its id in the inbox and changes nothing. A record that can never be processed
+For each fetched batch of a partition: decode every record (CloudEvents envelope → upcast → catalogue
+model) → in ONE database transaction claim all the event ids in the inbox (one multi-row statement)
+and apply the handlers of the fresh ones in offset order, then the work they deferred to the end of
+the batch (``at_batch_end``) → commit the Kafka offsets. A redelivered event finds its id in the
+inbox and changes nothing. If the batch transaction fails for a reason that is not the database
+being away, it is rolled back and the same records are applied one transaction each, so a single bad
+record is isolated, retried and dead-lettered exactly as if it had arrived alone. A record that can never be processed
 (undecodable, unknown type, invalid payload) or whose handler keeps failing after bounded retries is
 published to the consumer's dead-letter topic with the reason and the original headers, and the
 runner moves on. A database outage is not the event's fault: those errors are retried until the
@@ -20,27 +24,98 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
-from shared.events import CATALOGUE, DecodedEvent, PoisonEvent, decode
+from shared.events import CATALOGUE, CloudEvent, DecodedEvent, PoisonEvent, decode
 from shared.kafka import ensure_topics, make_producer
 from shared.metrics import Metrics
-from shared.outbox import claim_inbox
+from shared.outbox import inbox_table
 from shared.topics import consumer_group, dead_letter_topic, qualified
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, DecodedEvent], Awaitable[None]]
 RecordHook = Callable[[Any], Awaitable[None]]
+Work = Callable[[], Awaitable[None]]
+T = TypeVar("T")
+
+# Records per fetch and so per transaction: big enough that the commit and the inbox claim are
+# shared by many events, small enough that a rebalance never waits long for the batch in flight.
+MAX_BATCH = 200
+_SCOPE_KEY = "childcare.batch_scope"
+
+
+class BatchScope:
+    """Work a handler defers to the end of the transaction it runs in, once per key, plus state the
+    handlers of one batch share (e.g. the ledger entries to append together).
+
+    Deferring is safe for work whose result depends only on the facts written so far, not on when it
+    runs (a credit grade is recomputed from all of a subject's dated entries): running it once after
+    the batch's last event gives the state running it after every event would have ended in."""
+
+    def __init__(self) -> None:
+        self._work: dict[Hashable, Work] = {}
+        self._state: dict[Hashable, Any] = {}
+
+    def defer(self, key: Hashable, work: Work) -> None:
+        self._work.setdefault(key, work)
+
+    def state(self, key: Hashable, factory: Callable[[], T]) -> T:
+        if key not in self._state:
+            self._state[key] = factory()
+        return self._state[key]
+
+    async def run(self) -> None:
+        # Deferred work may defer more (e.g. a regrade that appends to a batch-wide list).
+        while self._work:
+            key = next(iter(self._work))
+            work = self._work.pop(key)
+            await work()
+        self._state.clear()
+
+
+def batch_scope(session: AsyncSession) -> BatchScope | None:
+    scope = session.info.get(_SCOPE_KEY)
+    return scope if isinstance(scope, BatchScope) else None
+
+
+async def at_batch_end(session: AsyncSession, key: Hashable, work: Work) -> None:
+    """Run ``work`` once per ``key`` before the consumer's transaction commits; immediately when the
+    caller is not inside a consumer transaction (an API request, a rebuild, a unit test)."""
+    scope = batch_scope(session)
+    if scope is None:
+        await work()
+    else:
+        scope.defer(key, work)
+
+
+async def claim_inbox_many(session: AsyncSession, consumer: str, envelopes: list[CloudEvent]) -> set[tuple[str, str]]:
+    """Record the events this consumer has not seen yet, in this transaction; returns their
+    (source, id). One statement for the whole batch."""
+    rows = {
+        (e.source, e.id): {"consumer": consumer, "event_source": e.source, "event_id": e.id, "event_type": e.type}
+        for e in envelopes
+    }
+    if not rows:
+        return set()
+    result = await session.execute(
+        pg_insert(inbox_table)
+        .values(list(rows.values()))
+        .on_conflict_do_nothing()
+        .returning(inbox_table.c.event_source, inbox_table.c.event_id)
+    )
+    return {(str(r[0]), str(r[1])) for r in result}
+
 
 # SQLSTATE classes that say "try again", not "this event is bad": connection loss, serialization
 # failure and deadlock, lack of resources, operator intervention (shutdown).
@@ -60,6 +135,14 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(cause, OSError | asyncpg.exceptions.InterfaceError):
             return True
     return False
+
+
+class _HandlerFailed(Exception):
+    """The handler of the batch's record at ``position`` raised (the cause is chained)."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(f"handler failed at batch position {position}")
+        self.position = position
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -157,7 +240,7 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(self.session_timeout_ms // 4, 250),
-            max_poll_records=200,
+            max_poll_records=MAX_BATCH,
             metadata_max_age_ms=30_000,
         )
         consumer.subscribe(self.topics, listener=_Rebalance(self))
@@ -166,14 +249,13 @@ class ConsumerRunner:
         self.started.set()
         try:
             while not self._stopping:
-                batch = await consumer.getmany(timeout_ms=500, max_records=200)
+                batch = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH)
                 for tp, records in batch.items():
-                    for record in records:
-                        if self._stopping or tp not in consumer.assignment():
-                            break  # revoked mid-batch: the new owner will read it
-                        async with self._processing:
-                            await self._process(record)
-                            self._pending[tp] = record.offset + 1
+                    if self._stopping or tp not in consumer.assignment() or not records:
+                        continue  # revoked meanwhile: the new owner will read them
+                    async with self._processing:
+                        await self._process_batch(records)
+                        self._pending[tp] = records[-1].offset + 1
                     await self._commit(only={tp})
                 await self._update_lag(consumer)
         finally:
@@ -209,24 +291,114 @@ class ConsumerRunner:
 
     # --- processing ------------------------------------------------------------------------
 
-    async def _process(self, record: Any) -> None:
+    async def _process_batch(self, records: list[Any]) -> None:
+        """One partition's records, in offset order (so per-institution order is kept)."""
         started = time.perf_counter()
-        try:
-            event = decode(record.value)
-        except PoisonEvent as poison:
-            await self._dead_letter(record, poison.reason, poison.detail)
+        decoded: list[tuple[Any, DecodedEvent]] = []
+        for record in records:
+            try:
+                event = decode(record.value)
+            except PoisonEvent as poison:
+                await self._dead_letter(record, poison.reason, poison.detail)
+                continue
+            if event.type not in self.handlers:
+                self.metrics.events_consumed.labels(consumer=self.name, type=event.type, outcome="ignored").inc()
+                continue
+            decoded.append((record, event))
+        if not decoded:
             return
-        handler = self.handlers.get(event.type)
-        if handler is None:
-            self.metrics.events_consumed.labels(consumer=self.name, type=event.type, outcome="ignored").inc()
+        await self._apply_in_batches(decoded, started)
+
+    async def _apply_in_batches(self, decoded: list[tuple[Any, DecodedEvent]], started: float) -> None:
+        """Apply together; when one record's handler fails, everything rolls back and the batch is
+        split: the records before it together again, the failing record alone (its failed try in
+        the batch counting as its first attempt, so it gets max_attempts in all before it is
+        dead-lettered), then the records after it. A failure that names no record (deferred work)
+        falls back to one transaction per record."""
+        while decoded:
+            if len(decoded) == 1:
+                await self._process_one(*decoded[0])
+                return
+            try:
+                fresh = await self._apply_together(decoded)
+            except asyncio.CancelledError:
+                raise
+            except _HandlerFailed as failed:
+                cause = failed.__cause__
+                log.warning(
+                    "a record failed inside its batch; applying around it",
+                    extra={
+                        "consumer": self.name,
+                        "position": failed.position,
+                        "error": f"{type(cause).__name__}: {cause}",
+                    },
+                )
+                before, (record, event), after = (
+                    decoded[: failed.position],
+                    decoded[failed.position],
+                    decoded[failed.position + 1 :],
+                )
+                await self._apply_in_batches(before, time.perf_counter())
+                await self._process_one(record, event, attempts_used=1)
+                decoded, started = after, time.perf_counter()
+                continue
+            except Exception as exc:
+                log.warning(
+                    "batch failed; applying its records one by one",
+                    extra={"consumer": self.name, "records": len(decoded), "error": f"{type(exc).__name__}: {exc}"},
+                )
+                for record, event in decoded:
+                    await self._process_one(record, event)
+                return
+            elapsed = (time.perf_counter() - started) / len(decoded)
+            for (record, event), applied in zip(decoded, fresh, strict=True):
+                if self.after_db_commit is not None:
+                    await self.after_db_commit(record)
+                self._count(event, applied, elapsed)
             return
-        attempt = 0
+
+    async def _apply_together(self, decoded: list[tuple[Any, DecodedEvent]]) -> list[bool]:
+        """All records in one transaction; retried while the database is away."""
         while True:
             try:
                 async with self.db.transaction() as session:
-                    fresh = await claim_inbox(session, self.name, event.envelope)
+                    scope = BatchScope()
+                    session.info[_SCOPE_KEY] = scope
+                    unseen = await claim_inbox_many(session, self.name, [event.envelope for _, event in decoded])
+                    applied: list[bool] = []
+                    for position, (_, event) in enumerate(decoded):
+                        key = (event.envelope.source, event.envelope.id)
+                        applied.append(key in unseen)
+                        if key in unseen:
+                            unseen.discard(key)  # the same event twice in one batch applies once
+                            try:
+                                await self.handlers[event.type](session, event)
+                            except Exception as exc:
+                                if is_transient(exc):
+                                    raise
+                                raise _HandlerFailed(position) from exc
+                    await scope.run()
+                return applied
+            except Exception as exc:
+                if is_transient(exc) and not self._stopping:
+                    log.warning("database unavailable; retrying", extra={"consumer": self.name, "error": str(exc)})
+                    await asyncio.sleep(1.0)
+                    continue
+                raise
+
+    async def _process_one(self, record: Any, event: DecodedEvent, *, attempts_used: int = 0) -> None:
+        started = time.perf_counter()
+        handler = self.handlers[event.type]
+        attempt = attempts_used
+        while True:
+            try:
+                async with self.db.transaction() as session:
+                    scope = BatchScope()
+                    session.info[_SCOPE_KEY] = scope
+                    fresh = bool(await claim_inbox_many(session, self.name, [event.envelope]))
                     if fresh:
                         await handler(session, event)
+                        await scope.run()
                 break
             except asyncio.CancelledError:
                 raise
@@ -246,9 +418,12 @@ class ConsumerRunner:
                 await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
         if self.after_db_commit is not None:
             await self.after_db_commit(record)
-        outcome = "applied" if fresh else "duplicate"
+        self._count(event, fresh, time.perf_counter() - started)
+
+    def _count(self, event: DecodedEvent, applied: bool, seconds: float) -> None:
+        outcome = "applied" if applied else "duplicate"
         self.metrics.events_consumed.labels(consumer=self.name, type=event.type, outcome=outcome).inc()
-        self.metrics.event_processing.labels(consumer=self.name).observe(time.perf_counter() - started)
+        self.metrics.event_processing.labels(consumer=self.name).observe(seconds)
         self.metrics.consumer_last_processed.labels(consumer=self.name).set(time.time())
 
     async def _dead_letter(self, record: Any, reason: str, detail: str, event_type: str | None = None) -> None:

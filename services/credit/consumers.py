@@ -28,7 +28,7 @@ from services.credit.policy import (
 )
 from services.credit.service import CreditEnv, Source
 from shared.app import ConsumerSpec, ServiceContext
-from shared.consumer import Handler
+from shared.consumer import Handler, at_batch_end
 from shared.events import DecodedEvent
 from shared.events.credit import CreditPolicyActivatedV1, CreditRepairAppliedV1, CreditRepairDecidedV1
 from shared.events.filing import (
@@ -59,8 +59,13 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
 
     async def regrade(session: AsyncSession, kind: str, subject_id: str) -> None:
         # No reason is passed: the history's reasons are derived from the facts themselves
-        # (timeline.py), so that a replay in any order writes the same words.
-        await service.reevaluate(session, outbox, env, kind=kind, subject_id=subject_id)
+        # (timeline.py), so that a replay in any order writes the same words. Once per subject per
+        # consumed batch: the grade and its history are a function of the subject's dated entries,
+        # so evaluating after the batch's last entry ends where evaluating after each would.
+        async def evaluate() -> None:
+            await service.reevaluate(session, outbox, env, kind=kind, subject_id=subject_id)
+
+        await at_batch_end(session, ("credit.regrade", kind, subject_id), evaluate)
 
     async def institution(session: AsyncSession, event: DecodedEvent, institution_id: str, at: datetime) -> None:
         """An event that scores nothing still opens the record (and so sets a first grade)."""

@@ -11,7 +11,7 @@ from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
 from shared.app import ConsumerSpec, ServiceContext
-from shared.consumer import Handler
+from shared.consumer import Handler, batch_scope
 from shared.events import CATALOGUE, DecodedEvent
 from shared.topics import DOMAIN_TOPICS
 
@@ -23,8 +23,21 @@ def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
     shared_fields = load_grants(settings.ledger_grants_file).common()
 
     async def append(session: AsyncSession, event: DecodedEvent) -> None:
-        # one transaction (the runner's, with the inbox claim): the entry and the projections commit together
-        await service.append_event(session, ctx.outbox, event.envelope, shared_fields=shared_fields)
+        # One transaction (the runner's, with the inbox claim): the entries and the projections commit
+        # together. The ledger entries of a consumed batch are appended together at its end, in the
+        # order the events were consumed (one head lock, one insert), which is the order appending
+        # them one by one would give.
+        scope = batch_scope(session)
+        if scope is None:
+            await service.append_event(session, ctx.outbox, event.envelope, shared_fields=shared_fields)
+        else:
+            pending = scope.state("reporting.ledger", list)
+            pending.append(event.envelope)
+
+            async def append_all() -> None:
+                await service.append_events(session, ctx.outbox, pending, shared_fields=shared_fields)
+
+            scope.defer("reporting.ledger", append_all)
         await project(session, event)
 
     ledgered: dict[str, Handler] = {t: append for t, model in CATALOGUE.items() if model.topic in DOMAIN_TOPICS}

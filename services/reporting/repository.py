@@ -30,21 +30,29 @@ async def tree_size(session: AsyncSession) -> int:
     return int((await session.execute(select(LedgerHead.size).where(LedgerHead.id == 1))).scalar_one())
 
 
-async def store_append(
-    session: AsyncSession, entry: LedgerEntry, nodes: list[tuple[Node, bytes]], size: int, peaks: bytes
+async def store_appends(
+    session: AsyncSession, entries: list[dict[str, Any]], nodes: list[tuple[Node, bytes]], size: int, peaks: bytes
 ) -> None:
-    session.add(entry)
-    await session.flush()
+    """Several appends in three statements (entries, completed subtrees, head)."""
+    if entries:
+        await session.execute(pg_insert(LedgerEntry), entries)
     if nodes:
         await session.execute(
-            pg_insert(LedgerNode).values([{"level": lvl, "index": idx, "hash": h} for (lvl, idx), h in nodes])
+            pg_insert(LedgerNode), [{"level": lvl, "index": idx, "hash": h} for (lvl, idx), h in nodes]
         )
     await session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=size, peaks=peaks))
 
 
-async def entry_exists(session: AsyncSession, source: str, event_id: str) -> bool:
-    statement = select(LedgerEntry.index).where(LedgerEntry.event_source == source, LedgerEntry.event_id == event_id)
-    return (await session.execute(statement)).first() is not None
+async def entries_existing(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (source, id) pairs are in the ledger already."""
+    if not keys:
+        return set()
+    rows = await session.execute(
+        select(LedgerEntry.event_source, LedgerEntry.event_id).where(
+            tuple_(LedgerEntry.event_source, LedgerEntry.event_id).in_(list(keys))
+        )
+    )
+    return {(str(r[0]), str(r[1])) for r in rows}
 
 
 async def read_nodes(session: AsyncSession, nodes: Iterable[Node]) -> dict[Node, bytes]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from services.reporting.errors import (
 )
 from services.reporting.grants import Grants, project
 from services.reporting.jcs import canonicalize
-from services.reporting.models import LedgerCheckpoint, LedgerEntry
+from services.reporting.models import LedgerCheckpoint
 from services.reporting.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign_checkpoint
 from shared.auth import Principal
 from shared.events import CloudEvent
@@ -79,49 +79,74 @@ async def append_event(
 ) -> int | None:
     """Append one event; None if it is in the ledger already. ``outbox=None`` appends silently
     (a rebuild: the ledger topic already holds these records)."""
-    if await repository.entry_exists(session, envelope.source, envelope.id):
-        return None
-    leaf = leaf_of(envelope)
-    digest = merkle.leaf_hash(leaf)
+    indexes = await append_events(session, outbox, [envelope], shared_fields=shared_fields, now=now)
+    return indexes[0]
+
+
+async def append_events(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    envelopes: Sequence[CloudEvent],
+    *,
+    shared_fields: Mapping[str, frozenset[str]],
+    now: datetime | None = None,
+) -> list[int | None]:
+    """Append events in the given order under one head lock; per event its index, or None if it is
+    in the ledger already (or earlier in the same list). The leaves, the subtrees they complete and
+    the new head are written with one statement each: the same tree as appending one by one."""
+    keys = [(e.source, e.id) for e in envelopes]
+    present = await repository.entries_existing(session, keys)
     size, peaks_blob = await repository.lock_head(session)
-    peaks, completed = merkle.append_leaf(size, split_peaks(peaks_blob), digest)
+    peaks = split_peaks(peaks_blob)
     recorded_at = now or datetime.now(UTC)
-    await repository.store_append(
-        session,
-        LedgerEntry(
-            index=size,
-            event_id=envelope.id,
-            event_source=envelope.source,
-            event_type=envelope.type,
-            subject=envelope.subject,
-            event_time=envelope.time,
-            leaf=leaf,
-            leaf_hash=digest,
-            recorded_at=recorded_at,
-        ),
-        completed,
-        size + 1,
-        b"".join(peaks),
-    )
-    if outbox is not None:
-        fields = shared_fields.get(envelope.type)
-        await outbox.add(
-            session,
-            LedgerEntrySharedV1(
-                index=size,
-                leaf_hash=digest.hex(),
-                source_event_id=envelope.id,
-                source_event_source=envelope.source,
-                source_event_type=envelope.type,
-                subject=envelope.subject if fields is not None else None,
-                event_time=envelope.time,
-                recorded_at=recorded_at,
-                data=project(envelope.data, fields) if fields is not None else {},
-            ),
-            subject=LEDGER_SUBJECT,
-            at=recorded_at,
+    rows: list[dict[str, Any]] = []
+    nodes: list[tuple[merkle.Node, bytes]] = []
+    indexes: list[int | None] = []
+    for envelope, key in zip(envelopes, keys, strict=True):
+        if key in present:
+            indexes.append(None)
+            continue
+        present.add(key)
+        leaf = leaf_of(envelope)
+        digest = merkle.leaf_hash(leaf)
+        peaks, completed = merkle.append_leaf(size, peaks, digest)
+        nodes += completed
+        rows.append(
+            {
+                "index": size,
+                "event_id": envelope.id,
+                "event_source": envelope.source,
+                "event_type": envelope.type,
+                "subject": envelope.subject,
+                "event_time": envelope.time,
+                "leaf": leaf,
+                "leaf_hash": digest,
+                "recorded_at": recorded_at,
+            }
         )
-    return size
+        indexes.append(size)
+        size += 1
+        if outbox is not None:
+            fields = shared_fields.get(envelope.type)
+            await outbox.add(
+                session,
+                LedgerEntrySharedV1(
+                    index=size - 1,
+                    leaf_hash=digest.hex(),
+                    source_event_id=envelope.id,
+                    source_event_source=envelope.source,
+                    source_event_type=envelope.type,
+                    subject=envelope.subject if fields is not None else None,
+                    event_time=envelope.time,
+                    recorded_at=recorded_at,
+                    data=project(envelope.data, fields) if fields is not None else {},
+                ),
+                subject=LEDGER_SUBJECT,
+                at=recorded_at,
+            )
+    if rows:
+        await repository.store_appends(session, rows, nodes, size, b"".join(peaks))
+    return indexes
 
 
 # --- who sees what --------------------------------------------------------------------------------

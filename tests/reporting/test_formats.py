@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.reporting import merkle
 from services.reporting.grants import GrantsError, load_grants, parse_grants, project
@@ -222,3 +224,24 @@ def test_shipped_grants_and_their_intersection() -> None:
 def test_broken_grants_are_refused(raw: object, message: str) -> None:
     with pytest.raises(GrantsError, match=message):
         parse_grants(raw)
+
+
+def _rfc8785_string(value: str) -> str:
+    """RFC 8785 §3.2.2.2 spelled out one character at a time (the reference for the fast path)."""
+    short = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    out = ['"']
+    for ch in value:
+        out.append(short[ch] if ch in short else f"\\u{ord(ch):04x}" if ch < " " else ch)
+    out.append('"')
+    return "".join(out)
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60))
+def test_strings_escape_exactly_what_rfc_8785_escapes(text: str) -> None:
+    assert canonicalize(text) == _rfc8785_string(text).encode("utf-8")
+    assert canonicalize({text: text}) == ("{" + _rfc8785_string(text) + ":" + _rfc8785_string(text) + "}").encode()
+
+
+def test_lone_surrogates_are_refused() -> None:
+    with pytest.raises(ValueError, match="surrogate"):
+        canonicalize("a\ud800b")
