@@ -268,4 +268,53 @@ async def p3_platform(port: int, token: str, documents: dict[str, str], reportin
     return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99), "samples": len(latencies)}
 
 
-__all__ = ["LoadConfig", "p2", "platform", "profile_p2", "read_response"]
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.api [--duration S] [--rounds N] [--profile OUT.prof]``: P2 alone (bare vs
+    filing, interleaved) on its own broker and database server, and optionally a cProfile of the
+    filing service under the same load; prints the figures as JSON (and the profile summary)."""
+    import argparse
+    import tempfile
+
+    from bench import profiling
+    from bench.infra import stack
+
+    parser = argparse.ArgumentParser(description="P2 alone: POST /v1/institutions, filing vs bare")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--profile", type=Path, help="also profile the filing service; write the .prof here")
+    parser.add_argument("--no-compare", action="store_true", help="skip the bare vs platform runs")
+    args = parser.parse_args(argv)
+    cfg = LoadConfig(args.concurrency, args.duration, args.warmup, args.rounds)
+
+    async def go(s: Stack, workdir: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if not args.no_compare:
+            out["p2"] = await p2(s, cfg, workdir)
+        if args.profile is not None:
+            out["profile_load"] = await profile_p2(s, cfg, workdir, args.profile.resolve())
+        return out
+
+    with tempfile.TemporaryDirectory(prefix="bench-p2-") as tmp, stack(Path(tmp)) as s:
+        result = asyncio.run(go(s, Path(tmp)))
+    sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    if "p2" in result:
+        b, p = result["p2"]["bare"], result["p2"]["platform"]
+        sys.stdout.write(
+            f"bare {b['rps']:.0f} req/s (p50 {b['p50_ms']:.1f} / p99 {b['p99_ms']:.1f} ms, "
+            f"cpu {b['server_cpu_ms_per_request']:.2f} ms/req); platform {p['rps']:.0f} req/s "
+            f"(p50 {p['p50_ms']:.1f} / p99 {p['p99_ms']:.1f} ms, cpu {p['server_cpu_ms_per_request']:.2f} ms/req, "
+            f"{p.get('db_xact_commit_per_request', float('nan')):.2f} commits + "
+            f"{p.get('db_xact_rollback_per_request', float('nan')):.2f} rollbacks/req); "
+            f"ratio {p['rps'] / b['rps']:.3f}\n"
+        )
+    if args.profile is not None:
+        sys.stdout.write(profiling.render(profiling.summarise(args.profile), packages=16) + "\n")
+
+
+__all__ = ["LoadConfig", "main", "p2", "platform", "profile_p2", "read_response"]
+
+
+if __name__ == "__main__":
+    main()

@@ -38,6 +38,10 @@ audit_table = Table(
 )
 
 
+# built once: every write executes this same statement (and its cached compiled form)
+_INSERT_AUDIT = audit_table.insert()
+
+
 async def record_write(session: AsyncSession, request: Request) -> None:
     """Called by the request's unit of work just before it commits a write."""
     if request.method not in WRITE_METHODS:
@@ -45,14 +49,15 @@ async def record_write(session: AsyncSession, request: Request) -> None:
     principal: Principal | None = getattr(request.state, "principal", None)
     route = request.scope.get("route")
     await session.execute(
-        audit_table.insert().values(
-            subject=principal.subject if principal else "anonymous",
-            roles=sorted(principal.roles) if principal else [],
-            districts=list(principal.districts) if principal else [],
-            method=request.method,
-            route=getattr(route, "path", request.url.path),
-            path_params={k: str(v) for k, v in request.path_params.items()},
-        )
+        _INSERT_AUDIT,
+        {
+            "subject": principal.subject if principal else "anonymous",
+            "roles": sorted(principal.roles) if principal else [],
+            "districts": list(principal.districts) if principal else [],
+            "method": request.method,
+            "route": getattr(route, "path", request.url.path),
+            "path_params": {k: str(v) for k, v in request.path_params.items()},
+        },
     )
 
 

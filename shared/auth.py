@@ -87,6 +87,11 @@ def _verification_key(settings: ServiceSettings, token: str) -> str:
 
 
 def decode_token(settings: ServiceSettings, token: str) -> Principal:
+    return _verify(settings, token)[0]
+
+
+def _verify(settings: ServiceSettings, token: str) -> tuple[Principal, float]:
+    """The token's principal and its expiry (``exp``, epoch seconds), or ``Unauthenticated``."""
     try:
         claims = jwt.decode(
             token,
@@ -104,12 +109,52 @@ def decode_token(settings: ServiceSettings, token: str) -> Principal:
     if not isinstance(roles, list) or not all(isinstance(r, str) and valid_role(r) for r in roles):
         raise Unauthenticated("登录凭证中的角色无效", code="token_roles_invalid")
     districts = claims.get("districts") or []
-    return Principal(
+    principal = Principal(
         subject=str(claims["sub"]),
         roles=frozenset(roles),
         name=claims.get("name"),
         districts=tuple(str(d) for d in districts) if isinstance(districts, list) else (),
     )
+    return principal, float(claims["exp"])
+
+
+class VerifiedTokens:
+    """Principals of the tokens this process has already verified, by the exact token string,
+    until each token's own expiry: a client sends the same bearer token with every request, and
+    verifying it (base64, JSON, HMAC, claims) is a noticeable share of a small request's CPU.
+
+    Safe because a token is immutable and self-contained: the same string always verifies to the
+    same principal under the same keys, and the keys are fixed for the life of the settings object
+    an entry was verified under (an entry of other settings, e.g. another app in the same process, is
+    never used). What can change with time is checked on every use: ``exp`` (a cached token stops
+    working at the same instant an uncached one would; ``nbf`` and ``iat`` were in the past when it
+    was verified and stay so). Only successes are kept, so a forged or malformed token is checked in
+    full every time, and the cache is bounded (oldest entries go first). There is no token
+    revocation list in this platform; one would have to be consulted here, on hits too.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[ServiceSettings, float, Principal]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def principal(self, settings: ServiceSettings, token: str) -> Principal:
+        entry = self._entries.get(token)
+        if entry is not None:
+            verified_under, expires, principal = entry
+            if verified_under is settings and time.time() < expires:
+                return principal
+            del self._entries[token]
+        principal, expires = _verify(settings, token)
+        if len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = (settings, expires, principal)
+        return principal
+
+
+_verified = VerifiedTokens()
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -121,7 +166,7 @@ async def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("请提供 Bearer 登录凭证", code="token_missing")
     settings: ServiceSettings = request.app.state.settings
-    principal = decode_token(settings, credentials.credentials)
+    principal = _verified.principal(settings, credentials.credentials)
     request.state.principal = principal  # for the audit trail
     return principal
 

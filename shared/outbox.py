@@ -80,6 +80,10 @@ inbox_table = Table(
 )
 
 
+# built once: every event is written by this same statement (and its cached compiled form)
+_INSERT_OUTBOX = outbox_table.insert()
+
+
 class Outbox:
     """Writes events for one service. ``source`` and ``namespace`` come from its settings."""
 
@@ -102,13 +106,14 @@ class Outbox:
     ) -> CloudEvent:
         envelope = self.envelope(data, subject=subject, at=at)
         await session.execute(
-            outbox_table.insert().values(
-                event_id=envelope.id,
-                topic=qualified(self.namespace, data.topic),
-                message_key=subject,
-                event_type=envelope.type,
-                payload=envelope.to_json(),
-            )
+            _INSERT_OUTBOX,
+            {
+                "event_id": envelope.id,
+                "topic": qualified(self.namespace, data.topic),
+                "message_key": subject,
+                "event_type": envelope.type,
+                "payload": envelope.to_json(),
+            },
         )
         session.info[OUTBOX_WRITTEN] = True
         return envelope

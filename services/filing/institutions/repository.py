@@ -3,12 +3,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, Text, bindparam, func, inspect, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.models import DocumentBlob, Institution, InstitutionChange
+
+_institution: Table = Institution.__table__  # type: ignore[assignment]
+# Statements of the submission path, built once (SQLAlchemy then also caches their compiled form):
+# one fixed ``= ANY($1)`` statement, whatever the number of documents, and the insert that is also
+# the uniqueness check (a duplicate code inserts nothing and returns no row, no savepoint needed).
+_EXISTING_DOCUMENTS = select(DocumentBlob.sha256).where(
+    DocumentBlob.sha256 == func.any(bindparam("digests", type_=ARRAY(Text)))
+)
+_INSERT_UNLESS_USCC_TAKEN = (
+    pg_insert(_institution).on_conflict_do_nothing(index_elements=[_institution.c.uscc]).returning(_institution.c.id)
+)
+# every column but the two the database fills in
+_INSERTED_COLUMNS = tuple(c.key for c in _institution.columns if c.key not in {"created_at", "updated_at"})
 
 
 async def get(session: AsyncSession, institution_id: uuid.UUID) -> Institution | None:
@@ -23,8 +38,17 @@ async def get_for_update(session: AsyncSession, institution_id: uuid.UUID) -> In
     ).scalar_one_or_none()
 
 
-async def uscc_exists(session: AsyncSession, uscc: str) -> bool:
-    return (await session.execute(select(Institution.id).where(Institution.uscc == uscc))).first() is not None
+async def insert_unless_uscc_taken(session: AsyncSession, institution: Institution) -> bool:
+    """Insert a new institution's row in one statement; False (and nothing written) if its unified
+    social credit code is already filed, also by a concurrent transaction that commits first.
+
+    ``institution`` stays transient (outside the session): it carries the values and is read back
+    by the caller for the event and the answer; the database's defaults (``created_at``,
+    ``updated_at``) are not read back.
+    """
+    state = inspect(institution).dict
+    values: dict[str, Any] = {key: state.get(key) for key in _INSERTED_COLUMNS}
+    return (await session.execute(_INSERT_UNLESS_USCC_TAKEN, values)).first() is not None
 
 
 async def pending_change(session: AsyncSession, institution_id: uuid.UUID) -> InstitutionChange | None:
@@ -40,7 +64,7 @@ async def pending_change(session: AsyncSession, institution_id: uuid.UUID) -> In
 async def existing_documents(session: AsyncSession, digests: list[str]) -> set[str]:
     if not digests:
         return set()
-    rows = await session.execute(select(DocumentBlob.sha256).where(DocumentBlob.sha256.in_(digests)))
+    rows = await session.execute(_EXISTING_DOCUMENTS, {"digests": digests})
     return {r[0] for r in rows}
 
 

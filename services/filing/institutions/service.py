@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.institutions import repository
@@ -244,8 +243,6 @@ async def submit(
     _require_scope(officer, district_code)
     _check_capacity(data.operating_model, data.classes, data.puhui_slots)
     await _check_documents(session, data.documents, data.meals)
-    if await repository.uscc_exists(session, data.uscc):
-        raise UsccAlreadyFiled(field="uscc")
     now = datetime.now(UTC)
     deadline = _deadline(rules, rules.today())
     institution = Institution(
@@ -260,12 +257,10 @@ async def submit(
         version=1,
     )
     _apply_profile(institution, data, district_code, street_code)
-    try:
-        async with session.begin_nested():
-            session.add(institution)
-            await session.flush()
-    except IntegrityError as exc:  # a concurrent request filed the same code first
-        raise UsccAlreadyFiled(field="uscc") from exc
+    # one statement is both the insert and the uniqueness check (a code filed before, or by a
+    # concurrent request that commits first, inserts nothing): no pre-check, no savepoint
+    if not await repository.insert_unless_uscc_taken(session, institution):
+        raise UsccAlreadyFiled(field="uscc")
     await _submitted_event(outbox, session, institution)
     return institution
 
