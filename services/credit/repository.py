@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,17 +57,38 @@ async def upsert_subject(
 
     The result does not depend on arrival order: the opening event is the earliest by its own time
     (ties: smallest id), and the name/district come from the newest filing event that carried them."""
+    statement = _UPSERT_SUBJECT if _UPSERT_SUBJECT is not None else _build_upsert_subject()
+    params = {
+        "id": uuid.uuid4(),
+        "subject_kind": kind,
+        "subject_id": subject_id,
+        "display_name": display_name,
+        "district_code": district_code,
+        "opened_at": at,
+        "opened_by_event_id": event_id,
+        "profile_at": profile_at,
+    }
+    return bool((await session.execute(statement, params)).scalar_one())
+
+
+# Built once: constructing this statement costs more CPU than running it (one per consumed event).
+_UPSERT_SUBJECT: Any = None
+
+
+def _build_upsert_subject() -> Any:
+    global _UPSERT_SUBJECT
     table: Any = CreditSubject.__table__
-    ins = pg_insert(CreditSubject).values(
-        id=uuid.uuid4(),
-        subject_kind=kind,
-        subject_id=subject_id,
-        display_name=display_name,
-        district_code=district_code,
-        opened_at=at,
-        opened_by_event_id=event_id,
-        profile_at=profile_at,
+    columns = (
+        "id",
+        "subject_kind",
+        "subject_id",
+        "display_name",
+        "district_code",
+        "opened_at",
+        "opened_by_event_id",
+        "profile_at",
     )
+    ins = pg_insert(CreditSubject).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
     ex = ins.excluded
     earlier = or_(
         ex.opened_at < table.c.opened_at,
@@ -76,7 +97,7 @@ async def upsert_subject(
     newer_profile = and_(
         ex.profile_at.is_not(None), or_(table.c.profile_at.is_(None), ex.profile_at >= table.c.profile_at)
     )
-    upsert: Any = ins.on_conflict_do_update(
+    _UPSERT_SUBJECT = ins.on_conflict_do_update(
         constraint="uq_credit_subject_kind_id",
         set_={
             "opened_at": case((earlier, ex.opened_at), else_=table.c.opened_at),
@@ -86,7 +107,7 @@ async def upsert_subject(
             "profile_at": case((newer_profile, ex.profile_at), else_=table.c.profile_at),
         },
     ).returning(literal_column("(xmax = 0)"))
-    return bool((await session.execute(upsert)).scalar_one())
+    return _UPSERT_SUBJECT
 
 
 async def mark_deregistered(session: AsyncSession, kind: str, subject_id: str, at: datetime) -> None:

@@ -390,6 +390,10 @@ async def test_consumer_dying_after_db_commit_rereads_and_changes_nothing(
             await reporting_db.dispose()
 
 
+async def _dead_letters_arrived(bootstrap: str, topic: str) -> bool:
+    return bool(await read_topic(bootstrap, topic))
+
+
 async def _true(value: bool) -> bool:
     return value
 
@@ -493,6 +497,10 @@ async def test_handler_failing_every_time_is_retried_then_dead_lettered(
         task = asyncio.create_task(runner.run())
         try:
             await eventually(lambda: _true(good in applied), within=30)
+            # the two institutions may sit on different partitions: wait for the bad one's verdict too
+            await eventually(
+                lambda: _dead_letters_arrived(kafka.bootstrap, f"{namespace}childcare.dlq.reporting"), within=30
+            )
             assert calls[bad] == 3, "bounded retries"
             dead = await read_topic(kafka.bootstrap, f"{namespace}childcare.dlq.reporting")
             assert [dict(r.headers)["dlq-reason"] for r in dead] == [b"handler_failed"]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, true
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,18 @@ from services.reporting.stats.models import (
 # --- writes ----------------------------------------------------------------------------------------
 
 
+# Built statements by shape (model, columns, conflict keys, updated columns, condition): the consumer
+# writes the same few shapes for every event, and building an insert … on conflict through SQLAlchemy
+# costs more CPU than PostgreSQL spends running it. Values travel as bind parameters.
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _cacheable(update: Mapping[str, Any] | None, where: Callable[[Any], Any] | None) -> bool:
+    literal_updates = update is None or not any(isinstance(v, ColumnElement) for v in update.values())
+    # a closure would be a new object (and a new cache entry) per call
+    return literal_updates and (where is None or "<locals>" not in where.__qualname__)
+
+
 async def upsert(
     session: AsyncSession,
     model: type[DeclarativeBase],
@@ -49,12 +61,30 @@ async def upsert(
 ) -> None:
     """Insert the row, or on its key apply ``update`` (column → value) if ``where(excluded)``
     holds (default: always); no ``update``: keep the stored row."""
-    stmt = pg_insert(model).values(**values)
-    if update:
-        condition = where(stmt.excluded) if where is not None else None
-        await session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update), where=condition))
-    else:
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
+    if not _cacheable(update, where):
+        stmt = pg_insert(model).values(**values)
+        condition = where(stmt.excluded) if where is not None and update else None
+        if update:
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update), where=condition)
+            )
+        else:
+            await session.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
+        return
+    shape = (model, tuple(values), tuple(keys), tuple(update) if update else None, where)
+    statement = _UPSERTS.get(shape)
+    if statement is None:
+        table: Any = model.__table__
+        ins = pg_insert(model).values({k: bindparam(f"v_{k}", type_=table.c[k].type) for k in values})
+        if update:
+            set_ = {k: bindparam(f"u_{k}", type_=table.c[k].type) for k in update}
+            condition = where(ins.excluded) if where is not None else None
+            statement = ins.on_conflict_do_update(index_elements=list(keys), set_=set_, where=condition)
+        else:
+            statement = ins.on_conflict_do_nothing(index_elements=list(keys))
+        _UPSERTS[shape] = statement
+    params = {f"v_{k}": v for k, v in values.items()} | {f"u_{k}": v for k, v in (update or {}).items()}
+    await session.execute(statement, params)
 
 
 def newest(column: Any, excluded: Any) -> ColumnElement[Any]:
@@ -69,36 +99,49 @@ async def ensure_institution(session: AsyncSession, institution_id: uuid.UUID, *
     """Create the placeholder if unknown; fold in lifecycle times: submissions and decisions keep
     the newest, filing and deregistration the earliest (each happens once; a redelivery or an older
     copy cannot move it)."""
-    table = ProjInstitution.__table__
-    stmt = pg_insert(ProjInstitution).values(institution_id=institution_id, **times)
-    if not times:
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=["institution_id"]))
-        return
-    fold = {"filed_at": earliest, "deregistered_at": earliest}
-    update = {name: fold.get(name, newest)(table.c[name], stmt.excluded[name]) for name in times}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["institution_id"], set_=update))
+    shape = ("ensure_institution", tuple(times))
+    statement = _UPSERTS.get(shape)
+    if statement is None:
+        table: Any = ProjInstitution.__table__
+        ins = pg_insert(ProjInstitution).values(
+            {"institution_id": bindparam("institution_id", type_=table.c.institution_id.type)}
+            | {name: bindparam(name, type_=table.c[name].type) for name in times}
+        )
+        if not times:
+            statement = ins.on_conflict_do_nothing(index_elements=["institution_id"])
+        else:
+            fold = {"filed_at": earliest, "deregistered_at": earliest}
+            update = {name: fold.get(name, newest)(table.c[name], ins.excluded[name]) for name in times}
+            statement = ins.on_conflict_do_update(index_elements=["institution_id"], set_=update)
+        _UPSERTS[shape] = statement
+    await session.execute(statement, {"institution_id": institution_id, **times})
 
 
 async def set_identity(
     session: AsyncSession, institution_id: uuid.UUID, *, name: str, district_code: str, street_code: str, at: datetime
 ) -> None:
     """Name and location from a submission without a profile, newest submission wins."""
-    table = ProjInstitution.__table__
-    stmt = pg_insert(ProjInstitution).values(
-        institution_id=institution_id, name=name, district_code=district_code, street_code=street_code, identity_at=at
-    )
-    newer = or_(table.c.identity_at.is_(None), table.c.identity_at <= stmt.excluded.identity_at)
-    await session.execute(
-        stmt.on_conflict_do_update(
+    statement = _UPSERTS.get(("set_identity",))
+    if statement is None:
+        table: Any = ProjInstitution.__table__
+        columns = ("institution_id", "name", "district_code", "street_code", "identity_at")
+        ins = pg_insert(ProjInstitution).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+        newer = or_(table.c.identity_at.is_(None), table.c.identity_at <= ins.excluded.identity_at)
+        statement = ins.on_conflict_do_update(
             index_elements=["institution_id"],
-            set_={
-                "name": stmt.excluded.name,
-                "district_code": stmt.excluded.district_code,
-                "street_code": stmt.excluded.street_code,
-                "identity_at": stmt.excluded.identity_at,
-            },
+            set_={c: ins.excluded[c] for c in columns if c != "institution_id"},
             where=newer,
         )
+        _UPSERTS[("set_identity",)] = statement
+    await session.execute(
+        statement,
+        {
+            "institution_id": institution_id,
+            "name": name,
+            "district_code": district_code,
+            "street_code": street_code,
+            "identity_at": at,
+        },
     )
 
 
