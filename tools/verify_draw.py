@@ -5,9 +5,11 @@ Usage: python tools/verify_draw.py draw.json     (or "-" / nothing for stdin)
 
 Reads the JSON of ``GET /v1/plans/{id}/draw`` and recomputes, from the published server seed,
 witness value, frozen lists and parameters, everything the platform claims: the commitment, the
-list hashes, the draw seed and the whole result. Exit 0 if every field agrees; exit 1 naming the
-first field that differs; exit 2 if the input is unreadable. The algorithm is specified in
-docs/draw.md; this file is deliberately a separate implementation of it.
+list hashes, the draw seed and the whole result, with the algorithm the record names
+(``gz-childcare-draw/v1`` for plans created before v2, ``gz-childcare-draw/v2`` since). Exit 0 if
+every field agrees; exit 1 naming the first field that differs; exit 2 if the input is unreadable
+or names an algorithm this verifier does not know. The algorithms are specified in docs/draw.md;
+this file is deliberately a separate implementation of them.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ def _hmac(seed_hex: str, message: str) -> str:
     return hmac.new(bytes.fromhex(seed_hex), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def recompute_result(
-    seed: str, institutions: list[dict[str, Any]], inspectors: list[dict[str, Any]], params: dict[str, Any]
-) -> dict[str, Any]:
+V1 = "gz-childcare-draw/v1"
+V2 = "gz-childcare-draw/v2"
+
+
+def _select(seed: str, institutions: list[dict[str, Any]], params: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """§2.1, the same in v1 and v2: per stratum, the first ceil(n × ratio) by (score, id)."""
     strata = []
     selected = []
     for grade in STRATA:
@@ -45,8 +50,40 @@ def recompute_result(
         for s, i in ranked[:take]:
             selected.append({"institution_id": i, "grade": grade, "score": s})
     selected.sort(key=lambda s: (s["score"], s["institution_id"]))
+    return strata, selected
+
+
+def _team_v1(seed: str, inst: dict[str, Any], eligible: list[str], load: dict[str, int], size: int) -> list[str]:
+    """v1 §2.2: the first team_size by (workload, score("assign:" + institution + ":" + inspector), id)."""
+    ranked = sorted(eligible, key=lambda p: (load[p], _hmac(seed, "assign:" + inst["id"] + ":" + p), p))
+    return ranked[:size]
+
+
+def _team_v2(seed: str, inst: dict[str, Any], eligible: list[str], load: dict[str, int], size: int) -> list[str]:
+    """v2 §2.2: member r = the (HMAC("assign:" + institution + ":" + r) mod n)-th, in id order, of the n
+    remaining eligible inspectors whose workload is the lowest among the remaining eligible."""
+    team: list[str] = []
+    for r in range(min(size, len(eligible))):
+        remaining = [p for p in eligible if p not in team]
+        lowest = min(load[p] for p in remaining)
+        tier = sorted(p for p in remaining if load[p] == lowest)
+        team.append(tier[int(_hmac(seed, "assign:" + inst["id"] + ":" + str(r)), 16) % len(tier)])
+    return team
+
+
+def recompute_result(
+    seed: str,
+    institutions: list[dict[str, Any]],
+    inspectors: list[dict[str, Any]],
+    params: dict[str, Any],
+    algorithm: str,
+) -> dict[str, Any]:
+    if algorithm not in (V1, V2):
+        raise ValueError(f"unsupported algorithm {algorithm!r} (this verifier knows {V1} and {V2})")
+    strata, selected = _select(seed, institutions, params)
     load = {i["id"]: 0 for i in inspectors}
     by_id = {i["id"]: i for i in institutions}
+    team_of = _team_v1 if algorithm == V1 else _team_v2
     teams, unassignable = [], []
     for pick in selected:
         inst = by_id[pick["institution_id"]]
@@ -57,15 +94,14 @@ def recompute_result(
                 {"institution_id": inst["id"], "eligible_count": len(eligible), "reason": "fewer_than_two_eligible"}
             )
             continue
-        eligible.sort(key=lambda p: (load[p], _hmac(seed, "assign:" + inst["id"] + ":" + p), p))
-        team = eligible[: int(params["team_size"])]
+        team = team_of(seed, inst, eligible, load, int(params["team_size"]))
         for p in team:
             load[p] += 1
         teams.append(
             {"institution_id": inst["id"], "inspector_ids": team, "short_team": len(team) < params["team_size"]}
         )
     return {
-        "algorithm": "gz-childcare-draw/v1",
+        "algorithm": algorithm,
         "strata": strata,
         "selected": selected,
         "teams": teams,
@@ -109,7 +145,9 @@ def verify(record: dict[str, Any]) -> str | None:
     for name, expected in checks:
         if record.get(name) != expected:
             return name
-    actual = recompute_result(record["draw_seed"], record["institutions"], record["inspectors"], record["parameters"])
+    actual = recompute_result(
+        record["draw_seed"], record["institutions"], record["inspectors"], record["parameters"], record["algorithm"]
+    )
     return _first_difference("result", record.get("result"), actual)
 
 

@@ -138,6 +138,8 @@ class Plan(Base):
     operating_models: Mapped[list[str]] = mapped_column(ARRAY(Text))  # empty = every model
     ratios: Mapped[dict[str, str]] = mapped_column(JSONB)  # grade -> decimal string
     team_size: Mapped[int] = mapped_column(Integer)
+    # the draw algorithm, fixed at creation like the parameters (services/inspection/draw.py ALGORITHMS)
+    algorithm: Mapped[str] = mapped_column(Text)
     window_start: Mapped[date] = mapped_column(Date)
     window_end: Mapped[date] = mapped_column(Date)
     checklist: Mapped[list[str]] = mapped_column(JSONB)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from shared.events.credit import InstitutionGradedV1
@@ -14,6 +18,7 @@ from shared.identifiers import uscc_check_char
 from shared.outbox import Outbox
 from tests.support import token
 
+VERIFIER = Path(__file__).resolve().parents[2] / "tools" / "verify_draw.py"
 _serial = itertools.count(1)
 SUPERVISOR = token("supervisor", subject="supervisor-city-01")
 
@@ -98,3 +103,10 @@ def inspector_body(subject: str, districts: list[str], badge: str | None = None)
         "badge_number": badge or f"GZ-{uuid.uuid4().hex[:10]}",
         "districts": districts,
     }
+
+
+def verify(record: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """Run the standalone verifier (tools/verify_draw.py) on a published draw record, as a third party would."""
+    return subprocess.run(
+        [sys.executable, str(VERIFIER), "-"], input=json.dumps(record), capture_output=True, text=True, check=False
+    )

@@ -4,27 +4,22 @@ rolled back); the pool is fed through the same projection functions the Kafka co
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from services.inspection import draw as drawing
 from services.inspection.pool import service as pool_service
 from shared.db import Database
 from shared.events import decode
 from shared.outbox import outbox_table
-from tests.inspection.support import SUPERVISOR, filed, graded, inspector_body
+from tests.inspection.support import SUPERVISOR, filed, graded, inspector_body, verify
 from tests.support import create_app, running, settings_for, token
-
-ROOT = Path(__file__).resolve().parents[2]
-VERIFIER = ROOT / "tools" / "verify_draw.py"
 
 
 class Api:
@@ -69,12 +64,6 @@ async def api(rollback_db: Callable[[str], Awaitable[Database]]) -> AsyncIterato
     app = create_app("inspection", settings_for("inspection", run_background_workers=False), db)
     async with running(app) as client:
         yield Api(client, db)
-
-
-def verify(record: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(VERIFIER), "-"], input=json.dumps(record), capture_output=True, text=True, check=False
-    )
 
 
 # --- inspector pool ----------------------------------------------------------------------------------
@@ -197,6 +186,7 @@ async def test_commit_draw_and_the_standalone_verifier(api: Api) -> None:
 
     record = (await api.client.get(f"{url}/draw", headers=SUPERVISOR)).json()
     result = record["result"]
+    assert record["algorithm"] == result["algorithm"] == drawing.ALGORITHM_V2 == before["algorithm"]
     counts = {s["grade"]: (s["candidates"], s["selected"]) for s in result["strata"]}
     assert counts == {"A": (1, 1), "B": (0, 0), "C": (0, 0), "D": (1, 1), "ungraded": (4, 2)}
     assert len(record["tasks"]) == len(result["teams"]) == 4
@@ -220,6 +210,12 @@ async def test_commit_draw_and_the_standalone_verifier(api: Api) -> None:
     assert (bad.returncode, bad.stdout.strip()) == (1, "MISMATCH: result.teams[0].inspector_ids[0]")
     tampered_witness = {**record, "witness_value": "719"}
     assert verify(tampered_witness).stdout.strip() == "MISMATCH: draw_seed"
+    # the verifier recomputes with the algorithm the record names: claiming v1 for a v2 draw fails
+    relabelled = verify({**record, "algorithm": drawing.ALGORITHM_V1})
+    assert (relabelled.returncode, relabelled.stdout.strip()) == (1, "MISMATCH: result.algorithm")
+    unknown = verify({**record, "algorithm": "gz-childcare-draw/v9"})
+    assert unknown.returncode == 2
+    assert "unsupported algorithm" in unknown.stderr
 
 
 async def test_a_grade_change_moves_the_institution_to_another_stratum_in_the_next_plan(api: Api) -> None:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from services.inspection import draw as drawing
 from services.inspection.common import now_of, settings_of
 from services.inspection.errors import PlanAlreadyCommitted, PlanAlreadyDrawn, PlanNotCommitted, PlanNotFound
 from services.inspection.models import Plan
@@ -145,7 +144,7 @@ async def _record(session: DbSession, plan: Plan) -> DrawRecordOut:
     return DrawRecordOut(
         plan_id=plan.id,
         status="drawn" if drawn else "committed",
-        algorithm=drawing.ALGORITHM,
+        algorithm=plan.algorithm,
         parameters=service.parameters(plan),
         institutions=list(plan.institutions or []),
         institutions_hash=plan.institutions_hash,

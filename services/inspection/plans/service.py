@@ -61,6 +61,7 @@ async def create(session: AsyncSession, outbox: Outbox, data: PlanInput, *, by: 
         operating_models=list(data.operating_models),
         ratios={g: ratio_text(data.ratios[g]) for g in drawing.STRATA},
         team_size=data.team_size,
+        algorithm=drawing.ALGORITHM,
         window_start=data.window_start,
         window_end=data.window_end,
         checklist=list(data.checklist_items) if data.checklist_items else list(checklist()),
@@ -157,7 +158,8 @@ def parameters(plan: Plan) -> dict[str, Any]:
 async def run(
     session: AsyncSession, outbox: Outbox, plan_id: uuid.UUID, witness_value: str, *, by: Principal, now: datetime
 ) -> Plan:
-    """The draw: seed from the committed server seed and the witness value, then the pure draw."""
+    """The draw: seed from the committed server seed and the witness value, then the pure draw with
+    the plan's own algorithm (plans created before v2 keep v1, so their published records verify)."""
     plan = await get(session, plan_id, lock=True)
     if plan.status == "draft":
         raise PlanNotCommitted()
@@ -172,6 +174,7 @@ async def run(
         drawing.normalise_institutions(plan.institutions),
         drawing.normalise_inspectors(plan.inspectors),
         parameters(plan),
+        plan.algorithm,
     )
     plan.witness_value = witness_value
     plan.draw_seed = seed
