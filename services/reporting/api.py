@@ -37,6 +37,9 @@ from shared.auth import Principal, require_roles
 from shared.db import Database, DbSession
 from shared.errors import Forbidden, Unauthenticated, error_responses
 
+# Ledger indexes and sizes are PostgreSQL bigints; anything larger is a 422, not a database error.
+MAX_INDEX = 2**63 - 2
+
 router = APIRouter(prefix="/v1", tags=["ledger"])
 
 LedgerReader = Annotated[Principal, Depends(require_roles("agency:*", "ops", "supervisor"))]
@@ -74,7 +77,7 @@ def _entry_out(view: service.LedgerEntryView) -> LedgerEntryOut:
 async def read_ledger(
     session: DbSession,
     access: ReaderAccess,
-    after: Annotated[int, Query(description="last index already seen; -1 for the start")] = -1,
+    after: Annotated[int, Query(le=MAX_INDEX, description="last index already seen; -1 for the start")] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LedgerPage:
     page = await service.read_ledger(session, access, after=after, limit=limit)
@@ -110,8 +113,10 @@ async def export_ledger(
     request: Request,
     session: DbSession,
     access: ReaderAccess,
-    start: Annotated[int, Query(alias="from", ge=0, description="first index (inclusive)")] = 0,
-    end: Annotated[int | None, Query(alias="to", ge=0, description="end index (exclusive); default: tree size")] = None,
+    start: Annotated[int, Query(alias="from", ge=0, le=MAX_INDEX, description="first index (inclusive)")] = 0,
+    end: Annotated[
+        int | None, Query(alias="to", ge=0, le=MAX_INDEX, description="end index (exclusive); default: tree size")
+    ] = None,
     format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
 ) -> Response:
     start, stop = await service.check_range(session, start, end)
@@ -193,8 +198,8 @@ async def public_key(request: Request) -> PublicKeyOut:
 async def inclusion_proof(
     session: DbSession,
     access: ReaderAccess,
-    index: Annotated[int, Query(ge=0)],
-    size: Annotated[int, Query(ge=1)],
+    index: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+    size: Annotated[int, Query(ge=1, le=MAX_INDEX)],
 ) -> InclusionProofOut:
     view = await service.inclusion_proof(session, access, index=index, size=size)
     return InclusionProofOut(
@@ -216,8 +221,8 @@ async def inclusion_proof(
 async def consistency_proof(
     session: DbSession,
     _: ReaderAccess,
-    first: Annotated[int, Query(alias="from", ge=1, description="the older tree size (>= 1)")],
-    second: Annotated[int, Query(alias="to", ge=1, description="the newer tree size")],
+    first: Annotated[int, Query(alias="from", ge=1, le=MAX_INDEX, description="the older tree size (>= 1)")],
+    second: Annotated[int, Query(alias="to", ge=1, le=MAX_INDEX, description="the newer tree size")],
 ) -> ConsistencyProofOut:
     view = await service.consistency_proof(session, first=first, second=second)
     return ConsistencyProofOut(

@@ -27,10 +27,11 @@ from services.reporting.consumers import CONSUMER
 from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
+from shared.consumer import claim_inbox_many
 from shared.db import Database
 from shared.events import DecodedEvent, PoisonEvent, decode
 from shared.events.reporting import LedgerEntrySharedV1
-from shared.outbox import Outbox, claim_inbox
+from shared.outbox import Outbox
 from shared.topics import DOMAIN_TOPICS, LEDGER_CHANGES, qualified
 
 log = logging.getLogger(__name__)
@@ -101,16 +102,21 @@ async def rebuild(db: Database, settings: ReportingSettings, *, batch: int = 500
     appended = 0
     plan = [(key, False) for key in recorded] + [(key, True) for key in later]
     for start in range(0, len(plan), batch):
+        chunk = plan[start : start + batch]
         async with db.transaction() as session:
-            for key, announce in plan[start : start + batch]:
-                event = events[key]
-                if not await claim_inbox(session, CONSUMER, event.envelope):
-                    continue
-                index = await service.append_event(
-                    session, outbox if announce else None, event.envelope, shared_fields=shared_fields
-                )
-                await project(session, event)  # the statistics projections, as the live consumer does
-                appended += index is not None
+            fresh = await claim_inbox_many(session, CONSUMER, [events[key].envelope for key, _ in chunk])
+            # The plan lists the recorded events first: within a chunk every silent append precedes
+            # every announced one, so two calls keep the plan's order.
+            for announce in (False, True):
+                envelopes = [events[key].envelope for key, a in chunk if a is announce and key in fresh]
+                if envelopes:
+                    indexes = await service.append_events(
+                        session, outbox if announce else None, envelopes, shared_fields=shared_fields
+                    )
+                    appended += sum(index is not None for index in indexes)
+            for key, _ in chunk:
+                if key in fresh:
+                    await project(session, events[key])  # the statistics projections, as the live consumer does
     async with db.transaction() as session:
         size = await service.tree_size(session)
     return RebuildResult(appended=appended, in_recorded_order=len(recorded), tree_size=size)
