@@ -5,6 +5,7 @@ only on counters, no ids in labels."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -112,6 +113,9 @@ class HttpMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # the labelled children, looked up once per label set instead of on every request
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,8 +133,17 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
-            self.metrics.http_requests.labels(method=method, route=template, status_code=str(status)).inc()
-            self.metrics.http_duration.labels(method=method, route=template).observe(time.perf_counter() - start)
+            counted = self._counted.get((method, template, status))
+            if counted is None:
+                counted = self.metrics.http_requests.labels(method=method, route=template, status_code=str(status))
+                self._counted[(method, template, status)] = counted
+            counted.inc()
+            timed = self._timed.get((method, template))
+            if timed is None:
+                timed = self.metrics.http_duration.labels(method=method, route=template)
+                self._timed[(method, template)] = timed
+            timed.observe(elapsed)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
 from services.filing.institutions import repository, service
-from services.filing.institutions.errors import UsccAlreadyFiled
+from services.filing.institutions.errors import DocumentNotFound, UsccAlreadyFiled
 from shared.auth import Principal
 from shared.db import Database
 from shared.outbox import Outbox
@@ -155,5 +155,38 @@ async def test_a_connection_idle_past_the_limit_is_pinged_before_use(
         async with db.transaction() as session:
             await session.execute(text("SELECT 1"))
         assert pings == 1, "an idle connection is pinged before it is handed out"
+    finally:
+        await db.dispose()
+
+
+async def test_a_missing_document_is_reported_before_a_duplicate_code(fresh_db: Callable[[str], str]) -> None:
+    """The insert is both checks; when it inserts nothing the answer is the same as when they ran
+    one by one: a missing document first, then the duplicate code."""
+    db = Database(fresh_db("filing"), pool_size=2)
+    try:
+        documents = await _documents(db)
+        uscc = make_uscc()
+        await _submit(db, documents, uscc)
+        with pytest.raises(UsccAlreadyFiled):
+            await _submit(db, documents, uscc)
+        missing = {**documents, "fire_safety": "0" * 64}
+        with pytest.raises(DocumentNotFound) as refused:
+            await _submit(db, missing, uscc)
+        assert refused.value.field == "documents.fire_safety"
+        with pytest.raises(DocumentNotFound):
+            await _submit(db, missing, make_uscc())
+        assert await _count(db, "SELECT count(*) FROM institution") == 1
+        assert await _count(db, "SELECT count(*) FROM outbox") == 1
+    finally:
+        await db.dispose()
+
+
+async def test_one_uploaded_file_may_serve_as_two_documents(fresh_db: Callable[[str], str]) -> None:
+    db = Database(fresh_db("filing"), pool_size=2)
+    try:
+        documents = await _documents(db)
+        shared_file = {**documents, "premises_proof": documents["business_licence"]}
+        await _submit(db, shared_file, make_uscc())
+        assert await _count(db, "SELECT count(*) FROM institution") == 1
     finally:
         await db.dispose()

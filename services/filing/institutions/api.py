@@ -57,7 +57,16 @@ class UnsupportedMediaType(AppError):
 
 
 def _rules(request: Request) -> service.FilingRules:
+    """The filing rules of this app's settings, built once (the settings do not change)."""
     settings = request.app.state.settings
+    cached: tuple[object, service.FilingRules] | None = getattr(request.app.state, "filing_rules", None)
+    if cached is None or cached[0] is not settings:
+        cached = (settings, _rules_of(settings))
+        request.app.state.filing_rules = cached
+    return cached[1]
+
+
+def _rules_of(settings: object) -> service.FilingRules:
     if isinstance(settings, FilingSettings):
         calendar = WorkdayCalendar(settings.extra_holidays, settings.extra_workdays)
         return service.FilingRules(

@@ -1,29 +1,40 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, func, inspect, select
+from sqlalchemy import Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers
 
 from services.filing.models import DocumentBlob, Institution, InstitutionChange
 
 _institution: Table = Institution.__table__  # type: ignore[assignment]
-# Statements of the submission path, built once (SQLAlchemy then also caches their compiled form):
-# one fixed ``= ANY($1)`` statement, whatever the number of documents, and the insert that is also
-# the uniqueness check (a duplicate code inserts nothing and returns no row, no savepoint needed).
-_EXISTING_DOCUMENTS = select(DocumentBlob.sha256).where(
-    DocumentBlob.sha256 == func.any(bindparam("digests", type_=ARRAY(Text)))
-)
-_INSERT_UNLESS_USCC_TAKEN = (
-    pg_insert(_institution).on_conflict_do_nothing(index_elements=[_institution.c.uscc]).returning(_institution.c.id)
-)
+# Statements of the submission path, built once (SQLAlchemy then also caches their compiled form).
+_digests = bindparam("digests", type_=ARRAY(Text))
+_EXISTING_DOCUMENTS = select(DocumentBlob.sha256).where(DocumentBlob.sha256 == func.any(_digests))
 # every column but the two the database fills in
-_INSERTED_COLUMNS = tuple(c.key for c in _institution.columns if c.key not in {"created_at", "updated_at"})
+_INSERTED_COLUMNS = [c for c in _institution.columns if c.key not in {"created_at", "updated_at"}]
+# A new institution's row, in one statement that is also both checks the insert depends on: it
+# inserts nothing (and returns no row) unless every referenced document exists, and nothing if the
+# unified social credit code is filed already, also by a concurrent transaction that commits first
+# (ON CONFLICT waits for it). No look-ups before it, no savepoint around it.
+_INSERT_IF_DOCUMENTS_EXIST_AND_USCC_NEW = (
+    pg_insert(_institution)
+    .from_select(
+        [c.key for c in _INSERTED_COLUMNS],
+        select(*(bindparam(c.key, type_=c.type) for c in _INSERTED_COLUMNS)).where(
+            select(func.count()).where(DocumentBlob.sha256 == func.any(_digests)).scalar_subquery()
+            == bindparam("digest_count")
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=[_institution.c.uscc])
+    .returning(_institution.c.id)
+)
 
 
 async def get(session: AsyncSession, institution_id: uuid.UUID) -> Institution | None:
@@ -38,17 +49,23 @@ async def get_for_update(session: AsyncSession, institution_id: uuid.UUID) -> In
     ).scalar_one_or_none()
 
 
-async def insert_unless_uscc_taken(session: AsyncSession, institution: Institution) -> bool:
-    """Insert a new institution's row in one statement; False (and nothing written) if its unified
-    social credit code is already filed, also by a concurrent transaction that commits first.
+async def insert_new(session: AsyncSession, values: Mapping[str, Any]) -> Institution | None:
+    """Insert a new institution's row (``values``: every column but ``created_at``/``updated_at``)
+    if all its documents exist and its code is not filed yet, and return it as an ``Institution``;
+    None if not (nothing written: ``existing_documents`` then tells which check failed).
 
-    ``institution`` stays transient (outside the session): it carries the values and is read back
-    by the caller for the event and the answer; the database's defaults (``created_at``,
-    ``updated_at``) are not read back.
+    The returned object is transient and holds ``values`` without the ORM's change tracking (the
+    row was written by this Core statement; the object is read, for the event and the answer, and
+    never flushed); the database's defaults (``created_at``, ``updated_at``) are not read back.
     """
-    state = inspect(institution).dict
-    values: dict[str, Any] = {key: state.get(key) for key in _INSERTED_COLUMNS}
-    return (await session.execute(_INSERT_UNLESS_USCC_TAKEN, values)).first() is not None
+    digests = sorted(set(values["documents"].values()))
+    params = {**values, "digests": digests, "digest_count": len(digests)}
+    if (await session.execute(_INSERT_IF_DOCUMENTS_EXIST_AND_USCC_NEW, params)).first() is None:
+        return None
+    configure_mappers()  # (a no-op once done) what new_instance needs and Institution() would do
+    institution: Institution = Institution.__mapper__.class_manager.new_instance()
+    institution.__dict__.update(values)
+    return institution
 
 
 async def pending_change(session: AsyncSession, institution_id: uuid.UUID) -> InstitutionChange | None:

@@ -10,6 +10,7 @@ to the outbox in the same transaction.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -120,6 +121,11 @@ def _require_scope(officer: Principal, district_code: str) -> None:
 
 
 async def _check_documents(session: AsyncSession, documents: Mapping[str, str], meals: bool) -> None:
+    _check_documents_complete(documents, meals)
+    await _check_documents_uploaded(session, documents)
+
+
+def _check_documents_complete(documents: Mapping[str, str], meals: bool) -> None:
     required = ["business_licence", "premises_proof", "hygiene_evaluation", "fire_safety"]
     if meals:
         required.append("food_licence")
@@ -135,6 +141,9 @@ async def _check_documents(session: AsyncSession, documents: Mapping[str, str], 
                 for k in missing
             ],
         )
+
+
+async def _check_documents_uploaded(session: AsyncSession, documents: Mapping[str, str]) -> None:
     known = await repository.existing_documents(session, list(documents.values()))
     for kind, digest in documents.items():
         if digest not in known:
@@ -193,7 +202,14 @@ def profile_of(institution: Institution) -> InstitutionProfile:
 
 
 def _deadline(rules: FilingRules, start: date) -> Deadline:
-    return rules.calendar.add_working_days(start, rules.decision_working_days)
+    return _working_days_after(rules.calendar, start, rules.decision_working_days)
+
+
+@functools.lru_cache(maxsize=256)
+def _working_days_after(calendar: WorkdayCalendar, start: date, days: int) -> Deadline:
+    # the same every time for one calendar (immutable) and start day: computed once a day, not
+    # once per request (chinese_calendar scans its whole holiday table for every day it checks)
+    return calendar.add_working_days(start, days)
 
 
 async def _submitted_event(outbox: Outbox, session: AsyncSession, institution: Institution) -> None:
@@ -216,24 +232,30 @@ async def _submitted_event(outbox: Outbox, session: AsyncSession, institution: I
     )
 
 
+def _profile_values(data: FilingInput, district_code: str, street_code: str) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "organiser_type": data.organiser_type,
+        "operating_model": data.operating_model,
+        "service_types": list(data.service_types),
+        "district_code": district_code,
+        "street_code": street_code,
+        "address": data.address,
+        "latitude": data.latitude,
+        "longitude": data.longitude,
+        "premises_area_m2": data.premises_area_m2,
+        "classes": [dict(c) for c in data.classes],
+        "total_slots": sum(int(c["size"]) for c in data.classes),
+        "puhui_slots": data.puhui_slots,
+        "monthly_fee_yuan": data.monthly_fee_yuan,
+        "meals": data.meals,
+        "contact_phone": data.contact_phone,
+        "documents": dict(data.documents),
+    }
+
+
 def _apply_profile(institution: Institution, data: FilingInput, district_code: str, street_code: str) -> None:
-    institution.name = data.name
-    institution.organiser_type = data.organiser_type
-    institution.operating_model = data.operating_model
-    institution.service_types = list(data.service_types)
-    institution.district_code = district_code
-    institution.street_code = street_code
-    institution.address = data.address
-    institution.latitude = data.latitude
-    institution.longitude = data.longitude
-    institution.premises_area_m2 = data.premises_area_m2
-    institution.classes = [dict(c) for c in data.classes]
-    institution.total_slots = sum(int(c["size"]) for c in data.classes)
-    institution.puhui_slots = data.puhui_slots
-    institution.monthly_fee_yuan = data.monthly_fee_yuan
-    institution.meals = data.meals
-    institution.contact_phone = data.contact_phone
-    institution.documents = dict(data.documents)
+    _assign(institution, _profile_values(data, district_code, street_code))
 
 
 async def submit(
@@ -242,24 +264,29 @@ async def submit(
     district_code, street_code = _location(data.district, data.street_code)
     _require_scope(officer, district_code)
     _check_capacity(data.operating_model, data.classes, data.puhui_slots)
-    await _check_documents(session, data.documents, data.meals)
+    _check_documents_complete(data.documents, data.meals)
     now = datetime.now(UTC)
     deadline = _deadline(rules, rules.today())
-    institution = Institution(
-        id=uuid.uuid4(),
-        uscc=data.uscc,
-        status="submitted",
-        submission=1,
-        submitted_by=officer.subject,
-        submitted_at=now,
-        decision_due=deadline.due,
-        decision_due_provisional=deadline.provisional,
-        version=1,
-    )
-    _apply_profile(institution, data, district_code, street_code)
-    # one statement is both the insert and the uniqueness check (a code filed before, or by a
-    # concurrent request that commits first, inserts nothing): no pre-check, no savepoint
-    if not await repository.insert_unless_uscc_taken(session, institution):
+    values = {
+        "id": uuid.uuid4(),
+        "uscc": data.uscc,
+        "status": "submitted",
+        "submission": 1,
+        "submitted_by": officer.subject,
+        "submitted_at": now,
+        "decision_due": deadline.due,
+        "decision_due_provisional": deadline.provisional,
+        "decided_at": None,
+        "filed_at": None,
+        "deregistered_at": None,
+        "version": 1,
+        **_profile_values(data, district_code, street_code),
+    }
+    # One statement inserts the row and is both checks (documents uploaded, code not yet filed);
+    # only when it inserted nothing do we look which check failed, documents first as before.
+    institution = await repository.insert_new(session, values)
+    if institution is None:
+        await _check_documents_uploaded(session, data.documents)
         raise UsccAlreadyFiled(field="uscc")
     await _submitted_event(outbox, session, institution)
     return institution
