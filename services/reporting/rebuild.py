@@ -11,6 +11,10 @@ record was published, or never) follow in topic/partition/offset order, and are 
 Each event is projected into the statistics tables in the same transaction as its append; the
 projections do not depend on the order (see ``stats.projections``), so they equal the live ones.
 
+Memory stays flat in the size of the log: the ledger topic and the domain topics are read side by
+side, and only the domain records read ahead of their turn are held (the live consumer read the
+partitions side by side too, so that is a window, not the log); then the unmentioned tail.
+
 ``python -m services.reporting.rebuild`` runs it against the configured database (REPORTING_*).
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -37,28 +42,56 @@ from shared.topics import DOMAIN_TOPICS, LEDGER_CHANGES, qualified
 log = logging.getLogger(__name__)
 
 
-async def read_topic(bootstrap: str, topic: str, *, within: float = 60.0) -> list[bytes]:
-    """Every record value in ``topic`` up to its end as of now, partition by partition in offset order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
+class _Reader:
+    """The records of some topics from their beginning to their end offsets as of ``start()``."""
+
+    def __init__(self, bootstrap: str, topics: list[str], *, within: float) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.within = within
+        self._consumer: AIOKafkaConsumer | None = None
+        self.end: dict[TopicPartition, int] = {}
+        self.open: set[TopicPartition] = set()
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        self._consumer = consumer
         await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-        values: list[bytes] = []
-        for partition in sorted(partitions):
-            tp = TopicPartition(topic, partition)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            deadline = asyncio.get_running_loop().time() + within
-            while await consumer.position(tp) < end:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"could not read {topic}[{partition}] to its end")
-                batch = await consumer.getmany(tp, timeout_ms=500)
-                values += [r.value for r in batch.get(tp, []) if r.offset < end and r.value is not None]
-        return values
-    finally:
-        await consumer.stop()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        self.end = await consumer.end_offsets(partitions)
+        self.open = {tp for tp in partitions if self.end[tp] > 0}
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def next_batch(self) -> list[Any] | None:
+        """The next records (with topic, partition and offset), or None once every partition is read."""
+        consumer = self._consumer
+        assert consumer is not None
+        deadline = asyncio.get_running_loop().time() + self.within
+        while self.open:
+            batch = await consumer.getmany(*self.open, timeout_ms=500)
+            records = [r for tp, rs in batch.items() for r in rs if r.offset < self.end[tp] and r.value is not None]
+            for tp in list(self.open):
+                if await consumer.position(tp) >= self.end[tp]:
+                    self.open.discard(tp)
+            if records:
+                return records
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"could not read {sorted(str(tp) for tp in self.open)} to the end")
+        return None
 
 
 @dataclass(frozen=True)
@@ -68,58 +101,98 @@ class RebuildResult:
     tree_size: int
 
 
-async def rebuild(db: Database, settings: ReportingSettings, *, batch: int = 500) -> RebuildResult:
+Key = tuple[str, str]
+
+
+async def rebuild(
+    db: Database, settings: ReportingSettings, *, batch: int = 500, within: float = 60.0
+) -> RebuildResult:
     """Replay every topic into ``db`` (a migrated, empty reporting database)."""
     bootstrap, namespace = settings.kafka_bootstrap_servers, settings.kafka_namespace
-    order: list[tuple[str, str]] = []
-    for value in await read_topic(bootstrap, qualified(namespace, LEDGER_CHANGES)):
-        try:
-            decoded = decode(value)
-        except PoisonEvent:
-            continue
-        if isinstance(decoded.data, LedgerEntrySharedV1):
-            order.append((decoded.data.source_event_source, decoded.data.source_event_id))
-    events: dict[tuple[str, str], DecodedEvent] = {}
-    arrival: list[tuple[str, str]] = []
-    for topic in DOMAIN_TOPICS:
-        for value in await read_topic(bootstrap, qualified(namespace, topic)):
-            try:
-                decoded = decode(value)
-            except PoisonEvent:
-                continue  # the live consumer dead-letters these; they never entered the ledger
-            key = (decoded.envelope.source, decoded.envelope.id)
-            if key not in events:
-                events[key] = decoded
-                arrival.append(key)
-    recorded = [key for key in order if key in events]
-    missing = len(order) - len(recorded)
-    if missing:
-        log.warning("ledger topic names events the domain topics no longer hold", extra={"missing": missing})
-    recorded_set = set(recorded)
-    later = [key for key in arrival if key not in recorded_set]
     shared_fields = load_grants(settings.ledger_grants_file).common()
     outbox = Outbox(source=settings.source, namespace=namespace)
-    appended = 0
-    plan = [(key, False) for key in recorded] + [(key, True) for key in later]
-    for start in range(0, len(plan), batch):
-        chunk = plan[start : start + batch]
+    domain_topics = [qualified(namespace, t) for t in DOMAIN_TOPICS]
+    ledger = _Reader(bootstrap, [qualified(namespace, LEDGER_CHANGES)], within=within)
+    domain = _Reader(bootstrap, domain_topics, within=within)
+    # Domain records read but not appended yet, by event key: (topic rank, partition, offset, event).
+    ahead: dict[Key, tuple[int, int, int, DecodedEvent]] = {}
+    plan: list[tuple[DecodedEvent, bool]] = []
+    counts = {"appended": 0, "recorded": 0, "missing": 0}
+
+    async def flush() -> None:
+        if not plan:
+            return
         async with db.transaction() as session:
-            fresh = await claim_inbox_many(session, CONSUMER, [events[key].envelope for key, _ in chunk])
-            # The plan lists the recorded events first: within a chunk every silent append precedes
-            # every announced one, so two calls keep the plan's order.
+            fresh = await claim_inbox_many(session, CONSUMER, [event.envelope for event, _ in plan])
+            # Recorded events precede the unmentioned tail in the plan, and a flush never holds an
+            # announced event before a silent one, so two calls keep the plan's order.
             for announce in (False, True):
-                envelopes = [events[key].envelope for key, a in chunk if a is announce and key in fresh]
+                envelopes = [
+                    e.envelope for e, a in plan if a is announce and (e.envelope.source, e.envelope.id) in fresh
+                ]
                 if envelopes:
                     indexes = await service.append_events(
                         session, outbox if announce else None, envelopes, shared_fields=shared_fields
                     )
-                    appended += sum(index is not None for index in indexes)
-            for key, _ in chunk:
-                if key in fresh:
-                    await project(session, events[key])  # the statistics projections, as the live consumer does
+                    counts["appended"] += sum(index is not None for index in indexes)
+            for event, _ in plan:
+                if (event.envelope.source, event.envelope.id) in fresh:
+                    await project(session, event)  # the statistics projections, as the live consumer does
+        plan.clear()
+
+    async def read_ahead() -> bool:
+        records = await domain.next_batch()
+        if records is None:
+            return False
+        for r in records:
+            try:
+                event = decode(r.value)
+            except PoisonEvent:
+                continue  # the live consumer dead-letters these; they never entered the ledger
+            key = (event.envelope.source, event.envelope.id)
+            ahead.setdefault(key, (domain_topics.index(r.topic), r.partition, r.offset, event))
+        return True
+
+    await ledger.start()
+    await domain.start()
+    try:
+        domain_left = True
+        while (records := await ledger.next_batch()) is not None:
+            for record in records:
+                try:
+                    decoded = decode(record.value)
+                except PoisonEvent:
+                    continue
+                if not isinstance(decoded.data, LedgerEntrySharedV1):
+                    continue
+                key = (decoded.data.source_event_source, decoded.data.source_event_id)
+                while key not in ahead and domain_left:
+                    domain_left = await read_ahead()
+                found = ahead.pop(key, None)
+                if found is None:
+                    counts["missing"] += 1  # the domain topics no longer hold it (retention)
+                    continue
+                counts["recorded"] += 1
+                plan.append((found[3], False))
+                if len(plan) >= batch:
+                    await flush()
+        await flush()
+        while domain_left:
+            domain_left = await read_ahead()
+        # The tail no ledger record mentions, in topic/partition/offset order; appended and announced.
+        for _, _, _, event in sorted(ahead.values(), key=lambda t: t[:3]):
+            plan.append((event, True))
+            if len(plan) >= batch:
+                await flush()
+        await flush()
+    finally:
+        await ledger.stop()
+        await domain.stop()
+    if counts["missing"]:
+        log.warning("ledger topic names events the domain topics no longer hold", extra={"missing": counts["missing"]})
     async with db.transaction() as session:
         size = await service.tree_size(session)
-    return RebuildResult(appended=appended, in_recorded_order=len(recorded), tree_size=size)
+    return RebuildResult(appended=counts["appended"], in_recorded_order=counts["recorded"], tree_size=size)
 
 
 async def _main() -> None:

@@ -68,3 +68,52 @@ async def test_replaying_the_topics_into_an_empty_database_reproduces_the_root(
         assert (await rebuild(empty, settings)).appended == 0
     finally:
         await empty.dispose()
+
+
+async def test_events_the_ledger_topic_does_not_mention_follow_in_topic_order_and_are_announced(
+    kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
+) -> None:
+    """The ledger topic is behind (the live service appended but had not announced yet, or never
+    ran): the recorded prefix comes first in its recorded order, then the rest, announced now."""
+    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["reporting"])
+    recorded = [e for n in range(3) for e in institution_story(n)]
+    for event in recorded:
+        topic = f"{namespace}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+    async with Platform(kafka.bootstrap, namespace, {"reporting": fresh_db("reporting")}) as p:
+
+        async def announced() -> bool:
+            return len(await read_topic(p.bootstrap, p.topic(LEDGER_CHANGES))) == len(recorded)
+
+        await eventually(announced, within=30)
+        original = await leaf_hashes(p.dbs["reporting"])
+    # published while no reporting service ran: on the domain topics, not in the ledger topic
+    tail = [e for n in range(3, 5) for e in institution_story(n)]
+    for event in tail:
+        topic = f"{namespace}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+
+    empty = Database(fresh_db("reporting"), pool_size=2)
+    try:
+        settings = settings_for("reporting", kafka_bootstrap_servers=kafka.bootstrap, kafka_namespace=namespace)
+        assert isinstance(settings, ReportingSettings)
+        result = await rebuild(empty, settings, batch=5)  # small chunks: several flushes, both kinds
+        assert (result.tree_size, result.appended, result.in_recorded_order) == (30, 30, 18)
+        hashes = await leaf_hashes(empty)
+        assert hashes[:18] == original, "the recorded prefix in its recorded order"
+        async with empty.transaction() as session:
+            rows = await session.execute(text("SELECT subject, event_id FROM ledger_entry ORDER BY index OFFSET 18"))
+            appended_tail = [tuple(r) for r in rows]
+            announcements = (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+        assert sorted(appended_tail) == sorted((e.subject, e.id) for e in tail)
+        # topic/partition/offset order: one subject's events on one topic share a partition, so
+        # they keep the order they were produced in
+        positions = {event_id: i for i, (_, event_id) in enumerate(appended_tail)}
+        for subject in {e.subject for e in tail}:
+            for topic in {CATALOGUE[e.type].topic for e in tail}:
+                produced = [e.id for e in tail if e.subject == subject and CATALOGUE[e.type].topic == topic]
+                assert [positions[i] for i in produced] == sorted(positions[i] for i in produced)
+        assert announcements == len(tail), "only the tail is announced; the prefix is on the ledger topic already"
+        assert (await rebuild(empty, settings)).appended == 0
+    finally:
+        await empty.dispose()
