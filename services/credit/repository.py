@@ -88,7 +88,7 @@ def _build_upsert_subject() -> Any:
         "opened_by_event_id",
         "profile_at",
     )
-    ins = pg_insert(CreditSubject).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+    ins = pg_insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
     ex = ins.excluded
     earlier = or_(
         ex.opened_at < table.c.opened_at,

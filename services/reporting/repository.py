@@ -30,16 +30,21 @@ async def tree_size(session: AsyncSession) -> int:
     return int((await session.execute(select(LedgerHead.size).where(LedgerHead.id == 1))).scalar_one())
 
 
+_ENTRY_TABLE: Any = LedgerEntry.__table__
+_NODE_TABLE: Any = LedgerNode.__table__
+_INSERT_ENTRIES = pg_insert(_ENTRY_TABLE)
+_INSERT_NODES = pg_insert(_NODE_TABLE)
+
+
 async def store_appends(
     session: AsyncSession, entries: list[dict[str, Any]], nodes: list[tuple[Node, bytes]], size: int, peaks: bytes
 ) -> None:
-    """Several appends in three statements (entries, completed subtrees, head)."""
+    """Several appends in three statements (entries, completed subtrees, head). Core inserts on the
+    tables (executemany), not ORM bulk inserts: nothing here needs the unit of work."""
     if entries:
-        await session.execute(pg_insert(LedgerEntry), entries)
+        await session.execute(_INSERT_ENTRIES, entries)
     if nodes:
-        await session.execute(
-            pg_insert(LedgerNode), [{"level": lvl, "index": idx, "hash": h} for (lvl, idx), h in nodes]
-        )
+        await session.execute(_INSERT_NODES, [{"level": lvl, "index": idx, "hash": h} for (lvl, idx), h in nodes])
     await session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=size, peaks=peaks))
 
 

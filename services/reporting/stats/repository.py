@@ -75,7 +75,7 @@ async def upsert(
     statement = _UPSERTS.get(shape)
     if statement is None:
         table: Any = model.__table__
-        ins = pg_insert(model).values({k: bindparam(f"v_{k}", type_=table.c[k].type) for k in values})
+        ins = pg_insert(table).values({k: bindparam(f"v_{k}", type_=table.c[k].type) for k in values})
         if update:
             set_ = {k: bindparam(f"u_{k}", type_=table.c[k].type) for k in update}
             condition = where(ins.excluded) if where is not None else None
@@ -103,7 +103,7 @@ async def ensure_institution(session: AsyncSession, institution_id: uuid.UUID, *
     statement = _UPSERTS.get(shape)
     if statement is None:
         table: Any = ProjInstitution.__table__
-        ins = pg_insert(ProjInstitution).values(
+        ins = pg_insert(table).values(
             {"institution_id": bindparam("institution_id", type_=table.c.institution_id.type)}
             | {name: bindparam(name, type_=table.c[name].type) for name in times}
         )
@@ -125,7 +125,7 @@ async def set_identity(
     if statement is None:
         table: Any = ProjInstitution.__table__
         columns = ("institution_id", "name", "district_code", "street_code", "identity_at")
-        ins = pg_insert(ProjInstitution).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+        ins = pg_insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
         newer = or_(table.c.identity_at.is_(None), table.c.identity_at <= ins.excluded.identity_at)
         statement = ins.on_conflict_do_update(
             index_elements=["institution_id"],
