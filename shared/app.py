@@ -161,10 +161,13 @@ def create_service_app(
             allow_headers=["Authorization"],
             max_age=600,
         )
-    app.include_router(_ops_router())
-    app.include_router(audit_router())
+    # The service's own routes first: a request is matched against the routes in order, and the
+    # busy paths are the service's, not the probes' (the order changes nothing else: no path of
+    # one matches a path of the other).
     for router in routers:
         app.include_router(router)
+    app.include_router(_ops_router())
+    app.include_router(audit_router())
     if settings.web_dir is not None and Path(settings.web_dir).is_dir():
         # the platform's static pages (web/), served by one service (the run command picks filing)
         app.mount("/ui", StaticFiles(directory=settings.web_dir, html=True), name="ui")

@@ -11,7 +11,9 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.requests import HTTPConnection
 
 from shared.errors import Forbidden, Unauthenticated
 from shared.settings import ServiceSettings
@@ -157,24 +159,40 @@ class VerifiedTokens:
 _verified = VerifiedTokens()
 
 
-_bearer = HTTPBearer(auto_error=False)
+class _BearerToken(HTTPBearer):
+    """``HTTPBearer`` as the OpenAPI document shows it (scheme name included), answering the bare
+    token: no credentials model is built and validated per request."""
+
+    async def __call__(self, request: HTTPConnection) -> str | None:  # type: ignore[override]
+        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+        if scheme.lower() != "bearer" or not token:
+            return None
+        return token
 
 
-async def current_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+_bearer = _BearerToken(auto_error=False, scheme_name="HTTPBearer")
+
+
+def _principal(request: Request, token: str | None) -> Principal:
+    if token is None:
         raise Unauthenticated("请提供 Bearer 登录凭证", code="token_missing")
-    settings: ServiceSettings = request.app.state.settings
-    principal = _verified.principal(settings, credentials.credentials)
+    principal = _verified.principal(request.app.state.settings, token)
     request.state.principal = principal  # for the audit trail
     return principal
+
+
+async def current_principal(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    """Dependency: whoever the bearer token says (any role)."""
+    return _principal(request, token)
 
 
 def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency: the caller must hold at least one of ``roles`` ("agency:*" = any agency)."""
 
-    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    # one dependency (with the bearer scheme under it) rather than a chain of them: each level of
+    # FastAPI's dependency solving costs as much as the checks themselves
+    async def dependency(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+        principal = _principal(request, token)
         if not any(principal.has(r) for r in roles):
             raise Forbidden(f"此操作需要以下角色之一：{'、'.join(roles)}", code="role_required")
         return principal

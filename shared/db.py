@@ -61,7 +61,11 @@ class Database:
             self._owns_engine = False
         else:
             assert url is not None
-            self.engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size)
+            # At most 2 × pool_size connections, as with pool_size plus as many overflow connections,
+            # but all of them kept once opened: SQLAlchemy closes an overflow connection as soon as
+            # it is returned, so a load just above pool_size opened and closed a connection (a new
+            # server backend, cold prepared statements) every few dozen requests.
+            self.engine = create_async_engine(async_url(url), pool_size=2 * pool_size, max_overflow=0)
             _check_liveness_on_checkout(self.engine)
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
             self._owns_engine = True
