@@ -28,7 +28,7 @@ from services.credit.policy import (
 )
 from services.credit.service import CreditEnv, Source
 from shared.app import ConsumerSpec, ServiceContext
-from shared.consumer import Handler, at_batch_end
+from shared.consumer import Handler, batch_scope
 from shared.events import DecodedEvent
 from shared.events.credit import CreditPolicyActivatedV1, CreditRepairAppliedV1, CreditRepairDecidedV1
 from shared.events.filing import (
@@ -60,12 +60,20 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
     async def regrade(session: AsyncSession, kind: str, subject_id: str) -> None:
         # No reason is passed: the history's reasons are derived from the facts themselves
         # (timeline.py), so that a replay in any order writes the same words. Once per subject per
-        # consumed batch: the grade and its history are a function of the subject's dated entries,
-        # so evaluating after the batch's last entry ends where evaluating after each would.
-        async def evaluate() -> None:
+        # consumed batch, all of the batch's subjects together at its end: the grade and its history
+        # are a function of the subject's dated entries, so evaluating after the batch's last entry
+        # ends where evaluating after each would.
+        scope = batch_scope(session)
+        if scope is None:
             await service.reevaluate(session, outbox, env, kind=kind, subject_id=subject_id)
+            return
+        subjects: dict[tuple[str, str], None] = scope.state("credit.regrade", dict)  # insertion-ordered set
+        subjects[(kind, subject_id)] = None
 
-        await at_batch_end(session, ("credit.regrade", kind, subject_id), evaluate)
+        async def evaluate_all() -> None:
+            await service.reevaluate_many(session, outbox, env, list(subjects))
+
+        scope.defer("credit.regrade", evaluate_all)
 
     async def institution(session: AsyncSession, event: DecodedEvent, institution_id: str, at: datetime) -> None:
         """An event that scores nothing still opens the record (and so sets a first grade)."""

@@ -21,6 +21,80 @@ from services.credit.models import (
     CreditSubject,
 )
 
+# --- read-ahead for a batch of evaluations -----------------------------------------------------------
+# The consumer re-evaluates every subject a fetched batch touched, at the end of the batch. Instead
+# of six reads per subject, ``prefetch`` reads each kind of row for all of them with one statement
+# (the subjects locked in key order, as ``list_subject_keys`` does) and the per-subject reads below
+# take their rows from it, each at most once: after a subject's first read the database answers
+# again, so nothing written later in the transaction is hidden.
+
+_PREFETCH = "credit.prefetch"
+_MISSING: Any = object()
+Key = tuple[str, str]
+
+
+async def prefetch(session: AsyncSession, keys: Sequence[Key]) -> None:
+    wanted = sorted(set(keys))
+    cache: dict[tuple[str, str, str], Any] = {}
+    if wanted:
+        subjects = (
+            (
+                await session.execute(
+                    select(CreditSubject)
+                    .where(tuple_(CreditSubject.subject_kind, CreditSubject.subject_id).in_(wanted))
+                    .order_by(CreditSubject.subject_kind, CreditSubject.subject_id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        by_key: dict[Key, Any] = {(r.subject_kind, r.subject_id): r for r in subjects}
+        for key in wanted:
+            cache[("subject", *key)] = by_key.get(key)
+        for what, model, order in (
+            ("entries", CreditEntry, (CreditEntry.effective_from, CreditEntry.id)),
+            ("repairs", CreditRepair, (CreditRepair.applied_at, CreditRepair.id)),
+            ("history", CreditGradeHistory, (CreditGradeHistory.id,)),
+            (
+                "memberships",
+                CreditListMembership,
+                (CreditListMembership.entered_at, CreditListMembership.list_name, CreditListMembership.id),
+            ),
+        ):
+            grouped: dict[Key, list[Any]] = {key: [] for key in wanted}
+            m: Any = model
+            rows = await session.execute(
+                select(model).where(tuple_(m.subject_kind, m.subject_id).in_(wanted)).order_by(*order)
+            )
+            for row in rows.scalars():
+                found_row: Any = row
+                grouped[(found_row.subject_kind, found_row.subject_id)].append(found_row)
+            for key, found in grouped.items():
+                cache[(what, *key)] = found
+        standings = await session.execute(
+            select(CreditStanding).where(tuple_(CreditStanding.subject_kind, CreditStanding.subject_id).in_(wanted))
+        )
+        found_standing = {(r.subject_kind, r.subject_id): r for r in standings.scalars()}
+        for key in wanted:
+            cache[("standing", *key)] = found_standing.get(key)
+    cache[("activations", "", "")] = await _read_activations(session)
+    session.info[_PREFETCH] = cache
+
+
+def forget_prefetch(session: AsyncSession) -> None:
+    session.info.pop(_PREFETCH, None)
+
+
+def _prefetched(session: AsyncSession, what: str, kind: str, subject_id: str) -> Any:
+    cache = session.info.get(_PREFETCH)
+    if cache is None:
+        return _MISSING
+    if what == "activations":  # the same for every subject; nothing in the batch's end changes it
+        return cache.get((what, kind, subject_id), _MISSING)
+    return cache.pop((what, kind, subject_id), _MISSING)
+
 
 async def find_subject(session: AsyncSession, kind: str, subject_id: str) -> CreditSubject | None:
     return (
@@ -32,6 +106,9 @@ async def find_subject(session: AsyncSession, kind: str, subject_id: str) -> Cre
 
 async def lock_subject(session: AsyncSession, kind: str, subject_id: str) -> CreditSubject | None:
     """The subject row, locked: one evaluation of a subject at a time (consumer, job, API)."""
+    cached = _prefetched(session, "subject", kind, subject_id)
+    if cached is not _MISSING:
+        return cached
     return (
         await session.execute(
             select(CreditSubject)
@@ -147,6 +224,9 @@ async def insert_entry_if_absent(session: AsyncSession, entry: CreditEntry) -> b
 
 
 async def entries_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditEntry]:
+    cached = _prefetched(session, "entries", kind, subject_id)
+    if cached is not _MISSING:
+        return cached
     return (
         (
             await session.execute(
@@ -165,6 +245,9 @@ async def find_entry(session: AsyncSession, entry_id: uuid.UUID) -> CreditEntry 
 
 
 async def repairs_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditRepair]:
+    cached = _prefetched(session, "repairs", kind, subject_id)
+    if cached is not _MISSING:
+        return cached
     return (
         (
             await session.execute(
@@ -199,6 +282,9 @@ async def find_repair(session: AsyncSession, repair_id: uuid.UUID) -> CreditRepa
 
 
 async def standing_of(session: AsyncSession, kind: str, subject_id: str) -> CreditStanding | None:
+    cached = _prefetched(session, "standing", kind, subject_id)
+    if cached is not _MISSING:
+        return cached
     return (
         await session.execute(
             select(CreditStanding).where(CreditStanding.subject_kind == kind, CreditStanding.subject_id == subject_id)
@@ -207,6 +293,9 @@ async def standing_of(session: AsyncSession, kind: str, subject_id: str) -> Cred
 
 
 async def history_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditGradeHistory]:
+    cached = _prefetched(session, "history", kind, subject_id)
+    if cached is not _MISSING:
+        return cached
     return (
         (
             await session.execute(
@@ -222,6 +311,9 @@ async def history_of(session: AsyncSession, kind: str, subject_id: str) -> Seque
 
 async def memberships_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditListMembership]:
     """Every stay, past and current."""
+    cached = _prefetched(session, "memberships", kind, subject_id)
+    if cached is not _MISSING:
+        return cached
     return (
         (
             await session.execute(
@@ -286,6 +378,13 @@ async def current_members(session: AsyncSession, list_name: str) -> Sequence[Cre
 
 
 async def activations(session: AsyncSession) -> Sequence[CreditPolicyActivation]:
+    cached = _prefetched(session, "activations", "", "")
+    if cached is not _MISSING:
+        return cached
+    return await _read_activations(session)
+
+
+async def _read_activations(session: AsyncSession) -> Sequence[CreditPolicyActivation]:
     """Every activation, oldest first by its own time (a replay may insert them in another id order)."""
     return (
         (

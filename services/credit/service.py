@@ -12,7 +12,7 @@ policy activations are decided here, so they are published (``CreditRepairApplie
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -303,6 +303,19 @@ async def reevaluate(
     await _sync_lists(session, outbox, subject, line, inputs, as_of)
     await session.flush()
     return result
+
+
+async def reevaluate_many(
+    session: AsyncSession, outbox: Outbox, env: CreditEnv, keys: Sequence[tuple[str, str]]
+) -> None:
+    """``reevaluate`` each (kind, subject id) in turn, their rows read for all of them up front (one
+    statement per table instead of six per subject). The same results as one call per subject."""
+    await repository.prefetch(session, keys)
+    try:
+        for kind, subject_id in keys:
+            await reevaluate(session, outbox, env, kind=kind, subject_id=subject_id)
+    finally:
+        repository.forget_prefetch(session)
 
 
 def _history_key(row: CreditGradeHistory | timeline.HistoryPoint) -> tuple[object, ...]:
