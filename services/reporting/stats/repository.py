@@ -35,6 +35,7 @@ from services.reporting.stats.models import (
     ProjUnlicensedCase,
     ProjViolation,
 )
+from shared.consumer import batch_scope
 
 # --- writes ----------------------------------------------------------------------------------------
 
@@ -43,6 +44,29 @@ from services.reporting.stats.models import (
 # writes the same few shapes for every event, and building an insert … on conflict through SQLAlchemy
 # costs more CPU than PostgreSQL spends running it. Values travel as bind parameters.
 _UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
+async def _execute(session: AsyncSession, shape: tuple[Any, ...], statement: Any, params: dict[str, Any]) -> None:
+    """Run a built upsert now, or, inside a consumed batch, with the batch's other rows of the same
+    shape in one executemany at its end. Safe because every projection write commutes with every
+    other (see ``projections``: order-tolerant upserts), so grouping them reorders nothing that
+    matters; they still commit in the batch's transaction."""
+    scope = batch_scope(session)
+    if scope is None:
+        await session.execute(statement, params)
+        return
+    pending: dict[tuple[Any, ...], tuple[Any, list[dict[str, Any]]]] = scope.state("reporting.projections", dict)
+    if shape in pending:
+        pending[shape][1].append(params)
+    else:
+        pending[shape] = (statement, [params])
+
+    async def write_all() -> None:
+        for grouped_statement, rows in pending.values():
+            await session.execute(grouped_statement, rows)
+        pending.clear()
+
+    scope.defer("reporting.projections", write_all)
 
 
 def _cacheable(update: Mapping[str, Any] | None, where: Callable[[Any], Any] | None) -> bool:
@@ -84,7 +108,7 @@ async def upsert(
             statement = ins.on_conflict_do_nothing(index_elements=list(keys))
         _UPSERTS[shape] = statement
     params = {f"v_{k}": v for k, v in values.items()} | {f"u_{k}": v for k, v in (update or {}).items()}
-    await session.execute(statement, params)
+    await _execute(session, shape, statement, params)
 
 
 def newest(column: Any, excluded: Any) -> ColumnElement[Any]:
@@ -114,7 +138,7 @@ async def ensure_institution(session: AsyncSession, institution_id: uuid.UUID, *
             update = {name: fold.get(name, newest)(table.c[name], ins.excluded[name]) for name in times}
             statement = ins.on_conflict_do_update(index_elements=["institution_id"], set_=update)
         _UPSERTS[shape] = statement
-    await session.execute(statement, {"institution_id": institution_id, **times})
+    await _execute(session, shape, statement, {"institution_id": institution_id, **times})
 
 
 async def set_identity(
@@ -133,7 +157,9 @@ async def set_identity(
             where=newer,
         )
         _UPSERTS[("set_identity",)] = statement
-    await session.execute(
+    await _execute(
+        session,
+        ("set_identity",),
         statement,
         {
             "institution_id": institution_id,
