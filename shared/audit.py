@@ -39,7 +39,7 @@ audit_table = Table(
 
 
 # built once: every write executes this same statement (and its cached compiled form)
-_INSERT_AUDIT = audit_table.insert()
+_INSERT_AUDIT = audit_table.insert().inline()  # inline: no RETURNING of the generated id
 
 
 async def record_write(session: AsyncSession, request: Request) -> None:

@@ -81,7 +81,7 @@ inbox_table = Table(
 
 
 # built once: every event is written by this same statement (and its cached compiled form)
-_INSERT_OUTBOX = outbox_table.insert()
+_INSERT_OUTBOX = outbox_table.insert().inline()  # inline: no RETURNING of the generated id
 
 
 class Outbox:
