@@ -212,14 +212,19 @@ async def list_subject_keys(
     return [(r[0], r[1]) for r in rows]
 
 
+_ENTRY_TABLE: Any = CreditEntry.__table__
+# Built once (one per entry recorded): the values travel as bind parameters.
+_INSERT_ENTRY = (
+    pg_insert(_ENTRY_TABLE)
+    .values({c.name: bindparam(c.name, type_=c.type) for c in _ENTRY_TABLE.columns})
+    .on_conflict_do_nothing(constraint="uq_credit_entry_source")
+    .returning(_ENTRY_TABLE.c.id)
+)
+
+
 async def insert_entry_if_absent(session: AsyncSession, entry: CreditEntry) -> bool:
-    values = {c.name: getattr(entry, c.key) for c in CreditEntry.__table__.columns}
-    result = await session.execute(
-        pg_insert(CreditEntry)
-        .values(**values)
-        .on_conflict_do_nothing(constraint="uq_credit_entry_source")
-        .returning(CreditEntry.id)
-    )
+    values = {c.name: getattr(entry, c.key) for c in _ENTRY_TABLE.columns}
+    result = await session.execute(_INSERT_ENTRY, values)
     return result.first() is not None
 
 
