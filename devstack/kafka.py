@@ -24,6 +24,15 @@ KAFKA_DEPLOY = ROOT / "deploy" / "kafka"
 CACHE_ROOT = Path(os.environ.get("CHILDCARE_CACHE", Path.home() / ".cache" / "childcare-platform"))
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id (22 URL-safe base64 characters), never starting with "-": StorageTool would
+    read ``-t -abc…`` as an unknown option and the broker would not start (1 run in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaStartError(RuntimeError):
     pass
 
@@ -127,7 +136,7 @@ class LocalKafka:
         config = self._write_config()
         if (self.data_dir / "meta.properties").exists():
             return  # a restart keeps the log: that is the point of restarting
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         subprocess.run(
             [*self._java(), "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(config)],
             check=True,

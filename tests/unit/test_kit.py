@@ -105,3 +105,17 @@ def test_app_error_body_names_field_and_code() -> None:
             "errors": [{"field": "street_code", "code": "street_not_in_district", "message": "街道不属于该区"}],
         }
     }
+
+
+def test_kafka_cluster_ids_never_look_like_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    """StorageTool reads ``-t -abc…`` as an unknown option: one broker start in 64 failed."""
+    import uuid
+
+    from devstack import kafka
+
+    # the first uuid encodes to an id starting with "-" (0xf8… → "-"), the second does not
+    uuids = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x00" * 16)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(uuids))
+    cluster_id = kafka.new_cluster_id()
+    assert not cluster_id.startswith("-")
+    assert len(cluster_id) == 22
