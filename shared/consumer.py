@@ -24,9 +24,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.batch import SCOPE_KEY, BatchScope
 from shared.db import Database
 from shared.events import CATALOGUE, CloudEvent, DecodedEvent, PoisonEvent, decode
 from shared.kafka import ensure_topics, make_producer
@@ -46,57 +47,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, DecodedEvent], Awaitable[None]]
 RecordHook = Callable[[Any], Awaitable[None]]
-Work = Callable[[], Awaitable[None]]
-T = TypeVar("T")
 
 # Records per fetch and so per transaction: big enough that the commit and the inbox claim are
 # shared by many events, small enough that a rebalance never waits long for the batch in flight.
 MAX_BATCH = 200
-_SCOPE_KEY = "childcare.batch_scope"
-
-
-class BatchScope:
-    """Work a handler defers to the end of the transaction it runs in, once per key, plus state the
-    handlers of one batch share (e.g. the ledger entries to append together).
-
-    Deferring is safe for work whose result depends only on the facts written so far, not on when it
-    runs (a credit grade is recomputed from all of a subject's dated entries): running it once after
-    the batch's last event gives the state running it after every event would have ended in."""
-
-    def __init__(self) -> None:
-        self._work: dict[Hashable, Work] = {}
-        self._state: dict[Hashable, Any] = {}
-
-    def defer(self, key: Hashable, work: Work) -> None:
-        self._work.setdefault(key, work)
-
-    def state(self, key: Hashable, factory: Callable[[], T]) -> T:
-        if key not in self._state:
-            self._state[key] = factory()
-        return self._state[key]
-
-    async def run(self) -> None:
-        # Deferred work may defer more (e.g. a regrade that appends to a batch-wide list).
-        while self._work:
-            key = next(iter(self._work))
-            work = self._work.pop(key)
-            await work()
-        self._state.clear()
-
-
-def batch_scope(session: AsyncSession) -> BatchScope | None:
-    scope = session.info.get(_SCOPE_KEY)
-    return scope if isinstance(scope, BatchScope) else None
-
-
-async def at_batch_end(session: AsyncSession, key: Hashable, work: Work) -> None:
-    """Run ``work`` once per ``key`` before the consumer's transaction commits; immediately when the
-    caller is not inside a consumer transaction (an API request, a rebuild, a unit test)."""
-    scope = batch_scope(session)
-    if scope is None:
-        await work()
-    else:
-        scope.defer(key, work)
 
 
 async def claim_inbox_many(session: AsyncSession, consumer: str, envelopes: list[CloudEvent]) -> set[tuple[str, str]]:
@@ -363,7 +317,7 @@ class ConsumerRunner:
             try:
                 async with self.db.transaction() as session:
                     scope = BatchScope()
-                    session.info[_SCOPE_KEY] = scope
+                    session.info[SCOPE_KEY] = scope
                     unseen = await claim_inbox_many(session, self.name, [event.envelope for _, event in decoded])
                     applied: list[bool] = []
                     for position, (_, event) in enumerate(decoded):
@@ -394,7 +348,7 @@ class ConsumerRunner:
             try:
                 async with self.db.transaction() as session:
                     scope = BatchScope()
-                    session.info[_SCOPE_KEY] = scope
+                    session.info[SCOPE_KEY] = scope
                     fresh = bool(await claim_inbox_many(session, self.name, [event.envelope]))
                     if fresh:
                         await handler(session, event)

@@ -5,8 +5,9 @@ transaction, so the state change and the event commit or roll back together. ``O
 inside each service) publishes unpublished rows in id order with an idempotent producer and marks
 them published only after Kafka acknowledged them. A crash in between re-publishes; consumers dedupe.
 
-Consumer side: ``claim_inbox`` records a processed event id in the consumer's transaction; a
-redelivered event finds its id there and changes nothing.
+Consumer side: ``inbox_table`` holds the ids of the events a consumer has applied, recorded in the
+transaction that applied them (``shared.consumer.claim_inbox_many``); a redelivered event finds its
+id there and changes nothing.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.batch import batch_scope
 from shared.db import NAMING_CONVENTION, OUTBOX_WRITTEN, Database
 from shared.events import CONTENT_TYPE, CloudEvent, EventData
 from shared.metrics import Metrics
@@ -105,29 +106,30 @@ class Outbox:
         self, session: AsyncSession, data: EventData, *, subject: str, at: datetime | None = None
     ) -> CloudEvent:
         envelope = self.envelope(data, subject=subject, at=at)
-        await session.execute(
-            _INSERT_OUTBOX,
-            {
-                "event_id": envelope.id,
-                "topic": qualified(self.namespace, data.topic),
-                "message_key": subject,
-                "event_type": envelope.type,
-                "payload": envelope.to_json(),
-            },
-        )
+        row = {
+            "event_id": envelope.id,
+            "topic": qualified(self.namespace, data.topic),
+            "message_key": subject,
+            "event_type": envelope.type,
+            "payload": envelope.to_json(),
+        }
         session.info[OUTBOX_WRITTEN] = True
+        scope = batch_scope(session)
+        if scope is None:
+            await session.execute(_INSERT_OUTBOX, row)
+            return envelope
+        # Inside a consumer's batch: the rows are written together (one executemany) before it
+        # commits, in the order they were added, so their ids keep every subject's order.
+        rows: list[dict[str, Any]] = scope.state("outbox.rows", list)
+        rows.append(row)
+
+        async def write_rows() -> None:
+            pending = list(rows)
+            rows.clear()
+            await session.execute(_INSERT_OUTBOX, pending)
+
+        scope.defer("outbox.rows", write_rows)
         return envelope
-
-
-async def claim_inbox(session: AsyncSession, consumer: str, envelope: CloudEvent) -> bool:
-    """True if this consumer sees the event for the first time (and records it, in this transaction)."""
-    result = await session.execute(
-        pg_insert(inbox_table)
-        .values(consumer=consumer, event_source=envelope.source, event_id=envelope.id, event_type=envelope.type)
-        .on_conflict_do_nothing()
-        .returning(inbox_table.c.event_id)
-    )
-    return result.first() is not None
 
 
 ProducerFactory = Callable[[], Any]

@@ -28,7 +28,8 @@ from services.credit.policy import (
 )
 from services.credit.service import CreditEnv, Source
 from shared.app import ConsumerSpec, ServiceContext
-from shared.consumer import Handler, batch_scope
+from shared.batch import batch_scope
+from shared.consumer import Handler
 from shared.events import DecodedEvent
 from shared.events.credit import CreditPolicyActivatedV1, CreditRepairAppliedV1, CreditRepairDecidedV1
 from shared.events.filing import (

@@ -11,7 +11,8 @@ from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
 from shared.app import ConsumerSpec, ServiceContext
-from shared.consumer import Handler, batch_scope
+from shared.batch import batch_scope
+from shared.consumer import Handler
 from shared.events import CATALOGUE, DecodedEvent
 from shared.topics import DOMAIN_TOPICS
 

@@ -115,7 +115,7 @@ def test_kafka_cluster_ids_never_look_like_an_option(monkeypatch: pytest.MonkeyP
 
     # the first uuid encodes to an id starting with "-" (0xf8… → "-"), the second does not
     uuids = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x00" * 16)])
-    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(uuids))
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(uuids))  # what devstack.kafka calls
     cluster_id = kafka.new_cluster_id()
     assert not cluster_id.startswith("-")
     assert len(cluster_id) == 22

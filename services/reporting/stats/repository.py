@@ -35,7 +35,7 @@ from services.reporting.stats.models import (
     ProjUnlicensedCase,
     ProjViolation,
 )
-from shared.consumer import batch_scope
+from shared.batch import batch_scope
 
 # --- writes ----------------------------------------------------------------------------------------
 
