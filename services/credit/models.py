@@ -137,6 +137,7 @@ class CreditListMembership(Base):
             unique=True,
             postgresql_where=text("left_at IS NULL"),
         ),
+        Index("ix_credit_list_membership_subject", "subject_kind", "subject_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
