@@ -39,7 +39,7 @@ loses, doubles or reorders anything):
    (memory no longer grows ~7 KiB per event) and writes each chunk of 500 with one inbox claim and
    one ledger append.
 
-**What dominates now** (profiles below). SQLAlchemy is still the largest package: each executed
+**What dominates now** (the profile tables of this section). SQLAlchemy is still the largest package: each executed
 statement costs the async session's greenlet bridge, cache-key generation, parameter and result
 processing — measured in-process during the P2 work as 0.09–0.13 ms per further statement against
 0.01–0.06 ms for asyncpg alone, and 0.4–0.58 ms for a transaction with one insert against 0.14 ms.
@@ -48,9 +48,10 @@ credit subject upsert (it returns whether the record is new, which must be annou
 leaf (JCS + SHA-256), and per subject the ORM flush of the standing and history rows.
 
 **Why the goals are still missed, and what would close the rest.** The bare baselines do no work per
-record: P1's bare path costs ~0.1 ms of CPU per event, P4's bare consume ~0.01 ms. 0.30 of them
+record: P1's bare path costs ~0.05–0.1 ms of CPU per event, P4's bare consume ~0.01 ms. 0.30 of them
 leaves ≤ ~0.3 ms of CPU per event for relay plus two read models (P1) and ≤ ~0.03 ms per event for a
-replay (P4) — less than validating one CloudEvent with pydantic costs. No implementation that
+replay (P4) — less than decoding and validating one CloudEvent with pydantic costs (≈ 0.1 ms per
+record in the P1 profile). No implementation that
 decodes, validates and writes each event can reach the P4 goal against this baseline; P1's is
 within reach only off the ORM. In order of effect:
 1. *The consumer hot path on asyncpg directly* (prepared statements, executemany; `COPY` for ledger
@@ -58,7 +59,7 @@ within reach only off the ORM. In order of effect:
 2. *A bulk replay path* (P4): decode a chunk, compute the read model's rows in memory, `COPY` them;
    and a second baseline that also writes the same rows (bare consume + `COPY`), the fair measure of
    the tools' own cost for a replay.
-3. *Scale out*: every domain topic has 3 partitions, so up to three consumer processes per service
+3. *Scale out*: every domain topic has several partitions, so as many consumer processes per service
    share the load with per-institution order kept; throughput grows with processes, which a ratio
    per process does not show.
 """
