@@ -921,6 +921,7 @@ class Generator:
             ("STAFF_HEALTH_CERT_MISSING", "serious"),
         ]
         out: dict[str, list[tuple[str, str | None]]] = {}
+        drawn: list[str] = []  # tasks whose scenario is rolled, not forced
         abuser = None
         if child_abuse:
             abuser = next((v for v in views if any(s["role"] == "carer" for s in v["staff"])), None)
@@ -932,10 +933,16 @@ class Generator:
             rng = random.Random(f"{self.seed}:scenario:{self._uscc_of(view['institution']['institution_id'])}")
             if forced:
                 out[view["id"]] = forced.pop(0)
-            elif rng.random() < 0.6:
+                continue
+            drawn.append(view["id"])
+            if rng.random() < 0.6:
                 out[view["id"]] = []
             else:
                 out[view["id"]] = [(code, None) for code, _ in rng.sample(pool, rng.randint(1, 2))]
+        # Which institutions a plan selects depends on the draw's server seed, so the dice above can
+        # come up "violations" for every one of them; families should see clean results too.
+        if drawn and all(out[task_id] for task_id in drawn):
+            out[drawn[-1]] = []
         return out
 
     async def work_task(self, view: dict[str, Any], scenario: list[tuple[str, str | None]], stage: str) -> None:
