@@ -451,10 +451,12 @@ def summary_text(rows: Sequence[Row], results: Results, runtime: float) -> str:
     if results.config.name == "quick" and p4 and small:
         # the full run's sizes, scaled linearly from this run's replay times (P6 showed no worse than linear)
         scale = 1_000_000 / p4["n"]
-        replay_seconds = max(p4["credit"]["seconds"], p4["reporting"]["seconds"])
-        other = runtime - results.phase_seconds.get(f"P4 replay of {p4['n']:,}", 0)
-        other -= results.phase_seconds.get(f"P6 replay of {small['n']:,}", 0)
-        estimate = replay_seconds * scale * 1.1 + other
+        # the replay phases (producing the dataset, bare consumes, both rebuilds one after the other)
+        # scale with N; P6's small run is N/10 of the full run's N
+        replay_phase = results.phase_seconds.get(f"P4 replay of {p4['n']:,}", 0)
+        small_phase = results.phase_seconds.get(f"P6 replay of {small['n']:,}", 0)
+        other = runtime - replay_phase - small_phase
+        estimate = replay_phase * scale * 1.1 * 1.1 + other
         lines.append(
             f"The full run (`./dev bench`: P4 at 1,000,000, P6 from 100,000) was not taken: scaled from this run's "
             f"replay rates it would take about {estimate / 60:.0f} min on this machine."
