@@ -808,10 +808,19 @@ class Generator:
         checklist = _checklist_sample(random.Random(f"{self.seed}:checklist:{which}"))
         if which == "a":
             ratio = min(1.0, max(0.06, 10 / max(filed, 1)))
+            # 3 % for A-grade institutions in a real city; a small demo city needs more of them drawn
+            # for the plan to show every severity, the abuse case and a clean result
+            a_ratio = max(0.03, ratio / 2)
             return {
                 "name": f"演示：{self.year}年第三季度全市托育机构“双随机、一公开”抽查",
                 "districts": list(districts()),
-                "sampling_ratios": {"ungraded": round(ratio, 4), "A": 0.03, "B": round(ratio, 4), "C": 0.3, "D": 1},
+                "sampling_ratios": {
+                    "ungraded": round(ratio, 4),
+                    "A": round(a_ratio, 4),
+                    "B": round(ratio, 4),
+                    "C": 0.3,
+                    "D": 1,
+                },
                 "team_size": 2,
                 "window_start": str(self.today - timedelta(days=40)),
                 "window_end": str(self.today + timedelta(days=20)),
@@ -901,7 +910,8 @@ class Generator:
         self, views: Sequence[Mapping[str, Any]], *, child_abuse: bool
     ) -> dict[str, list[tuple[str, str | None]]]:
         """Violations per task (code, person name or None). The first tasks cover every severity
-        and, in the first plan, one child-abuse case against a carer on the roster."""
+        and, in the first plan, one child-abuse case against a carer on the roster; the second plan
+        starts with a clean one."""
         forced: list[list[tuple[str, str | None]]] = [
             [("DISCLOSURE_INCOMPLETE", None)],
             [("PRICE_NOT_MARKED", None), ("DAILY_HEALTH_CHECK_LAPSE", None)],
@@ -920,6 +930,10 @@ class Generator:
             ("CCTV_COVERAGE_INCOMPLETE", "serious"),
             ("STAFF_HEALTH_CERT_MISSING", "serious"),
         ]
+        if not child_abuse:
+            # The second plan opens with a clean inspection: its first task is always among the
+            # reviewed ones, while the first plan's few tasks (a small city) may all be forced.
+            forced.insert(0, [])
         out: dict[str, list[tuple[str, str | None]]] = {}
         drawn: list[str] = []  # tasks whose scenario is rolled, not forced
         abuser = None
