@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,6 +32,7 @@ from services.credit.models import (
 _PREFETCH = "credit.prefetch"
 _MISSING: Any = object()
 Key = tuple[str, str]
+Reader = TypeVar("Reader", bound=Callable[..., Awaitable[Any]])
 
 
 async def prefetch(session: AsyncSession, keys: Sequence[Key]) -> None:
@@ -87,6 +89,20 @@ def forget_prefetch(session: AsyncSession) -> None:
     session.info.pop(_PREFETCH, None)
 
 
+def _prefetchable(what: str) -> Callable[[Reader], Reader]:
+    """A per-subject read that answers from the batch's read-ahead when it holds the subject."""
+
+    def wrap(read: Reader) -> Reader:
+        @functools.wraps(read)
+        async def reader(session: AsyncSession, kind: str, subject_id: str) -> Any:
+            cached = _prefetched(session, what, kind, subject_id)
+            return cached if cached is not _MISSING else await read(session, kind, subject_id)
+
+        return cast(Reader, reader)
+
+    return wrap
+
+
 def _prefetched(session: AsyncSession, what: str, kind: str, subject_id: str) -> Any:
     cache = session.info.get(_PREFETCH)
     if cache is None:
@@ -104,11 +120,9 @@ async def find_subject(session: AsyncSession, kind: str, subject_id: str) -> Cre
     ).scalar_one_or_none()
 
 
+@_prefetchable("subject")
 async def lock_subject(session: AsyncSession, kind: str, subject_id: str) -> CreditSubject | None:
     """The subject row, locked: one evaluation of a subject at a time (consumer, job, API)."""
-    cached = _prefetched(session, "subject", kind, subject_id)
-    if cached is not _MISSING:
-        return cached
     return (
         await session.execute(
             select(CreditSubject)
@@ -134,7 +148,7 @@ async def upsert_subject(
 
     The result does not depend on arrival order: the opening event is the earliest by its own time
     (ties: smallest id), and the name/district come from the newest filing event that carried them."""
-    statement = _UPSERT_SUBJECT if _UPSERT_SUBJECT is not None else _build_upsert_subject()
+    statement = _UPSERT_SUBJECT
     params = {
         "id": uuid.uuid4(),
         "subject_kind": kind,
@@ -148,12 +162,8 @@ async def upsert_subject(
     return bool((await session.execute(statement, params)).scalar_one())
 
 
-# Built once: constructing this statement costs more CPU than running it (one per consumed event).
-_UPSERT_SUBJECT: Any = None
-
-
-def _build_upsert_subject() -> Any:
-    global _UPSERT_SUBJECT
+def _upsert_subject_statement() -> Any:
+    """Built once (one per consumed event): constructing it costs more CPU than running it."""
     table: Any = CreditSubject.__table__
     columns = (
         "id",
@@ -174,7 +184,7 @@ def _build_upsert_subject() -> Any:
     newer_profile = and_(
         ex.profile_at.is_not(None), or_(table.c.profile_at.is_(None), ex.profile_at >= table.c.profile_at)
     )
-    _UPSERT_SUBJECT = ins.on_conflict_do_update(
+    return ins.on_conflict_do_update(
         constraint="uq_credit_subject_kind_id",
         set_={
             "opened_at": case((earlier, ex.opened_at), else_=table.c.opened_at),
@@ -184,7 +194,9 @@ def _build_upsert_subject() -> Any:
             "profile_at": case((newer_profile, ex.profile_at), else_=table.c.profile_at),
         },
     ).returning(literal_column("(xmax = 0)"))
-    return _UPSERT_SUBJECT
+
+
+_UPSERT_SUBJECT = _upsert_subject_statement()
 
 
 async def mark_deregistered(session: AsyncSession, kind: str, subject_id: str, at: datetime) -> None:
@@ -228,10 +240,8 @@ async def insert_entry_if_absent(session: AsyncSession, entry: CreditEntry) -> b
     return result.first() is not None
 
 
+@_prefetchable("entries")
 async def entries_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditEntry]:
-    cached = _prefetched(session, "entries", kind, subject_id)
-    if cached is not _MISSING:
-        return cached
     return (
         (
             await session.execute(
@@ -249,10 +259,8 @@ async def find_entry(session: AsyncSession, entry_id: uuid.UUID) -> CreditEntry 
     return await session.get(CreditEntry, entry_id)
 
 
+@_prefetchable("repairs")
 async def repairs_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditRepair]:
-    cached = _prefetched(session, "repairs", kind, subject_id)
-    if cached is not _MISSING:
-        return cached
     return (
         (
             await session.execute(
@@ -286,10 +294,8 @@ async def find_repair(session: AsyncSession, repair_id: uuid.UUID) -> CreditRepa
     return await session.get(CreditRepair, repair_id)
 
 
+@_prefetchable("standing")
 async def standing_of(session: AsyncSession, kind: str, subject_id: str) -> CreditStanding | None:
-    cached = _prefetched(session, "standing", kind, subject_id)
-    if cached is not _MISSING:
-        return cached
     return (
         await session.execute(
             select(CreditStanding).where(CreditStanding.subject_kind == kind, CreditStanding.subject_id == subject_id)
@@ -297,10 +303,8 @@ async def standing_of(session: AsyncSession, kind: str, subject_id: str) -> Cred
     ).scalar_one_or_none()
 
 
+@_prefetchable("history")
 async def history_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditGradeHistory]:
-    cached = _prefetched(session, "history", kind, subject_id)
-    if cached is not _MISSING:
-        return cached
     return (
         (
             await session.execute(
@@ -314,11 +318,9 @@ async def history_of(session: AsyncSession, kind: str, subject_id: str) -> Seque
     )
 
 
+@_prefetchable("memberships")
 async def memberships_of(session: AsyncSession, kind: str, subject_id: str) -> Sequence[CreditListMembership]:
     """Every stay, past and current."""
-    cached = _prefetched(session, "memberships", kind, subject_id)
-    if cached is not _MISSING:
-        return cached
     return (
         (
             await session.execute(
