@@ -31,6 +31,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,13 +63,19 @@ async def claim_inbox_many(session: AsyncSession, consumer: str, envelopes: list
     }
     if not rows:
         return set()
-    result = await session.execute(
-        pg_insert(inbox_table)
-        .values(list(rows.values()))
-        .on_conflict_do_nothing()
-        .returning(inbox_table.c.event_source, inbox_table.c.event_id)
-    )
+    result = await session.execute(_CLAIM, list(rows.values()))
     return {(str(r[0]), str(r[1])) for r in result}
+
+
+# Built once and executed with a list of rows: SQLAlchemy sends one multi-row INSERT from its cached
+# compile (``insertmanyvalues``) instead of compiling a new statement for every batch's row count.
+_INBOX_COLUMNS = ("consumer", "event_source", "event_id", "event_type")
+_CLAIM = (
+    pg_insert(inbox_table)
+    .values({c: bindparam(c, type_=inbox_table.c[c].type) for c in _INBOX_COLUMNS})
+    .on_conflict_do_nothing()
+    .returning(inbox_table.c.event_source, inbox_table.c.event_id)
+)
 
 
 # SQLSTATE classes that say "try again", not "this event is bad": connection loss, serialization

@@ -133,49 +133,50 @@ async def lock_subject(session: AsyncSession, kind: str, subject_id: str) -> Cre
     ).scalar_one_or_none()
 
 
-async def upsert_subject(
-    session: AsyncSession,
-    *,
-    kind: str,
-    subject_id: str,
-    at: datetime,
-    event_id: str,
-    display_name: str | None = None,
-    district_code: str | None = None,
-    profile_at: datetime | None = None,
-) -> bool:
-    """Insert the subject, or fold this event into it; True if inserted.
+SUBJECT_COLUMNS = (
+    "id",
+    "subject_kind",
+    "subject_id",
+    "display_name",
+    "district_code",
+    "opened_at",
+    "opened_by_event_id",
+    "profile_at",
+)
 
-    The result does not depend on arrival order: the opening event is the earliest by its own time
-    (ties: smallest id), and the name/district come from the newest filing event that carried them."""
-    statement = _UPSERT_SUBJECT
-    params = {
-        "id": uuid.uuid4(),
-        "subject_kind": kind,
-        "subject_id": subject_id,
-        "display_name": display_name,
-        "district_code": district_code,
-        "opened_at": at,
-        "opened_by_event_id": event_id,
-        "profile_at": profile_at,
-    }
-    return bool((await session.execute(statement, params)).scalar_one())
+
+async def upsert_subjects(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[Key]:
+    """Insert each subject, or fold the row into it; returns the (kind, id) of those inserted.
+
+    One statement for all rows (at most one row per subject: a second one would make PostgreSQL
+    update the same row twice). The result does not depend on arrival order: the opening event is
+    the earliest by its own time (ties: smallest id), and the name/district come from the newest
+    filing event that carried them — ``fold_subject`` applies the same rule to rows before they are
+    sent, so folding in Python first and in SQL second ends where folding each event in SQL would."""
+    if not rows:
+        return set()
+    result = await session.execute(_UPSERT_SUBJECT, list(rows))
+    return {(str(r[0]), str(r[1])) for r in result if r[2]}
+
+
+def fold_subject(current: dict[str, Any], later: dict[str, Any]) -> None:
+    """Fold ``later`` (an event applied after ``current``) into ``current``, exactly as the
+    upsert's ON CONFLICT clause folds a row into the stored one."""
+    if (later["opened_at"], later["opened_by_event_id"]) < (current["opened_at"], current["opened_by_event_id"]):
+        current["opened_at"] = later["opened_at"]
+        current["opened_by_event_id"] = later["opened_by_event_id"]
+    newer, held = later["profile_at"], current["profile_at"]
+    if newer is not None and (held is None or newer >= held):
+        current["display_name"] = later["display_name"]
+        current["district_code"] = later["district_code"]
+        current["profile_at"] = later["profile_at"]
 
 
 def _upsert_subject_statement() -> Any:
-    """Built once (one per consumed event): constructing it costs more CPU than running it."""
+    """Built once: constructing it costs more CPU than running it. Executed with a list of rows,
+    SQLAlchemy sends them as one multi-row INSERT (``insertmanyvalues``) from the cached compile."""
     table: Any = CreditSubject.__table__
-    columns = (
-        "id",
-        "subject_kind",
-        "subject_id",
-        "display_name",
-        "district_code",
-        "opened_at",
-        "opened_by_event_id",
-        "profile_at",
-    )
-    ins = pg_insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+    ins = pg_insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in SUBJECT_COLUMNS})
     ex = ins.excluded
     earlier = or_(
         ex.opened_at < table.c.opened_at,
@@ -193,7 +194,7 @@ def _upsert_subject_statement() -> Any:
             "district_code": case((newer_profile, ex.district_code), else_=table.c.district_code),
             "profile_at": case((newer_profile, ex.profile_at), else_=table.c.profile_at),
         },
-    ).returning(literal_column("(xmax = 0)"))
+    ).returning(table.c.subject_kind, table.c.subject_id, literal_column("(xmax = 0)"))
 
 
 _UPSERT_SUBJECT = _upsert_subject_statement()
@@ -230,14 +231,18 @@ _INSERT_ENTRY = (
     pg_insert(_ENTRY_TABLE)
     .values({c.name: bindparam(c.name, type_=c.type) for c in _ENTRY_TABLE.columns})
     .on_conflict_do_nothing(constraint="uq_credit_entry_source")
-    .returning(_ENTRY_TABLE.c.id)
 )
 
 
-async def insert_entry_if_absent(session: AsyncSession, entry: CreditEntry) -> bool:
-    values = {c.name: getattr(entry, c.key) for c in _ENTRY_TABLE.columns}
-    result = await session.execute(_INSERT_ENTRY, values)
-    return result.first() is not None
+def entry_row(entry: CreditEntry) -> dict[str, Any]:
+    return {c.name: getattr(entry, c.key) for c in _ENTRY_TABLE.columns}
+
+
+async def insert_entries_if_absent(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """One executemany for all rows; an entry already recorded (same subject, rule and source fact)
+    is left as it is."""
+    if rows:
+        await session.execute(_INSERT_ENTRY, list(rows))
 
 
 @_prefetchable("entries")

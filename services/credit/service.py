@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -44,6 +44,7 @@ from services.credit.models import (
 )
 from services.credit.policy import ListName, Policy, PolicyRegistry
 from services.credit.scoring import EntryInput, Evaluation, evaluate
+from shared.batch import batch_scope
 from shared.events.credit import (
     CreditListEnteredV1,
     CreditListLeftV1,
@@ -121,6 +122,22 @@ async def active_policy(session: AsyncSession, env: CreditEnv) -> Policy:
 # --- records and entries --------------------------------------------------------------------------
 
 
+@dataclass
+class _Staged:
+    """Subject rows and entries the handlers of a consumed batch recorded, written with one statement
+    each before anything reads them (``write_staged``): at the batch's end, or earlier when a handler
+    reads or updates subjects itself."""
+
+    outbox: Outbox | None = None
+    subjects: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
+    # the first event of the batch about each subject: it opens the record if the record is new
+    openers: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
+    entries: dict[uuid.UUID, dict[str, object]] = field(default_factory=dict)
+
+
+_STAGED = "credit.staged"
+
+
 async def open_record(
     session: AsyncSession,
     outbox: Outbox,
@@ -131,34 +148,75 @@ async def open_record(
     source: Source,
     display_name: str | None = None,
     district_code: str | None = None,
-) -> bool:
-    """Open the subject's record (or fold a later/earlier event into it). True if it was new."""
-    inserted = await repository.upsert_subject(
+) -> None:
+    """Open the subject's record (or fold a later/earlier event into it); a new record is announced
+    (``CreditRecordOpenedV1``). Inside a consumed batch the row is staged and the batch's rows are
+    written together (``write_staged``)."""
+    key = (kind, subject_id)
+    row: dict[str, object] = {
+        "id": uuid.uuid4(),
+        "subject_kind": kind,
+        "subject_id": subject_id,
+        "display_name": display_name,
+        "district_code": district_code,
+        "opened_at": at,
+        "opened_by_event_id": source.event_id,
+        "profile_at": at if display_name is not None else None,
+    }
+    scope = batch_scope(session)
+    if scope is None:
+        if await repository.upsert_subjects(session, [row]):
+            await _announce_opened(session, outbox, key, at, source.event_id)
+        return
+    staged = scope.state(_STAGED, _Staged)
+    staged.outbox = outbox
+    if key in staged.subjects:
+        repository.fold_subject(staged.subjects[key], row)
+    else:
+        staged.subjects[key] = row
+        staged.openers[key] = (at, source.event_id)
+    scope.defer(_STAGED, lambda: write_staged(session))
+
+
+async def _announce_opened(
+    session: AsyncSession, outbox: Outbox, key: tuple[str, str], at: datetime, event_id: str
+) -> None:
+    kind, subject_id = key
+    await outbox.add(
         session,
-        kind=kind,
-        subject_id=subject_id,
+        CreditRecordOpenedV1(
+            subject_kind="institution" if kind == "institution" else "person",
+            subject_id=subject_id,
+            opened_at=at,
+            cause_event_id=event_id,
+        ),
+        subject=subject_id,
         at=at,
-        event_id=source.event_id,
-        display_name=display_name,
-        district_code=district_code,
-        profile_at=at if display_name is not None else None,
     )
-    if inserted:
-        await outbox.add(
-            session,
-            CreditRecordOpenedV1(
-                subject_kind="institution" if kind == "institution" else "person",
-                subject_id=subject_id,
-                opened_at=at,
-                cause_event_id=source.event_id,
-            ),
-            subject=subject_id,
-            at=at,
-        )
-    return inserted
+
+
+async def write_staged(session: AsyncSession) -> None:
+    """Write what the batch's handlers staged so far: subject rows (one upsert; the records it
+    created announced in the order their first events arrived — the order announcing each at once
+    would have given), then entries (one executemany). Outside a batch nothing is ever staged."""
+    scope = batch_scope(session)
+    if scope is None:
+        return
+    staged = scope.state(_STAGED, _Staged)
+    if not (staged.subjects or staged.entries):
+        return
+    subjects, openers, entries = staged.subjects, staged.openers, staged.entries
+    staged.subjects, staged.openers, staged.entries = {}, {}, {}
+    inserted = await repository.upsert_subjects(session, list(subjects.values()))
+    for key, (at, event_id) in openers.items():
+        if key in inserted:
+            assert staged.outbox is not None  # set by open_record, the only one to stage subjects
+            await _announce_opened(session, staged.outbox, key, at, event_id)
+    await repository.insert_entries_if_absent(session, list(entries.values()))
 
 
 async def mark_deregistered(session: AsyncSession, institution_id: str, at: datetime) -> None:
+    await write_staged(session)  # the record may have been opened earlier in this batch
     await repository.mark_deregistered(session, "institution", institution_id, at)
 
 
@@ -174,20 +232,21 @@ async def record_entry(
     effective_from: datetime,
     detail_zh: str,
     legal_basis: str | None = None,
-) -> bool:
-    """Append an entry once per (subject, rule, source fact); False if it was already there or no
-    policy version applies the rule to this kind of subject.
+) -> None:
+    """Append an entry once per (subject, rule, source fact); nothing if it is already there or no
+    policy version applies the rule to this kind of subject. Inside a consumed batch the entry is
+    staged and written with the batch's others (``write_staged``), before any evaluation reads them.
 
     An entry holds the fact only (rule id, times, the event's own legal basis): what it is worth —
     points, counting period, the rule's basis — is read from the version in force when evaluating.
     Nothing here depends on which activations this database has seen yet, so a replay that reads the
     credit topic after the inspection topic records the same row."""
     if not any(kind in p.rules[rule_id].applies_to for v in env.registry.versions() if (p := env.registry.get(v))):
-        return False
-    return await repository.insert_entry_if_absent(
-        session,
+        return
+    entry_id = entry_id_for(kind, subject_id, rule_id, source_key)
+    row = repository.entry_row(
         CreditEntry(
-            id=entry_id_for(kind, subject_id, rule_id, source_key),
+            id=entry_id,
             subject_kind=kind,
             subject_id=subject_id,
             rule_id=rule_id,
@@ -198,8 +257,15 @@ async def record_entry(
             legal_basis=legal_basis,
             detail_zh=detail_zh,
             recorded_at=env.now(),
-        ),
+        )
     )
+    scope = batch_scope(session)
+    if scope is None:
+        await repository.insert_entries_if_absent(session, [row])
+        return
+    staged = scope.state(_STAGED, _Staged)
+    staged.entries.setdefault(entry_id, row)  # the first one recorded wins, as ON CONFLICT DO NOTHING
+    scope.defer(_STAGED, lambda: write_staged(session))
 
 
 async def subject_facts(session: AsyncSession, kind: str, subject_id: str) -> tuple[list[EntryInput], dict[str, str]]:
@@ -241,6 +307,7 @@ async def reevaluate(
     *,
     kind: str,
     subject_id: str,
+    flush: bool = True,
 ) -> Evaluation | None:
     """Recompute one subject from its facts and publish what changed.
 
@@ -249,7 +316,11 @@ async def reevaluate(
     and list entries/exits are dated when they happened, so the result does not depend on the order
     events arrived in (a late fact rewrites the part of the history after it). Published: the grade
     (institutions: ``InstitutionGradedV1``, only when the current grade changes or is first set) and
-    current list membership (entered/left, bans). A subject without an effective entry is not graded."""
+    current list membership (entered/left, bans). A subject without an effective entry is not graded.
+
+    ``flush=False`` leaves the standing and history rows to the caller's flush (``reevaluate_many``:
+    one flush writes every subject's rows with one statement per table instead of one per row)."""
+    await write_staged(session)  # this batch's subjects and entries, before they are read
     subject = await repository.lock_subject(session, kind, subject_id)
     if subject is None:
         return None
@@ -283,7 +354,7 @@ async def reevaluate(
         standing.grade = result.grade
         standing.graded_at = line.graded_at
         standing.evaluated_at = as_of
-    await _sync_history(session, kind, subject_id, line)
+    await _sync_history(session, kind, subject_id, line, flush=flush)
     if previous != result.grade and kind == "institution":
         await outbox.add(
             session,
@@ -301,7 +372,8 @@ async def reevaluate(
             at=as_of,
         )
     await _sync_lists(session, outbox, subject, line, inputs, as_of)
-    await session.flush()
+    if flush:
+        await session.flush()
     return result
 
 
@@ -309,20 +381,25 @@ async def reevaluate_many(
     session: AsyncSession, outbox: Outbox, env: CreditEnv, keys: Sequence[tuple[str, str]]
 ) -> None:
     """``reevaluate`` each (kind, subject id) in turn, their rows read for all of them up front (one
-    statement per table instead of six per subject). The same results as one call per subject."""
+    statement per table instead of six per subject, and written with one flush at the end). The
+    same results as one call per subject."""
+    await write_staged(session)
     await repository.prefetch(session, keys)
     try:
         for kind, subject_id in keys:
-            await reevaluate(session, outbox, env, kind=kind, subject_id=subject_id)
+            await reevaluate(session, outbox, env, kind=kind, subject_id=subject_id, flush=False)
     finally:
         repository.forget_prefetch(session)
+    await session.flush()
 
 
 def _history_key(row: CreditGradeHistory | timeline.HistoryPoint) -> tuple[object, ...]:
     return (row.graded_at, row.policy_version, row.grade, row.previous_grade, row.score, row.reason)
 
 
-async def _sync_history(session: AsyncSession, kind: str, subject_id: str, line: timeline.Timeline) -> None:
+async def _sync_history(
+    session: AsyncSession, kind: str, subject_id: str, line: timeline.Timeline, *, flush: bool
+) -> None:
     """Keep the common prefix, replace the rest (normally: append the new points)."""
     stored = list(await repository.history_of(session, kind, subject_id))
     same = 0
@@ -342,7 +419,8 @@ async def _sync_history(session: AsyncSession, kind: str, subject_id: str, line:
                 reason=point.reason,
             )
         )
-    await session.flush()
+    if flush:
+        await session.flush()
 
 
 async def _sync_lists(
@@ -358,6 +436,8 @@ async def _sync_lists(
     stored = list(await repository.memberships_of(session, kind, subject_id))
     was_current = {m.list_name for m in stored if m.left_at is None}
     wanted = {(s.list_name, s.entered_at): s for s in line.stays}
+    if not stored and not wanted:
+        return  # never on a list: nothing to write or publish (and no flush of others' rows)
     by_key = {(m.list_name, m.entered_at): m for m in stored}
     await repository.delete_memberships(session, [m.id for k, m in by_key.items() if k not in wanted])
     # Close stays first, so the one-current-stay-per-list index never sees two at once.
@@ -635,6 +715,7 @@ class ReplayConflict(RuntimeError):
 
 async def record_repair_application(session: AsyncSession, data: CreditRepairAppliedV1) -> bool:
     """True if the application was not known yet and was recorded (pending: no grade changes)."""
+    await write_staged(session)  # earlier events of this batch first, in their order
     if await repository.find_repair(session, data.repair_id) is not None:
         return False
     # The entry may not be here yet (its topic replays later): the repair waits for it by entry id.
@@ -659,6 +740,7 @@ async def record_repair_decision(
     session: AsyncSession, outbox: Outbox, env: CreditEnv, data: CreditRepairDecidedV1
 ) -> bool:
     """True if the decision was not known yet and was applied (an approval re-grades the subject)."""
+    await write_staged(session)  # earlier events of this batch first, in their order
     repair = await repository.lock_repair(session, data.repair_id)
     if repair is None:
         # The application has the same key and topic, so Kafka delivers it first; without it the
@@ -686,6 +768,7 @@ async def record_policy_activation(
     session: AsyncSession, outbox: Outbox, env: CreditEnv, data: CreditPolicyActivatedV1
 ) -> bool:
     """True if the activation was not known yet: recorded at its own time, every subject re-graded."""
+    await write_staged(session)  # earlier events of this batch first, in their order
     if env.registry.get(data.version) is None:
         raise ReplayConflict(f"policy version {data.version} is not available")
     await repository.lock_activations(session)

@@ -32,6 +32,7 @@ from services.reporting.consumers import CONSUMER
 from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
+from shared.batch import SCOPE_KEY, BatchScope
 from shared.consumer import claim_inbox_many
 from shared.db import Database
 from shared.events import DecodedEvent, PoisonEvent, decode
@@ -123,6 +124,9 @@ async def rebuild(
         if not plan:
             return
         async with db.transaction() as session:
+            # The projections group their writes per statement shape, as in a consumed batch.
+            scope = BatchScope()
+            session.info[SCOPE_KEY] = scope
             fresh = await claim_inbox_many(session, CONSUMER, [event.envelope for event, _ in plan])
             # Recorded events precede the unmentioned tail in the plan, and a flush never holds an
             # announced event before a silent one, so two calls keep the plan's order.
@@ -138,6 +142,7 @@ async def rebuild(
             for event, _ in plan:
                 if (event.envelope.source, event.envelope.id) in fresh:
                     await project(session, event)  # the statistics projections, as the live consumer does
+            await scope.run()
         plan.clear()
 
     async def read_ahead() -> bool:
