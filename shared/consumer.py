@@ -165,6 +165,9 @@ class ConsumerRunner:
         self.replication_factor = replication_factor
         self._dead_letter_topic_ready = False
         metrics.prepare_consumer(name)
+        self._consumed_children: dict[tuple[str, str], Any] = {}
+        self._processing_seconds = metrics.event_processing.labels(consumer=name)
+        self._last_processed = metrics.consumer_last_processed.labels(consumer=name)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -263,7 +266,7 @@ class ConsumerRunner:
                 await self._dead_letter(record, poison.reason, poison.detail)
                 continue
             if event.type not in self.handlers:
-                self.metrics.events_consumed.labels(consumer=self.name, type=event.type, outcome="ignored").inc()
+                self._consumed(event.type, "ignored").inc()
                 continue
             decoded.append((record, event))
         if not decoded:
@@ -383,9 +386,17 @@ class ConsumerRunner:
 
     def _count(self, event: DecodedEvent, applied: bool, seconds: float) -> None:
         outcome = "applied" if applied else "duplicate"
-        self.metrics.events_consumed.labels(consumer=self.name, type=event.type, outcome=outcome).inc()
-        self.metrics.event_processing.labels(consumer=self.name).observe(seconds)
-        self.metrics.consumer_last_processed.labels(consumer=self.name).set(time.time())
+        self._consumed(event.type, outcome).inc()
+        self._processing_seconds.observe(seconds)
+        self._last_processed.set(time.time())
+
+    def _consumed(self, event_type: str, outcome: str) -> Any:
+        """The counter child for this label set, looked up once (``labels()`` costs more than ``inc()``)."""
+        child = self._consumed_children.get((event_type, outcome))
+        if child is None:
+            child = self.metrics.events_consumed.labels(consumer=self.name, type=event_type, outcome=outcome)
+            self._consumed_children[(event_type, outcome)] = child
+        return child
 
     async def _dead_letter(self, record: Any, reason: str, detail: str, event_type: str | None = None) -> None:
         headers = list(record.headers or ()) + [

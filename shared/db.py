@@ -37,6 +37,20 @@ OUTBOX_WRITTEN = "outbox_written"
 PING_AFTER_IDLE_SECONDS = 5.0
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, inside the session's transaction, for hot bulk
+    writes (``executemany`` of prepared statements) that SQLAlchemy's per-row parameter processing
+    would make several times dearer. Same connection, same transaction: it commits or rolls back
+    with everything else the session did."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens the transaction lazily, at its first statement
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
+
+
 def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 

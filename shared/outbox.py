@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.batch import batch_scope
-from shared.db import NAMING_CONVENTION, OUTBOX_WRITTEN, Database
+from shared.db import NAMING_CONVENTION, OUTBOX_WRITTEN, Database, driver_connection
 from shared.events import CONTENT_TYPE, CloudEvent, EventData
 from shared.metrics import Metrics
 from shared.topics import qualified
@@ -81,8 +81,9 @@ inbox_table = Table(
 )
 
 
-# built once: every event is written by this same statement (and its cached compiled form)
-_INSERT_OUTBOX = outbox_table.insert().inline()  # inline: no RETURNING of the generated id
+# Written through the session's own asyncpg connection (``driver_connection``): a prepared statement
+# that asyncpg caches, rows as tuples, no per-row parameter processing by SQLAlchemy.
+_INSERT_OUTBOX = "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1, $2, $3, $4, $5)"
 
 
 class Outbox:
@@ -106,27 +107,21 @@ class Outbox:
         self, session: AsyncSession, data: EventData, *, subject: str, at: datetime | None = None
     ) -> CloudEvent:
         envelope = self.envelope(data, subject=subject, at=at)
-        row = {
-            "event_id": envelope.id,
-            "topic": qualified(self.namespace, data.topic),
-            "message_key": subject,
-            "event_type": envelope.type,
-            "payload": envelope.to_json(),
-        }
+        row = (envelope.id, qualified(self.namespace, data.topic), subject, envelope.type, envelope.to_json())
         session.info[OUTBOX_WRITTEN] = True
         scope = batch_scope(session)
         if scope is None:
-            await session.execute(_INSERT_OUTBOX, row)
+            await (await driver_connection(session)).execute(_INSERT_OUTBOX, *row)
             return envelope
         # Inside a consumer's batch: the rows are written together (one executemany) before it
         # commits, in the order they were added, so their ids keep every subject's order.
-        rows: list[dict[str, Any]] = scope.state("outbox.rows", list)
+        rows: list[tuple[str, ...]] = scope.state("outbox.rows", list)
         rows.append(row)
 
         async def write_rows() -> None:
             pending = list(rows)
             rows.clear()
-            await session.execute(_INSERT_OUTBOX, pending)
+            await (await driver_connection(session)).executemany(_INSERT_OUTBOX, pending)
 
         scope.defer("outbox.rows", write_rows)
         return envelope

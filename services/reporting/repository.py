@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.merkle import Node
 from services.reporting.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode
+from shared.db import driver_connection
 
 
 async def lock_head(session: AsyncSession) -> tuple[int, bytes]:
@@ -32,19 +33,26 @@ async def tree_size(session: AsyncSession) -> int:
 
 _ENTRY_TABLE: Any = LedgerEntry.__table__
 _NODE_TABLE: Any = LedgerNode.__table__
-_INSERT_ENTRIES = pg_insert(_ENTRY_TABLE)
-_INSERT_NODES = pg_insert(_NODE_TABLE)
+_ENTRY_COLUMNS = ("index", "event_id", "event_source", "event_type", "subject", "event_time", "leaf", "leaf_hash")
+_INSERT_ENTRIES = (
+    f"INSERT INTO ledger_entry ({', '.join(_ENTRY_COLUMNS)}, recorded_at)"
+    f" VALUES ({', '.join(f'${i}' for i in range(1, len(_ENTRY_COLUMNS) + 2))})"
+)
+_INSERT_NODES = "INSERT INTO ledger_node (level, index, hash) VALUES ($1, $2, $3)"
 
 
 async def store_appends(
     session: AsyncSession, entries: list[dict[str, Any]], nodes: list[tuple[Node, bytes]], size: int, peaks: bytes
 ) -> None:
-    """Several appends in three statements (entries, completed subtrees, head). Core inserts on the
-    tables (executemany), not ORM bulk inserts: nothing here needs the unit of work."""
-    if entries:
-        await session.execute(_INSERT_ENTRIES, entries)
-    if nodes:
-        await session.execute(_INSERT_NODES, [{"level": lvl, "index": idx, "hash": h} for (lvl, idx), h in nodes])
+    """Several appends in three statements (entries, completed subtrees, head). The rows go through
+    the session's asyncpg connection as prepared-statement executemany: nothing here needs the unit
+    of work, and SQLAlchemy's per-row parameter processing cost more than the inserts."""
+    driver = await driver_connection(session) if entries or nodes else None
+    if driver is not None and entries:
+        columns = (*_ENTRY_COLUMNS, "recorded_at")
+        await driver.executemany(_INSERT_ENTRIES, [tuple(e[c] for c in columns) for e in entries])
+    if driver is not None and nodes:
+        await driver.executemany(_INSERT_NODES, [(lvl, idx, h) for (lvl, idx), h in nodes])
     await session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=size, peaks=peaks))
 
 

@@ -110,7 +110,8 @@ def decode(value: bytes | None) -> DecodedEvent:
     # Forward compatibility: a producer may add an optional field to a type before every consumer
     # knows it; unknown top-level fields are ignored here rather than rejected (models still forbid
     # them when code constructs an event, so producers cannot misspell a field).
-    known = {k: v for k, v in data.items() if k in model.model_fields}
+    fields = model.model_fields  # a property on the class: looked up once, not once per key
+    known = {k: v for k, v in data.items() if k in fields}
     try:
         payload = model.model_validate(known)
     except ValidationError as exc:

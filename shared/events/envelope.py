@@ -38,7 +38,9 @@ class CloudEvent(BaseModel):
         return value.astimezone(UTC)
 
     def model_post_init(self, __context: Any) -> None:
-        for name in self.model_extra or {}:
+        if not self.model_extra:
+            return
+        for name in self.model_extra:
             if not _EXTENSION_NAME.match(name):
                 raise ValueError(f"invalid CloudEvents extension attribute name: {name!r}")
 
