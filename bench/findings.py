@@ -12,7 +12,10 @@ from __future__ import annotations
 _CONSUMER_PATH = """\
 **Before.** The consumer path was one database transaction per event, each of 8–9 SQL statements built
 and compiled through SQLAlchemy (credit 9.3, reporting 8.8 per event): 17.9 ms of Python CPU per event
-for the two read models, P1 48 events/s (0.0125), replay 39–54 events/s.
+for the two read models, P1 48 events/s (0.0125), replay 39–54 events/s. After the first round of
+changes (items 1–5 below; fresh-clone run of 09:48 UTC): P1 398 events/s (0.085, 2.2 ms of CPU per
+event), replay 724 events/s into credit (1.17 ms of CPU and 2.1 statements per event) and 1,077 into
+reporting (0.78 ms, 2.7 statements).
 
 **What was changed** (every delivery guarantee kept; each change is pinned by a test that fails if it
 loses, doubles or reorders anything):
@@ -25,11 +28,11 @@ loses, doubles or reorders anything):
 2. *Work once per batch instead of once per event* (`shared/batch.py`): credit re-evaluates each
    subject the batch touched once, at its end, with the rows of all of them read by one statement
    per table (`credit.repository.prefetch`, subjects locked in key order); the test builds credit
-   batch by batch and event by event and finds the same standings, histories, lists, entries and
-   published grades. Reporting appends the batch's ledger entries under one head lock (one insert
-   for the entries, one for the completed subtrees) and writes the statistics projections with one
-   executemany per statement shape (the projection writes commute by design). Outbox rows are written
-   with one executemany, in the order they were added.
+   batch by batch and event by event and finds the same subjects, standings, histories, lists,
+   entries, announced records and published grades. Reporting appends the batch's ledger entries
+   under one head lock (one insert for the entries, one for the completed subtrees) and writes the
+   statistics projections with one executemany per statement shape (the projection writes commute by
+   design). Outbox rows are written with one executemany, in the order they were added.
 3. *Hot statements built once*: Core statements on the tables with bind parameters, found in
    SQLAlchemy's compiled cache instead of being rebuilt per event; a missing index on list stays by
    subject added (`credit_0005`).
@@ -38,30 +41,49 @@ loses, doubles or reorders anything):
 5. *Replay*: the reporting rebuild streams the ledger topic and the domain topics side by side
    (memory no longer grows ~7 KiB per event) and writes each chunk of 500 with one inbox claim and
    one ledger append.
+6. *Credit writes per batch, not per event*: the handlers stage the subject rows and entries; before
+   anything reads them (the batch's re-evaluation, a deregistration, a repair or policy event) they
+   are written with one upsert and one insert. Several events about one subject are folded in Python
+   by the rule the upsert's `ON CONFLICT` clause applies (`repository.fold_subject`), pinned against
+   the real upsert on 80 random sequences with equal times, missing profiles and late earlier events
+   (`tests/credit/test_batch_staging.py`). The standings and grade histories of all subjects are
+   flushed once at the batch's end. Credit: 2.1 → 0.07 statements per event.
+7. *The rebuild groups its projection writes* per statement shape, as the live consumer does
+   (reporting replay: 2.7 → 0.02 statements per event).
+8. *Bulk rows on the session's own asyncpg connection* (`shared.db.driver_connection`, same
+   transaction): outbox rows, ledger entries and completed subtrees as prepared-statement
+   `executemany` of tuples; the inbox claim from one cached compile (`insertmanyvalues`) instead of a
+   new multi-row statement per batch; metric children looked up once per label set.
 
-**What dominates now** (the profile tables of this section). SQLAlchemy is still the largest package: each executed
-statement costs the async session's greenlet bridge, cache-key generation, parameter and result
-processing — measured in-process during the P2 work as 0.09–0.13 ms per further statement against
-0.01–0.06 ms for asyncpg alone, and 0.4–0.58 ms for a transaction with one insert against 0.14 ms.
-Per event what remains is decoding and validating the CloudEvent and its payload (pydantic), the
-credit subject upsert (it returns whether the record is new, which must be announced), the ledger
-leaf (JCS + SHA-256), and per subject the ORM flush of the standing and history rows.
+Measured after 6–8 with `python -m bench.replay_one both 20000` (no profiler): credit 0.32 ms of CPU
+per event (was 1.17), reporting rebuild 0.32 (was 0.78); P1's relay + both consumers 0.77 ms per
+event in one process (was 2.2).
+
+**What dominates now** (the profile tables of this section). The statement count is no longer the
+cost: 0.07–0.13 statements per event. What is left is per-row Python: SQLAlchemy about a quarter of
+the busy time (the ORM loading the read-ahead rows and building the standing and history objects it
+flushes, the parameter processing of the projections' executemany, the relay's select and update),
+C builtins a fifth (JSON, hashing, sorting), the CloudEvent and payload decoding and validation
+(`json.loads` + two pydantic validations per record, ≈ 25–30 µs), the ledger leaf (JCS + SHA-256,
+≈ 5 % of P1), aiokafka ≈ 5 %.
 
 **Why the goals are still missed, and what would close the rest.** The bare baselines do no work per
-record: P1's bare path costs ~0.05–0.1 ms of CPU per event, P4's bare consume ~0.01 ms. 0.30 of them
-leaves ≤ ~0.3 ms of CPU per event for relay plus two read models (P1) and ≤ ~0.03 ms per event for a
-replay (P4) — less than decoding and validating one CloudEvent with pydantic costs (≈ 0.1 ms per
-record in the P1 profile). No implementation that
-decodes, validates and writes each event can reach the P4 goal against this baseline; P1's is
-within reach only off the ORM. In order of effect:
-1. *The consumer hot path on asyncpg directly* (prepared statements, executemany; `COPY` for ledger
-   entries): removes most of the SQLAlchemy share of the profile, roughly half of the CPU per event.
-2. *A bulk replay path* (P4): decode a chunk, compute the read model's rows in memory, `COPY` them;
+record: P1's bare path costs 0.075–0.1 ms of CPU per event, P4's bare consume ≈ 5–7 µs. 0.30 of P1
+leaves ≈ 0.5 ms of CPU per event for the relay plus two read models in one process (now 0.77); 0.30
+of P4 leaves ≈ 17–25 µs per event — less than decoding and validating one CloudEvent costs before
+anything is written. No implementation that validates each event can reach the P4 goal against this
+baseline. In order of effect:
+1. *Credit's read-ahead and writes as plain rows* (Core/asyncpg instead of ORM objects for the
+   prefetched rows, the standings and the history): the largest remaining SQLAlchemy share.
+2. *Projections compiled once and sent on asyncpg* like the outbox and ledger rows; a JCS fast path
+   through the C encoder for documents whose numbers print the same in both (the common case).
+3. *A bulk replay path* (P4): decode a chunk, compute the read model's rows in memory, `COPY` them;
    and a second baseline that also writes the same rows (bare consume + `COPY`), the fair measure of
    the tools' own cost for a replay.
-3. *Scale out*: every domain topic has several partitions, so as many consumer processes per service
-   share the load with per-institution order kept; throughput grows with processes, which a ratio
-   per process does not show.
+4. *Scale out*: every domain topic has several partitions, so as many consumer processes per service
+   share the load with per-institution order kept; in production each service is its own process on
+   its own core, so the pipeline's rate is the slowest stage's, not the sum of all three in one
+   process as P1 measures.
 """
 
 FINDINGS: dict[str, str] = {

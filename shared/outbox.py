@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.batch import batch_scope
 from shared.db import NAMING_CONVENTION, OUTBOX_WRITTEN, Database, driver_connection
 from shared.events import CONTENT_TYPE, CloudEvent, EventData
+from shared.ids import uuid7
 from shared.metrics import Metrics
 from shared.topics import qualified
 
@@ -95,7 +95,7 @@ class Outbox:
 
     def envelope(self, data: EventData, *, subject: str, at: datetime | None = None) -> CloudEvent:
         return CloudEvent(
-            id=str(uuid.uuid4()),
+            id=str(uuid7()),  # time-ordered: inserts into the indexes keyed by it stay local (shared.ids)
             source=self.source,
             type=data.event_type,
             time=at or datetime.now(UTC),

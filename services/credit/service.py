@@ -207,12 +207,13 @@ async def write_staged(session: AsyncSession) -> None:
         return
     subjects, openers, entries = staged.subjects, staged.openers, staged.entries
     staged.subjects, staged.openers, staged.entries = {}, {}, {}
-    inserted = await repository.upsert_subjects(session, list(subjects.values()))
+    # rows in key order: two consumers writing overlapping subjects lock them in the same order
+    inserted = await repository.upsert_subjects(session, [subjects[key] for key in sorted(subjects)])
     for key, (at, event_id) in openers.items():
         if key in inserted:
             assert staged.outbox is not None  # set by open_record, the only one to stage subjects
             await _announce_opened(session, staged.outbox, key, at, event_id)
-    await repository.insert_entries_if_absent(session, list(entries.values()))
+    await repository.insert_entries_if_absent(session, [entries[key] for key in sorted(entries)])
 
 
 async def mark_deregistered(session: AsyncSession, institution_id: str, at: datetime) -> None:

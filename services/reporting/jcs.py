@@ -11,6 +11,7 @@ literal UTF-8.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
@@ -18,15 +19,68 @@ from typing import Any
 MAX_SAFE_INTEGER = 2**53
 
 
+# The json module's C encoder writes exactly the canonical form of a value whose every float prints
+# the same under Python's repr as under ECMAScript (non-integral, 1e-4 <= |x| < 1e15: both print the
+# shortest round-trip digits without an exponent; an integral one is written as the int it equals)
+# and whose object keys sort the same by code point as by UTF-16 code unit (no key character beyond
+# the BMP). ``_prepared`` makes that value (sharing every part it does not change) or says it cannot;
+# then the general writer decides. Pinned against the general writer by a property test.
+_C_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+_BMP_END = "\U00010000"
+_GENERAL: Any = object()
+
+
 def canonicalize(value: Any) -> bytes:
     """The canonical UTF-8 bytes of ``value``."""
-    parts: list[str] = []
-    _write(value, parts)
-    text = "".join(parts)
+    prepared = _prepared(value)
+    text = _general(value) if prepared is _GENERAL else _C_ENCODE(prepared)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("string contains a lone surrogate") from exc
+
+
+def _general(value: Any) -> str:
+    parts: list[str] = []
+    _write(value, parts)
+    return "".join(parts)
+
+
+def _prepared(value: Any) -> Any:
+    kind = type(value)
+    if value is None or kind is str or kind is bool:
+        return value
+    if kind is int:
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else _GENERAL
+    if kind is float:
+        if value.is_integer():
+            return int(value) if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else _GENERAL
+        return value if 1e-4 <= abs(value) < 1e15 else _GENERAL
+    if kind is dict:
+        changed: dict[str, Any] | None = None
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or max(key) < _BMP_END):
+                return _GENERAL
+            ready = _prepared(item)
+            if ready is _GENERAL:
+                return _GENERAL
+            if ready is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = ready
+        return value if changed is None else changed
+    if kind is list:
+        out: list[Any] | None = None
+        for i, item in enumerate(value):
+            ready = _prepared(item)
+            if ready is _GENERAL:
+                return _GENERAL
+            if ready is not item:
+                if out is None:
+                    out = list(value)
+                out[i] = ready
+        return value if out is None else out
+    return _GENERAL  # tuples, subclasses, other types: the general writer decides (or refuses)
 
 
 def _write(value: Any, out: list[str]) -> None:

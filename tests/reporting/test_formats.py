@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.reporting import merkle
@@ -245,3 +245,44 @@ def test_strings_escape_exactly_what_rfc_8785_escapes(text: str) -> None:
 def test_lone_surrogates_are_refused() -> None:
     with pytest.raises(ValueError, match="surrogate"):
         canonicalize("a\ud800b")
+
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([480.0, 23.1291, 113.324, 0.0001, 0.00009999, 1e15 - 0.5, 1e15, 1e16, -0.0, 1e-7])
+    | st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8)
+)
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=4)
+            | st.sampled_from(["\U0001f600", "\ufb33", "id", "\u20ac"]),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [480.0, -0.0, 23.1291, 0.0001, 0.00009999, 1e-7, 123456789012345.6, 1e15, 2.0**53, 1e16, 1e21, 5e-324, -3.5],
+)
+def test_numbers_at_the_fast_path_boundaries_are_written_as_ecmascript(number: float) -> None:
+    assert canonicalize({"v": [number]}) == ('{"v":[' + format_number(number) + "]}").encode()
+
+
+@settings(max_examples=300)
+@given(_JSON_VALUES)
+def test_the_c_encoder_fast_path_writes_what_the_general_writer_writes(value: Any) -> None:
+    """Documents whose numbers print alike in Python and ECMAScript go through the json module's C
+    encoder; whatever the document, the bytes are those of the general RFC 8785 writer."""
+    from services.reporting.jcs import _general
+
+    assert canonicalize(value) == _general(value).encode("utf-8")
