@@ -527,6 +527,9 @@ def method_section(cfg: Config) -> str:
 - **P6**: P4's replay at {cfg.p6_small:,} and at {cfg.p4_events:,} events; goal: time ratio ≤ 1.1 × the data ratio
   (≤ 11 for 100,000 → 1,000,000).
 - **Memory**: see above. **Profiles**: cProfile (standard library; no extra package), own time grouped by package.
+- **SQL statements per event** count what SQLAlchemy executes (engine events). The bulk rows sent on the session's
+  asyncpg connection (`shared.db.driver_connection`: outbox rows, ledger entries and subtrees — one `executemany`
+  each per batch) are not in that count; they add at most 3 statements per consumed batch.
 """
 
 
