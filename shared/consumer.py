@@ -86,6 +86,8 @@ _TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57")
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OSError | ConnectionError | TimeoutError | asyncpg.exceptions.ConnectionDoesNotExistError):
         return True
+    if isinstance(exc, asyncpg.PostgresError):  # raised as is by writes on the driver (shared.db.driver_connection)
+        return isinstance(exc.sqlstate, str) and exc.sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or isinstance(exc, OperationalError):
             return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import asyncpg
 import jwt
 import pytest
 from pydantic import ValidationError
@@ -119,3 +120,26 @@ def test_kafka_cluster_ids_never_look_like_an_option(monkeypatch: pytest.MonkeyP
     cluster_id = kafka.new_cluster_id()
     assert not cluster_id.startswith("-")
     assert len(cluster_id) == 22
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (asyncpg.exceptions.DeadlockDetectedError("deadlock detected"), True),
+        (asyncpg.exceptions.SerializationError("could not serialize access"), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), True),
+        (ConnectionResetError(), True),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key value"), False),
+        (asyncpg.exceptions.NotNullViolationError("null value"), False),
+        (ValueError("bad payload"), False),
+    ],
+)
+def test_database_errors_raised_by_the_driver_itself_are_classified_like_wrapped_ones(
+    error: BaseException, transient: bool
+) -> None:
+    """Bulk rows go to asyncpg directly, so its errors arrive unwrapped: a deadlock or a shutdown is
+    retried until the database is back, a constraint violation is the event's fault (dead letter)."""
+    from shared.consumer import is_transient
+
+    assert is_transient(error) is transient
