@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,6 +20,10 @@ import time
 import uuid
 from collections import deque
 from pathlib import Path
+
+from shared.kafka import KafkaAccess
+from shared.kafka_access import ADMIN_PRINCIPAL, PRINCIPALS, provision
+from shared.settings import DEV_KAFKA_ADMIN_PASSWORD, dev_kafka_password
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_DEPLOY = ROOT / "deploy" / "kafka"
@@ -84,7 +90,9 @@ def ensure_jars(*, quiet: bool = True) -> Path:
 
 
 class LocalKafka:
-    """One broker process. ``start()`` returns once the broker really answers clients."""
+    """One broker process with SASL/SCRAM and ACLs on (docs/security.md). ``start()`` returns once
+    the broker really answers clients and the services' principals, ACLs and topics may be
+    provisioned (``provision``). Nothing connects without credentials: ``access(principal)``."""
 
     def __init__(
         self,
@@ -93,8 +101,10 @@ class LocalKafka:
         broker_port: int | None = None,
         controller_port: int | None = None,
         heap: str = "512m",
+        admin_password: str = DEV_KAFKA_ADMIN_PASSWORD,
     ) -> None:
         self.workdir = workdir
+        self.admin_password = admin_password
         self.broker_port = broker_port or free_port()
         self.controller_port = controller_port or free_port()
         self.heap = heap
@@ -111,6 +121,39 @@ class LocalKafka:
     def data_dir(self) -> Path:
         return self.workdir / "data"
 
+    def access(self, principal: str = ADMIN_PRINCIPAL) -> KafkaAccess:
+        """Credentials of ``principal`` on this broker: the admin, or a service's development ones."""
+        password = self.admin_password if principal == ADMIN_PRINCIPAL else dev_kafka_password(principal)
+        return KafkaAccess(self.bootstrap, principal, password)
+
+    def provision(self, namespace: str = "", *, partitions: int = 3, extra_dead_letters: tuple[str, ...] = ()) -> None:
+        """Topics and ACLs of ``namespace`` (each test has its own); the services' SCRAM users the
+        first time."""
+        users = None
+        if not (self.workdir / ".users-created").exists():
+            users = {name: dev_kafka_password(name) for name in PRINCIPALS}
+        provision(
+            self.access(),
+            namespace=namespace,
+            partitions=partitions,
+            passwords=users,
+            extra_dead_letters=extra_dead_letters,
+        )
+        if users:
+            (self.workdir / ".users-created").write_text("ok\n")
+
+    def _internal_secrets(self) -> dict[str, str]:
+        """The broker's inter-broker SCRAM password and the controller listener's PLAIN password:
+        random per data directory, kept beside it (0600) so a restart authenticates again."""
+        path = self.workdir / "internal-secrets.json"
+        if path.exists():
+            return dict(json.loads(path.read_text()))
+        values = {"broker": secrets.token_urlsafe(24), "controller": secrets.token_urlsafe(24)}
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(values))
+        return values
+
     def _java(self) -> list[str]:
         libs = ensure_jars()
         return [
@@ -125,10 +168,14 @@ class LocalKafka:
         self.workdir.mkdir(parents=True, exist_ok=True)
         template = (KAFKA_DEPLOY / "server.properties").read_text()
         config = self.workdir / "server.properties"
+        internal = self._internal_secrets()
+        config.touch(mode=0o600)
         config.write_text(
             template.replace("{broker_port}", str(self.broker_port))
             .replace("{controller_port}", str(self.controller_port))
             .replace("{data_dir}", str(self.data_dir))
+            .replace("{broker_password}", internal["broker"])
+            .replace("{controller_password}", internal["controller"])
         )
         return config
 
@@ -137,8 +184,25 @@ class LocalKafka:
         if (self.data_dir / "meta.properties").exists():
             return  # a restart keeps the log: that is the point of restarting
         cluster_id = new_cluster_id()
+        internal = self._internal_secrets()
+        # KRaft keeps SCRAM credentials in the metadata log: the broker's own and the admin's must be
+        # there before anything can authenticate; the admin then creates the services' users.
+        scram = [
+            f"SCRAM-SHA-512=[name=broker,password={internal['broker']}]",
+            f"SCRAM-SHA-512=[name={ADMIN_PRINCIPAL},password={self.admin_password}]",
+        ]
         subprocess.run(
-            [*self._java(), "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(config)],
+            [
+                *self._java(),
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config),
+                *(arg for entry in scram for arg in ("--add-scram", entry)),
+            ],
             check=True,
             capture_output=True,
             text=True,

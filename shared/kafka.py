@@ -1,24 +1,73 @@
-"""Kafka clients configured once: the idempotent producer, topic creation, a readiness probe."""
+"""Kafka clients configured once: who connects (``KafkaAccess``), the idempotent producer, waiting
+for the topics the admin principal created, and a readiness probe.
+
+Services never create topics or ACLs: their principals may not (docs/security.md). The admin
+principal does that, once per deployment (``shared.kafka_access.provision``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-
-from shared.topics import TopicSpec, dead_letter_topic, qualified
+from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
 
 
-def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+@dataclass(frozen=True)
+class KafkaAccess:
+    """The bootstrap servers and the SASL/SCRAM principal a client connects as."""
+
+    bootstrap: str
+    username: str
+    password: str
+    security_protocol: str = "SASL_PLAINTEXT"
+    mechanism: str = "SCRAM-SHA-512"
+    ssl_cafile: str | None = None
+
+    def __repr__(self) -> str:  # never print the password
+        return f"KafkaAccess(bootstrap={self.bootstrap!r}, username={self.username!r})"
+
+    def as_principal(self, username: str, password: str) -> KafkaAccess:
+        return KafkaAccess(self.bootstrap, username, password, self.security_protocol, self.mechanism, self.ssl_cafile)
+
+    def aiokafka(self) -> dict[str, Any]:
+        """Keyword arguments for every aiokafka client."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": self.security_protocol,
+            "sasl_mechanism": self.mechanism,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+        }
+        if self.security_protocol == "SASL_SSL":
+            options["ssl_context"] = ssl.create_default_context(cafile=self.ssl_cafile)
+        return options
+
+    def librdkafka(self) -> dict[str, Any]:
+        """The same, for confluent-kafka (librdkafka) clients: the admin tooling."""
+        options: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol.lower(),
+            "sasl.mechanism": self.mechanism,
+            "sasl.username": self.username,
+            "sasl.password": self.password,
+        }
+        if self.ssl_cafile:
+            options["ssl.ca.location"] = self.ssl_cafile
+        return options
+
+
+def make_producer(access: KafkaAccess, *, client_id: str) -> AIOKafkaProducer:
     # enable_idempotence forces acks=all and lets the broker drop retried duplicates; aiokafka's
     # default is acks=1 without idempotence, which can lose or double records on a broker restart.
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **access.aiokafka(),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -28,53 +77,24 @@ def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(
-    bootstrap: str,
-    specs: list[TopicSpec],
-    *,
-    namespace: str,
-    dead_letter_for: list[str],
-    replication_factor: int = 1,
-) -> None:
-    """Create every topic this service writes or reads (idempotent; existing topics are left alone)."""
-    wanted = [
-        NewTopic(qualified(namespace, s.name), s.partitions, s.replication_factor, topic_configs=s.config)
-        for s in specs
-    ]
-    wanted += [
-        NewTopic(dead_letter_topic(namespace, c), 1, replication_factor, topic_configs={"retention.ms": "-1"})
-        for c in dead_letter_for
-    ]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
-    await admin.start()
+async def missing_topics(access: KafkaAccess, names: list[str], *, wait_seconds: float = 5.0) -> list[str]:
+    """Which of ``names`` this principal cannot see (not created yet, or not allowed to describe)."""
+    admin = AIOKafkaAdminClient(**access.aiokafka(), request_timeout_ms=int(wait_seconds * 1000))
     try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created it between list and create
-            # topic metadata propagates asynchronously; wait until every topic is listed
-            for _ in range(50):
-                if {t.name for t in wanted} <= set(await admin.list_topics()):
-                    break
-                await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
-
-
-async def kafka_reachable(bootstrap: str, wait_seconds: float = 3.0) -> bool:
-    timeout = wait_seconds
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
-    try:
-        await asyncio.wait_for(admin.start(), timeout)
-        await asyncio.wait_for(admin.list_topics(), timeout)
-        return True
-    except Exception:
-        return False
+        await asyncio.wait_for(admin.start(), wait_seconds)
+        existing = set(await asyncio.wait_for(admin.list_topics(), wait_seconds))
+        return [n for n in names if n not in existing]
     finally:
         try:
             await admin.close()
         except Exception:
             log.debug("admin close failed", exc_info=True)
+
+
+async def kafka_reachable(access: KafkaAccess, wait_seconds: float = 3.0) -> bool:
+    """The broker answers and accepts this principal's credentials."""
+    try:
+        await missing_topics(access, [], wait_seconds=wait_seconds)
+        return True
+    except Exception:
+        return False

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from shared.kafka import KafkaAccess
+
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
 DEV_PII_HMAC_SECRET = "dev-only-pii-hmac-secret"
 DEV_PII_ENCRYPTION_SECRET = "dev-only-pii-encryption-secret"
-_DEV_SECRETS = {DEV_JWT_SECRET, DEV_PII_HMAC_SECRET, DEV_PII_ENCRYPTION_SECRET}
+# Kafka SCRAM passwords of the local broker's principals (devstack.kafka creates them). Every
+# deployment that is not development sets its own; production refuses these.
+DEV_KAFKA_ADMIN_PASSWORD = "dev-only-kafka-admin-password"
+KAFKA_PRINCIPALS = ("filing", "inspection", "credit", "reporting")
+
+
+def dev_kafka_password(principal: str) -> str:
+    return f"dev-only-kafka-{principal}-password"
+
+
+DEV_KAFKA_PASSWORDS = {DEV_KAFKA_ADMIN_PASSWORD, *(dev_kafka_password(p) for p in KAFKA_PRINCIPALS)}
+_DEV_SECRETS = {DEV_JWT_SECRET, DEV_PII_HMAC_SECRET, DEV_PII_ENCRYPTION_SECRET, *DEV_KAFKA_PASSWORDS}
 
 
 class ServiceSettings(BaseSettings):
@@ -27,6 +41,15 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Every client authenticates (docs/security.md): SASL/SCRAM-SHA-512, over TLS where the
+    # deployment has it (SASL_SSL, with the cluster CA in kafka_ssl_cafile). The principal is the
+    # service's own (its ACLs: shared/kafka_access.py); empty username/password mean the local
+    # broker's development principal, which production refuses.
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL"] = "SASL_PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = ""
+    kafka_ssl_cafile: str | None = None
     # Prefixed to every topic and consumer group; tests use a unique namespace per test.
     kafka_namespace: str = ""
     topic_partitions: int = 6
@@ -79,6 +102,19 @@ class ServiceSettings(BaseSettings):
             if not self.database_url:
                 raise ValueError("production needs an explicit database_url")
         return self
+
+    def kafka_access(self) -> KafkaAccess:
+        """How this service reaches Kafka: the bootstrap servers and its own principal."""
+        from shared.kafka import KafkaAccess
+
+        return KafkaAccess(
+            bootstrap=self.kafka_bootstrap_servers,
+            username=self.kafka_username or self.service_name,
+            password=self.kafka_password or dev_kafka_password(self.service_name),
+            security_protocol=self.kafka_security_protocol,
+            mechanism=self.kafka_sasl_mechanism,
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
 
     @property
     def source(self) -> str:

@@ -4,7 +4,9 @@
 * ``pg``: the embedded PostgreSQL server, started once; each service's schema is built by its own
   Alembic migrations into a template database, and tests get fresh copies (``fresh_db``) or a
   transaction that is rolled back at the end (``rollback_db``).
-* ``namespace``: a unique topic/consumer-group prefix per test, so tests never share topics.
+* ``namespace``: a unique topic/consumer-group prefix per test, so tests never share topics; its
+  topics and the services' ACLs on them are provisioned by the admin principal, as in production
+  (SASL/SCRAM and ACLs are on in every test: ``kafka.access(principal)`` gives the credentials).
 
 Tests marked by directory: ``tests/unit`` needs neither Kafka nor PostgreSQL, and asks for neither.
 """
@@ -93,5 +95,7 @@ async def rollback_db(rollback_urls: dict[str, str]) -> AsyncIterator[Callable[[
 
 
 @pytest.fixture
-def namespace() -> str:
-    return f"t{uuid.uuid4().hex[:8]}."
+def namespace(kafka: LocalKafka) -> str:
+    name = f"t{uuid.uuid4().hex[:8]}."
+    kafka.provision(name)
+    return name

@@ -1,0 +1,215 @@
+"""Who may do what on Kafka: one principal per service, its ACLs, and the admin step that creates
+topics, SCRAM users and ACLs (docs/security.md).
+
+A service writes only the topic it owns and its own dead-letter topics, reads only what it consumes
+and uses only its own consumer groups. The broker runs KRaft's ``StandardAuthorizer`` with
+``allow.everyone.if.no.acl.found=false``: what is not granted here is refused. ``TOPIC_OWNERS`` also
+drives the consumers' defence in depth: an event whose CloudEvents ``source`` is not the owner of
+the topic it arrived on is dead-lettered (``source_mismatch``).
+
+``python -m shared.kafka_access provision`` runs this as the admin principal (docker-compose's
+one-shot ``kafka-setup``; Kubernetes uses Strimzi ``KafkaTopic``/``KafkaUser`` resources instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.kafka import KafkaAccess
+from shared.topics import (
+    CREDIT_EVENTS,
+    FILING_EVENTS,
+    INSPECTION_EVENTS,
+    LEDGER_CHANGES,
+    consumer_group,
+    dead_letter_topic,
+    qualified,
+    topic_specs,
+)
+
+ADMIN_PRINCIPAL = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    writes: tuple[str, ...]
+    reads: tuple[str, ...]
+    consumers: tuple[str, ...]  # each has the group childcare.<c> and the dead-letter topic childcare.dlq.<c>
+
+
+PRINCIPALS: dict[str, Principal] = {
+    "filing": Principal("filing", (FILING_EVENTS,), (CREDIT_EVENTS, INSPECTION_EVENTS), ("filing",)),
+    "inspection": Principal("inspection", (INSPECTION_EVENTS,), (FILING_EVENTS, CREDIT_EVENTS), ("inspection",)),
+    "credit": Principal(
+        "credit", (CREDIT_EVENTS,), (FILING_EVENTS, INSPECTION_EVENTS, CREDIT_EVENTS), ("credit",)
+    ),
+    # reporting reads its own ledger topic back when it rebuilds its projections
+    "reporting": Principal(
+        "reporting",
+        (LEDGER_CHANGES,),
+        (FILING_EVENTS, INSPECTION_EVENTS, CREDIT_EVENTS, LEDGER_CHANGES),
+        ("reporting",),
+    ),
+}
+
+# The one service allowed to publish on each topic, as its CloudEvents source.
+TOPIC_OWNERS: dict[str, str] = {topic: f"/services/{p.name}" for p in PRINCIPALS.values() for topic in p.writes}
+
+
+def owner_source(namespace: str, topic: str) -> str | None:
+    """The source that owns ``topic`` (qualified by ``namespace``); None for a topic we do not own."""
+    if namespace and topic.startswith(namespace):
+        topic = topic[len(namespace) :]
+    return TOPIC_OWNERS.get(topic)
+
+
+def all_consumers() -> list[str]:
+    return [c for p in PRINCIPALS.values() for c in p.consumers]
+
+
+def acl_bindings(namespace: str, principals: Mapping[str, Principal] = PRINCIPALS) -> list[object]:
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    def allow(resource: ResourceType, name: str, user: str, operation: AclOperation) -> AclBinding:
+        return AclBinding(
+            resource, name, ResourcePatternType.LITERAL, f"User:{user}", "*", operation, AclPermissionType.ALLOW
+        )
+
+    bindings: list[object] = []
+    for p in principals.values():
+        # WRITE implies DESCRIBE; an idempotent producer needs nothing more since Kafka 3.0 (KIP-679)
+        for topic in p.writes:
+            bindings.append(allow(ResourceType.TOPIC, qualified(namespace, topic), p.name, AclOperation.WRITE))
+        for consumer in p.consumers:
+            bindings.append(
+                allow(ResourceType.TOPIC, dead_letter_topic(namespace, consumer), p.name, AclOperation.WRITE)
+            )
+            bindings.append(allow(ResourceType.GROUP, consumer_group(namespace, consumer), p.name, AclOperation.READ))
+        for topic in p.reads:  # READ implies DESCRIBE
+            bindings.append(allow(ResourceType.TOPIC, qualified(namespace, topic), p.name, AclOperation.READ))
+    return bindings
+
+
+def _wait(futures: Mapping[object, object], *, ignore: tuple[str, ...] = ()) -> None:
+    from confluent_kafka import KafkaException
+
+    for future in futures.values():
+        try:
+            future.result(30)  # type: ignore[attr-defined]
+        except KafkaException as exc:
+            if exc.args and getattr(exc.args[0], "name", lambda: "")() in ignore:
+                continue
+            raise
+
+
+def upsert_users(admin_access: KafkaAccess, passwords: Mapping[str, str]) -> None:
+    """Create or re-key SCRAM-SHA-512 users (a rotation is an upsert with the new password)."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
+    )
+
+    client = AdminClient(admin_access.librdkafka())
+    upserts = [
+        UserScramCredentialUpsertion(
+            user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password.encode(), secrets.token_bytes(32)
+        )
+        for user, password in passwords.items()
+    ]
+    if upserts:
+        _wait(client.alter_user_scram_credentials(upserts))
+
+
+def provision(
+    admin_access: KafkaAccess,
+    *,
+    namespace: str = "",
+    partitions: int = 6,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+    passwords: Mapping[str, str] | None = None,
+    extra_dead_letters: tuple[str, ...] = (),
+) -> None:
+    """As the admin principal: every topic (domain, ledger, dead letters), the services' ACLs and,
+    when given, their SCRAM users. Idempotent: what exists is left alone."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    if passwords:
+        upsert_users(admin_access, passwords)
+    client = AdminClient(admin_access.librdkafka())
+    specs = topic_specs(partitions, replication_factor=replication_factor, min_insync_replicas=min_insync_replicas)
+    wanted = [NewTopic(qualified(namespace, s.name), s.partitions, s.replication_factor, config=s.config) for s in specs]
+    wanted += [
+        NewTopic(
+            dead_letter_topic(namespace, c),
+            1,
+            replication_factor,
+            config={"retention.ms": "-1", "min.insync.replicas": str(min_insync_replicas)},
+        )
+        for c in [*all_consumers(), *extra_dead_letters]
+    ]
+    existing = set(client.list_topics(timeout=30).topics)
+    missing = [t for t in wanted if t.topic not in existing]
+    if missing:
+        _wait(client.create_topics(missing, operation_timeout=30), ignore=("TOPIC_ALREADY_EXISTS",))
+    _wait(client.create_acls(acl_bindings(namespace)))  # type: ignore[arg-type]
+    # topic metadata and ACLs propagate asynchronously: wait until every topic is listed
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if {t.topic for t in wanted} <= set(client.list_topics(timeout=30).topics):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("topics were created but never listed")
+
+
+async def provision_async(admin_access: KafkaAccess, **kwargs: object) -> None:
+    await asyncio.to_thread(provision, admin_access, **kwargs)  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Create topics, SCRAM users and ACLs as the Kafka admin principal.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("provision")
+    run.add_argument("--namespace", default=os.environ.get("KAFKA_NAMESPACE", ""))
+    run.add_argument("--partitions", type=int, default=int(os.environ.get("KAFKA_TOPIC_PARTITIONS", "6")))
+    run.add_argument("--replication-factor", type=int, default=int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1")))
+    run.add_argument("--min-insync-replicas", type=int, default=int(os.environ.get("KAFKA_MIN_INSYNC_REPLICAS", "1")))
+    args = parser.parse_args(argv)
+    env = os.environ
+    admin = KafkaAccess(
+        bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"],
+        username=env.get("KAFKA_ADMIN_USERNAME", ADMIN_PRINCIPAL),
+        password=env["KAFKA_ADMIN_PASSWORD"],
+        security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
+        ssl_cafile=env.get("KAFKA_SSL_CAFILE") or None,
+    )
+    # Each service's password by reference: <SERVICE>_KAFKA_PASSWORD, the same variable the service reads.
+    passwords = {name: env[f"{name.upper()}_KAFKA_PASSWORD"] for name in PRINCIPALS}
+    provision(
+        admin,
+        namespace=args.namespace,
+        partitions=args.partitions,
+        replication_factor=args.replication_factor,
+        min_insync_replicas=args.min_insync_replicas,
+        passwords=passwords,
+    )
+    print(f"kafka: topics, users and ACLs provisioned for {', '.join(PRINCIPALS)}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
