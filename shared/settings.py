@@ -24,13 +24,17 @@ def dev_kafka_password(principal: str) -> str:
 
 
 DEV_KAFKA_PASSWORDS = {DEV_KAFKA_ADMIN_PASSWORD, *(dev_kafka_password(p) for p in KAFKA_PRINCIPALS)}
+# Shortest secret production accepts (each is a key or a password an attacker could try offline).
+MIN_SECRET_LENGTH = 32
 _DEV_SECRETS = {DEV_JWT_SECRET, DEV_PII_HMAC_SECRET, DEV_PII_ENCRYPTION_SECRET, *DEV_KAFKA_PASSWORDS}
 
 
 class ServiceSettings(BaseSettings):
     """Everything a service process needs. Subclasses set ``env_prefix`` and the service identity."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
+    # hide_input_in_errors: a validation error would otherwise print the input, secrets included
+    # (pydantic truncates it, which still leaves parts of them in a log).
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True, hide_input_in_errors=True)
 
     service_name: str = "service"
     environment: Literal["development", "test", "production"] = "development"
@@ -92,16 +96,47 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> ServiceSettings:
         if self.environment == "production":
-            weak = [
-                name
-                for name in ("jwt_secret", "pii_hmac_secret", "pii_encryption_secret")
-                if getattr(self, name) in _DEV_SECRETS or len(getattr(self, name)) < 32
-            ]
-            if weak:
-                raise ValueError(f"production refuses development or short (<32 chars) secrets: {', '.join(weak)}")
-            if not self.database_url:
-                raise ValueError("production needs an explicit database_url")
+            problems = self.production_secret_problems()
+            if problems:
+                raise ValueError("production refuses: " + "; ".join(problems))
         return self
+
+    def setting_name(self, field: str, key: str | None = None) -> str:
+        """The setting as an operator sets it: the environment variable (``FILING_JWT_SECRET``), with
+        the dictionary key for a value of a dict setting (``FILING_JWT_PREVIOUS_SECRETS[k0]``), and
+        the field name in brackets so either spelling can be searched for."""
+        env = f"{self.model_config.get('env_prefix', '')}{field}".upper()
+        return f"{env}[{key}] ({field})" if key is not None else f"{env} ({field})"
+
+    def secret_values(self) -> list[tuple[str, str | None, str]]:
+        """Every secret a production process holds, current and previous keys alike, as (field, dict
+        key or None, value). Subclasses add theirs; the production check covers whatever is here."""
+        return [
+            ("jwt_secret", None, self.jwt_secret),
+            *(("jwt_previous_secrets", kid, v) for kid, v in self.jwt_previous_secrets.items()),
+            ("pii_hmac_secret", None, self.pii_hmac_secret),
+            ("pii_encryption_secret", None, self.pii_encryption_secret),
+            *(("pii_previous_encryption_secrets", kid, v) for kid, v in self.pii_previous_encryption_secrets.items()),
+            ("kafka_password", None, self.kafka_password),
+        ]
+
+    def production_secret_problems(self) -> list[str]:
+        """What production refuses, each naming the setting: a missing database URL or Kafka password
+        (empty means the local broker's development principal), and any secret, current or previous,
+        that is a development value or shorter than 32 characters (a previous key still verifies
+        tokens or decrypts data, so a weak one is as bad as a weak current one)."""
+        problems = []
+        if not self.database_url:
+            problems.append(f"{self.setting_name('database_url')} must be set explicitly")
+        for field, key, value in self.secret_values():
+            name = self.setting_name(field, key)
+            if field == "kafka_password" and not value:
+                problems.append(f"{name} must be set explicitly (empty means the development password)")
+            elif value in _DEV_SECRETS:
+                problems.append(f"{name} is a development secret")
+            elif len(value) < MIN_SECRET_LENGTH:
+                problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
+        return problems
 
     def kafka_access(self) -> KafkaAccess:
         """How this service reaches Kafka: the bootstrap servers and its own principal."""

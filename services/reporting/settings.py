@@ -7,7 +7,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.reporting.grants import DEFAULT_GRANTS_FILE
-from services.reporting.notes import NoteError, Signer, valid_name
+from services.reporting.notes import NoteError, Signer, Verifier, valid_name
 from shared.settings import ServiceSettings
 
 # Development only: the dev ledger key is derived from this, so every dev/test run signs with the
@@ -47,18 +47,41 @@ class ReportingSettings(ServiceSettings):
         if not valid_name(self.ledger_origin):
             raise ValueError("ledger_origin must be printable ASCII without spaces or '+'")
         if self.ledger_signing_key is None:
-            if self.environment == "production":
-                raise ValueError("production refuses the development ledger signing key: set ledger_signing_key")
-            return self
+            return self  # the development key; production refuses it (production_secret_problems)
         try:
             signer = Signer.parse(self.ledger_signing_key)
         except NoteError as exc:
-            raise ValueError(f"ledger_signing_key: {exc}") from exc
+            raise ValueError(f"{self.setting_name('ledger_signing_key')}: {exc}") from exc
         if signer.name != self.ledger_origin:
-            raise ValueError("ledger_signing_key: the key name must equal ledger_origin")
-        if self.environment == "production" and signer.seed == dev_signer(self.ledger_origin).seed:
-            raise ValueError("production refuses the development ledger signing key")
+            raise ValueError(f"{self.setting_name('ledger_signing_key')}: the key name must equal ledger_origin")
         return self
+
+    def production_secret_problems(self) -> list[str]:
+        """The common secrets, and the ledger's keys: the signing key must be set and not the
+        development key, and no previous verifier key may be the development one (its seed is
+        public, so a checkpoint it verifies could have been signed by anyone)."""
+        problems = super().production_secret_problems()
+        name = self.setting_name("ledger_signing_key")
+        if self.ledger_signing_key is None:
+            problems.append(f"{name} must be set: production refuses the development ledger signing key")
+        else:
+            try:
+                signer = Signer.parse(self.ledger_signing_key)
+            except NoteError as exc:
+                problems.append(f"{name}: {exc}")
+            else:
+                if signer.seed == dev_signer(signer.name).seed:
+                    problems.append(f"{name} is the development ledger signing key")
+        for index, vkey in enumerate(self.ledger_previous_verifier_keys):
+            name = self.setting_name("ledger_previous_verifier_keys", str(index))
+            try:
+                verifier = Verifier.parse(vkey)
+            except NoteError as exc:
+                problems.append(f"{name}: {exc}")
+                continue
+            if verifier.public_key == dev_signer(verifier.name).verifier.public_key:
+                problems.append(f"{name} is the development ledger verifier key")
+        return problems
 
     def ledger_signer(self) -> Signer:
         if self.ledger_signing_key is None:

@@ -174,7 +174,7 @@ def test_ledger_signing_key_settings() -> None:
     real = Signer.from_seed("gz.childcare.ledger", bytes(range(32)))
     assert ReportingSettings(environment="test", ledger_signing_key=real.skey).ledger_signer() == real
     prod: dict[str, Any] = {"environment": "production", "database_url": "postgresql://x/y", "jwt_secret": "j" * 40}
-    prod |= {"pii_hmac_secret": "h" * 40, "pii_encryption_secret": "e" * 40}
+    prod |= {"pii_hmac_secret": "h" * 40, "pii_encryption_secret": "e" * 40, "kafka_password": "k" * 40}
     with pytest.raises(ValueError, match="development ledger signing key"):
         ReportingSettings(**prod)
     with pytest.raises(ValueError, match="development ledger signing key"):

@@ -32,6 +32,7 @@ def test_production_refuses_development_secrets() -> None:
         jwt_secret=STRONG,
         pii_hmac_secret=STRONG + "a",
         pii_encryption_secret=STRONG + "b",
+        kafka_password=STRONG + "c",
     )
     assert ok.environment == "production"
 
