@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy import event
 
 from bench import events
 from bench.infra import Stack, cpu_seconds, percentile, plain_url
+from devstack.kafka import LocalKafka
 from services.credit.consumers import make_consumers as credit_consumers
 from services.credit.policy import POLICY_DIR, default_registry
 from services.credit.service import CreditEnv
@@ -31,17 +32,17 @@ from services.reporting.settings import ReportingSettings
 from shared.app import ServiceContext
 from shared.consumer import ConsumerRunner
 from shared.db import Database
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import make_producer
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.settings import ServiceSettings
-from shared.topics import topic_specs
 
 PARTITIONS = 6  # ServiceSettings.topic_partitions default
 
 
-async def create_topics(bootstrap: str, namespace: str, *, dead_letters: Iterable[str] = ()) -> None:
-    await ensure_topics(bootstrap, topic_specs(PARTITIONS), namespace=namespace, dead_letter_for=list(dead_letters))
+async def create_topics(kafka: LocalKafka, namespace: str) -> None:
+    """The namespace's topics, dead-letter topics and the services' ACLs, as the admin step makes them."""
+    await asyncio.to_thread(kafka.provision, namespace, partitions=PARTITIONS)
 
 
 class StatementCounter:
@@ -116,7 +117,7 @@ def _runner(service: str, settings: ServiceSettings, url: str, specs: Callable[[
         name=spec.name,
         db=db,
         metrics=metrics,
-        bootstrap=settings.kafka_bootstrap_servers,
+        kafka=settings.kafka_access(),
         topics=spec.topics,
         handlers=spec.handlers,
         namespace=settings.kafka_namespace,
@@ -159,13 +160,13 @@ async def p1_bare(stack: Stack, n: int) -> dict[str, float]:
     """Seconds to produce ``n`` records (acks=all, idempotent, as the relay does) and have two
     consumer groups read and commit all of them."""
     ns = f"p1b{uuid.uuid4().hex[:6]}."
-    await create_topics(stack.bootstrap, ns)
+    await create_topics(stack.kafka, ns)
     recs = list(events.records(n, ns))
     topic = recs[0].topic
     consumers = [
         AIOKafkaConsumer(
             topic,
-            bootstrap_servers=stack.bootstrap,
+            **stack.kafka.access().aiokafka(),
             group_id=f"{ns}{name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -188,7 +189,7 @@ async def p1_bare(stack: Stack, n: int) -> dict[str, float]:
     for c in consumers:
         while not c.assignment():
             await c.getmany(timeout_ms=100)
-    producer = make_producer(stack.bootstrap, client_id="bench-bare")
+    producer = make_producer(stack.kafka.access(), client_id="bench-bare")
     await producer.start()
     try:
         cpu0 = cpu_seconds()
@@ -226,7 +227,7 @@ def _event_type(value: bytes) -> str:
 async def p1_platform(stack: Stack, n: int, *, profile: Any = None) -> dict[str, float]:
     """Seconds from ``n`` committed outbox rows to both read models having applied them all."""
     ns = f"p1p{uuid.uuid4().hex[:6]}."
-    await create_topics(stack.bootstrap, ns, dead_letters=["credit", "reporting"])
+    await create_topics(stack.kafka, ns)
     filing_url = stack.fresh_db("filing", "p1")
     await fill_outbox(filing_url, list(events.records(n, ns)))
     runners = [
@@ -236,7 +237,7 @@ async def p1_platform(stack: Stack, n: int, *, profile: Any = None) -> dict[str,
     filing_db = Database(filing_url, pool_size=2)
     relay = OutboxRelay(
         filing_db,
-        lambda: make_producer(stack.bootstrap, client_id="filing-outbox"),
+        lambda: make_producer(stack.kafka.access("filing"), client_id="filing-outbox"),
         Metrics("filing"),
         service="filing",
     )
@@ -277,15 +278,15 @@ async def p3_bare(stack: Stack, samples: int) -> dict[str, float]:
     """Produce one record at a time (aiokafka defaults: acks=1, linger 0) and time until a consumer
     already at the end of the partition has it."""
     ns = f"p3b{uuid.uuid4().hex[:6]}."
-    await create_topics(stack.bootstrap, ns)
+    await create_topics(stack.kafka, ns)
     topic = f"{ns}childcare.filing.events"
     tp = TopicPartition(topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**stack.kafka.access().aiokafka(), enable_auto_commit=False)
     await consumer.start()
     consumer.assign([tp])
     await consumer.seek_to_end(tp)
     await consumer.position(tp)
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    producer = AIOKafkaProducer(**stack.kafka.access().aiokafka())
     await producer.start()
     latencies: list[float] = []
     try:

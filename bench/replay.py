@@ -61,9 +61,9 @@ def _dataset(namespace: str, n: int) -> Iterator[events.Record]:
 async def produce_dataset(stack: Stack, n: int) -> str:
     """A new namespace holding ``n`` filing events and their ``n`` ledger records."""
     namespace = f"r{n}{uuid.uuid4().hex[:4]}."
-    await create_topics(stack.bootstrap, namespace, dead_letters=["credit", "reporting"])
+    await create_topics(stack.kafka, namespace)
     producer = AIOKafkaProducer(
-        bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=262144
+        **stack.kafka.access().aiokafka(), acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=262144
     )
     await producer.start()
     try:
@@ -82,7 +82,7 @@ async def produce_dataset(stack: Stack, n: int) -> str:
 async def bare_consume(stack: Stack, namespace: str, topics: list[str]) -> dict[str, float]:
     """Seconds to read every record of ``topics`` (all partitions) from the beginning to the end."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **stack.kafka.access().aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

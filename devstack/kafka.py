@@ -180,6 +180,11 @@ class LocalKafka:
         return config
 
     def format_storage(self) -> None:
+        if (self.data_dir / "meta.properties").exists() and not (self.workdir / "internal-secrets.json").exists():
+            raise KafkaStartError(
+                f"{self.data_dir} was formatted before SASL was required and has no SCRAM users; "
+                f"delete {self.workdir} to start afresh"
+            )
         config = self._write_config()
         if (self.data_dir / "meta.properties").exists():
             return  # a restart keeps the log: that is the point of restarting

@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     print("▶ Kafka (Apache Kafka 4.x, KRaft, jars from Maven Central) …", flush=True)
     kafka = LocalKafka(DATA_ROOT / "kafka", broker_port=args.kafka_port, controller_port=args.kafka_port + 1)
     bootstrap = kafka.start()
+    # the admin step: topics, the services' SCRAM users and their ACLs (services may not create them)
+    kafka.provision(partitions=ServiceSettings().topic_partitions)
     services: list[ServiceProcess] = []
     postgres: LocalPostgres | None = None
     stopping = False

@@ -2,7 +2,8 @@
 
 Each service supplies its routers and its consumers; the factory adds error handling, metrics,
 ``/healthz``, ``/readyz``, ``/metrics``, the outbox relay and the consumer runners (as tasks inside
-the API process), and creates the service's Kafka topics.
+the API process), and waits until the service's Kafka topics exist (the admin step creates them:
+services may not, docs/security.md).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from shared.audit import audit_router
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
 from shared.errors import install_error_handlers
-from shared.kafka import ensure_topics, kafka_reachable, make_producer
+from shared.kafka import kafka_reachable, make_producer, missing_topics
+from shared.kafka_access import PRINCIPALS
 from shared.logging import configure_logging
 from shared.metrics import CONTENT_TYPE_LATEST, HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.settings import ServiceSettings
-from shared.topics import topic_specs
+from shared.topics import dead_letter_topic, qualified
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,7 @@ def create_service_app(
         context = ServiceContext(settings=settings, db=db, outbox=outbox, metrics=metrics)
         relay = OutboxRelay(
             db,
-            lambda: make_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-outbox"),
+            lambda: make_producer(settings.kafka_access(), client_id=f"{settings.service_name}-outbox"),
             metrics,
             service=settings.service_name,
             batch_size=settings.outbox_batch_size,
@@ -115,14 +117,13 @@ def create_service_app(
                     name=spec.name,
                     db=db,
                     metrics=metrics,
-                    bootstrap=settings.kafka_bootstrap_servers,
+                    kafka=settings.kafka_access(),
                     topics=spec.topics,
                     handlers=spec.handlers,
                     namespace=settings.kafka_namespace,
                     max_attempts=settings.consumer_max_attempts,
                     retry_backoff=settings.consumer_retry_backoff_seconds,
                     session_timeout_ms=settings.consumer_session_timeout_ms,
-                    replication_factor=settings.topic_replication_factor,
                 )
             )
         app.state.db = db
@@ -130,7 +131,7 @@ def create_service_app(
         app.state.context = context
         app.state.runtime = runtime
         if settings.run_background_workers:
-            runtime.tasks.append(asyncio.create_task(_start_messaging(runtime, [s.name for s in specs])))
+            runtime.tasks.append(asyncio.create_task(_start_messaging(runtime, specs)))
             for job in jobs or []:
                 runtime.tasks.append(asyncio.create_task(_run_periodically(job, context)))
         try:
@@ -179,27 +180,30 @@ def create_service_app(
     return app
 
 
-async def _start_messaging(runtime: Runtime, consumer_names: list[str]) -> None:
+def _needed_topics(settings: ServiceSettings, specs: list[ConsumerSpec]) -> list[str]:
+    """Every topic this service writes, reads or dead-letters to (qualified by its namespace)."""
+    owned = PRINCIPALS[settings.service_name].writes if settings.service_name in PRINCIPALS else ()
+    names = [qualified(settings.kafka_namespace, t) for t in owned]
+    for spec in specs:
+        names += [qualified(settings.kafka_namespace, t) for t in spec.topics]
+        names.append(dead_letter_topic(settings.kafka_namespace, spec.name))
+    return sorted(set(names))
+
+
+async def _start_messaging(runtime: Runtime, specs: list[ConsumerSpec]) -> None:
     settings = runtime.context.settings
+    needed = _needed_topics(settings, specs)
     delay = 0.5
-    while True:  # Kafka may come up after us; keep trying, /readyz says "not ready" meanwhile
+    while True:  # Kafka (or the admin step) may come after us; /readyz says "not ready" meanwhile
         try:
-            await ensure_topics(
-                settings.kafka_bootstrap_servers,
-                topic_specs(
-                    settings.topic_partitions,
-                    replication_factor=settings.topic_replication_factor,
-                    min_insync_replicas=settings.topic_min_insync_replicas,
-                ),
-                namespace=settings.kafka_namespace,
-                dead_letter_for=consumer_names,
-                replication_factor=settings.topic_replication_factor,
-            )
-            break
+            missing = await missing_topics(settings.kafka_access(), needed)
+            if not missing:
+                break
+            log.warning("waiting for topics the admin step creates", extra={"missing": missing})
         except Exception as exc:
-            log.warning("creating topics failed; retrying", extra={"error": str(exc)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
+            log.warning("Kafka not reachable; retrying", extra={"error": f"{type(exc).__name__}: {exc}"})
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10)
     runtime.topics_ready.set()
     loop_tasks = [asyncio.create_task(runtime.relay.run())]
     loop_tasks += [asyncio.create_task(runner.run()) for runner in runtime.consumers]
@@ -234,7 +238,7 @@ def _ops_router() -> APIRouter:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        checks["kafka"] = "ok" if await kafka_reachable(settings.kafka_bootstrap_servers) else "unreachable"
+        checks["kafka"] = "ok" if await kafka_reachable(settings.kafka_access()) else "unreachable"
         if settings.run_background_workers:
             checks["topics"] = "ok" if runtime is not None and runtime.topics_ready.is_set() else "pending"
         ready = all(v == "ok" for v in checks.values())

@@ -39,7 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.batch import SCOPE_KEY, BatchScope
 from shared.db import Database
 from shared.events import CATALOGUE, CloudEvent, DecodedEvent, PoisonEvent, decode
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import KafkaAccess, make_producer
+from shared.kafka_access import source_allowed
 from shared.metrics import Metrics
 from shared.outbox import inbox_table
 from shared.topics import consumer_group, dead_letter_topic, qualified
@@ -130,7 +131,7 @@ class ConsumerRunner:
         name: str,
         db: Database,
         metrics: Metrics,
-        bootstrap: str,
+        kafka: KafkaAccess,
         topics: list[str],
         handlers: dict[str, Handler],
         namespace: str = "",
@@ -138,7 +139,6 @@ class ConsumerRunner:
         retry_backoff: float = 0.2,
         session_timeout_ms: int = 10_000,
         producer_factory: Callable[[], Any] | None = None,
-        replication_factor: int = 1,
     ) -> None:
         unknown = set(handlers) - set(CATALOGUE)
         if unknown:
@@ -146,7 +146,7 @@ class ConsumerRunner:
         self.name = name
         self.db = db
         self.metrics = metrics
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.topics = [qualified(namespace, t) for t in topics]
         self.group_id = consumer_group(namespace, name)
         self.dead_letter_topic = dead_letter_topic(namespace, name)
@@ -164,8 +164,6 @@ class ConsumerRunner:
         self._stopping = False
         self.started = asyncio.Event()
         self.namespace = namespace
-        self.replication_factor = replication_factor
-        self._dead_letter_topic_ready = False
         metrics.prepare_consumer(name)
         self._consumed_children: dict[tuple[str, str], Any] = {}
         self._processing_seconds = metrics.event_processing.labels(consumer=name)
@@ -188,18 +186,9 @@ class ConsumerRunner:
                 await asyncio.sleep(1.0)
 
     async def _run_once(self) -> None:
-        if not self._dead_letter_topic_ready:
-            # auto-creation is off: without its topic the first dead letter would wait forever
-            await ensure_topics(
-                self.bootstrap,
-                [],
-                namespace=self.namespace,
-                dead_letter_for=[self.name],
-                replication_factor=self.replication_factor,
-            )
-            self._dead_letter_topic_ready = True
+        # The dead-letter topic exists: the admin step creates it with the others (shared.kafka_access).
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **self.kafka.aiokafka(),
             group_id=self.group_id,
             client_id=f"{self.name}-consumer",
             enable_auto_commit=False,
@@ -266,6 +255,16 @@ class ConsumerRunner:
                 event = decode(record.value)
             except PoisonEvent as poison:
                 await self._dead_letter(record, poison.reason, poison.detail)
+                continue
+            if not source_allowed(self.namespace, record.topic, event.envelope.source):
+                # Defence in depth behind the ACLs: only the topic's owner publishes there, so a
+                # record claiming another source is forged or misrouted and changes nothing.
+                await self._dead_letter(
+                    record,
+                    "source_mismatch",
+                    f"source {event.envelope.source[:200]!r} does not own {record.topic}",
+                    event.type,
+                )
                 continue
             if event.type not in self.handlers:
                 self._consumed(event.type, "ignored").inc()
@@ -416,7 +415,7 @@ class ConsumerRunner:
             try:
                 if self._producer is None:
                     if self.producer_factory is None:
-                        self._producer = make_producer(self.bootstrap, client_id=f"{self.name}-dlq")
+                        self._producer = make_producer(self.kafka, client_id=f"{self.name}-dlq")
                     else:
                         self._producer = self.producer_factory()
                     await self._producer.start()

@@ -20,6 +20,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from shared.kafka import KafkaAccess
 from shared.topics import (
@@ -47,9 +48,7 @@ class Principal:
 PRINCIPALS: dict[str, Principal] = {
     "filing": Principal("filing", (FILING_EVENTS,), (CREDIT_EVENTS, INSPECTION_EVENTS), ("filing",)),
     "inspection": Principal("inspection", (INSPECTION_EVENTS,), (FILING_EVENTS, CREDIT_EVENTS), ("inspection",)),
-    "credit": Principal(
-        "credit", (CREDIT_EVENTS,), (FILING_EVENTS, INSPECTION_EVENTS, CREDIT_EVENTS), ("credit",)
-    ),
+    "credit": Principal("credit", (CREDIT_EVENTS,), (FILING_EVENTS, INSPECTION_EVENTS, CREDIT_EVENTS), ("credit",)),
     # reporting reads its own ledger topic back when it rebuilds its projections
     "reporting": Principal(
         "reporting",
@@ -70,18 +69,20 @@ def owner_source(namespace: str, topic: str) -> str | None:
     return TOPIC_OWNERS.get(topic)
 
 
+def source_allowed(namespace: str, topic: str, source: str) -> bool:
+    """Whether an event from ``source`` may stand on ``topic``: only its owner publishes there."""
+    owner = owner_source(namespace, topic)
+    return owner is None or owner == source
+
+
 def all_consumers() -> list[str]:
     return [c for p in PRINCIPALS.values() for c in p.consumers]
 
 
 def acl_bindings(namespace: str, principals: Mapping[str, Principal] = PRINCIPALS) -> list[object]:
-    from confluent_kafka.admin import (
-        AclBinding,
-        AclOperation,
-        AclPermissionType,
-        ResourcePatternType,
-        ResourceType,
-    )
+    # the package re-exports these from private modules without __all__; import them where they live
+    from confluent_kafka.admin._acl import AclBinding, AclOperation, AclPermissionType
+    from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
 
     def allow(resource: ResourceType, name: str, user: str, operation: AclOperation) -> AclBinding:
         return AclBinding(
@@ -103,12 +104,12 @@ def acl_bindings(namespace: str, principals: Mapping[str, Principal] = PRINCIPAL
     return bindings
 
 
-def _wait(futures: Mapping[object, object], *, ignore: tuple[str, ...] = ()) -> None:
+def _wait(futures: Mapping[Any, Any], *, ignore: tuple[str, ...] = ()) -> None:
     from confluent_kafka import KafkaException
 
     for future in futures.values():
         try:
-            future.result(30)  # type: ignore[attr-defined]
+            future.result(30)
         except KafkaException as exc:
             if exc.args and getattr(exc.args[0], "name", lambda: "")() in ignore:
                 continue
@@ -117,15 +118,16 @@ def _wait(futures: Mapping[object, object], *, ignore: tuple[str, ...] = ()) -> 
 
 def upsert_users(admin_access: KafkaAccess, passwords: Mapping[str, str]) -> None:
     """Create or re-key SCRAM-SHA-512 users (a rotation is an upsert with the new password)."""
-    from confluent_kafka.admin import (
-        AdminClient,
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.admin._scram import (
         ScramCredentialInfo,
         ScramMechanism,
+        UserScramCredentialAlteration,
         UserScramCredentialUpsertion,
     )
 
     client = AdminClient(admin_access.librdkafka())
-    upserts = [
+    upserts: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(
             user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password.encode(), secrets.token_bytes(32)
         )
@@ -147,13 +149,16 @@ def provision(
 ) -> None:
     """As the admin principal: every topic (domain, ledger, dead letters), the services' ACLs and,
     when given, their SCRAM users. Idempotent: what exists is left alone."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
 
     if passwords:
         upsert_users(admin_access, passwords)
     client = AdminClient(admin_access.librdkafka())
     specs = topic_specs(partitions, replication_factor=replication_factor, min_insync_replicas=min_insync_replicas)
-    wanted = [NewTopic(qualified(namespace, s.name), s.partitions, s.replication_factor, config=s.config) for s in specs]
+    wanted = [
+        NewTopic(qualified(namespace, s.name), s.partitions, s.replication_factor, config=s.config) for s in specs
+    ]
     wanted += [
         NewTopic(
             dead_letter_topic(namespace, c),

@@ -14,7 +14,17 @@ from sqlalchemy import text
 
 from shared.auth import mint_token
 from shared.db import Database
-from shared.settings import ServiceSettings
+from shared.kafka import KafkaAccess
+from shared.kafka_access import ADMIN_PRINCIPAL
+from shared.settings import DEV_KAFKA_ADMIN_PASSWORD, ServiceSettings
+
+
+def admin_access(kafka: str | KafkaAccess) -> KafkaAccess:
+    """The test acting as the operator: the local broker's admin principal (a super user). Tests
+    read and write raw records with it; the services under test use their own principals."""
+    if isinstance(kafka, KafkaAccess):
+        return kafka
+    return KafkaAccess(kafka, ADMIN_PRINCIPAL, DEV_KAFKA_ADMIN_PASSWORD)
 
 
 def settings_for(service: str, **overrides: Any) -> ServiceSettings:
@@ -77,9 +87,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 30
         await asyncio.sleep(every)
 
 
-async def read_topic(bootstrap: str, topic: str, *, within: float = 20.0) -> list[Any]:
-    """Every record currently in ``topic`` (all partitions), read without a consumer group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+async def read_topic(kafka: str | KafkaAccess, topic: str, *, within: float = 20.0) -> list[Any]:
+    """Every record currently in ``topic`` (all partitions), read without a consumer group (as the
+    admin unless ``kafka`` names a principal)."""
+    consumer = AIOKafkaConsumer(
+        **admin_access(kafka).aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
@@ -112,8 +125,9 @@ async def read_topic(bootstrap: str, topic: str, *, within: float = 20.0) -> lis
         await consumer.stop()
 
 
-async def produce_raw(bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+async def produce_raw(kafka: str | KafkaAccess, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+    """Write raw records (as the admin unless ``kafka`` names a principal)."""
+    producer = AIOKafkaProducer(**admin_access(kafka).aiokafka(), enable_idempotence=True)
     await producer.start()
     try:
         for key, value in records:

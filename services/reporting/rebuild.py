@@ -37,6 +37,8 @@ from shared.consumer import claim_inbox_many
 from shared.db import Database
 from shared.events import DecodedEvent, PoisonEvent, decode
 from shared.events.reporting import LedgerEntrySharedV1
+from shared.kafka import KafkaAccess
+from shared.kafka_access import source_allowed
 from shared.outbox import Outbox
 from shared.topics import DOMAIN_TOPICS, LEDGER_CHANGES, qualified
 
@@ -46,8 +48,8 @@ log = logging.getLogger(__name__)
 class _Reader:
     """The records of some topics from their beginning to their end offsets as of ``start()``."""
 
-    def __init__(self, bootstrap: str, topics: list[str], *, within: float) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, topics: list[str], *, within: float) -> None:
+        self.kafka = kafka
         self.topics = topics
         self.within = within
         self._consumer: AIOKafkaConsumer | None = None
@@ -55,9 +57,7 @@ class _Reader:
         self.open: set[TopicPartition] = set()
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
+        consumer = AIOKafkaConsumer(**self.kafka.aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest")
         await consumer.start()
         self._consumer = consumer
         await consumer._client.force_metadata_update()
@@ -109,12 +109,12 @@ async def rebuild(
     db: Database, settings: ReportingSettings, *, batch: int = 500, within: float = 60.0
 ) -> RebuildResult:
     """Replay every topic into ``db`` (a migrated, empty reporting database)."""
-    bootstrap, namespace = settings.kafka_bootstrap_servers, settings.kafka_namespace
+    kafka, namespace = settings.kafka_access(), settings.kafka_namespace
     shared_fields = load_grants(settings.ledger_grants_file).common()
     outbox = Outbox(source=settings.source, namespace=namespace)
     domain_topics = [qualified(namespace, t) for t in DOMAIN_TOPICS]
-    ledger = _Reader(bootstrap, [qualified(namespace, LEDGER_CHANGES)], within=within)
-    domain = _Reader(bootstrap, domain_topics, within=within)
+    ledger = _Reader(kafka, [qualified(namespace, LEDGER_CHANGES)], within=within)
+    domain = _Reader(kafka, domain_topics, within=within)
     # Domain records read but not appended yet, by event key: (topic rank, partition, offset, event).
     ahead: dict[Key, tuple[int, int, int, DecodedEvent]] = {}
     plan: list[tuple[DecodedEvent, bool]] = []
@@ -154,6 +154,8 @@ async def rebuild(
                 event = decode(r.value)
             except PoisonEvent:
                 continue  # the live consumer dead-letters these; they never entered the ledger
+            if not source_allowed(namespace, r.topic, event.envelope.source):
+                continue  # likewise (source_mismatch)
             key = (event.envelope.source, event.envelope.id)
             ahead.setdefault(key, (domain_topics.index(r.topic), r.partition, r.offset, event))
         return True
@@ -168,7 +170,7 @@ async def rebuild(
                     decoded = decode(record.value)
                 except PoisonEvent:
                     continue
-                if not isinstance(decoded.data, LedgerEntrySharedV1):
+                if not isinstance(decoded.data, LedgerEntrySharedV1) or decoded.envelope.source != settings.source:
                     continue
                 key = (decoded.data.source_event_source, decoded.data.source_event_id)
                 while key not in ahead and domain_left:

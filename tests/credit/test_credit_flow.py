@@ -261,6 +261,8 @@ async def test_out_of_order_arrival_and_replay_into_an_empty_database_give_the_s
         clean_inspection(y, T0 - timedelta(days=2)),
     ]
     live_ns, replay_ns = f"t{uuid.uuid4().hex[:8]}.", f"t{uuid.uuid4().hex[:8]}."
+    kafka.provision(live_ns)
+    kafka.provision(replay_ns)
     async with credit_service(kafka.bootstrap, live_ns, fresh_db("credit"), clock) as live:
         for raw in events:
             await live.send(raw)
@@ -344,6 +346,7 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
         violation(z, "critical", T0 - timedelta(days=2), child_abuse=True, person_ref=abuser),
     ]
     live_ns = f"t{uuid.uuid4().hex[:8]}."
+    kafka.provision(live_ns)
     async with credit_service(kafka.bootstrap, live_ns, fresh_db("credit"), clock) as live:
         for raw in inputs:
             await live.send(raw)
@@ -456,6 +459,7 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
             (FILING_EVENTS, INSPECTION_EVENTS, CREDIT_EVENTS),
         ):
             replay_ns = f"t{uuid.uuid4().hex[:8]}."
+            kafka.provision(replay_ns)
             async with credit_service(kafka.bootstrap, replay_ns, fresh_db("credit"), clock) as replay:
                 for topic in order:
                     records = by_topic[topic]

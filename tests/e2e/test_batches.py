@@ -23,12 +23,11 @@ from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
 from shared.events import CloudEvent, DecodedEvent, decode
 from shared.events.filing import InstitutionSubmittedV1
-from shared.kafka import ensure_topics
 from shared.metrics import Metrics
 from shared.outbox import Outbox
-from shared.topics import FILING_EVENTS, INSPECTION_EVENTS, qualified, topic_specs
+from shared.topics import FILING_EVENTS, INSPECTION_EVENTS, qualified
 from tests.reporting.support import envelope, institution_story, profile
-from tests.support import eventually, produce_raw, read_topic, settings_for
+from tests.support import admin_access, eventually, produce_raw, read_topic, settings_for
 
 KEY = b"one-partition"  # one key: every record on one partition, in the order produced
 
@@ -67,7 +66,7 @@ async def consuming(
         name=name,
         db=ctx.db,
         metrics=ctx.metrics,
-        bootstrap=bootstrap,
+        kafka=admin_access(bootstrap),
         topics=topics,
         handlers=handlers,
         namespace=ctx.settings.kafka_namespace,
@@ -95,7 +94,6 @@ async def rows(db: Database, sql: str) -> list[tuple[Any, ...]]:
 async def test_bad_record_in_a_batch_is_dead_lettered_and_the_rest_apply_once_in_order(
     kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
 ) -> None:
-    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["reporting"])
     events = [submitted(n) for n in range(40)]
     bad = events[17].subject
     # Everything is on the topic before the consumer starts, so its fetches hold many records each.
@@ -164,7 +162,6 @@ async def test_credit_built_batch_by_batch_equals_credit_built_event_by_event(
 ) -> None:
     """The grade is re-evaluated once per subject per batch instead of after every event; the
     standings, grade histories and lists must come out the same."""
-    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["credit"])
     story = [e for n in range(12) for e in institution_story(n)]
     relevant = [e for e in story if e.type.split(".")[4] in ("filing", "inspection")]
     for e in relevant:

@@ -27,14 +27,14 @@ from shared.db import Database
 from shared.events import CloudEvent, DecodedEvent
 from shared.events.filing import InstitutionSubmittedV1
 from shared.identifiers import uscc_check_char
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import make_producer
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay, RelayCrashed
 from shared.reference import districts
-from shared.topics import FILING_EVENTS, topic_specs
+from shared.topics import FILING_EVENTS
 from shared.workdays import WorkdayCalendar
 from tests.filing.support import filing_body, upload_documents
-from tests.support import Platform, eventually, produce_raw, read_topic, settings_for, token
+from tests.support import Platform, admin_access, eventually, produce_raw, read_topic, settings_for, token
 
 OFFICER = token("filing_officer", districts=sorted(districts()))
 READER = token("ops", "credit_officer", "agency:market_regulation")
@@ -92,7 +92,7 @@ def runner_from(ctx: ServiceContext, spec_factory: Any, bootstrap: str) -> Consu
         name=spec.name,
         db=ctx.db,
         metrics=ctx.metrics,
-        bootstrap=bootstrap,
+        kafka=admin_access(bootstrap),
         topics=spec.topics,
         handlers=spec.handlers,
         namespace=ctx.settings.kafka_namespace,
@@ -254,7 +254,6 @@ async def test_relay_crash_between_publish_and_mark_republishes_and_consumers_ap
     filing_db = Database(fresh_db("filing"), pool_size=2)
     credit_url, reporting_url = fresh_db("credit"), fresh_db("reporting")
     outbox = Outbox(source="/services/filing", namespace=namespace)
-    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["credit", "reporting"])
     async with filing_db.transaction() as session:
         documents = {}
         for kind in ("business_licence", "premises_proof", "hygiene_evaluation", "fire_safety", "food_licence"):
@@ -281,7 +280,7 @@ async def test_relay_crash_between_publish_and_mark_republishes_and_consumers_ap
             raise RelayCrashed("process died before marking the rows published")
 
     crashing = CrashingRelay(
-        filing_db, lambda: make_producer(kafka.bootstrap, client_id="crash"), Metrics("filing"), service="filing"
+        filing_db, lambda: make_producer(kafka.access("filing"), client_id="crash"), Metrics("filing"), service="filing"
     )
     with pytest.raises(RelayCrashed):
         await crashing.publish_batch()
@@ -292,7 +291,10 @@ async def test_relay_crash_between_publish_and_mark_republishes_and_consumers_ap
     # The restarted service's relay publishes the row again and marks it.
     async with Platform(kafka.bootstrap, namespace, {"credit": credit_url, "reporting": reporting_url}) as p:
         relay = OutboxRelay(
-            filing_db, lambda: make_producer(kafka.bootstrap, client_id="ok"), Metrics("filing"), service="filing"
+            filing_db,
+            lambda: make_producer(kafka.access("filing"), client_id="ok"),
+            Metrics("filing"),
+            service="filing",
         )
         assert await relay.publish_batch() == 1
         await relay.stop()
@@ -489,7 +491,7 @@ async def test_handler_failing_every_time_is_retried_then_dead_lettered(
             name="reporting",
             db=db,
             metrics=ctx.metrics,
-            bootstrap=kafka.bootstrap,
+            kafka=admin_access(kafka.bootstrap),
             topics=[FILING_EVENTS],
             handlers={InstitutionSubmittedV1.event_type: flaky},
             namespace=namespace,
@@ -521,7 +523,7 @@ async def test_handler_failing_every_time_is_retried_then_dead_lettered(
 async def test_each_institutions_events_arrive_in_the_order_they_were_committed(
     kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
 ) -> None:
-    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["ordering"])
+    kafka.provision(namespace, extra_dead_letters=("ordering",))
     partitioner = DefaultPartitioner()
     institutions = [uuid.uuid4() for _ in range(8)]
     used = {partitioner(str(i).encode(), [0, 1, 2], [0, 1, 2]) for i in institutions}
@@ -557,7 +559,7 @@ async def test_each_institutions_events_arrive_in_the_order_they_were_committed(
         name="ordering",
         db=consumer_db,
         metrics=Metrics("test"),
-        bootstrap=kafka.bootstrap,
+        kafka=admin_access(kafka.bootstrap),
         topics=[FILING_EVENTS],
         handlers={InstitutionSubmittedV1.event_type: record},
         namespace=namespace,
@@ -565,7 +567,7 @@ async def test_each_institutions_events_arrive_in_the_order_they_were_committed(
     # small batches: ordering must hold across relay batches, not just inside one
     relay = OutboxRelay(
         filing_db,
-        lambda: make_producer(kafka.bootstrap, client_id="order"),
+        lambda: make_producer(admin_access(kafka.bootstrap), client_id="order"),
         Metrics("filing"),
         service="filing",
         batch_size=7,
@@ -594,6 +596,7 @@ async def test_broker_killed_and_restarted_mid_stream_loses_nothing(
 ) -> None:
     broker = LocalKafka(tmp_path / "kafka-restart")
     broker.start()
+    broker.provision(namespace)
     try:
         urls = {s: fresh_db(s) for s in SERVICES_UNDER_TEST}
         async with Platform(broker.bootstrap, namespace, urls) as p:

@@ -76,7 +76,7 @@ from shared.outbox import Outbox
 from shared.reference import districts
 from shared.topics import CREDIT_EVENTS, DOMAIN_TOPICS, FILING_EVENTS, INSPECTION_EVENTS, LEDGER_CHANGES
 from tests.credit.test_credit_flow import TABLES as CREDIT_TABLES
-from tests.support import create_app, produce_raw, read_topic, settings_for, token
+from tests.support import admin_access, create_app, produce_raw, read_topic, settings_for, token
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = ROOT / ".local" / "artifacts" / "faults.json"
@@ -133,8 +133,8 @@ class LagProbe:
 
     def __init__(self, bootstrap: str, namespace: str) -> None:
         self.namespace = namespace
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.admin = AIOKafkaAdminClient(**admin_access(bootstrap).aiokafka(), request_timeout_ms=10_000)
+        self.consumer = AIOKafkaConsumer(**admin_access(bootstrap).aiokafka(), enable_auto_commit=False)
 
     async def __aenter__(self) -> LagProbe:
         await self.admin.start()
@@ -166,7 +166,7 @@ async def lag_by_group(bootstrap: str, namespace: str, consumes: dict[str, tuple
 
 
 async def list_namespace_topics(bootstrap: str, namespace: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**admin_access(bootstrap).aiokafka())
     await admin.start()
     try:
         return sorted(t for t in await admin.list_topics() if t.startswith(namespace))
@@ -255,7 +255,7 @@ class CreditReplay:
             name="credit_replay",
             db=self.db,
             metrics=ctx.metrics,
-            bootstrap=bootstrap,
+            kafka=admin_access(bootstrap),
             topics=spec.topics,
             handlers=spec.handlers,
             namespace=namespace,
@@ -443,6 +443,7 @@ async def run(pg: LocalPostgres, tmp_root: Path) -> AsyncIterator[Run]:
     broker = LocalKafka(tmp / "kafka")
     await asyncio.to_thread(broker.start)
     namespace = f"f{uuid.uuid4().hex[:8]}."
+    await asyncio.to_thread(broker.provision, namespace)
     names = {s: f"f_{s}_{uuid.uuid4().hex[:8]}" for s in SERVICES}
     urls = {s: pg.create_database(names[s], template=f"tpl_{s}") for s in SERVICES}
     names["restored"] = f"f_reporting_restored_{uuid.uuid4().hex[:8]}"
@@ -679,7 +680,7 @@ async def test_durability_settings(pg: LocalPostgres) -> None:
     """The settings docs/reliability.md relies on, as the running server and the clients have them."""
     for setting in ("fsync", "synchronous_commit", "full_page_writes"):
         assert pg.sql(f"SHOW {setting};").split()[2] == "on", setting
-    producer = make_producer("127.0.0.1:1", client_id="durability-check")  # never started
+    producer = make_producer(admin_access("127.0.0.1:1"), client_id="durability-check")  # never started
     try:
         assert producer._sender._acks == -1, "acks=all"
         assert producer._txn_manager is not None, "enable_idempotence=True"

@@ -50,6 +50,7 @@ def require_tool(name: str) -> str:
 @pytest.fixture(scope="package")
 async def platform(kafka: LocalKafka, pg: LocalPostgres) -> AsyncIterator[Platform]:
     namespace = f"ops{uuid.uuid4().hex[:8]}."
+    kafka.provision(namespace)
     names = {s: f"ops_{s}_{uuid.uuid4().hex[:8]}" for s in SERVICES}
     urls = {s: pg.create_database(names[s], template=f"tpl_{s}") for s in SERVICES}
     try:

@@ -14,8 +14,7 @@ from services.reporting.rebuild import rebuild
 from services.reporting.settings import ReportingSettings
 from shared.db import Database
 from shared.events import CATALOGUE
-from shared.kafka import ensure_topics
-from shared.topics import LEDGER_CHANGES, topic_specs
+from shared.topics import LEDGER_CHANGES
 from tests.reporting.support import institution_story
 from tests.support import Platform, eventually, produce_raw, read_topic, settings_for, token
 
@@ -31,7 +30,6 @@ async def leaf_hashes(db: Database) -> list[bytes]:
 async def test_replaying_the_topics_into_an_empty_database_reproduces_the_root(
     kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
 ) -> None:
-    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["reporting"])
     events = [e for n in range(4) for e in institution_story(n)]
     for event in events:
         topic = f"{namespace}{CATALOGUE[event.type].topic}"
@@ -75,7 +73,6 @@ async def test_events_the_ledger_topic_does_not_mention_follow_in_topic_order_an
 ) -> None:
     """The ledger topic is behind (the live service appended but had not announced yet, or never
     ran): the recorded prefix comes first in its recorded order, then the rest, announced now."""
-    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["reporting"])
     recorded = [e for n in range(3) for e in institution_story(n)]
     for event in recorded:
         topic = f"{namespace}{CATALOGUE[event.type].topic}"

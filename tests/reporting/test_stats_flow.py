@@ -41,8 +41,6 @@ from shared.events.filing import (
     StaffLeftV1,
 )
 from shared.events.inspection import InspectionResultPublishedV1, ViolationClosedV1, ViolationConfirmedV1
-from shared.kafka import ensure_topics
-from shared.topics import topic_specs
 from shared.workdays import CHINA, china_today
 from tests.reporting.support import envelope, profile
 from tests.support import Platform, eventually, produce_raw, settings_for, token
@@ -341,7 +339,7 @@ async def consumed_all(client: httpx.AsyncClient, count: int) -> None:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def scenario(kafka: LocalKafka, pg: LocalPostgres) -> AsyncIterator[Scenario]:
     namespace = f"t{uuid.uuid4().hex[:8]}."
-    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["reporting"])
+    kafka.provision(namespace)
     events = city()
     await produce(kafka, namespace, events)
     name = f"t_reporting_stats_{uuid.uuid4().hex[:8]}"

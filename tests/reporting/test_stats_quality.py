@@ -25,8 +25,6 @@ from shared.db import Database
 from shared.events import CloudEvent
 from shared.events.filing import InstitutionRejectedV1, InstitutionReturnedV1
 from shared.events.inspection import QualityAssessedV1, UnlicensedCaseClosedV1, UnlicensedCaseOpenedV1
-from shared.kafka import ensure_topics
-from shared.topics import topic_specs
 from tests.reporting.test_stats_flow import (
     CONGHUA,
     TIANHE,
@@ -165,7 +163,7 @@ class Scenario:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def scenario(kafka: LocalKafka, pg: LocalPostgres) -> AsyncIterator[Scenario]:
     namespace = f"t{uuid.uuid4().hex[:8]}."
-    await ensure_topics(kafka.bootstrap, topic_specs(3), namespace=namespace, dead_letter_for=["reporting"])
+    kafka.provision(namespace)
     events = data_set()
     unique = len({e.id for e in events})
     assert unique < len(events)  # the data set does deliver something twice

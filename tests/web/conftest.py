@@ -33,6 +33,7 @@ from devstack.kafka import LocalKafka, free_port
 from devstack.postgres import SERVICES, LocalPostgres
 from shared.auth import mint_token
 from shared.settings import ServiceSettings
+from tests.support import admin_access
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -125,8 +126,8 @@ async def _pending_work(bootstrap: str, namespace: str, database_urls: list[str]
     from shared.db import Database
 
     pending = 0
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**admin_access(bootstrap).aiokafka())
+    consumer = AIOKafkaConsumer(**admin_access(bootstrap).aiokafka())
     await admin.start()
     await consumer.start()
     try:
@@ -177,6 +178,7 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
     ports = {s: base + n for n, s in enumerate(SERVICES, start=1)}
     origin = f"http://127.0.0.1:{ports['filing']}"
     namespace = f"w{uuid.uuid4().hex[:8]}."
+    kafka.provision(namespace)
     logs = tmp_root / "web-logs"
     logs.mkdir(exist_ok=True)
     databases = {s: f"web_{s}_{uuid.uuid4().hex[:8]}" for s in SERVICES}

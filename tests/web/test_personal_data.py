@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.identifiers import IdentifierError, validate_resident_id, validate_uscc
-from tests.support import read_topic
+from tests.support import admin_access, read_topic
 from tests.web.conftest import WebPlatform
 
 CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
@@ -52,7 +52,7 @@ def _fetch(url: str, token: str | None = None) -> str:
 
 
 async def _all_topic_text(web_platform: WebPlatform) -> Iterable[tuple[str, str]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=web_platform.bootstrap)
+    admin = AIOKafkaAdminClient(**admin_access(web_platform.bootstrap).aiokafka())
     await admin.start()
     try:
         topics = [t for t in await admin.list_topics() if t.startswith(web_platform.namespace)]
