@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,13 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.audit import audit_router
+from shared.audit import audit_router, install_refusal_audit
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
+from shared.edge import EdgeGuard, EdgeLimits, PublicRateLimit, client_ip
 from shared.errors import install_error_handlers
 from shared.kafka import kafka_reachable, make_producer, missing_topics
 from shared.kafka_access import PRINCIPALS
@@ -83,7 +91,10 @@ def create_service_app(
     jobs: list[PeriodicJob] | None = None,
     database: Database | None = None,
     resolve_database_url: Callable[[ServiceSettings], str] | None = None,
+    body_limits: dict[tuple[str, str], int] | None = None,
 ) -> FastAPI:
+    """``body_limits``: (method, path) of a route reading a larger body than
+    ``max_request_body_bytes`` (an upload), and its limit."""
     metrics = Metrics(settings.service_name)
 
     @asynccontextmanager
@@ -148,10 +159,20 @@ def create_service_app(
             if database is None:
                 await db.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    docs = settings.docs_enabled if settings.docs_enabled is not None else settings.environment != "production"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,  # served below from the platform's own copy of Swagger UI, never a CDN
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_refusal_audit(app)  # refused writes leave an audit row and a log line
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     if settings.cors_origins:
         # read-only sharing: pages on another origin may GET (with a bearer token), never write
@@ -169,15 +190,107 @@ def create_service_app(
         app.include_router(router)
     app.include_router(_ops_router())
     app.include_router(audit_router())
+    limit_public_routes(app, PublicRateLimit(settings.public_rate_burst, settings.public_rate_per_minute))
+    if docs:
+        _serve_docs(app, title, settings.docs_assets_dir or str(DEFAULT_DOCS_ASSETS))
+    # outermost: limits and security headers apply to every answer, errors included
+    app.add_middleware(
+        EdgeGuard,
+        limits=EdgeLimits(
+            max_body_bytes=settings.max_request_body_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            max_token_bytes=settings.max_token_bytes,
+            route_body_limits=dict(body_limits or {}),
+            connect_src=tuple(settings.csp_connect_src),
+        ),
+    )
     if settings.web_dir is not None and Path(settings.web_dir).is_dir():
         # the platform's static pages (web/), served by one service (the run command picks filing)
-        app.mount("/ui", StaticFiles(directory=settings.web_dir, html=True), name="ui")
+        app.mount("/ui", PageAssets(directory=settings.web_dir, html=True), name="ui")
 
         @app.get("/", include_in_schema=False)
         async def home() -> RedirectResponse:
             return RedirectResponse("/ui/")
 
     return app
+
+
+DEFAULT_DOCS_ASSETS = Path(__file__).resolve().parents[1] / "web" / "vendor" / "swagger-ui"
+_DOCS_INIT = Path(__file__).resolve().parent / "static" / "swagger-init.js"
+# What /ui/ serves: the pages and their assets. Not the npm files, not dot files, not node_modules.
+PAGE_SUFFIXES = frozenset({".html", ".js", ".css", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".webp", ".txt"})
+PAGE_EXCLUDED = frozenset({"node_modules", "package.json", "package-lock.json", "vendor.mjs"})
+
+
+class PageAssets(StaticFiles):
+    """StaticFiles limited to page assets (PAGE_SUFFIXES), never the npm or dot files beside them."""
+
+    def get_path(self, scope: Scope) -> str:
+        path = super().get_path(scope)
+        parts = [p for p in path.replace("\\", "/").split("/") if p]
+        if any(p in PAGE_EXCLUDED or p.startswith(".") for p in parts):
+            raise StarletteHTTPException(status_code=404)
+        if parts and "." in parts[-1] and Path(parts[-1]).suffix.lower() not in PAGE_SUFFIXES:
+            raise StarletteHTTPException(status_code=404)
+        return path
+
+
+def _serve_docs(app: FastAPI, title: str, assets_dir: str) -> None:
+    """/docs: Swagger UI from the platform's own files (web/vendor/swagger-ui, vendored from npm by
+    web/package.json), started by a script file rather than an inline script (the page CSP forbids
+    inline scripts)."""
+    page = (
+        '<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)} — API</title>"
+        '<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>'
+        '<body><div id="swagger-ui"></div>'
+        '<script src="/docs/assets/swagger-ui-bundle.js"></script>'
+        '<script src="/docs/assets/swagger-init.js"></script></body></html>'
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/docs/assets/swagger-init.js", include_in_schema=False)
+    async def swagger_init() -> FileResponse:
+        return FileResponse(_DOCS_INIT, media_type="text/javascript")
+
+    if Path(assets_dir).is_dir():
+        app.mount("/docs/assets", PageAssets(directory=assets_dir), name="docs-assets")
+
+
+def limit_public_routes(app: FastAPI, limiter: PublicRateLimit) -> None:
+    """Put the public rate limit on every API route that needs no login (no security scheme in its
+    dependencies), except the operations probes; each says so in its OpenAPI responses (429)."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or "operations" in route.tags or _needs_login(route.dependant):
+            continue
+        route.app = _RateLimited(route.app, limiter)
+        route.responses = {**route.responses, 429: {"description": "rate_limited (Retry-After header)"}}
+
+
+def _needs_login(dependant: Dependant) -> bool:
+    return any(isinstance(d.call, SecurityBase) or _needs_login(d) for d in dependant.dependencies)
+
+
+class _RateLimited:
+    def __init__(self, app: ASGIApp, limiter: PublicRateLimit) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            wait = self.limiter.take(client_ip(HTTPConnection(scope)))
+            if wait:
+                response = JSONResponse(
+                    {"error": {"code": "rate_limited", "message": "请求过于频繁，请稍后再试"}},
+                    status_code=429,
+                    headers={"Retry-After": str(wait)},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _needed_topics(settings: ServiceSettings, specs: list[ConsumerSpec]) -> list[str]:

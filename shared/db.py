@@ -79,7 +79,9 @@ class Database:
             # but all of them kept once opened: SQLAlchemy closes an overflow connection as soon as
             # it is returned, so a load just above pool_size opened and closed a connection (a new
             # server backend, cold prepared statements) every few dozen requests.
-            self.engine = create_async_engine(async_url(url), pool_size=2 * pool_size, max_overflow=0)
+            self.engine = create_async_engine(
+                async_url(url), pool_size=2 * pool_size, max_overflow=0, hide_parameters=True
+            )
             _check_liveness_on_checkout(self.engine)
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
             self._owns_engine = True

@@ -10,6 +10,7 @@ Every error body has the same shape, for people (Chinese ``message``) and progra
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -159,7 +160,9 @@ def translate_validation_errors(errors: Any) -> list[dict[str, str]]:
                 message = template.format(**{k: str(v) for k, v in ctx.items()})
             except (KeyError, IndexError):
                 message = template
-        out.append({"field": _field_of(tuple(err.get("loc", ()))), "code": code, "message": message})
+        # a JSON syntax error's location is a character offset into the body, not a field
+        field = "body" if code in {"json_invalid", "json_type"} else _field_of(tuple(err.get("loc", ())))
+        out.append({"field": field, "code": code, "message": message})
     return out
 
 
@@ -191,8 +194,37 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code, headers=exc.headers)
 
 
+def _database_error(exc: BaseException) -> BaseException | None:
+    """The database error in ``exc``'s chain, if any (SQLAlchemy's or the driver's)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        module = type(current).__module__
+        if module.startswith(("sqlalchemy", "asyncpg")):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    database_error = _database_error(exc)
+    if database_error is None:
+        log.exception("unhandled error", extra={"path": request.url.path})
+    else:
+        # A database error's text can carry the statement's parameters (the driver quotes an argument
+        # it could not encode): log where it happened and what kind of error, never its message.
+        frames = traceback.extract_tb(exc.__traceback__)
+        log.error(
+            "unhandled database error",
+            extra={
+                "path": request.url.path,
+                "error": type(exc).__name__,
+                "database_error": type(database_error).__name__,
+                "sqlstate": getattr(getattr(database_error, "orig", database_error), "sqlstate", None),
+                "where": [f"{f.filename}:{f.lineno} {f.name}" for f in frames[-8:]],
+            },
+        )
     return JSONResponse({"error": {"code": "internal_error", "message": "服务器内部错误"}}, status_code=500)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
@@ -84,6 +85,9 @@ class ServiceSettings(BaseSettings):
     pii_previous_encryption_secrets: dict[str, str] = Field(default_factory=dict)
 
     log_level: str = "INFO"
+    # Data-sharing grants (数据共享授权, shared/grants.yaml): what each agency may read, in the ledger
+    # and in every other answer an agency may ask for. Every service reads the same file.
+    grants_file: Path = Path(__file__).resolve().parent / "grants.yaml"
     # every successful write leaves a row in the service's append-only audit_log table
     audit_writes: bool = True
 
@@ -92,6 +96,30 @@ class ServiceSettings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     # A directory of static pages to serve at /ui/ (the run command sets it for one service only).
     web_dir: str | None = None
+
+    # --- hostile input (shared/edge.py, docs/security.md) ------------------------------------------
+    # Largest request body a route reads (413 before reading it); document uploads have their own.
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # All request headers together (431), and the bearer token alone (401 token_too_large).
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_token_bytes: int = Field(default=4096, ge=256)
+    # Longest a token may be valid (exp - iat); a longer-lived one is refused (401 token_lifetime).
+    jwt_max_lifetime_seconds: int = Field(default=24 * 3600, ge=60)
+    # Proxies whose X-Forwarded-For is believed (addresses or networks, e.g. ["10.0.0.0/8"]). Empty:
+    # the header is ignored and the client is the connection's peer.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Every endpoint that needs no login: per client address, a burst and a refill per minute
+    # (in process memory: each replica keeps its own allowance).
+    public_rate_burst: int = Field(default=600, ge=1)
+    public_rate_per_minute: float = Field(default=600.0, gt=0)
+    # /docs (Swagger UI, served from the platform itself) and /openapi.json: None = on, except in
+    # production where they are off unless set to true.
+    docs_enabled: bool | None = None
+    # Swagger UI's files (web/package.json vendors swagger-ui-dist there).
+    docs_assets_dir: str | None = None
+    # Extra origins the pages may call (Content-Security-Policy connect-src); the page's own host on
+    # any port (the other services, as ./dev run starts them) is always allowed.
+    csp_connect_src: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> ServiceSettings:

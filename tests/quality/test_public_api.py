@@ -57,7 +57,7 @@ async def env(rollback_db: Callable[[str], Awaitable[Database]]) -> AsyncIterato
     settings = settings_for(
         "inspection",
         run_background_workers=False,
-        trust_forwarded_for=True,
+        trusted_proxies=["127.0.0.1"],  # the test client is the proxy; X-Forwarded-For names the client
         complaint_ip_burst=3,
         complaint_ip_per_hour=1,
         complaint_global_burst=8,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import PydanticCustomError
 
 from shared.events.filing import ClassType
+from shared.text import FreeText, RequestModel
 
 CLASS_TYPE_ZH: dict[str, str] = {"infant": "乳儿班", "toddler": "托小班", "older": "托大班", "mixed": "混合班"}
 
@@ -20,17 +21,17 @@ MAX_FEE_YUAN = 1_000_000
 
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 FeeYuan = Annotated[int, Field(ge=0, le=MAX_FEE_YUAN)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Description = Annotated[FreeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class EnrolmentIn(BaseModel):
+class EnrolmentIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     class_type: ClassType = Field(description="infant 乳儿班 | toddler 托小班 | older 托大班 | mixed 混合班")
     children: Count = Field(description="children enrolled in classes of this type")
 
 
-class StaffCounts(BaseModel):
+class StaffCounts(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     carers: Count = Field(description="保育人员")
@@ -39,7 +40,7 @@ class StaffCounts(BaseModel):
     other: Count = Field(description="其他人员")
 
 
-class IncidentsIn(BaseModel):
+class IncidentsIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     count: Count = Field(description="safety incidents (安全事故) during the year")
@@ -57,7 +58,7 @@ class IncidentsIn(BaseModel):
         return value
 
 
-class FeesIn(BaseModel):
+class FeesIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     monthly_fee_yuan: FeeYuan = Field(description="ordinary monthly fee, yuan")
@@ -75,7 +76,7 @@ class FeesIn(BaseModel):
         return value
 
 
-class AnnualReportIn(BaseModel):
+class AnnualReportIn(RequestModel):
     """One year's report. Every class type at most once; children may be 0."""
 
     model_config = ConfigDict(extra="forbid")

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from shared.events.filing import OPERATING_MODEL_ZH, ClassType, OperatingModel, ServiceType
 from shared.identifiers import IdentifierError, validate_uscc
 from shared.reference import GZ_LATITUDE, GZ_LONGITUDE
+from shared.text import FreeText, PublicName, PublicText, RequestModel
 
 # 托育机构设置标准（试行） class sizes: (maximum children per class, Chinese name)
 CLASS_LIMITS: dict[str, tuple[int, str]] = {
@@ -40,18 +41,18 @@ GZ_LAT = GZ_LATITUDE
 GZ_LNG = GZ_LONGITUDE
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Name = Annotated[str, StringConstraints(min_length=2, max_length=100)]
-Address = Annotated[str, StringConstraints(min_length=4, max_length=200)]
+Name = Annotated[PublicName, StringConstraints(min_length=2, max_length=100)]
+Address = Annotated[PublicText, StringConstraints(min_length=4, max_length=200)]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+\-() ]{7,20}$")]
 
 
-class ClassIn(BaseModel):
+class ClassIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     class_type: ClassType = Field(
         description="infant 乳儿班 ≤10 | toddler 托小班 ≤15 | older 托大班 ≤20 | mixed 混合班 ≤18"
     )
-    size: int = Field(ge=1, description="children in this class")
+    size: int = Field(ge=1, le=100, description="children in this class")
 
     @field_validator("size")
     @classmethod
@@ -76,7 +77,7 @@ def _check_longitude(value: float) -> float:
     return value
 
 
-class InstitutionCreate(BaseModel):
+class InstitutionCreate(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     uscc: str = Field(description="统一社会信用代码 (GB 32100, 18 characters with check character)")
@@ -91,7 +92,7 @@ class InstitutionCreate(BaseModel):
     longitude: float
     premises_area_m2: float = Field(gt=0, le=100_000)
     classes: list[ClassIn] = Field(min_length=1, max_length=60)
-    puhui_slots: int = Field(ge=0, description="普惠 slots, at most the total")
+    puhui_slots: int = Field(ge=0, le=100_000, description="普惠 slots, at most the total")
     monthly_fee_yuan: int = Field(ge=0, le=100_000)
     meals: bool
     contact_phone: Phone | None = None
@@ -118,7 +119,7 @@ class InstitutionCreate(BaseModel):
     _lng = field_validator("longitude")(_check_longitude)
 
 
-class InstitutionChangeIn(BaseModel):
+class InstitutionChangeIn(RequestModel):
     """A change (变更): only the fields that change. Key fields need a decision; minor ones apply at once."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -134,7 +135,7 @@ class InstitutionChangeIn(BaseModel):
     longitude: float | None = None
     premises_area_m2: float | None = Field(default=None, gt=0, le=100_000)
     classes: list[ClassIn] | None = Field(default=None, min_length=1, max_length=60)
-    puhui_slots: int | None = Field(default=None, ge=0)
+    puhui_slots: int | None = Field(default=None, ge=0, le=100_000)
     monthly_fee_yuan: int | None = Field(default=None, ge=0, le=100_000)
     meals: bool | None = None
     contact_phone: Phone | None = None
@@ -151,21 +152,21 @@ class InstitutionChangeIn(BaseModel):
         return None if value is None else _check_longitude(value)
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     decision: Literal["file", "return", "reject"] = Field(
         description="file 予以备案 | return 退回补正 | reject 不予备案"
     )
-    reason: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+    reason: Annotated[FreeText, StringConstraints(max_length=1000)] | None = Field(
         default=None, description="required for return and reject"
     )
 
 
-class DeregistrationIn(BaseModel):
+class DeregistrationIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: Annotated[str, StringConstraints(min_length=2, max_length=1000)]
+    reason: Annotated[FreeText, StringConstraints(min_length=2, max_length=1000)]
 
 
 class ClassOut(BaseModel):

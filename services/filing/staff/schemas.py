@@ -16,27 +16,30 @@ from pydantic_core import PydanticCustomError
 from services.filing.staff.models import ROLE_ZH
 from shared.events.filing import StaffRole
 from shared.identifiers import IdentifierError, validate_resident_id
+from shared.text import DisplayName, FreeText, RequestModel
 
-PersonName = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+PersonName = Annotated[DisplayName, StringConstraints(min_length=1, max_length=50)]
 
 
-class CertificateIn(BaseModel):
+class CertificateIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    kind: Annotated[str, StringConstraints(min_length=1, max_length=50)] = Field(description="e.g. 保育师证, 育婴员证")
+    kind: Annotated[FreeText, StringConstraints(min_length=1, max_length=50)] = Field(
+        description="e.g. 保育师证, 育婴员证"
+    )
     number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     expires_on: date | None = Field(default=None, description="null = does not expire")
 
 
-class TrainingIn(BaseModel):
+class TrainingIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     hours: float = Field(gt=0, le=1000)
     date: date
-    topic: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    topic: Annotated[FreeText, StringConstraints(min_length=1, max_length=200)]
 
 
-class StaffHireIn(BaseModel):
+class StaffHireIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: PersonName = Field(description="姓名")

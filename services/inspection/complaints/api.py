@@ -28,10 +28,10 @@ from services.inspection.complaints.schemas import (
     TriageIn,
 )
 from services.inspection.errors import InspectorNotFound, InstitutionNotInPool
-from services.inspection.settings import InspectionSettings
 from services.inspection.unlicensed.errors import CaseClosed
 from shared.auth import Principal, require_roles
 from shared.db import Database, DbSession
+from shared.edge import client_ip
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
 from shared.reference import districts
 from shared.workdays import CHINA as BEIJING
@@ -42,21 +42,12 @@ AUTH = error_responses(Unauthenticated, Forbidden)
 LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": "rate_limited (Retry-After header)"}}
 
 
-def client_ip(request: Request, settings: InspectionSettings) -> str:
-    if settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first[:64]
-    return request.client.host if request.client is not None else "unknown"
-
-
 async def _limit(request: Request, scope: str, per_ip: Limit, overall: Limit | None) -> None:
     """Take a token from the client's bucket (then the global one) in a transaction of its own."""
     settings = settings_of(request)
     db: Database = request.app.state.db
     now = now_of(request)
-    key = ratelimit.client_key(settings.pii_hmac_secret, scope, client_ip(request, settings))
+    key = ratelimit.client_key(settings.pii_hmac_secret, scope, client_ip(request))
     async with db.transaction() as session:
         decision = await ratelimit.consume(session, key, per_ip, now)
         if decision.allowed and overall is not None:

@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from services.inspection.common import District
 from services.inspection.tasks.schemas import TargetedIn
+from shared.text import FreeText, PublicName, PublicText, RequestModel
 
 Category = Literal["safety", "abuse", "hygiene_food", "staffing", "fees", "unlicensed", "other"]
 CATEGORY_ZH = {
@@ -35,7 +36,7 @@ def _no_control(value: str | None) -> str | None:
     return value
 
 
-class ComplaintIn(BaseModel):
+class ComplaintIn(RequestModel):
     """About a filed institution (``institution_id``) or a place (``address`` with ``district``,
     optionally ``street_code`` and the name it trades under). ``contact`` is optional (anonymous
     allowed); it is stored encrypted and never shown back."""
@@ -45,10 +46,10 @@ class ComplaintIn(BaseModel):
     institution_id: UUID | None = None
     district: District | None = Field(default=None, description="code or name; required with address")
     street_code: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
-    address: str | None = Field(default=None, min_length=4, max_length=200)
-    operator_name: str | None = Field(default=None, min_length=2, max_length=100)
+    address: PublicText | None = Field(default=None, min_length=4, max_length=200)
+    operator_name: PublicName | None = Field(default=None, min_length=2, max_length=100)
     category: Category
-    description: str = Field(min_length=10, max_length=1000)
+    description: PublicText = Field(min_length=10, max_length=1000)
     contact: str | None = Field(default=None, min_length=5, max_length=100, description="phone or e-mail")
 
     _plain = field_validator("address", "operator_name", "description", "contact")(_no_control)
@@ -69,13 +70,13 @@ class PublicStatusOut(BaseModel):
     outcome_zh: str | None
 
 
-class TriageIn(BaseModel):
+class TriageIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     action: Action
-    reason: str = Field(min_length=2, max_length=1000, description="internal; never shown to the public")
-    public_reply: str | None = Field(default=None, min_length=2, max_length=500)
-    referred_to: str | None = Field(default=None, min_length=2, max_length=100, description="referral: the agency")
+    reason: FreeText = Field(min_length=2, max_length=1000, description="internal; never shown to the public")
+    public_reply: PublicText | None = Field(default=None, min_length=2, max_length=500)
+    referred_to: FreeText | None = Field(default=None, min_length=2, max_length=100, description="referral: the agency")
     # targeted_inspection: the team and deadline, as for POST /v1/targeted-inspections
     inspector_ids: list[UUID] | None = Field(default=None, min_length=2, max_length=10)
     due_by: date | None = None

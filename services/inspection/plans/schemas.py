@@ -13,15 +13,16 @@ from pydantic_core import PydanticCustomError
 from services.inspection.common import District
 from services.inspection.reference import checklist
 from shared.events.filing import OperatingModel
+from shared.text import DisplayName, PublicText, RequestModel
 
 GradeKey = Literal["A", "B", "C", "D", "ungraded"]
 Ratio = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4, allow_inf_nan=False)]
 
 
-class PlanCreate(BaseModel):
+class PlanCreate(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=2, max_length=100, description="e.g. 2026年第一季度天河区托育机构双随机抽查")
+    name: DisplayName = Field(min_length=2, max_length=100, description="e.g. 2026年第一季度天河区托育机构双随机抽查")
     districts: list[District] = Field(min_length=1, max_length=11, description="districts in scope: codes or names")
     operating_models: list[OperatingModel] = Field(
         default_factory=list, max_length=7, description="operating models in scope; empty = all"
@@ -81,10 +82,10 @@ class PlanOut(BaseModel):
     drawn_at: datetime | None
 
 
-class DrawIn(BaseModel):
+class DrawIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    witness_value: str = Field(
+    witness_value: PublicText = Field(
         max_length=500,
         description="the independent witness's value (e.g. a lottery number or a public beacon), used verbatim",
     )

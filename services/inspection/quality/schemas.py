@@ -6,17 +6,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.text import FreeText, RequestModel
 
-class AnswerIn(BaseModel):
+
+class AnswerIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=20)
     score: float = Field(ge=0, le=1000, allow_inf_nan=False)
     veto_met: bool | None = Field(default=None, description="veto (基础) items only: is the requirement met")
-    note: str | None = Field(default=None, max_length=1000)
+    note: FreeText | None = Field(default=None, max_length=1000)
 
 
-class AssessmentIn(BaseModel):
+class AssessmentIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     institution_id: UUID

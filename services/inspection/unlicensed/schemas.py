@@ -9,16 +9,17 @@ from pydantic_core import PydanticCustomError
 
 from shared.identifiers import IdentifierError, validate_uscc
 from shared.reference import GZ_LATITUDE, GZ_LONGITUDE
+from shared.text import DisplayName, FreeText, RequestModel
 
 
-class SiteUpdateIn(BaseModel):
+class SiteUpdateIn(RequestModel):
     """What was learnt about the operator; only the fields given change."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    operator_name: str | None = Field(default=None, min_length=2, max_length=100)
+    operator_name: DisplayName | None = Field(default=None, min_length=2, max_length=100)
     uscc: str | None = Field(default=None, max_length=40)
-    address: str | None = Field(default=None, min_length=4, max_length=200)
+    address: FreeText | None = Field(default=None, min_length=4, max_length=200)
     latitude: float | None = Field(default=None, ge=GZ_LATITUDE[0], le=GZ_LATITUDE[1])
     longitude: float | None = Field(default=None, ge=GZ_LONGITUDE[0], le=GZ_LONGITUDE[1])
 
@@ -33,16 +34,16 @@ class SiteUpdateIn(BaseModel):
             raise PydanticCustomError(exc.code, exc.message_zh) from None
 
 
-class StepIn(BaseModel):
+class StepIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     step_id: UUID | None = Field(default=None, description="an existing open step to keep (and edit)")
-    title_zh: str = Field(min_length=2, max_length=200)
+    title_zh: FreeText = Field(min_length=2, max_length=200)
     due_on: date
-    note: str | None = Field(default=None, max_length=1000)
+    note: FreeText | None = Field(default=None, max_length=1000)
 
 
-class PlanIn(BaseModel):
+class PlanIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     steps: list[StepIn] = Field(min_length=1, max_length=30)
@@ -56,22 +57,22 @@ class PlanIn(BaseModel):
         return value
 
 
-class CompleteStepIn(BaseModel):
+class CompleteStepIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    note: str | None = Field(default=None, max_length=1000)
+    note: FreeText | None = Field(default=None, max_length=1000)
 
 
-class CloseDownIn(BaseModel):
+class CloseDownIn(RequestModel):
     """The enforcement record (执法记录) of closing the operator down."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    decision_no: str = Field(min_length=2, max_length=100, description="处罚/取缔决定书文号")
-    authority: str = Field(min_length=2, max_length=100)
+    decision_no: FreeText = Field(min_length=2, max_length=100, description="处罚/取缔决定书文号")
+    authority: FreeText = Field(min_length=2, max_length=100)
     decided_on: date
-    measures: list[str] = Field(min_length=1, max_length=20)
-    summary_zh: str = Field(min_length=2, max_length=2000)
+    measures: list[FreeText] = Field(min_length=1, max_length=20)
+    summary_zh: FreeText = Field(min_length=2, max_length=2000)
 
     def record(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
