@@ -27,7 +27,8 @@ async def tables(url: str) -> set[str]:
 async def test_upgrade_downgrade_upgrade(pg: LocalPostgres, service: str) -> None:
     name = f"mig_{service}"
     pg.drop_database(name)
-    url = pg.create_database(name)
+    pg.create_database(name, service=service)
+    url = pg.owner_url(name, service)  # the whole history runs as the owner role, as in production
     try:
         await asyncio.to_thread(upgrade, service, url)
         created = await tables(url)

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -64,14 +65,27 @@ class Ledger:
             await session.execute(text(statement), params)
 
 
-@pytest.fixture
-async def ledger(rollback_db: Callable[[str], Awaitable[Database]]) -> AsyncIterator[Ledger]:
-    db = await rollback_db("reporting")
+@asynccontextmanager
+async def served(db: Database) -> AsyncIterator[Ledger]:
     app = create_app("reporting", settings_for("reporting", run_background_workers=False), db)
     async with running(app) as client:
         spec = consumers(app.state.context)[0]
         assert spec.name == "reporting"
         yield Ledger(client, db, spec.handlers[FILED])
+
+
+@pytest.fixture
+async def ledger(rollback_db: Callable[[str], Awaitable[Database]]) -> AsyncIterator[Ledger]:
+    async with served(await rollback_db("reporting")) as ledger:
+        yield ledger
+
+
+@pytest.fixture
+async def intruded_ledger(rollback_db: Callable[..., Awaitable[Database]]) -> AsyncIterator[Ledger]:
+    """As ``ledger``, but connected as the superuser: ``sql`` plays an intruder with direct access to
+    the database, who may rewrite what the service's own role may not (test_database_roles)."""
+    async with served(await rollback_db("reporting", superuser=True)) as ledger:
+        yield ledger
 
 
 async def test_checkpoints_and_proofs_verify_with_go_sumdb(ledger: Ledger) -> None:
@@ -187,7 +201,8 @@ EXPECTED_PROBLEM = {
 
 
 @pytest.mark.parametrize("kind", sorted(TAMPERING))
-async def test_tampering_with_stored_entries_is_detected(ledger: Ledger, kind: str) -> None:
+async def test_tampering_with_stored_entries_is_detected(intruded_ledger: Ledger, kind: str) -> None:
+    ledger = intruded_ledger
     await ledger.stories(0, 2)
     earlier = await ledger.checkpoint()
     await ledger.stories(2, 1)  # the log went on after the checkpoint an agency holds
@@ -206,7 +221,8 @@ async def test_tampering_with_stored_entries_is_detected(ledger: Ledger, kind: s
         assert error["code"] == "ledger_inconsistent"
 
 
-async def test_altered_checkpoint_rows_are_detected(ledger: Ledger) -> None:
+async def test_altered_checkpoint_rows_are_detected(intruded_ledger: Ledger) -> None:
+    ledger = intruded_ledger
     await ledger.stories(0, 1)
     await ledger.checkpoint()
     await ledger.sql("UPDATE ledger_checkpoint SET root_hash = sha256('x'::bytea)")
