@@ -60,7 +60,7 @@ def officer_token() -> str:
 def upload_documents(base: str, token: str) -> dict[str, str]:
     documents = {}
     for kind in DOCUMENT_KINDS:
-        request = urllib.request.Request(f"{base}/v1/documents", data=PDF + kind.encode(), method="POST")
+        request = urllib.request.Request(f"{base}/v1/documents", data=PDF + kind.encode() + b"\n%%EOF\n", method="POST")
         request.add_header("Content-Type", "application/pdf")
         request.add_header("Authorization", f"Bearer {token}")
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -19,20 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.routing import APIRoute
-from fastapi.security.base import SecurityBase
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from shared.audit import audit_router, install_refusal_audit
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
-from shared.edge import EdgeGuard, EdgeLimits, PublicRateLimit, client_ip
+from shared.edge import EdgeGuard, EdgeLimits, PublicRateLimit, PublicRateLimitMiddleware, document_rate_limits
 from shared.errors import install_error_handlers
 from shared.kafka import kafka_reachable, make_producer, missing_topics
 from shared.kafka_access import PRINCIPALS
@@ -190,9 +186,12 @@ def create_service_app(
         app.include_router(router)
     app.include_router(_ops_router())
     app.include_router(audit_router())
-    limit_public_routes(app, PublicRateLimit(settings.public_rate_burst, settings.public_rate_per_minute))
+    document_rate_limits(app)
     if docs:
         _serve_docs(app, title, settings.docs_assets_dir or str(DEFAULT_DOCS_ASSETS))
+    app.add_middleware(
+        PublicRateLimitMiddleware, limiter=PublicRateLimit(settings.public_rate_burst, settings.public_rate_per_minute)
+    )
     # outermost: limits and security headers apply to every answer, errors included
     app.add_middleware(
         EdgeGuard,
@@ -227,7 +226,7 @@ class PageAssets(StaticFiles):
 
     def get_path(self, scope: Scope) -> str:
         path = super().get_path(scope)
-        parts = [p for p in path.replace("\\", "/").split("/") if p]
+        parts = [p for p in path.replace("\\", "/").split("/") if p not in {"", "."}]
         if any(p in PAGE_EXCLUDED or p.startswith(".") for p in parts):
             raise StarletteHTTPException(status_code=404)
         if parts and "." in parts[-1] and Path(parts[-1]).suffix.lower() not in PAGE_SUFFIXES:
@@ -258,39 +257,6 @@ def _serve_docs(app: FastAPI, title: str, assets_dir: str) -> None:
 
     if Path(assets_dir).is_dir():
         app.mount("/docs/assets", PageAssets(directory=assets_dir), name="docs-assets")
-
-
-def limit_public_routes(app: FastAPI, limiter: PublicRateLimit) -> None:
-    """Put the public rate limit on every API route that needs no login (no security scheme in its
-    dependencies), except the operations probes; each says so in its OpenAPI responses (429)."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or "operations" in route.tags or _needs_login(route.dependant):
-            continue
-        route.app = _RateLimited(route.app, limiter)
-        route.responses = {**route.responses, 429: {"description": "rate_limited (Retry-After header)"}}
-
-
-def _needs_login(dependant: Dependant) -> bool:
-    return any(isinstance(d.call, SecurityBase) or _needs_login(d) for d in dependant.dependencies)
-
-
-class _RateLimited:
-    def __init__(self, app: ASGIApp, limiter: PublicRateLimit) -> None:
-        self.app = app
-        self.limiter = limiter
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            wait = self.limiter.take(client_ip(HTTPConnection(scope)))
-            if wait:
-                response = JSONResponse(
-                    {"error": {"code": "rate_limited", "message": "请求过于频繁，请稍后再试"}},
-                    status_code=429,
-                    headers={"Retry-After": str(wait)},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def _needed_topics(settings: ServiceSettings, specs: list[ConsumerSpec]) -> list[str]:

@@ -31,12 +31,17 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.text import string_problem
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -109,8 +114,12 @@ class EdgeLimits:
     connect_src: tuple[str, ...] = ()
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised by ``receive`` past the limit. An HTTPException, so that the route's body reading
+    (FastAPI turns any other error into a 400) and the error handlers answer it as a 413."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
 
 
 class EdgeGuard:
@@ -119,7 +128,7 @@ class EdgeGuard:
         self.limits = limits
         # route templates (/v1/entries/{entry_id}/evidence) as patterns of concrete paths
         self._patterns = [
-            (method, re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))), limit)
+            (method, _template_pattern(template), limit)
             for (method, template), limit in limits.route_body_limits.items()
         ]
 
@@ -281,3 +290,64 @@ class PublicRateLimit:
         while len(self._buckets) > self.max_buckets:
             del self._buckets[next(iter(self._buckets))]
         return wait
+
+
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+RATE_LIMITED = {"description": "rate_limited: too many requests from this address (Retry-After header)"}
+
+
+def public_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
+    """(METHOD, path template) of every operation that needs no login, probes aside: what the
+    service's own OpenAPI document says (an operation without ``security``)."""
+    return [
+        (method.upper(), path)
+        for path, operations in openapi.get("paths", {}).items()
+        for method, operation in operations.items()
+        if isinstance(operation, dict) and not operation.get("security") and path not in PROBES
+    ]
+
+
+def document_rate_limits(app: FastAPI) -> None:
+    """The OpenAPI document of ``app`` lists 429 for every public operation."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for method, path in public_operations(schema):
+                schema["paths"][path][method.lower()].setdefault("responses", {}).setdefault("429", RATE_LIMITED)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class PublicRateLimitMiddleware:
+    """The public rate limit on every operation that needs no login (found in the app's OpenAPI
+    document at the first request, when every route is in place)."""
+
+    def __init__(self, app: ASGIApp, limiter: PublicRateLimit) -> None:
+        self.app = app
+        self.limiter = limiter
+        self._public: list[tuple[str, re.Pattern[str]]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._is_public(scope):
+            wait = self.limiter.take(client_ip(HTTPConnection(scope)))
+            if wait:
+                status, body = _json(429, "rate_limited", "请求过于频繁，请稍后再试")
+                headers = [(b"content-type", b"application/json"), (b"retry-after", str(wait).encode())]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    def _is_public(self, scope: Scope) -> bool:
+        if self._public is None:
+            self._public = [(m, _template_pattern(p)) for m, p in public_operations(scope["app"].openapi())]
+        method, path = scope["method"], scope["path"]
+        return any(m == method and pattern.fullmatch(path) for m, pattern in self._public)
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))

@@ -102,6 +102,7 @@ _PYDANTIC_MESSAGES_ZH: dict[str, str] = {
     "string_type": "必须是字符串",
     "string_too_short": "长度不能少于 {min_length} 个字符",
     "string_too_long": "长度不能超过 {max_length} 个字符",
+    "string_unicode": "包含无法识别的字符（不是合法的 Unicode 文本）",
     "string_pattern_mismatch": "格式不正确",
     "int_type": "必须是整数",
     "int_parsing": "必须是整数",

@@ -71,7 +71,9 @@ async def upload_documents(client: Any, headers: dict[str, str], *, meals: bool 
     documents = {}
     for kind in kinds:
         response = await client.post(
-            "/v1/documents", content=PDF + kind.encode(), headers={**headers, "Content-Type": "application/pdf"}
+            "/v1/documents",
+            content=PDF + kind.encode() + b"\n%%EOF\n",
+            headers={**headers, "Content-Type": "application/pdf"},
         )
         assert response.status_code == 201, response.text
         documents[kind] = response.json()["sha256"]

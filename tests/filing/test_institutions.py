@@ -25,6 +25,8 @@ from tests.support import create_app, running, settings_for, token
 
 OFFICER = token("filing_officer", subject="officer-tianhe-01", districts=["440106"])
 OTHER_DISTRICT = token("filing_officer", subject="officer-yuexiu-01", districts=["440104"])
+# separation of duties: a filing submitted by OFFICER is decided by another officer of the district
+DECIDER = token("filing_officer", subject="officer-tianhe-02", districts=["440106"])
 SUPERVISOR = token("supervisor")
 
 
@@ -46,7 +48,7 @@ class Filing:
         return await self.client.post(
             f"/v1/institutions/{institution_id}/decision",
             json={"decision": decision, "reason": reason},
-            headers=OFFICER,
+            headers=DECIDER,
         )
 
     async def filed(self, **overrides: Any) -> dict[str, Any]:
@@ -173,10 +175,10 @@ async def test_required_documents_are_checked(filing: Filing) -> None:
 async def test_documents_are_content_addressed_with_type_and_size_limits(filing: Filing) -> None:
     client = filing.client
     first = await client.post(
-        "/v1/documents", content=b"%PDF-same", headers={**OFFICER, "Content-Type": "application/pdf"}
+        "/v1/documents", content=b"%PDF-1.7 same\n%%EOF\n", headers={**OFFICER, "Content-Type": "application/pdf"}
     )
     again = await client.post(
-        "/v1/documents", content=b"%PDF-same", headers={**OFFICER, "Content-Type": "application/pdf"}
+        "/v1/documents", content=b"%PDF-1.7 same\n%%EOF\n", headers={**OFFICER, "Content-Type": "application/pdf"}
     )
     assert first.status_code == again.status_code == 201
     assert (
@@ -185,11 +187,11 @@ async def test_documents_are_content_addressed_with_type_and_size_limits(filing:
         == (
             "d7d3f8c8d1d0b4ab1fbc0cba4a2f4b2bb2b5fa1e1e0c0cc3c1b5c0c5b2d5a5c5"
             if False
-            else __import__("hashlib").sha256(b"%PDF-same").hexdigest()
+            else __import__("hashlib").sha256(b"%PDF-1.7 same\n%%EOF\n").hexdigest()
         )
     )
     download = await client.get(f"/v1/documents/{first.json()['sha256']}", headers=OFFICER)
-    assert download.content == b"%PDF-same"
+    assert download.content == b"%PDF-1.7 same\n%%EOF\n"
 
     exe = await client.post(
         "/v1/documents", content=b"MZ\x90", headers={**OFFICER, "Content-Type": "application/x-msdownload"}
