@@ -178,6 +178,9 @@ def _principal(request: Request, token: str | None) -> Principal:
         raise Unauthenticated("请提供 Bearer 登录凭证", code="token_missing")
     principal = _verified.principal(request.app.state.settings, token)
     request.state.principal = principal  # for the audit trail
+    # the parsed JSON body (FastAPI reads it before solving dependencies), for the ids the audit
+    # trail names when a write is refused (the error handlers see a Request without it)
+    request.state.json_body = getattr(request, "_json", None)
     return principal
 
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi.responses import JSONResponse
 
 from services.credit import service
 from services.credit.errors import (
@@ -41,6 +42,7 @@ from services.credit.service import CreditEnv, RecordView
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
+from shared.grants import NoDataSharingGrant, Sources, agency_view, grants_of
 
 router = APIRouter(prefix="/v1/credit", tags=["credit"])
 public_router = APIRouter(prefix="/v1/public/credit", tags=["public"])
@@ -183,21 +185,71 @@ async def public_institution(institution_id: uuid.UUID, session: DbSession) -> P
     )
 
 
+_E = "cn.gov.gz.childcare.credit."
+_ENTERED, _BANNED, _FILED = (
+    f"{_E}list.entered.v1",
+    f"{_E}person.banned.v1",
+    "cn.gov.gz.childcare.filing.institution.filed.v1",
+)
+# What an agency may see of a list (shared.grants): each field shows these event fields, shown when
+# the agency's data-sharing grant covers one of them. A person's industry ban is also shared as
+# person.banned (person_ref, reason, legal basis, banned_at, until); an institution's name is the
+# filed profile's. Anything else is left out; a list none of whose fields are granted is refused.
+_LIST_SOURCES: Sources = {
+    "list_name": [(_ENTERED, "list_name")],
+    "title": [(_ENTERED, "list_name")],
+    "legal_basis": [(_ENTERED, "list_name")],
+    "total": [(_ENTERED, "subject_id")],
+}
+_INSTITUTION_SOURCES: Sources = {
+    "subject_kind": [(_ENTERED, "subject_kind")],
+    "subject_id": [(_ENTERED, "subject_id")],
+    "display_name": [(_FILED, "profile.name")],
+    **{f: [(_ENTERED, f)] for f in ("reason", "legal_basis", "entered_at", "until")},
+}
+_PERSON_SOURCES: Sources = {
+    **{f: [(_ENTERED, f)] for f in ("subject_kind", "subject_id", "reason", "legal_basis", "entered_at", "until")},
+}
+_BANNED_PERSON_SOURCES: Sources = {
+    "subject_kind": [(_ENTERED, "subject_kind"), (_BANNED, "person_ref")],
+    "subject_id": [(_ENTERED, "subject_id"), (_BANNED, "person_ref")],
+    "reason": [(_ENTERED, "reason"), (_BANNED, "reason")],
+    "legal_basis": [(_ENTERED, "legal_basis"), (_BANNED, "legal_basis")],
+    "entered_at": [(_ENTERED, "entered_at"), (_BANNED, "banned_at")],
+    "until": [(_ENTERED, "until"), (_BANNED, "until")],
+}
+_INDUSTRY_BAN_SOURCES: Sources = {
+    **_LIST_SOURCES,
+    **{k: [(_BANNED, "person_ref")] for k in ("list_name", "title", "legal_basis", "total")},
+}
+
+
 @router.get(
     "/lists/{list_name}",
     response_model=ListOut,
     summary="Current members of a list: serious_dishonesty (严重失信主体名单) or industry_ban (从业禁止)",
-    responses=error_responses(InvalidInput, Unauthenticated, Forbidden),
+    description="A credit officer gets every field. An agency gets only the members and fields its data-sharing "
+    "grant covers (list.entered; for persons banned from the industry also person.banned; an institution's "
+    "name with filing.institution.filed's profile.name); an agency without a grant, or whose grant covers none "
+    "of the list, gets 403 `no_data_sharing_grant`.",
+    responses=error_responses(InvalidInput, Unauthenticated, Forbidden, NoDataSharingGrant),
 )
 async def list_members(
-    list_name: Literal["serious_dishonesty", "industry_ban"], session: DbSession, _: ListReader, request: Request
-) -> ListOut:
+    list_name: Literal["serious_dishonesty", "industry_ban"], session: DbSession, reader: ListReader, request: Request
+) -> ListOut | JSONResponse:
+    view = agency_view(reader, grants_of(request.app.state.settings), full_roles=("credit_officer",))
+    banned = list_name == "industry_ban"
+    list_sources = _INDUSTRY_BAN_SOURCES if banned else _LIST_SOURCES
+    person_sources = _BANNED_PERSON_SOURCES if banned else _PERSON_SOURCES
+    if not view.full:
+        # a list is its members: refused before anything is read when the grant names none of them
+        view.require({"institution": _INSTITUTION_SOURCES["subject_id"], "person": person_sources["subject_id"]})
     env = _env(request)
     policy = await service.active_policy(session, env)
     members = await service.list_members(session, list_name)
     names = await service.display_names(session, [(m.subject_kind, m.subject_id) for m in members])
     definition = policy.lists[list_name]
-    return ListOut(
+    out = ListOut(
         list_name=list_name,
         title=definition.title_zh,
         legal_basis=definition.legal_basis,
@@ -215,6 +267,17 @@ async def list_members(
         ],
         total=len(members),
     )
+    if view.full:
+        return out
+    # an agency: the members whose kind its grant covers, each with only the granted fields
+    items = []
+    for item in out.items:
+        sources = _INSTITUTION_SOURCES if item.subject_kind == "institution" else person_sources
+        if view.covers_any({"subject_id": sources["subject_id"]}):
+            items.append(view.redact(item.model_dump(mode="json"), sources))
+    header = {k: v for k, v in out.model_dump(mode="json").items() if k != "items" and k != "total"}
+    shown = view.redact(header, list_sources) if view.covers_any(list_sources) else {}
+    return JSONResponse({**shown, "items": items, "total": len(items)})
 
 
 @router.post(

@@ -19,7 +19,6 @@ from services.reporting.errors import (
     NoDataSharingGrant,
     SizeBeyondTree,
 )
-from services.reporting.grants import Grants, load_grants
 from services.reporting.notes import Verifier
 from services.reporting.schemas import (
     CheckpointCheckOut,
@@ -36,6 +35,7 @@ from services.reporting.settings import ReportingSettings
 from shared.auth import Principal, require_roles
 from shared.db import Database, DbSession
 from shared.errors import Forbidden, Unauthenticated, error_responses
+from shared.grants import Grants, load_grants
 
 # Ledger indexes and sizes are PostgreSQL bigints; anything larger is a 422, not a database error.
 MAX_INDEX = 2**63 - 2
@@ -50,7 +50,7 @@ def _settings(request: Request) -> ReportingSettings:
 
 
 def _grants(request: Request) -> Grants:
-    return load_grants(_settings(request).ledger_grants_file)
+    return load_grants(_settings(request).grants_file)
 
 
 def _access(request: Request, principal: LedgerReader) -> service.Access:

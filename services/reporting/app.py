@@ -6,12 +6,12 @@ from fastapi import FastAPI
 
 from services.reporting.api import router
 from services.reporting.consumers import consumers
-from services.reporting.grants import load_grants
 from services.reporting.jobs import jobs
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.api import router as stats_router
 from shared.app import create_service_app
 from shared.db import Database
+from shared.grants import load_grants
 from shared.settings import ServiceSettings
 
 
@@ -19,7 +19,7 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
     from devstack.postgres import resolve_database_url
 
     resolved = settings if isinstance(settings, ReportingSettings) else ReportingSettings()
-    load_grants(resolved.ledger_grants_file)  # a broken grants file stops the start, not a request
+    load_grants(resolved.grants_file)  # a broken grants file stops the start, not a request
     return create_service_app(
         resolved,
         title="信息共享台账服务 (reporting)",

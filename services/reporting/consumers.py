@@ -7,13 +7,13 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import service
-from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
 from shared.app import ConsumerSpec, ServiceContext
 from shared.batch import batch_scope
 from shared.consumer import Handler
 from shared.events import CATALOGUE, DecodedEvent
+from shared.grants import load_grants
 from shared.topics import DOMAIN_TOPICS
 
 CONSUMER = "reporting"
@@ -21,7 +21,7 @@ CONSUMER = "reporting"
 
 def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
     settings = cast(ReportingSettings, ctx.settings)
-    shared_fields = load_grants(settings.ledger_grants_file).common()
+    shared_fields = load_grants(settings.grants_file).common()
 
     async def append(session: AsyncSession, event: DecodedEvent) -> None:
         # One transaction (the runner's, with the inbox claim): the entries and the projections commit

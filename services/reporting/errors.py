@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.errors import Conflict, InvalidInput
+from shared.grants import NoDataSharingGrant
+
+__all__ = ["NoDataSharingGrant"]  # defined once for every service in shared.grants
 
 
 class InvalidCursor(InvalidInput):
@@ -21,11 +24,6 @@ class SizeBeyondTree(InvalidInput):
 class FromAfterTo(InvalidInput):
     code = "from_after_to"
     message_zh = "起点不能大于终点"
-
-
-class NoDataSharingGrant(Forbidden):
-    code = "no_data_sharing_grant"
-    message_zh = "该机构没有数据共享授权，无权读取共享台账"
 
 
 class LedgerInconsistent(Conflict):

@@ -29,7 +29,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.reporting import service
 from services.reporting.consumers import CONSUMER
-from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
 from shared.batch import SCOPE_KEY, BatchScope
@@ -37,6 +36,7 @@ from shared.consumer import claim_inbox_many
 from shared.db import Database
 from shared.events import DecodedEvent, PoisonEvent, decode
 from shared.events.reporting import LedgerEntrySharedV1
+from shared.grants import load_grants
 from shared.kafka import KafkaAccess
 from shared.kafka_access import source_allowed
 from shared.outbox import Outbox
@@ -110,7 +110,7 @@ async def rebuild(
 ) -> RebuildResult:
     """Replay every topic into ``db`` (a migrated, empty reporting database)."""
     kafka, namespace = settings.kafka_access(), settings.kafka_namespace
-    shared_fields = load_grants(settings.ledger_grants_file).common()
+    shared_fields = load_grants(settings.grants_file).common()
     outbox = Outbox(source=settings.source, namespace=namespace)
     domain_topics = [qualified(namespace, t) for t in DOMAIN_TOPICS]
     ledger = _Reader(kafka, [qualified(namespace, LEDGER_CHANGES)], within=within)

@@ -23,16 +23,15 @@ from services.reporting.errors import (
     IndexOutOfRange,
     InvalidCursor,
     LedgerInconsistent,
-    NoDataSharingGrant,
     SizeBeyondTree,
 )
-from services.reporting.grants import Grants, project
 from services.reporting.jcs import canonicalize
 from services.reporting.models import LedgerCheckpoint
 from services.reporting.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign_checkpoint
 from shared.auth import Principal
 from shared.events import CloudEvent
 from shared.events.reporting import LedgerEntrySharedV1
+from shared.grants import Grants, agency_view, project
 from shared.outbox import Outbox
 
 LEDGER_SUBJECT = "ledger"
@@ -170,12 +169,9 @@ class Access:
 
 
 def access_for(principal: Principal, grants: Grants) -> Access:
-    if any(principal.has(role) for role in FULL_VIEW_ROLES):
-        return Access(fields_by_type=None, full=True)
-    granted = grants.for_agencies(principal.agencies)
-    if not granted:
-        raise NoDataSharingGrant()
-    return Access(fields_by_type=granted)
+    """The same rule as every agency answer (shared.grants.agency_view): 403 without a grant."""
+    view = agency_view(principal, grants, full_roles=FULL_VIEW_ROLES)
+    return Access(fields_by_type=view.fields_by_type, full=view.full)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.reporting.grants import DEFAULT_GRANTS_FILE
 from services.reporting.notes import NoteError, Signer, Verifier, valid_name
 from shared.settings import ServiceSettings
 
@@ -34,7 +32,6 @@ class ReportingSettings(ServiceSettings):
     # Verifier keys of earlier signing keys (after a rotation), so older checkpoints still verify.
     ledger_previous_verifier_keys: list[str] = Field(default_factory=list)
     ledger_checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
-    ledger_grants_file: Path = DEFAULT_GRANTS_FILE
     # Statistics (docs/statistics.md): the first year that may be asked about, and the annual-report
     # due day in the year after the report year. The due day must equal the filing service's
     # FILING_ANNUAL_REPORT_DUE_MONTH/DAY: it decides who still owed a report when they deregistered.

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.reporting import merkle
-from services.reporting.grants import GrantsError, load_grants, parse_grants, project
 from services.reporting.jcs import canonicalize, format_number
 from services.reporting.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, open_note
 from services.reporting.settings import ReportingSettings, dev_signer
+from shared.grants import GrantsError, load_grants, parse_grants, project
 
 # --- RFC 8785 ------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Every successful write leaves an append-only audit row: who, what, when; refused writes leave none."""
+"""Every successful write leaves an append-only audit row: who, what, when (refused writes: test_refused_audit)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def test_writes_are_audited_with_who_what_and_when(rollback_db: Callable[[
         assert refused.status_code == 422
         await client.get(f"/v1/institutions/{institution_id}", headers=OFFICER)  # reads are not audited
 
-        page = (await client.get("/v1/audit?subject=officer-audit", headers=OPS)).json()
+        page = (await client.get("/v1/audit?subject=officer-audit&outcome=committed", headers=OPS)).json()
         routes = [(e["method"], e["route"]) for e in page["entries"]]
         assert routes == [("POST", "/v1/documents")] * len(documents) + [
             ("POST", "/v1/institutions"),

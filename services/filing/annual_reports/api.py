@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from services.filing.access import require_institution_readable
 from services.filing.annual_reports import service
 from services.filing.annual_reports.errors import (
     AnnualReportExists,
@@ -120,7 +121,10 @@ async def submit_annual_report(
     summary="One institution's annual report for a year",
     responses=error_responses(InstitutionNotFound, AnnualReportNotFound, Unauthenticated, Forbidden),
 )
-async def get_annual_report(institution_id: uuid.UUID, year: int, session: DbSession, _: Reader) -> AnnualReportOut:
+async def get_annual_report(
+    institution_id: uuid.UUID, year: int, session: DbSession, reader: Reader
+) -> AnnualReportOut:
+    await require_institution_readable(session, reader, institution_id)
     return _out(await service.get_report(session, institution_id, year))
 
 

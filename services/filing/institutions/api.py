@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from services.filing.access import require_document_readable
 from services.filing.institutions import repository, service
 from services.filing.institutions.errors import (
     ChangePending,
@@ -36,6 +37,7 @@ from shared.db import DbSession
 from shared.errors import AppError, Forbidden, InvalidInput, Unauthenticated, error_responses
 from shared.events.filing import OPERATING_MODEL_ZH
 from shared.reference import districts, streets
+from shared.scope import read_scope, require_readable
 from shared.workdays import WorkdayCalendar
 
 router = APIRouter(prefix="/v1", tags=["institutions"])
@@ -256,8 +258,9 @@ async def deregister(
     summary="One institution as filed, with any pending change",
     responses=error_responses(InstitutionNotFound, Unauthenticated, Forbidden),
 )
-async def get_institution(institution_id: uuid.UUID, session: DbSession, _: Reader) -> InstitutionOut:
+async def get_institution(institution_id: uuid.UUID, session: DbSession, reader: Reader) -> InstitutionOut:
     institution, change = await service.get(session, institution_id)
+    require_readable(reader, institution.district_code, field="institution_id")  # 403 outside a filing officer's
     return _out(institution, change)
 
 
@@ -276,8 +279,9 @@ async def list_institutions(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> InstitutionPage:
-    # Filing officers see their own districts; supervisors and operations see the city.
-    scope = list(reader.districts) if reader.has("filing_officer") and not reader.has("supervisor") else None
+    # Filing officers see their own districts; supervisors and operations see the city (shared.scope).
+    codes = read_scope(reader)
+    scope = sorted(codes) if codes is not None else None
     rows, total = await repository.list_institutions(
         session, districts=scope, status=status_filter, offset=(page - 1) * page_size, limit=page_size
     )
@@ -337,8 +341,9 @@ async def upload_document(request: Request, session: DbSession, officer: FilingO
     response_class=Response,
     responses=error_responses(DocumentNotFound, Unauthenticated, Forbidden),
 )
-async def download_document(sha256: str, session: DbSession, _: Reader) -> Response:
+async def download_document(sha256: str, session: DbSession, reader: Reader) -> Response:
     blob = await repository.get_document(session, sha256.lower())
     if blob is None:
         raise DocumentNotFound(field="sha256")
+    await require_document_readable(session, reader, blob.sha256, blob.uploaded_by)
     return Response(blob.content, media_type=blob.media_type, headers={"ETag": f'"{blob.sha256}"'})

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.filing.institutions import repository
 from services.filing.institutions.errors import (
     ChangePending,
-    DistrictOutOfScope,
     DocumentNotFound,
     IllegalTransition,
     InstitutionNotFound,
@@ -48,6 +47,7 @@ from shared.events.filing import (
 )
 from shared.outbox import Outbox
 from shared.reference import ReferenceDataError, validate_location
+from shared.scope import require_district
 from shared.workdays import Deadline, WorkdayCalendar, china_today
 
 STATUS_ZH = {
@@ -113,11 +113,7 @@ class FilingInput:
 
 
 def _require_scope(officer: Principal, district_code: str) -> None:
-    if district_code not in officer.districts:
-        raise DistrictOutOfScope(
-            f"您的辖区（{'、'.join(officer.districts) or '无'}）不包括该机构所在区（{district_code}）",
-            field="district",
-        )
+    require_district(officer, district_code, field="district")  # shared.scope: codes or names
 
 
 async def _check_documents(session: AsyncSession, documents: Mapping[str, str], meals: bool) -> None:

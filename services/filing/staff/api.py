@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from services.filing.access import require_institution_readable
 from services.filing.institutions.errors import InstitutionNotFound
 from services.filing.staff import service
 from services.filing.staff.errors import (
@@ -140,9 +141,10 @@ async def leave_staff(
 async def list_staff(
     institution_id: uuid.UUID,
     session: DbSession,
-    _: Reader,
+    reader: Reader,
     include_left: Annotated[bool, Query(description="also list people who have left")] = False,
 ) -> StaffPage:
+    await require_institution_readable(session, reader, institution_id)
     views = await service.list_staff(session, institution_id, include_left=include_left)
     return StaffPage(items=[StaffOut(**asdict(v)) for v in views], total=len(views))
 
@@ -156,6 +158,7 @@ async def list_staff(
 async def get_staff(
     institution_id: uuid.UUID, staff_id: uuid.UUID, session: DbSession, reader: Reader, request: Request
 ) -> StaffDetailOut:
+    await require_institution_readable(session, reader, institution_id)
     view = await service.get_staff_detail(
         session, service.vault_for(_settings(request)), institution_id, staff_id, actor=_actor(reader)
     )
@@ -168,6 +171,7 @@ async def get_staff(
     summary="Staffing against the filed classes (carer ratios, principal, health staff)",
     responses=error_responses(InstitutionNotFound, Unauthenticated, Forbidden),
 )
-async def get_staffing(institution_id: uuid.UUID, session: DbSession, _: Reader, request: Request) -> StaffingOut:
+async def get_staffing(institution_id: uuid.UUID, session: DbSession, reader: Reader, request: Request) -> StaffingOut:
+    await require_institution_readable(session, reader, institution_id)
     view = await service.get_staffing(session, institution_id, service.carer_ratios(_settings(request)))
     return StaffingOut(**asdict(view))

@@ -55,6 +55,8 @@ from shared.events.filing import (
 from shared.identifiers import normalise_identifier
 from shared.outbox import Outbox
 from shared.pii import PiiError, PiiVault, mask_resident_id
+from shared.reference import districts
+from shared.scope import district_codes
 from shared.settings import ServiceSettings
 from shared.workdays import china_today
 
@@ -76,7 +78,7 @@ class Actor:
     districts: tuple[str, ...] = ()
 
     def covers(self, district_code: str) -> bool:
-        return district_code in self.districts
+        return district_code in district_codes(self.districts)  # codes or names, as shared.scope
 
 
 @dataclass(frozen=True)
@@ -324,7 +326,8 @@ async def _institution_in_scope(session: AsyncSession, institution_id: uuid.UUID
     if institution is None:
         raise InstitutionNotFound()
     if not actor.covers(institution.district_code):
-        raise DistrictOutOfScope()
+        name = districts()[institution.district_code].name
+        raise DistrictOutOfScope(f"该机构属于{name}，不在您的辖区，无权办理其人员业务")
     return institution
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from services.inspection.common import now_of, settings_of
 from services.inspection.errors import PlanAlreadyCommitted, PlanAlreadyDrawn, PlanNotCommitted, PlanNotFound
@@ -16,6 +17,7 @@ from services.inspection.plans.schemas import DrawIn, DrawRecordOut, PlanCreate,
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
+from shared.grants import AgencyView, NoDataSharingGrant, Sources, agency_view, grants_of
 
 router = APIRouter(prefix="/v1", tags=["plans"])
 
@@ -23,6 +25,39 @@ Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
 # Not public: a draw known before the inspection window lets institutions prepare for the visit.
 DrawReader = Annotated[Principal, Depends(require_roles("supervisor", "ops", "agency:*"))]
 AUTH = error_responses(Unauthenticated, Forbidden)
+AGENCY_AUTH = error_responses(Unauthenticated, Forbidden, NoDataSharingGrant)
+
+_E = "cn.gov.gz.childcare.inspection."
+_CREATED, _COMMITTED = f"{_E}plan.created.v1", f"{_E}plan.committed.v1"
+_DRAWN, _ASSIGNED = f"{_E}plan.drawn.v1", f"{_E}task.assigned.v1"
+# What an agency may see of plans and draw records (shared.grants): each field shows these event
+# fields and is shown when the agency's data-sharing grant covers one of them. Fields no event
+# carries (sampling ratios, team size, checklist) are never shown to an agency, and the selection
+# (which institutions are inspected, by which task) only with task.assigned: known before the
+# inspection window, it would let institutions prepare for the visit.
+PLAN_SOURCES: Sources = {
+    "id": [(_CREATED, "plan_id")],
+    "status": [(_CREATED, "plan_id")],
+    **{f: [(_CREATED, f)] for f in ("name", "districts", "window_start", "window_end", "created_at")},
+    **{f: [(_COMMITTED, f)] for f in ("commitment", "institutions_hash", "inspectors_hash", "committed_at")},
+    "drawn_at": [(_DRAWN, "drawn_at")],
+}
+DRAW_SOURCES: Sources = {
+    "plan_id": [(_COMMITTED, "plan_id"), (_DRAWN, "plan_id")],
+    "status": [(_COMMITTED, "plan_id"), (_DRAWN, "plan_id")],
+    "algorithm": [(_COMMITTED, "commitment")],
+    "parameters": [(_COMMITTED, "commitment")],
+    "institutions": [(_COMMITTED, "institutions_hash")],
+    "inspectors": [(_COMMITTED, "inspectors_hash")],
+    **{f: [(_COMMITTED, f)] for f in ("institutions_hash", "inspectors_hash", "commitment", "committed_at")},
+    **{f: [(_DRAWN, f)] for f in ("server_seed", "witness_value", "draw_seed", "drawn_at")},
+    "result": [(_ASSIGNED, "institution_id")],
+    "tasks": [(_ASSIGNED, "task_id")],
+}
+
+
+def _view(request: Request, reader: Principal) -> AgencyView:
+    return agency_view(reader, grants_of(request.app.state.settings), full_roles=("supervisor", "ops"))
 
 
 def plan_out(plan: Plan) -> PlanOut:
@@ -81,19 +116,43 @@ async def create_plan(
     return plan_out(plan)
 
 
-@router.get("/plans", response_model=list[PlanOut], summary="All plans, newest first", responses=AUTH)
-async def list_plans(session: DbSession, _: DrawReader) -> list[PlanOut]:
-    return [plan_out(p) for p in await repository.list_plans(session)]
+AGENCY_NOTE = (
+    "Supervisors and ops get every field. An agency gets only the fields its data-sharing grant covers "
+    "(plan and task events, see docs/api.md); an agency without a grant, or whose grant covers none of it, "
+    "gets 403 `no_data_sharing_grant`."
+)
+
+
+@router.get(
+    "/plans",
+    response_model=list[PlanOut],
+    summary="All plans, newest first",
+    description=AGENCY_NOTE,
+    responses=AGENCY_AUTH,
+)
+async def list_plans(session: DbSession, reader: DrawReader, request: Request) -> list[PlanOut] | JSONResponse:
+    view = _view(request, reader)
+    view.require(PLAN_SOURCES)
+    plans = [plan_out(p) for p in await repository.list_plans(session)]
+    if view.full:
+        return plans
+    return JSONResponse([view.redact(p.model_dump(mode="json"), PLAN_SOURCES) for p in plans])
 
 
 @router.get(
     "/plans/{plan_id}",
     response_model=PlanOut,
     summary="One plan",
-    responses={**AUTH, **error_responses(PlanNotFound)},
+    description=AGENCY_NOTE,
+    responses={**AGENCY_AUTH, **error_responses(PlanNotFound)},
 )
-async def get_plan(plan_id: uuid.UUID, session: DbSession, _: DrawReader) -> PlanOut:
-    return plan_out(await service.get(session, plan_id))
+async def get_plan(
+    plan_id: uuid.UUID, session: DbSession, reader: DrawReader, request: Request
+) -> PlanOut | JSONResponse:
+    view = _view(request, reader)
+    view.require(PLAN_SOURCES)
+    out = plan_out(await service.get(session, plan_id))
+    return out if view.full else JSONResponse(view.redact(out.model_dump(mode="json"), PLAN_SOURCES))
 
 
 @router.post(
@@ -126,10 +185,16 @@ async def draw_plan(
     "/plans/{plan_id}/draw",
     response_model=DrawRecordOut,
     summary="Everything needed to recompute and verify the draw (server seed revealed after the draw)",
-    responses={**AUTH, **error_responses(PlanNotFound, PlanNotCommitted)},
+    description=AGENCY_NOTE,
+    responses={**AGENCY_AUTH, **error_responses(PlanNotFound, PlanNotCommitted)},
 )
-async def get_draw(plan_id: uuid.UUID, session: DbSession, _: DrawReader) -> DrawRecordOut:
-    return await _record(session, await service.get(session, plan_id))
+async def get_draw(
+    plan_id: uuid.UUID, session: DbSession, reader: DrawReader, request: Request
+) -> DrawRecordOut | JSONResponse:
+    view = _view(request, reader)
+    view.require(DRAW_SOURCES)
+    out = await _record(session, await service.get(session, plan_id))
+    return out if view.full else JSONResponse(view.redact(out.model_dump(mode="json"), DRAW_SOURCES))
 
 
 async def _record(session: DbSession, plan: Plan) -> DrawRecordOut:

@@ -135,8 +135,8 @@ async def post_assessment(body: AssessmentIn, session: DbSession, who: Assessor,
     summary="An assessment with its report",
     responses={**AUTH, **error_responses(AssessmentNotFound)},
 )
-async def get_assessment(assessment_id: uuid.UUID, session: DbSession, _: Reader) -> AssessmentOut:
-    return assessment_out(await service.get(session, assessment_id))
+async def get_assessment(assessment_id: uuid.UUID, session: DbSession, reader: Reader) -> AssessmentOut:
+    return assessment_out(await service.get(session, assessment_id, reader=reader))
 
 
 @router.get(
@@ -145,8 +145,8 @@ async def get_assessment(assessment_id: uuid.UUID, session: DbSession, _: Reader
     summary="An institution's assessments, newest first, and its latest on-site one",
     responses=AUTH,
 )
-async def institution_assessments(institution_id: uuid.UUID, session: DbSession, _: Reader) -> AssessmentList:
-    rows = await service.of_institution(session, institution_id)
+async def institution_assessments(institution_id: uuid.UUID, session: DbSession, reader: Reader) -> AssessmentList:
+    rows = await service.of_institution(session, institution_id, reader=reader)
     onsite = next((a for a in rows if a.kind == "onsite"), None)
     return AssessmentList(
         items=[assessment_out(a) for a in rows], latest_onsite=assessment_out(onsite) if onsite else None

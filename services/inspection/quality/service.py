@@ -26,6 +26,8 @@ from shared.auth import Principal
 from shared.errors import Forbidden, InvalidInput
 from shared.events.inspection import QualityAssessedV1
 from shared.outbox import Outbox
+from shared.reference import districts
+from shared.scope import DistrictOutOfScope, district_codes, require_district
 from shared.workdays import china_today
 
 
@@ -67,6 +69,9 @@ async def assess(
         raise InstitutionNotInPool(field="institution_id")
     if assessor is not None and institution.district_code not in assessor.districts:
         raise Forbidden("您不负责该机构所在区的评估", code="out_of_district", field="institution_id")
+    if data.kind == "self" and not by.has("supervisor"):
+        # a filing officer records a self-assessment only for an institution of the token's districts
+        require_district(by, institution.district_code, field="institution_id")
     if data.scheme_version != active_version:
         raise SchemeNotActive(
             f"当前启用的评估方案为{active_version}，提交的是{data.scheme_version}；请按当前版本填写",
@@ -129,12 +134,36 @@ async def assess(
     return assessment
 
 
-async def get(session: AsyncSession, assessment_id: uuid.UUID) -> QualityAssessment:
+async def get(session: AsyncSession, assessment_id: uuid.UUID, *, reader: Principal) -> QualityAssessment:
     found = await repository.get(session, assessment_id)
     if found is None:
         raise AssessmentNotFound()
+    await require_readable(session, reader, found.district_code)
     return found
 
 
-async def of_institution(session: AsyncSession, institution_id: uuid.UUID) -> Sequence[QualityAssessment]:
-    return await repository.of_institution(session, institution_id)
+async def of_institution(
+    session: AsyncSession, institution_id: uuid.UUID, *, reader: Principal
+) -> Sequence[QualityAssessment]:
+    rows = await repository.of_institution(session, institution_id)
+    institution = await pool_repository.get_institution(session, institution_id)
+    district = institution.district_code if institution is not None else rows[0].district_code if rows else None
+    if district is not None:
+        await require_readable(session, reader, district)
+    return rows
+
+
+async def require_readable(session: AsyncSession, reader: Principal, district_code: str) -> None:
+    """District scope of the assessments (shared.scope): supervisors and ops read the city; a
+    filing officer reads the token's districts; an inspector the districts the pool records for
+    them (an unregistered or deactivated one: none)."""
+    if reader.has("supervisor") or reader.has("ops"):
+        return
+    allowed = set(district_codes(reader.districts)) if reader.has("filing_officer") else set()
+    if reader.has("inspector"):
+        inspector = await pool_repository.inspector_by_subject(session, reader.subject)
+        if inspector is not None and inspector.active:
+            allowed.update(inspector.districts)
+    if district_code not in allowed:
+        name = districts()[district_code].name if district_code in districts() else district_code
+        raise DistrictOutOfScope(f"该评估所属机构在{name}，不在您的辖区，无权查看", field="institution_id")

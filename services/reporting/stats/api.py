@@ -7,10 +7,9 @@ import uuid
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 
-from services.reporting import service as ledger_service
 from services.reporting.errors import NoDataSharingGrant
-from services.reporting.grants import load_grants
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats import service
 from services.reporting.stats.errors import InstitutionUnknown, YearOutOfRange
@@ -44,6 +43,7 @@ from services.reporting.stats.schemas import (
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Unauthenticated, error_responses
+from shared.grants import AgencyView, Sources, agency_view, grants_of
 from shared.workdays import china_today
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
@@ -157,11 +157,59 @@ async def street_stats(request: Request, session: DbSession, year: Year) -> Stre
 
 SummaryReader = Annotated[Principal, Depends(require_roles("ops", "supervisor", "agency:*"))]
 
+_E = "cn.gov.gz.childcare."
+_FILED, _SUBMITTED = f"{_E}filing.institution.filed.v1", f"{_E}filing.institution.submitted.v1"
+_HIRED, _REPORT = f"{_E}filing.staff.hired.v1", f"{_E}filing.annual_report.submitted.v1"
+_PUBLISHED, _CONFIRMED = f"{_E}inspection.result.published.v1", f"{_E}inspection.violation.confirmed.v1"
+_GRADED = f"{_E}credit.institution.graded.v1"
+
+# What an agency may see of the summary: each field shows these event fields, so it is shown when
+# the agency's data-sharing grant covers one of them (shared.grants); anything else is left out.
+SUMMARY_SOURCES: Sources = {
+    "institution_id": [(_FILED, "institution_id"), (_SUBMITTED, "institution_id")],
+    "status": [(_FILED, "institution_id"), (_SUBMITTED, "institution_id")],
+    "name": [(_FILED, "profile.name"), (_SUBMITTED, "name")],
+    "district_code": [(_FILED, "profile.district_code"), (_SUBMITTED, "district_code")],
+    "street_code": [(_FILED, "profile.street_code"), (_SUBMITTED, "street_code")],
+    "operating_model": [(_FILED, "profile.operating_model")],
+    "total_slots": [(_FILED, "profile.total_slots")],
+    "puhui_slots": [(_FILED, "profile.puhui_slots")],
+    "filed_at": [(_FILED, "decided_at")],
+    "deregistered_at": [(f"{_E}filing.institution.deregistered.v1", "deregistered_at")],
+    "staff.active": [(_HIRED, "staff_id")],
+    "staff.by_role": [(_HIRED, "role")],
+    "staff.certified": [(_HIRED, "certificates")],
+    "staff.certified_rate": [(_HIRED, "certificates")],
+    "staff.trained": [(_HIRED, "training_hours")],
+    "staff.training_rate": [(_HIRED, "training_hours")],
+    "inspections": [(_PUBLISHED, "task_id")],
+    **{f"latest_inspection.{f}": [(_PUBLISHED, f)] for f in ("task_id", "kind", "conclusion", "violation_count")},
+    "latest_inspection.inspected_at": [(_PUBLISHED, "inspected_at")],
+    "latest_inspection.published_at": [(_PUBLISHED, "published_at")],
+    "violations.confirmed": [(_CONFIRMED, "violation_id")],
+    "violations.open": [(_CONFIRMED, "violation_id")],
+    "violations.open_by_severity": [(_CONFIRMED, "severity")],
+    **{
+        f"violations.open_items.{f}": [(_CONFIRMED, f)]
+        for f in ("violation_id", "code", "title_zh", "severity", "confirmed_at", "rectification_due")
+    },
+    "violations.open_items.escalated": [(f"{_E}inspection.violation.escalated.v1", "violation_id")],
+    "credit_grade.grade": [(_GRADED, "grade")],
+    "credit_grade.score": [(_GRADED, "score")],
+    "credit_grade.graded_at": [(_GRADED, "graded_at")],
+    "annual_report.year": [(_REPORT, "year"), (f"{_E}filing.annual_report.overdue.v1", "year")],
+    "annual_report.status": [(_REPORT, "on_time"), (f"{_E}filing.annual_report.overdue.v1", "year")],
+    "annual_report.submitted_at": [(_REPORT, "submitted_at")],
+}
+
 
 @router.get(
     "/institutions/{institution_id}/summary",
     response_model=InstitutionSummaryOut,
     summary="One institution at a glance: filing, slots, staff compliance, inspections, violations, credit, 年报",
+    description="ops and supervisors get every field. An agency gets only the fields its data-sharing grant "
+    "covers (each field shows event fields, see docs/api.md); the others are absent. An agency without a grant, "
+    "or whose grant covers none of it, gets 403 `no_data_sharing_grant`.",
     responses=error_responses(InstitutionUnknown, YearOutOfRange, Unauthenticated, NoDataSharingGrant),
 )
 async def institution_summary(
@@ -172,14 +220,15 @@ async def institution_summary(
     report_year: Annotated[
         int | None, Query(description="annual report year to show; default: last year (Beijing)")
     ] = None,
-) -> InstitutionSummaryOut:
+) -> InstitutionSummaryOut | JSONResponse:
     settings = cast(ReportingSettings, request.app.state.settings)
     # an agency needs a data-sharing agreement, as for the ledger (raises 403 otherwise)
-    ledger_service.access_for(principal, load_grants(settings.ledger_grants_file))
+    view_of: AgencyView = agency_view(principal, grants_of(settings), full_roles=("ops", "supervisor"))
+    view_of.require(SUMMARY_SOURCES)  # refused before anything is read
     view = await service.institution_summary(
         session, institution_id, today=china_today(), report_year=report_year, policy=_policy(request)
     )
-    return InstitutionSummaryOut(
+    out = InstitutionSummaryOut(
         institution_id=view.institution_id,
         status=view.status,
         name=view.name,
@@ -210,3 +259,8 @@ async def institution_summary(
         credit_grade=GradeOut(**vars(view.grade)) if view.grade else None,
         annual_report=AnnualReportStatusOut(**vars(view.annual_report)),
     )
+    if view_of.full:
+        return out
+    # an agency: only the granted fields (and the day the summary is as of)
+    shown = view_of.redact(out.model_dump(mode="json"), SUMMARY_SOURCES)
+    return JSONResponse({**shown, "as_of": out.as_of.isoformat()})

@@ -1,0 +1,25 @@
+"""audit trail: refused writes (outcome, error code) and the ids a request body names (shared.audit)
+
+Revision ID: filing_0008
+Revises: filing_0007
+Create Date: 2026-12-09
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+from shared.audit import add_refusal_columns, drop_refusal_columns
+
+revision: str = "filing_0008"
+down_revision: str | None = "filing_0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    add_refusal_columns(op)
+
+
+def downgrade() -> None:
+    drop_refusal_columns(op)
