@@ -29,7 +29,7 @@ from tests.inspection.support import filed, inspector_body
 from tests.support import create_app, running, settings_for, token
 
 SUPERVISOR = token("supervisor", subject="sup-1")
-OFFICER = token("filing_officer", subject="officer-1")
+OFFICER = token("filing_officer", subject="officer-1", districts=["440106"])  # the institutions here are 天河区
 INSPECTOR = token("inspector", subject="assessor-1")
 STRANGER = token("inspector", subject="not-registered")
 OPS = token("ops", subject="ops-1")

@@ -13,6 +13,7 @@ from tests.filing.support import filing_body, upload_documents
 from tests.support import create_app, running, settings_for, token
 
 OFFICER = token("filing_officer", subject="officer-audit", districts=["440106"])
+DECIDER = token("filing_officer", subject="officer-audit-2", districts=["440106"])  # four eyes
 OPS = token("ops", subject="ops-audit")
 
 
@@ -25,7 +26,7 @@ async def test_writes_are_audited_with_who_what_and_when(rollback_db: Callable[[
         assert created.status_code == 201
         institution_id = created.json()["id"]
         decided = await client.post(
-            f"/v1/institutions/{institution_id}/decision", json={"decision": "file"}, headers=OFFICER
+            f"/v1/institutions/{institution_id}/decision", json={"decision": "file"}, headers=DECIDER
         )
         assert decided.status_code == 200
         refused = await client.post("/v1/institutions", json={"uscc": "bad"}, headers=OFFICER)
@@ -34,12 +35,13 @@ async def test_writes_are_audited_with_who_what_and_when(rollback_db: Callable[[
 
         page = (await client.get("/v1/audit?subject=officer-audit&outcome=committed", headers=OPS)).json()
         routes = [(e["method"], e["route"]) for e in page["entries"]]
-        assert routes == [("POST", "/v1/documents")] * len(documents) + [
-            ("POST", "/v1/institutions"),
-            ("POST", "/v1/institutions/{institution_id}/decision"),
+        assert routes == [("POST", "/v1/documents")] * len(documents) + [("POST", "/v1/institutions")]
+        decider = (await client.get("/v1/audit?subject=officer-audit-2&outcome=committed", headers=OPS)).json()
+        assert [(e["method"], e["route"]) for e in decider["entries"]] == [
+            ("POST", "/v1/institutions/{institution_id}/decision")
         ]
-        last = page["entries"][-1]
-        assert last["subject"] == "officer-audit"
+        last = decider["entries"][-1]
+        assert last["subject"] == "officer-audit-2"
         assert last["roles"] == ["filing_officer"]
         assert last["districts"] == ["440106"]
         assert last["path_params"] == {"institution_id": institution_id}
