@@ -62,8 +62,14 @@ def platform_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("strings", ["generated", "control_characters"])
 @pytest.mark.parametrize("service", list(SERVICES))
-def test_no_5xx_and_responses_match_the_published_schema(platform_ports: int, service: str) -> None:
+def test_no_5xx_and_responses_match_the_published_schema(platform_ports: int, service: str, strings: str) -> None:
+    """``control_characters``: the same run with a control, bidi or invisible character put into the
+    middle of every generated string (tests/security/schemathesis_control_characters.py)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if strings == "control_characters":
+        env["SCHEMATHESIS_HOOKS"] = "tests.security.schemathesis_control_characters"
     token = mint_token(
         TokenSettings(),
         subject="schemathesis",
@@ -92,10 +98,12 @@ def test_no_5xx_and_responses_match_the_published_schema(platform_ports: int, se
         capture_output=True,
         text=True,
         timeout=600,
+        env=env,
+        cwd=ROOT,
     )
     output = result.stdout + result.stderr
     summary = re.search(r"(\d+) generated, (\d+) passed", output)
-    print(f"{service}: {summary.group(0) if summary else 'no summary'}")  # noqa: T201 - the figure the note reports
+    print(f"{service} ({strings}): {summary.group(0) if summary else 'no summary'}")  # noqa: T201 - the figure the note reports
     assert result.returncode == 0, output[-6000:]
     assert summary is not None, output[-3000:]
     assert summary.group(1) == summary.group(2)
