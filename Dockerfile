@@ -1,4 +1,5 @@
-# Image shared by every service (filing, inspection, credit, reporting) and the one-shot migrate job.
+# Image shared by every service (filing, inspection, credit, reporting) and the one-shot steps (migrate:
+# python -m shared.migrate; kafka-setup: python -m shared.kafka_access provision).
 # docker-compose.yml picks what runs through `command:`; this image deliberately has no default CMD.
 FROM python:3.11-slim
 
