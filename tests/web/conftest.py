@@ -185,7 +185,7 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for service in SERVICES:
-            url = pg.create_database(databases[service], template=f"tpl_{service}")
+            url = pg.create_service_database(databases[service], service, template=f"tpl_{service}")
             prefix = service.upper()
             env = {
                 **os.environ,
@@ -306,3 +306,14 @@ async def pages(browser: Any) -> AsyncIterator[PageFactory]:
 def screenshot_path(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / name
+
+
+async def wait_for_js(page: Any, expression: str, *, within_ms: float = 30_000) -> None:
+    """Wait until ``expression`` is truthy in the page. Not ``page.wait_for_function``: it compiles the
+    expression inside the page (eval), which the pages' Content-Security-Policy forbids (no
+    'unsafe-eval'); ``page.evaluate`` of an expression is the DevTools protocol's, outside the CSP."""
+    deadline = time.monotonic() + within_ms / 1000
+    while not await page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within_ms / 1000:.0f} s: {expression}")
+        await asyncio.sleep(0.1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.reference import districts
-from tests.web.conftest import PageFactory, WebPlatform, screenshot_path
+from tests.web.conftest import PageFactory, WebPlatform, screenshot_path, wait_for_js
 
 PANELS = (
     "slots",
@@ -43,7 +43,7 @@ def _responses(web_platform: WebPlatform, wanted: set[tuple[str, str]]) -> dict[
 
 async def _open_dashboard(web_platform: WebPlatform, page: Any) -> None:
     await page.goto(f"{web_platform.pages}/dashboard.html?year={_year(web_platform)}")
-    await page.wait_for_function("document.body.dataset.ready", timeout=30_000)
+    await wait_for_js(page, "document.body.dataset.ready", within_ms=30_000)
     assert await page.evaluate("document.body.dataset.ready") == "true", await page.locator("#status").inner_text()
 
 

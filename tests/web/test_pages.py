@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from devstack.demo import plan_city
-from tests.web.conftest import PageFactory, WebPlatform, screenshot_path
+from tests.web.conftest import PageFactory, WebPlatform, screenshot_path, wait_for_js
 
 RESIDENT_ID = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9X](?![0-9])")
 MASKED_ID = re.compile(r"[0-9]{6}\*{8}[0-9]{3}[0-9X]")
@@ -17,7 +17,7 @@ PERSON_REF = re.compile(r"[0-9a-f]{64}")
 
 async def _open(page: Any, url: str) -> None:
     await page.goto(url)
-    await page.wait_for_function("document.body.dataset.ready", timeout=30_000)
+    await wait_for_js(page, "document.body.dataset.ready", within_ms=30_000)
 
 
 def _assert_nothing_personal(html: str, web_platform: WebPlatform) -> None:
@@ -42,7 +42,7 @@ async def test_directory_filter_narrows_the_list_and_the_map(web_platform: WebPl
     # 天河区 (440106) and then 普惠 only: each narrows the list, and the API agrees
     _, expected = web_platform.get("filing", "/v1/public/institutions?district=440106&page_size=100")
     await page.get_by_label("所在区", exact=True).select_option(label="天河区")
-    await page.wait_for_function(f"document.querySelector('#status').textContent.includes('{expected['total']} 家')")
+    await wait_for_js(page, f"document.querySelector('#status').textContent.includes('{expected['total']} 家')")
     assert 0 < expected["total"] < filed
     districts = await page.locator("li.institution .meta:first-of-type").all_inner_texts()
     assert districts
@@ -52,9 +52,7 @@ async def test_directory_filter_narrows_the_list_and_the_map(web_platform: WebPl
 
     puhui = sum(1 for i in expected["items"] if i["puhui_slots"] > 0)
     await page.get_by_label("普惠托位", exact=True).select_option(label="有普惠托位")
-    await page.wait_for_function(
-        f"document.querySelector('#status').textContent.includes('的已备案托育机构 {puhui} 家')"
-    )
+    await wait_for_js(page, f"document.querySelector('#status').textContent.includes('的已备案托育机构 {puhui} 家')")
     assert puhui < expected["total"]
     assert await page.locator("li.institution .badge.puhui").count() == await page.locator("li.institution").count()
     _assert_nothing_personal(await page.content(), web_platform)
@@ -142,6 +140,11 @@ async def test_a_request_to_another_host_would_fail_the_test(web_platform: WebPl
     """The guard itself: a page that reaches outside is caught (and the request never leaves)."""
     page = await pages()
     await _open(page, f"{web_platform.pages}/results.html")
+    # the pages' Content-Security-Policy (connect-src: this host only) stops it before it leaves
+    await page.evaluate("fetch('https://cdn.example.com/lib.js').catch(() => null)")
+    assert pages.log.external == []
+    # a page without that policy: the guard catches it
+    await page.goto("about:blank")
     await page.evaluate("fetch('https://cdn.example.com/lib.js').catch(() => null)")
     assert pages.log.external == ["https://cdn.example.com/lib.js"]
     pages.log.external.clear()  # expected here; any other test with one fails in the fixture
