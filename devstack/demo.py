@@ -587,6 +587,8 @@ class Generator:
         self.plans = plan_city(seed, scale, self.today)
         self.supervisor = Actor("demo-supervisor", ["supervisor", "ops"])
         self.credit_officer = Actor("demo-credit-officer", ["credit_officer"])
+        # separation of duties (shared/duties.py): a repair is decided by another credit officer
+        self.credit_reviewer = Actor("demo-credit-reviewer", ["credit_officer"])
         self.documents: dict[str, str] = {}
         self.ids: dict[str, str] = {}  # uscc -> institution id
         self.status: dict[str, str] = {}  # uscc -> filing status
@@ -608,6 +610,10 @@ class Generator:
 
     def officer(self, district_code: str) -> Actor:
         return Actor(f"demo-officer-{district_code}", ["filing_officer"], [district_code])
+
+    def reviewer(self, district_code: str) -> Actor:
+        """The district's second filing officer, who decides what the first submitted (four eyes)."""
+        return Actor(f"demo-reviewer-{district_code}", ["filing_officer"], [district_code])
 
     async def run(self) -> Summary:
         started = time.monotonic()
@@ -677,7 +683,7 @@ class Generator:
             "filing",
             "POST",
             f"/v1/institutions/{self.ids[plan.uscc]}/decision",
-            self.officer(plan.district_code),
+            self.reviewer(plan.district_code),
             json_body=body,
         )
         self.summary.created["decisions"] += 1
@@ -1056,74 +1062,80 @@ class Generator:
             if len(chosen) == 2:
                 break
         for view, violation in chosen:
-            if violation["status"] == "confirmed":
-                await self.api.call(
-                    "inspection",
-                    "POST",
-                    f"/v1/violations/{violation['id']}/rectification",
-                    self.supervisor,
-                    json_body={"evidence_sha256": [self.documents["premises_proof"]]},
-                )
-                self.summary.created["rectifications"] += 1
-            lead = self.member_actor(view["members"][0])
-            mine = await self.api.json("inspection", "GET", "/v1/me/tasks", lead)
-            follow = next(
-                (
-                    t
-                    for t in mine["items"]
-                    if t["kind"] == "targeted"
-                    and str(t["reason"] or "").startswith("follow_up")
-                    and t["institution"]["institution_id"] == violation["institution_id"]
-                ),
-                None,
+            await self.rectify(view, violation)
+
+    async def rectify(self, view: Mapping[str, Any], violation: Mapping[str, Any]) -> None:
+        """The institution reports its rectification of ``violation`` and a follow-up inspection by the
+        same team verifies and closes it (each step only if not done yet)."""
+        if violation["status"] == "confirmed":
+            await self.api.call(
+                "inspection",
+                "POST",
+                f"/v1/violations/{violation['id']}/rectification",
+                self.supervisor,
+                json_body={"evidence_sha256": [self.documents["premises_proof"]]},
             )
-            if follow is None and violation["status"] == "closed":
-                continue
-            if follow is None:
-                follow = await self.api.json(
-                    "inspection",
-                    "POST",
-                    "/v1/targeted-inspections",
-                    self.supervisor,
-                    json_body={
-                        "institution_id": violation["institution_id"],
-                        "inspector_ids": [m["inspector_id"] for m in view["members"]],
-                        "reason": "follow_up",
-                        "reason_detail": f"演示：复查“{violation['title_zh']}”整改情况",
-                        "due_by": str(self.today + timedelta(days=10)),
-                        "checklist_items": [_ITEM_FOR_CODE.get(violation["code"], view["checklist"][0]["item_code"])],
-                        "follow_up_of": violation["id"],
-                    },
-                )
-                self.summary.created["follow_ups"] += 1
-                self.summary.created["tasks"] += 1
-            fview = await self.task(follow["id"])
-            if fview["status"] in ("assigned", "in_progress"):
-                items = [{"item_code": c["item_code"], "result": "pass"} for c in fview["checklist"]]
+            self.summary.created["rectifications"] += 1
+        lead = self.member_actor(view["members"][0])
+        mine = await self.api.json("inspection", "GET", "/v1/me/tasks", lead)
+        follow = next(
+            (
+                t
+                for t in mine["items"]
+                if t["kind"] == "targeted"
+                and str(t["reason"] or "").startswith("follow_up")
+                and violation["title_zh"] in str(t["reason"])
+                and t["institution"]["institution_id"] == violation["institution_id"]
+            ),
+            None,
+        )
+        if follow is None and violation["status"] == "closed":
+            return
+        if follow is None:
+            follow = await self.api.json(
+                "inspection",
+                "POST",
+                "/v1/targeted-inspections",
+                self.supervisor,
+                json_body={
+                    "institution_id": violation["institution_id"],
+                    "inspector_ids": [m["inspector_id"] for m in view["members"]],
+                    "reason": "follow_up",
+                    "reason_detail": f"演示：复查“{violation['title_zh']}”整改情况",
+                    "due_by": str(self.today + timedelta(days=10)),
+                    "checklist_items": [_ITEM_FOR_CODE.get(violation["code"], view["checklist"][0]["item_code"])],
+                    "follow_up_of": violation["id"],
+                },
+            )
+            self.summary.created["follow_ups"] += 1
+            self.summary.created["tasks"] += 1
+        fview = await self.task(follow["id"])
+        if fview["status"] in ("assigned", "in_progress"):
+            items = [{"item_code": c["item_code"], "result": "pass"} for c in fview["checklist"]]
+            await self._mobile(
+                "PUT", f"/v1/tasks/{follow['id']}/findings", lead, f"demo:{follow['id']}:findings", {"items": items}
+            )
+            for m in fview["members"]:
+                actor = self.member_actor(m)
                 await self._mobile(
-                    "PUT", f"/v1/tasks/{follow['id']}/findings", lead, f"demo:{follow['id']}:findings", {"items": items}
-                )
-                for m in fview["members"]:
-                    actor = self.member_actor(m)
-                    await self._mobile(
-                        "POST",
-                        f"/v1/tasks/{follow['id']}/submit",
-                        actor,
-                        f"demo:{follow['id']}:{actor.subject}:submit",
-                        None,
-                    )
-                fview = await self.task(follow["id"])
-            if fview["status"] == "submitted":
-                await self.api.call(
-                    "inspection",
                     "POST",
-                    f"/v1/tasks/{follow['id']}/review",
-                    self.supervisor,
-                    json_body={"follow_up_rectified": True},
+                    f"/v1/tasks/{follow['id']}/submit",
+                    actor,
+                    f"demo:{follow['id']}:{actor.subject}:submit",
+                    None,
                 )
-                self.summary.created["results_published"] += 1
-                await self.task(follow["id"])
-            await self.task(view["id"])  # the original violation is now rectified or closed
+            fview = await self.task(follow["id"])
+        if fview["status"] == "submitted":
+            await self.api.call(
+                "inspection",
+                "POST",
+                f"/v1/tasks/{follow['id']}/review",
+                self.supervisor,
+                json_body={"follow_up_rectified": True},
+            )
+            self.summary.created["results_published"] += 1
+            await self.task(follow["id"])
+        await self.task(view["id"])  # the original violation is now rectified or closed
 
     # --- credit ---------------------------------------------------------------------------------
 
@@ -1148,16 +1160,23 @@ class Generator:
         await self.repair_minor()
 
     async def repair_minor(self) -> None:
-        """信用修复 of the first confirmed minor violation (the policy allows it at once)."""
+        """信用修复 of the first confirmed minor violation (the policy allows it at once), with the
+        separation of duties the credit service enforces: the violation is rectified and closed by a
+        follow-up inspection first, the evidence is uploaded for the entry, one credit officer applies
+        and another decides."""
         minors = sorted(
-            (v["institution_id"], v["id"])
+            (v["institution_id"], v["id"], view["id"])
             for view in self.task_views.values()
             for v in view["violations"]
             if v["severity"] == "minor" and v["status"] in ("confirmed", "rectification_reported", "closed")
         )
         if not minors:
             return
-        institution_id, violation_id = minors[0]
+        institution_id, violation_id, task_id = minors[0]
+        view = self.task_views[task_id]
+        violation = next(v for v in view["violations"] if v["id"] == violation_id)
+        if violation["status"] != "closed":
+            await self.rectify(view, violation)
         path = f"/v1/credit/institutions/{institution_id}"
 
         async def entry_present() -> bool:
@@ -1171,6 +1190,15 @@ class Generator:
         line = next(line for line in record["lines"] if line.get("rule_id") == "violation.minor")
         repair = next((r for r in record["repairs"] if r["entry_id"] == line["entry_id"]), None)
         if repair is None:
+            pdf = f"%PDF-1.4\n% 演示：整改报告及公示照片（synthetic demo document）{violation_id}\n%%EOF\n".encode()
+            evidence = await self.api.json(
+                "credit",
+                "POST",
+                f"/v1/credit/entries/{line['entry_id']}/evidence",
+                self.credit_officer,
+                content=pdf,
+                headers={"Content-Type": "application/pdf"},
+            )
             repair = await self.api.json(
                 "credit",
                 "POST",
@@ -1178,18 +1206,26 @@ class Generator:
                 self.credit_officer,
                 json_body={
                     "entry_id": line["entry_id"],
-                    "evidence_sha256": [self.documents["business_licence"]],
+                    "evidence_sha256": [evidence["sha256"]],
                     "commitment": "演示：本机构已在醒目位置完整公示收费、服务与膳食信息，承诺持续依法公示。",
                 },
             )
         if repair["status"] == "pending":
-            await self.api.call(
-                "credit",
-                "POST",
-                f"/v1/credit/repairs/{repair['id']}/decision",
-                self.credit_officer,
-                json_body={"decision": "approve", "reason": "演示：已整改到位，符合轻微失信信息修复条件"},
-            )
+            decision = f"/v1/credit/repairs/{repair['id']}/decision"
+
+            async def approved() -> bool:
+                # 409 credit_rectification_open until the credit service has read the closure
+                response = await self.api.call(
+                    "credit",
+                    "POST",
+                    decision,
+                    self.credit_reviewer,
+                    json_body={"decision": "approve", "reason": "演示：已整改到位，符合轻微失信信息修复条件"},
+                    expect=(200, 409),
+                )
+                return response.status_code == 200
+
+            await eventually("the repair approved once the rectification is known", approved, within=self.timeout)
             self.summary.created["credit_repairs"] += 1
         self.summary.present["credit_repairs"] = 1
         self.summary.details["repaired_violation_id"] = violation_id

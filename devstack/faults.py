@@ -344,6 +344,7 @@ class LoadGenerator:
         *,
         filing_url: str,
         officer: dict[str, str],
+        decider: dict[str, str],
         plans: list[InstitutionPlan],
         lookup_institution: Callable[[str], Awaitable[str]],
         workers: int = 10,
@@ -351,6 +352,7 @@ class LoadGenerator:
     ) -> None:
         self.filing = filing_url
         self.officer = officer
+        self.decider = decider  # another officer: who submits a filing does not decide it (shared/duties.py)
         self.plans = plans
         self.lookup_institution = lookup_institution
         self.workers = workers
@@ -376,7 +378,7 @@ class LoadGenerator:
                 f"{self.filing}/v1/documents",
                 route="/v1/documents",
                 headers=headers,
-                content=b"%PDF-1.7\n% fault run\n" + kind.encode(),
+                content=b"%PDF-1.7\n% fault run\n" + kind.encode() + b"\n%%EOF\n",
             )
             assert answer.status == 201, answer.body
             self.documents[kind] = str(answer.body["sha256"])
@@ -400,7 +402,7 @@ class LoadGenerator:
                 "POST",
                 f"{base}/decision",
                 route="/v1/institutions/{id}/decision",
-                headers=self.officer,
+                headers=self.decider,
                 json_body={"decision": "file"},
             )
             await self._expect(answer, 200, "illegal_transition", "decide")

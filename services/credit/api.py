@@ -5,26 +5,31 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from services.credit import service
 from services.credit.errors import (
     EntryNotCounting,
     EntryNotFound,
+    EvidenceNotFound,
+    EvidenceNotUploaded,
     PolicyAlreadyActive,
     PolicyNotFound,
+    RectificationOpen,
     RepairAlreadyDecided,
     RepairExists,
     RepairNotFound,
+    RepairSelfDecision,
     RepairTooEarly,
     RuleNotRepairable,
     SubjectNotFound,
 )
-from services.credit.models import CreditRepair
+from services.credit.models import CreditEvidence, CreditRepair
 from services.credit.schemas import (
     ActivationOut,
     CreditRecordOut,
+    EvidenceOut,
     ExplainedLine,
     GradeHistoryOut,
     ListMemberOut,
@@ -39,8 +44,11 @@ from services.credit.schemas import (
     RepairOut,
 )
 from services.credit.service import CreditEnv, RecordView
+from services.credit.settings import CreditSettings
+from shared import duties
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
+from shared.documents import DEFAULT_MAX_BYTES, MAGIC, PayloadTooLarge, UnsupportedMediaType, read_upload
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
 from shared.grants import NoDataSharingGrant, Sources, agency_view, grants_of
 
@@ -51,6 +59,11 @@ CreditReader = Annotated[Principal, Depends(require_roles("credit_officer", "sup
 CreditOfficer = Annotated[Principal, Depends(require_roles("credit_officer"))]
 ListReader = Annotated[Principal, Depends(require_roles("credit_officer", "agency:*"))]
 PersonRef = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="person_ref (64-hex keyed hash)")]
+Sha256Path = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the document")]
+
+
+def _duty(request: Request, rule_id: str) -> bool:
+    return duties.enabled(request.app.state.settings, rule_id)
 
 
 def _env(request: Request) -> CreditEnv:
@@ -287,7 +300,9 @@ async def list_members(
     summary="Apply for credit repair (信用修复申请) of one entry, with evidence",
     description="Refused when the policy does not allow repair of the entry's rule (`credit_entry_not_repairable`, "
     "e.g. child abuse), before the minimum publication period (`credit_repair_too_early`), when the entry no "
-    "longer counts (`credit_entry_not_counting`) or already has an open or approved repair (`credit_repair_exists`).",
+    "longer counts (`credit_entry_not_counting`) or already has an open or approved repair (`credit_repair_exists`). "
+    "Every `evidence_sha256` must be a document uploaded for the entry (POST /v1/credit/entries/{entry_id}/evidence; "
+    "409 `credit_evidence_not_uploaded`, `CREDIT_SOD_REPAIR_EVIDENCE_UPLOADED`).",
     responses=error_responses(
         InvalidInput,
         EntryNotFound,
@@ -295,6 +310,7 @@ async def list_members(
         RepairTooEarly,
         EntryNotCounting,
         RepairExists,
+        EvidenceNotUploaded,
         Unauthenticated,
         Forbidden,
     ),
@@ -308,8 +324,64 @@ async def apply_for_repair(body: RepairIn, session: DbSession, officer: CreditOf
         evidence_sha256=body.evidence_sha256,
         commitment_zh=body.commitment,
         applied_by=officer.subject,
+        evidence_uploaded=_duty(request, "credit.repair_evidence_uploaded"),
     )
     return _repair_out(repair)
+
+
+def _evidence_out(e: CreditEvidence) -> EvidenceOut:
+    return EvidenceOut(
+        entry_id=e.entry_id,
+        sha256=e.sha256,
+        media_type=e.media_type,
+        size_bytes=e.size_bytes,
+        uploaded_by=e.uploaded_by,
+        uploaded_at=e.uploaded_at,
+    )
+
+
+@router.post(
+    "/entries/{entry_id}/evidence",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EvidenceOut,
+    summary="Upload an evidence document for the repair of an entry (PDF, JPEG or PNG, raw body)",
+    description="Stored with the SHA-256 of its bytes; a repair application of the entry names it in "
+    "`evidence_sha256`.",
+    responses=error_responses(
+        InvalidInput, EntryNotFound, PayloadTooLarge, UnsupportedMediaType, Unauthenticated, Forbidden
+    ),
+)
+async def upload_evidence(
+    entry_id: uuid.UUID, request: Request, session: DbSession, officer: CreditOfficer
+) -> EvidenceOut:
+    settings = request.app.state.settings
+    credit = settings if isinstance(settings, CreditSettings) else None
+    upload = await read_upload(
+        request,
+        max_bytes=credit.evidence_max_bytes if credit else DEFAULT_MAX_BYTES,
+        media_types=credit.evidence_media_types if credit else list(MAGIC),
+    )
+    evidence = await service.upload_evidence(
+        session,
+        _env(request),
+        entry_id=entry_id,
+        content=upload.content,
+        media_type=upload.media_type,
+        sha256=upload.sha256,
+        uploaded_by=officer.subject,
+    )
+    return _evidence_out(evidence)
+
+
+@router.get(
+    "/entries/{entry_id}/evidence/{sha256}",
+    summary="Download an evidence document of an entry",
+    response_class=Response,
+    responses=error_responses(EvidenceNotFound, InvalidInput, Unauthenticated, Forbidden),
+)
+async def download_evidence(entry_id: uuid.UUID, sha256: Sha256Path, session: DbSession, _: CreditReader) -> Response:
+    evidence = await service.get_evidence(session, entry_id, sha256.lower())
+    return Response(evidence.content, media_type=evidence.media_type, headers={"ETag": f'"{evidence.sha256}"'})
 
 
 @router.get(
@@ -326,8 +398,20 @@ async def get_repair(repair_id: uuid.UUID, session: DbSession, _: CreditReader) 
     "/repairs/{repair_id}/decision",
     response_model=RepairOut,
     summary="Approve or refuse a credit repair, with reasons (credit officer)",
-    description="An approval stops the entry counting from the decision on; the subject is re-graded at once.",
-    responses=error_responses(InvalidInput, RepairNotFound, RepairAlreadyDecided, Unauthenticated, Forbidden),
+    description="An approval stops the entry counting from the decision on; the subject is re-graded at once. "
+    "Separation of duties (shared/duties.py, each on by default): the officer who applied gets 403 "
+    "`credit_repair_self_decision` (`CREDIT_SOD_REPAIR_DECIDER_NOT_APPLICANT`); an approval of an entry caused by a "
+    "violation whose rectification is not yet verified gets 409 `credit_rectification_open` "
+    "(`CREDIT_SOD_REPAIR_AFTER_RECTIFICATION`; a policy rule may exempt itself with `repair_without_rectification`).",
+    responses=error_responses(
+        InvalidInput,
+        RepairNotFound,
+        RepairAlreadyDecided,
+        RepairSelfDecision,
+        RectificationOpen,
+        Unauthenticated,
+        Forbidden,
+    ),
 )
 async def decide_repair(
     repair_id: uuid.UUID, body: RepairDecisionIn, session: DbSession, officer: CreditOfficer, request: Request
@@ -340,6 +424,8 @@ async def decide_repair(
         approve=body.decision == "approve",
         reason=body.reason,
         decided_by=officer.subject,
+        decider_not_applicant=_duty(request, "credit.repair_decider_not_applicant"),
+        after_rectification=_duty(request, "credit.repair_after_rectification"),
     )
     return _repair_out(repair)
 

@@ -15,6 +15,7 @@ from services.credit.service import CreditEnv
 from services.credit.settings import CreditSettings
 from shared.app import create_service_app
 from shared.db import Database
+from shared.duties import log_disabled
 from shared.settings import ServiceSettings
 
 
@@ -39,6 +40,7 @@ def create_app(
     if registry.get(credit_settings.default_policy_version) is None:
         raise PolicyError(f"default policy version {credit_settings.default_policy_version} not found")
     env = CreditEnv(registry=registry, default_version=credit_settings.default_policy_version, now=clock or _utc_now)
+    log_disabled(credit_settings, "credit")
     app = create_service_app(
         credit_settings,
         title="诚信档案服务 (credit)",
@@ -48,6 +50,12 @@ def create_app(
         jobs=jobs(env, credit_settings),
         database=database,
         resolve_database_url=resolve_database_url,
+        # evidence uploads read more than the 1 MiB of a JSON body (still refused beyond their own limit)
+        body_limits={
+            ("POST", "/v1/credit/entries/{entry_id}/evidence"): getattr(
+                credit_settings, "evidence_max_bytes", 10 * 1024 * 1024
+            )
+        },
     )
     app.state.credit_env = env
     # exported from the start, so dashboards and alerts see 0 rather than nothing

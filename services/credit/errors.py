@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 
 
 class SubjectNotFound(NotFound):
@@ -57,3 +57,26 @@ class RepairExists(Conflict):
 class RepairAlreadyDecided(Conflict):
     code = "credit_repair_already_decided"
     message_zh = "该信用修复申请已作出决定"
+
+
+class EvidenceNotFound(NotFound):
+    code = "credit_evidence_not_found"
+    message_zh = "未找到该信用记录的证明材料"
+
+
+# --- separation of duties (shared/duties.py) -------------------------------------------------------
+
+
+class RepairSelfDecision(Forbidden):
+    code = "credit_repair_self_decision"
+    message_zh = "您是该信用修复的申请经办人，不能自行作出决定，须由另一名信用管理人员审核决定（四眼原则）"
+
+
+class EvidenceNotUploaded(Conflict):
+    code = "credit_evidence_not_uploaded"
+    message_zh = "证明材料未上传：请先通过 POST /v1/credit/entries/{entry_id}/evidence 上传该信用记录的证明材料"
+
+
+class RectificationOpen(Conflict):
+    code = "credit_rectification_open"
+    message_zh = "该信用记录所涉违法违规行为尚未经复查确认整改到位，暂不能批准信用修复"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, Text, UniqueConstraint, func, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, LargeBinary, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -88,6 +88,24 @@ class CreditRepair(Base):
     decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CreditEvidence(Base):
+    """A document uploaded as evidence for the repair of one entry (rectification report, paid fine,
+    credit commitment), stored with the SHA-256 of its bytes: a repair application may name only
+    documents uploaded for its entry (shared/duties.py ``credit.repair_evidence_uploaded``)."""
+
+    __tablename__ = "credit_evidence"
+
+    entry_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(Text, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[str] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(Text)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CreditStanding(Base):

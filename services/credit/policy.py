@@ -74,6 +74,12 @@ class Rule(_Model):
     lists: tuple[ListName, ...] = ()
     applies_to: tuple[SubjectKind, ...] = Field(min_length=1)
     legal_basis: str = Field(min_length=1)
+    # An entry caused by a violation is repaired only after the violation's rectification was verified
+    # (shared/duties.py ``credit.repair_after_rectification``), unless its rule gives here the legal
+    # basis for deciding without it.
+    repair_without_rectification: str | None = Field(
+        default=None, min_length=1, description="legal basis for repairing before the rectification is closed"
+    )
 
     def counts_until(self, effective_from: datetime) -> datetime | None:
         return None if self.counts_for_days is None else effective_from + timedelta(days=self.counts_for_days)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.models import (
     CreditEntry,
+    CreditEvidence,
     CreditGradeHistory,
     CreditListMembership,
     CreditPolicyActivation,
@@ -287,6 +288,32 @@ async def active_repair_for_entry(session: AsyncSession, entry_id: uuid.UUID) ->
             )
         )
     ).scalar_one_or_none()
+
+
+async def store_evidence(session: AsyncSession, evidence: CreditEvidence) -> None:
+    """Store an entry's evidence document; the same bytes uploaded again for the entry change nothing."""
+    values = {c.name: getattr(evidence, c.name) for c in CreditEvidence.__table__.columns}
+    await session.execute(pg_insert(CreditEvidence).values(**values).on_conflict_do_nothing())
+
+
+async def evidence_of(session: AsyncSession, entry_id: uuid.UUID, sha256: str) -> CreditEvidence | None:
+    return await session.get(CreditEvidence, (entry_id, sha256))
+
+
+async def uploaded_evidence(session: AsyncSession, entry_id: uuid.UUID, digests: Sequence[str]) -> set[str]:
+    """Which of ``digests`` were uploaded for the entry."""
+    if not digests:
+        return set()
+    stmt = select(CreditEvidence.sha256).where(
+        CreditEvidence.entry_id == entry_id, CreditEvidence.sha256.in_(list(digests))
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def rectified(session: AsyncSession, rule_id: str, source_key: str) -> bool:
+    """Whether the fact ``source_key`` (a violation) has an entry of ``rule_id`` (its verified rectification)."""
+    stmt = select(CreditEntry.id).where(CreditEntry.rule_id == rule_id, CreditEntry.source_key == source_key).limit(1)
+    return (await session.execute(stmt)).first() is not None
 
 
 async def lock_repair(session: AsyncSession, repair_id: uuid.UUID) -> CreditRepair | None:

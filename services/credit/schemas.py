@@ -73,6 +73,15 @@ class RepairOut(_Out):
     decision_reason: str | None
 
 
+class EvidenceOut(_Out):
+    entry_id: UUID
+    sha256: str
+    media_type: str
+    size_bytes: int
+    uploaded_by: str
+    uploaded_at: datetime
+
+
 class CreditRecordOut(_Out):
     subject_kind: Literal["institution", "person"]
     subject_id: str

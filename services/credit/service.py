@@ -24,17 +24,22 @@ from services.credit import repository, timeline
 from services.credit.errors import (
     EntryNotCounting,
     EntryNotFound,
+    EvidenceNotFound,
+    EvidenceNotUploaded,
     PolicyAlreadyActive,
     PolicyNotFound,
+    RectificationOpen,
     RepairAlreadyDecided,
     RepairExists,
     RepairNotFound,
+    RepairSelfDecision,
     RepairTooEarly,
     RuleNotRepairable,
     SubjectNotFound,
 )
 from services.credit.models import (
     CreditEntry,
+    CreditEvidence,
     CreditGradeHistory,
     CreditListMembership,
     CreditPolicyActivation,
@@ -42,7 +47,7 @@ from services.credit.models import (
     CreditStanding,
     CreditSubject,
 )
-from services.credit.policy import ListName, Policy, PolicyRegistry
+from services.credit.policy import RECTIFIED_RULE, ListName, Policy, PolicyRegistry
 from services.credit.scoring import EntryInput, Evaluation, evaluate
 from shared.batch import batch_scope
 from shared.events.credit import (
@@ -543,7 +548,10 @@ async def apply_for_repair(
     evidence_sha256: list[str],
     commitment_zh: str,
     applied_by: str,
+    evidence_uploaded: bool = True,
 ) -> CreditRepair:
+    """With ``evidence_uploaded`` (shared/duties.py), every evidence hash must be a document uploaded
+    for the entry."""
     entry = await repository.find_entry(session, entry_id)
     if entry is None:
         raise EntryNotFound(field="entry_id")
@@ -565,6 +573,15 @@ async def apply_for_repair(
         )
     if await repository.active_repair_for_entry(session, entry_id) is not None:
         raise RepairExists(field="entry_id")
+    if evidence_uploaded:
+        uploaded = await repository.uploaded_evidence(session, entry_id, evidence_sha256)
+        for n, digest in enumerate(evidence_sha256):
+            if digest not in uploaded:
+                raise EvidenceNotUploaded(
+                    f"证明材料（SHA-256 {digest[:12]}…）未上传：请先通过 POST /v1/credit/entries/{entry_id}/evidence "
+                    "上传该信用记录的证明材料",
+                    field=f"evidence_sha256.{n}",
+                )
     repair = CreditRepair(
         id=uuid.uuid4(),
         entry_id=entry_id,
@@ -605,13 +622,23 @@ async def decide_repair(
     approve: bool,
     reason: str,
     decided_by: str,
+    decider_not_applicant: bool = True,
+    after_rectification: bool = True,
 ) -> CreditRepair:
-    """Approve or refuse; an approval stops the entry counting from the decision on."""
+    """Approve or refuse; an approval stops the entry counting from the decision on. Separation of
+    duties (shared/duties.py): with ``decider_not_applicant`` never by whoever applied; with
+    ``after_rectification`` an approval of an entry caused by a violation waits until the
+    violation's rectification was verified (the policy rule may exempt it, with its legal basis). A
+    refusal is always possible."""
     repair = await repository.lock_repair(session, repair_id)
     if repair is None:
         raise RepairNotFound()
     if repair.status != "pending":
         raise RepairAlreadyDecided()
+    if decider_not_applicant and repair.applied_by == decided_by:
+        raise RepairSelfDecision()
+    if approve and after_rectification:
+        await _require_rectification(session, env, repair)
     now = env.now()
     await _decide(session, outbox, env, repair, approve=approve, reason=reason, decided_by=decided_by, at=now)
     await outbox.add(
@@ -632,6 +659,20 @@ async def decide_repair(
     return repair
 
 
+VIOLATION_SOURCE = "violation:"
+
+
+async def _require_rectification(session: AsyncSession, env: CreditEnv, repair: CreditRepair) -> None:
+    entry = await repository.find_entry(session, repair.entry_id)
+    if entry is None or not entry.source_key.startswith(VIOLATION_SOURCE):
+        return  # not caused by a violation (e.g. an overdue annual report): nothing to rectify
+    rule = (await active_policy(session, env)).rules.get(entry.rule_id)
+    if rule is not None and rule.repair_without_rectification:
+        return
+    if not await repository.rectified(session, RECTIFIED_RULE, entry.source_key):
+        raise RectificationOpen(field="repair_id")
+
+
 async def _decide(
     session: AsyncSession,
     outbox: Outbox,
@@ -650,6 +691,42 @@ async def _decide(
     await session.flush()
     if approve:
         await reevaluate(session, outbox, env, kind=repair.subject_kind, subject_id=repair.subject_id)
+
+
+async def upload_evidence(
+    session: AsyncSession,
+    env: CreditEnv,
+    *,
+    entry_id: uuid.UUID,
+    content: bytes,
+    media_type: str,
+    sha256: str,
+    uploaded_by: str,
+) -> CreditEvidence:
+    """Store a document as evidence for the repair of ``entry_id`` (an entry of this service)."""
+    entry = await repository.find_entry(session, entry_id)
+    if entry is None:
+        raise EntryNotFound(field="entry_id")
+    evidence = CreditEvidence(
+        entry_id=entry_id,
+        sha256=sha256,
+        subject_kind=entry.subject_kind,
+        subject_id=entry.subject_id,
+        media_type=media_type,
+        size_bytes=len(content),
+        content=content,
+        uploaded_by=uploaded_by,
+        uploaded_at=env.now(),
+    )
+    await repository.store_evidence(session, evidence)
+    return evidence
+
+
+async def get_evidence(session: AsyncSession, entry_id: uuid.UUID, sha256: str) -> CreditEvidence:
+    evidence = await repository.evidence_of(session, entry_id, sha256)
+    if evidence is None:
+        raise EvidenceNotFound(field="sha256")
+    return evidence
 
 
 async def get_repair(session: AsyncSession, repair_id: uuid.UUID) -> CreditRepair:

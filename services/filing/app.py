@@ -14,6 +14,8 @@ from services.filing.settings import FilingSettings
 from services.filing.staff.api import router as staff_router
 from shared.app import create_service_app
 from shared.db import Database
+from shared.documents import DEFAULT_MAX_BYTES
+from shared.duties import log_disabled
 from shared.settings import ServiceSettings
 
 
@@ -21,6 +23,7 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
     from devstack.postgres import resolve_database_url
 
     settings = settings or FilingSettings()
+    log_disabled(settings, "filing")
     return create_service_app(
         settings,
         title="托育机构登记备案服务 (filing)",
@@ -33,4 +36,6 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
         ],
         database=database,
         resolve_database_url=resolve_database_url,
+        # uploads read more than the 1 MiB of a JSON body (still refused before reading beyond it)
+        body_limits={("POST", "/v1/documents"): getattr(settings, "document_max_bytes", DEFAULT_MAX_BYTES)},
     )

@@ -30,3 +30,6 @@ class FilingSettings(ServiceSettings):
     sweep_interval_seconds: float = Field(default=600, gt=0)
     # 混合班: the national rules give no carer ratio for mixed classes; 1:5 is common practice.
     staffing_mixed_class_ratio: int = Field(default=5, ge=1)
+
+    # Separation of duties (shared/duties.py: each rule with its reason; on unless switched off).
+    sod_decider_not_submitter: bool = True

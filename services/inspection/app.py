@@ -19,6 +19,7 @@ from services.inspection.unlicensed import jobs as unlicensed_jobs
 from services.inspection.unlicensed.api import router as unlicensed_router
 from shared.app import create_service_app
 from shared.db import Database
+from shared.duties import log_disabled
 from shared.settings import ServiceSettings
 
 
@@ -32,6 +33,7 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
     loaded = schemes()
     if isinstance(settings, InspectionSettings) and settings.quality_scheme_version not in loaded:
         raise RuntimeError(f"INSPECTION_QUALITY_SCHEME_VERSION {settings.quality_scheme_version!r} is not shipped")
+    log_disabled(settings, "inspection")
     app = create_service_app(
         settings,
         title="双随机一公开检查服务 (inspection)",

@@ -104,3 +104,25 @@ class IdempotencyKeyReused(Conflict):
 
     def __init__(self) -> None:
         super().__init__(field="Idempotency-Key")
+
+
+class ReviewerOnTeam(Forbidden):
+    """Separation of duties (shared/duties.py ``inspection.reviewer_not_on_team``)."""
+
+    code = "reviewer_on_team"
+    message_zh = "您是该检查任务的检查组成员，不能审核本组的检查结果（四眼原则：检查与审核须由不同人员承担）"
+
+
+class InspectorInactive(Forbidden):
+    code = "inspector_inactive"
+    message_zh = "您的检查人员账号已停用，不能再查看或办理检查任务"
+
+
+class RemovedFromTeam(Forbidden):
+    code = "removed_from_team"
+    message_zh = "您已被移出该检查任务的检查组（回避或重新指派），不能再查看或办理该任务"
+
+
+class TaskNeedsReassignment(Conflict):
+    code = "task_needs_reassignment"
+    message_zh = "检查组有成员已停用或因回避被移出，须由监督人员重新指派检查组后才能提交"

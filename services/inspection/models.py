@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -175,6 +176,7 @@ class Task(Base):
         CheckConstraint("kind IN ('random', 'targeted')", name="kind_known"),
         CheckConstraint("status IN ('assigned', 'in_progress', 'submitted', 'reviewed')", name="status_known"),
         Index("ix_task_institution", "institution_id", "created_at"),
+        Index("ix_task_needs_reassignment", "needs_reassignment", postgresql_where=text("needs_reassignment")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -195,17 +197,30 @@ class Task(Base):
     publication_due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     reviewed_by: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # an open task whose team lost a member (deactivated, or removed for a conflict of interest):
+    # the supervisor reassigns it (PUT /v1/tasks/{id}/team); it cannot be submitted until then
+    needs_reassignment: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class TaskMember(Base):
-    """A team member of a task; ``signed_at`` is their signature on the submitted record."""
+    """A team member of a task; ``signed_at`` is their signature on the submitted record. A member
+    taken off the team (``removed_at``; ``removed_reason``: conflict_of_interest | reassigned) keeps
+    the row as the record of who was on it, and has no access to the task any more."""
 
     __tablename__ = "task_member"
+    __table_args__ = (
+        CheckConstraint(
+            "removed_reason IS NULL OR removed_reason IN ('conflict_of_interest', 'reassigned')",
+            name="removed_reason_known",
+        ),
+    )
 
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("task.id"), primary_key=True)
     inspector_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("inspector.id"), primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer)
     signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CheckIn(Base):

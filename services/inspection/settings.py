@@ -43,5 +43,8 @@ class InspectionSettings(ServiceSettings):
     # Trust X-Forwarded-For's first address as the client IP (only behind a proxy that sets it).
     trust_forwarded_for: bool = False
 
+    # --- separation of duties (shared/duties.py: each rule with its reason; on unless switched off) ----
+    sod_reviewer_not_on_team: bool = True
+
     # --- quality assessment (质量评估) ---------------------------------------------------------------
     quality_scheme_version: str = "wst821-v1"

@@ -88,6 +88,23 @@ class TaskSubmittedV1(EventData):
     publication_due: date
 
 
+@event("cn.gov.gz.childcare.inspection.task.inspector_removed.v1", topic=INSPECTION_EVENTS)
+class TaskInspectorRemovedV1(EventData):
+    """An inspector was taken off an open task's team: ``conflict_of_interest`` when a conflict (回避)
+    with the institution was declared after the assignment (``conflict_id``), ``reassigned`` when a
+    supervisor set a new team. From then on the inspector can neither read nor write the task.
+    ``needs_reassignment``: the task waits for the supervisor to complete its team. Key = institution id."""
+
+    task_id: UUID
+    institution_id: UUID
+    inspector_id: UUID
+    reason: Literal["conflict_of_interest", "reassigned"]
+    conflict_id: UUID | None = None
+    needs_reassignment: bool
+    removed_by: str
+    removed_at: datetime
+
+
 @event("cn.gov.gz.childcare.inspection.violation.recorded.v1", topic=INSPECTION_EVENTS)
 class ViolationRecordedV1(EventData):
     """An inspector recorded a violation in the field (not yet confirmed by review)."""

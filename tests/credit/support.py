@@ -21,6 +21,7 @@ from shared.events import DecodedEvent, EventData, decode
 from shared.events.filing import AnnualReportOverdueV1, InstitutionSubmittedV1
 from shared.events.inspection import (
     InspectionResultPublishedV1,
+    ViolationClosedV1,
     ViolationConfirmedV1,
     ViolationEscalatedV1,
 )
@@ -96,9 +97,11 @@ class Credit:
 
 
 @asynccontextmanager
-async def credit_service(bootstrap: str, namespace: str, url: str, clock: Clock) -> AsyncIterator[Credit]:
+async def credit_service(
+    bootstrap: str, namespace: str, url: str, clock: Clock, **overrides: Any
+) -> AsyncIterator[Credit]:
     db = Database(url, pool_size=5)
-    settings = settings_for("credit", kafka_bootstrap_servers=bootstrap, kafka_namespace=namespace)
+    settings = settings_for("credit", kafka_bootstrap_servers=bootstrap, kafka_namespace=namespace, **overrides)
     app = create_app(settings, db, clock=clock)
     try:
         async with running(app) as client:
@@ -194,6 +197,23 @@ def escalated(institution_id: uuid.UUID, violation_id: uuid.UUID, due: date, at:
         escalated_at=at,
     )
     return envelope(data, key=str(institution_id), at=at)
+
+
+def closed(institution_id: uuid.UUID, violation_id: uuid.UUID, at: datetime) -> bytes:
+    """A follow-up inspection verified the violation's rectification (整改到位)."""
+    data = ViolationClosedV1(violation_id=violation_id, institution_id=institution_id, closed_at=at)
+    return envelope(data, key=str(institution_id), at=at)
+
+
+async def upload_evidence(client: httpx.AsyncClient, entry_id: str, headers: dict[str, str], note: str) -> str:
+    """Upload a (tiny, real) PDF as repair evidence of the entry; returns its SHA-256."""
+    response = await client.post(
+        f"/v1/credit/entries/{entry_id}/evidence",
+        content=f"%PDF-1.4\n% {note}\n%%EOF\n".encode(),
+        headers={**headers, "Content-Type": "application/pdf"},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["sha256"])
 
 
 def report_overdue(institution_id: uuid.UUID, year: int, due: date) -> bytes:

@@ -43,27 +43,33 @@ from tests.credit.support import (
     Clock,
     Credit,
     clean_inspection,
+    closed,
     credit_service,
     envelope,
     escalated,
     grades,
     report_overdue,
     submitted,
+    upload_evidence,
     violation,
 )
 from tests.support import eventually, produce_raw, read_topic, token
 
 OFFICER = token("credit_officer", subject="credit-officer-01")
+# separation of duties: a repair is decided by another officer than the one who applied
+DECIDER = token("credit_officer", subject="credit-officer-02")
 READER = token("supervisor")
 SHA = "a" * 64
 
 
-def sequence(institution_id: uuid.UUID, general_id: uuid.UUID) -> list[bytes]:
+def sequence(institution_id: uuid.UUID, general_id: uuid.UUID, serious_id: uuid.UUID | None = None) -> list[bytes]:
     return [
         submitted(institution_id, T0 - timedelta(days=30)),
         clean_inspection(institution_id, T0 - timedelta(days=20)),
         violation(institution_id, "general", T0 - timedelta(days=10), violation_id=general_id),
-        violation(institution_id, "serious", T0 - timedelta(days=5), legal_basis="《消防法》第十六条"),
+        violation(
+            institution_id, "serious", T0 - timedelta(days=5), violation_id=serious_id, legal_basis="《消防法》第十六条"
+        ),
         report_overdue(institution_id, 2025, date(2026, 3, 31)),
         escalated(institution_id, general_id, (T0 - timedelta(days=3)).date(), T0 - timedelta(days=1)),
     ]
@@ -81,8 +87,8 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
     kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
 ) -> None:
     clock = Clock()
-    x, general_id = uuid.uuid4(), uuid.uuid4()
-    events = sequence(x, general_id)
+    x, general_id, serious_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    events = sequence(x, general_id, serious_id)
     async with credit_service(kafka.bootstrap, namespace, fresh_db("credit"), clock) as credit:
         # One at a time, so the emitted grade changes follow the hand computation step by step.
         for raw in events[:5]:
@@ -167,11 +173,15 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
         )
         assert forbidden.status_code == 403
 
+        evidence = [
+            await upload_evidence(credit.client, serious_entry, OFFICER, "整改报告"),
+            await upload_evidence(credit.client, serious_entry, OFFICER, "信用承诺书"),
+        ]
         applied = await credit.client.post(
             "/v1/credit/repairs",
             json={
                 "entry_id": serious_entry,
-                "evidence_sha256": [SHA, "b" * 64],
+                "evidence_sha256": evidence,
                 "commitment": "本机构承诺依法诚信经营",
             },
             headers=OFFICER,
@@ -189,10 +199,12 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
         assert (await record(credit, x))["score"] == 85, "a pending repair changes nothing"
 
         clock.advance(days=2)
+        # a follow-up inspection verified the rectification (0 points): the repair may now be approved
+        await credit.send(closed(x, serious_id, clock.at - timedelta(days=1)))
         decided = await credit.client.post(
             f"/v1/credit/repairs/{repair_id}/decision",
             json={"decision": "approve", "reason": "已整改到位并作出信用承诺"},
-            headers=OFFICER,
+            headers=DECIDER,
         )
         assert decided.status_code == 200, decided.text
         assert decided.json()["status"] == "approved"
@@ -208,8 +220,9 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
         )
         assert twice.status_code == 409
         assert twice.json()["error"]["code"] == "credit_repair_already_decided"
-        # The entry itself was never edited (append-only), the repair is its own row.
-        assert await credit.scalar("SELECT count(*) FROM credit_entry") == 5
+        # The entry itself was never edited (append-only), the repair is its own row (the sixth entry
+        # is the verified rectification).
+        assert await credit.scalar("SELECT count(*) FROM credit_entry") == 6
 
 
 # Every column of every state table except the ones that are local by nature: surrogate keys
@@ -326,7 +339,7 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
     the entries they concern, and records are opened by inspection events), once topic by topic in
     the natural order — and every table equals the live one row by row."""
     clock = Clock()
-    x, y, z, general_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    x, y, z, general_id, serious_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     carer, abuser = "c" * 64, "e" * 64
     hired = StaffHiredV1(
         institution_id=y,
@@ -338,7 +351,8 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
         hired_on=(T0 - timedelta(days=40)).date(),
     )
     inputs = [
-        *sequence(x, general_id),
+        *sequence(x, general_id, serious_id),
+        closed(x, serious_id, T0 - timedelta(hours=12)),  # rectified: the repair may be approved
         submitted(y, T0 - timedelta(days=50), name="天河区小星星托育园"),
         envelope(hired, key=str(y), at=T0 - timedelta(days=40)),
         violation(y, "serious", T0 - timedelta(days=3), person_ref=carer),
@@ -358,9 +372,10 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
             return str(next(line["entry_id"] for line in body["lines"] if line["rule_id"] == rule))
 
         async def repair(entry_id: str, decision: str, reason: str) -> str:
+            evidence = await upload_evidence(live.client, entry_id, OFFICER, f"整改材料 {entry_id}")
             applied = await live.client.post(
                 "/v1/credit/repairs",
-                json={"entry_id": entry_id, "evidence_sha256": [SHA], "commitment": "本机构承诺依法诚信经营"},
+                json={"entry_id": entry_id, "evidence_sha256": [evidence], "commitment": "本机构承诺依法诚信经营"},
                 headers=OFFICER,
             )
             assert applied.status_code == 201, applied.text
@@ -368,7 +383,7 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
             decided = await live.client.post(
                 f"/v1/credit/repairs/{applied.json()['id']}/decision",
                 json={"decision": decision, "reason": reason},
-                headers=OFFICER,
+                headers=DECIDER,
             )
             assert decided.status_code == 200, decided.text
             return str(applied.json()["id"])
@@ -447,7 +462,7 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
         assert len(by_topic[CREDIT_EVENTS]) > 5  # the decisions and the service's outputs (ignored on replay)
         assert {k: len(v) for k, v in live_state.items()} == {
             "credit_subject": 5,
-            "credit_entry": 11,
+            "credit_entry": 12,
             "credit_repair": 2,
             "credit_policy_activation": 1,
             "credit_standing": 5,

@@ -85,6 +85,7 @@ INSTITUTIONS = int(os.environ.get("CHILDCARE_FAULT_INSTITUTIONS", "515"))
 MIN_EVENTS = 10_000
 
 OFFICER = token("filing_officer", subject="fault-officer", districts=sorted(districts()))
+DECIDER = token("filing_officer", subject="fault-decider", districts=sorted(districts()))
 OPS = token("ops", "supervisor")
 
 # which consumer group reads which topics (services/*/consumers.py)
@@ -467,7 +468,11 @@ async def run(pg: LocalPostgres, tmp_root: Path) -> AsyncIterator[Run]:
 
         plans = draw_plans(SEED, INSTITUTIONS, namespace[1:3])
         gen = LoadGenerator(
-            filing_url=processes["filing"].url, officer=OFFICER, plans=plans, lookup_institution=lookup_institution
+            filing_url=processes["filing"].url,
+            officer=OFFICER,
+            decider=DECIDER,
+            plans=plans,
+            lookup_institution=lookup_institution,
         )
         poisons = {t: poison_records(t) for t in POISONED_TOPICS}
 

@@ -24,6 +24,7 @@ from tests.support import Platform, eventually, token
 
 SUPERVISOR = token("supervisor", subject="supervisor-yuexiu")
 OFFICER = token("filing_officer", subject="officer-yuexiu", districts=sorted(districts()))
+DECIDER = token("filing_officer", subject="officer-yuexiu-2", districts=sorted(districts()))  # four eyes
 OPS = token("ops", "credit_officer", subject="ops-1")
 A = token("inspector", subject="inspector-yx-a")
 B = token("inspector", subject="inspector-yx-b")
@@ -175,7 +176,7 @@ async def test_complaint_to_unlicensed_case_to_filing_and_the_ledger(platform: P
     assert filed.status_code == 201, filed.text
     institution_id = filed.json()["id"]
     decided = await p.clients["filing"].post(
-        f"/v1/institutions/{institution_id}/decision", json={"decision": "file"}, headers=OFFICER
+        f"/v1/institutions/{institution_id}/decision", json={"decision": "file"}, headers=DECIDER
     )
     assert decided.status_code == 200, decided.text
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated, Literal
 
@@ -14,6 +13,7 @@ from services.filing.institutions.errors import (
     DocumentNotFound,
     IllegalTransition,
     InstitutionNotFound,
+    SelfDecision,
     UsccAlreadyFiled,
 )
 from services.filing.institutions.schemas import (
@@ -32,9 +32,11 @@ from services.filing.institutions.schemas import (
 from services.filing.models import Institution, InstitutionChange
 from services.filing.settings import FilingSettings
 from services.filing.staff.service import carer_ratios
+from shared import duties
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
-from shared.errors import AppError, Forbidden, InvalidInput, Unauthenticated, error_responses
+from shared.documents import DEFAULT_MAX_BYTES, MAGIC, PayloadTooLarge, UnsupportedMediaType, read_upload
+from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
 from shared.events.filing import OPERATING_MODEL_ZH
 from shared.reference import districts, streets
 from shared.scope import read_scope, require_readable
@@ -44,18 +46,6 @@ router = APIRouter(prefix="/v1", tags=["institutions"])
 
 FilingOfficer = Annotated[Principal, Depends(require_roles("filing_officer"))]
 Reader = Annotated[Principal, Depends(require_roles("filing_officer", "supervisor", "ops"))]
-
-
-class PayloadTooLarge(AppError):
-    status_code = 413
-    code = "payload_too_large"
-    message_zh = "文件过大"
-
-
-class UnsupportedMediaType(AppError):
-    status_code = 415
-    code = "unsupported_media_type"
-    message_zh = "不支持的文件类型"
 
 
 def _rules(request: Request) -> service.FilingRules:
@@ -191,7 +181,9 @@ async def resubmit_institution(
     "/institutions/{institution_id}/decision",
     response_model=InstitutionOut,
     summary="Decide a submission or a pending change: file (予以备案), return (退回补正) or reject (不予备案)",
-    responses={**WRITE_ERRORS, **error_responses(InstitutionNotFound, IllegalTransition)},
+    description="Separation of duties (`FILING_SOD_DECIDER_NOT_SUBMITTER`, on by default): the officer who "
+    "submitted the filing (or requested the change) on the institution's behalf gets 403 `filing_self_decision`.",
+    responses={**WRITE_ERRORS, **error_responses(SelfDecision, InstitutionNotFound, IllegalTransition)},
 )
 async def decide(
     institution_id: uuid.UUID, body: DecisionIn, session: DbSession, officer: FilingOfficer, request: Request
@@ -204,6 +196,7 @@ async def decide(
         decision=body.decision,
         reason=body.reason,
         officer=officer,
+        decider_not_submitter=duties.enabled(request.app.state.settings, "filing.decider_not_submitter"),
     )
     request.app.state.metrics.counter("childcare_filing_decisions", "Filing decisions taken.", ("decision",)).labels(
         decision=body.decision
@@ -290,12 +283,6 @@ async def list_institutions(
 
 # --- documents (content-addressed) -------------------------------------------------------------
 
-_MAGIC = {
-    "application/pdf": (b"%PDF-",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-}
-
 
 @router.post(
     "/documents",
@@ -306,33 +293,15 @@ _MAGIC = {
 )
 async def upload_document(request: Request, session: DbSession, officer: FilingOfficer) -> DocumentOut:
     settings = request.app.state.settings
-    max_bytes = getattr(settings, "document_max_bytes", 10 * 1024 * 1024)
-    allowed = getattr(settings, "document_media_types", list(_MAGIC))
-    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media_type not in allowed:
-        raise UnsupportedMediaType(
-            f"仅支持以下文件类型：{'、'.join(allowed)}", field="content-type", code="unsupported_media_type"
-        )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"文件不能超过 {max_bytes // (1024 * 1024)} MB", field="body")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:  # stop reading at the limit, whatever Content-Length said
-            raise PayloadTooLarge(f"文件不能超过 {max_bytes // (1024 * 1024)} MB", field="body")
-        chunks.append(chunk)
-    content = b"".join(chunks)
-    if not content:
-        raise InvalidInput("文件内容为空", code="empty_document", field="body")
-    if not content.startswith(_MAGIC.get(media_type, (b"",))):
-        raise InvalidInput("文件内容与声明的类型不符", code="content_type_mismatch", field="body")
-    digest = hashlib.sha256(content).hexdigest()
-    await repository.store_document(
-        session, sha256=digest, media_type=media_type, content=content, uploaded_by=officer.subject
+    upload = await read_upload(
+        request,
+        max_bytes=getattr(settings, "document_max_bytes", DEFAULT_MAX_BYTES),
+        media_types=getattr(settings, "document_media_types", list(MAGIC)),
     )
-    return DocumentOut(sha256=digest, size_bytes=len(content), media_type=media_type)
+    await repository.store_document(
+        session, sha256=upload.sha256, media_type=upload.media_type, content=upload.content, uploaded_by=officer.subject
+    )
+    return DocumentOut(sha256=upload.sha256, size_bytes=len(upload.content), media_type=upload.media_type)
 
 
 @router.get(

@@ -31,3 +31,10 @@ class DistrictOutOfScope(Forbidden):
 class DocumentNotFound(NotFound):
     code = "document_not_found"
     message_zh = "未找到该材料文件"
+
+
+class SelfDecision(Forbidden):
+    """Separation of duties (shared/duties.py ``filing.decider_not_submitter``)."""
+
+    code = "filing_self_decision"
+    message_zh = "您是该备案申请（或变更申请）的提交人，不能自行作出决定，须由另一名备案人员审核决定（四眼原则）"

@@ -25,6 +25,7 @@ from services.filing.institutions.errors import (
     DocumentNotFound,
     IllegalTransition,
     InstitutionNotFound,
+    SelfDecision,
     UsccAlreadyFiled,
 )
 from services.filing.institutions.schemas import CLASS_LIMITS, DOCUMENT_ZH
@@ -323,6 +324,7 @@ async def resubmit(
     deadline = _deadline(rules, rules.today())  # the clock restarts at the complete resubmission
     _apply_profile(institution, data, district_code, street_code)
     institution.status = "submitted"
+    institution.submitted_by = officer.subject  # whoever submits this submission may not decide it
     institution.submission += 1
     institution.submitted_at = now
     institution.decision_due = deadline.due
@@ -343,7 +345,10 @@ async def decide(
     decision: str,
     reason: str | None,
     officer: Principal,
+    decider_not_submitter: bool = True,
 ) -> Institution:
+    """File, return or reject the submission or the pending change. With ``decider_not_submitter``
+    (shared/duties.py), never by the officer who submitted it on the institution's behalf."""
     if decision in {"return", "reject"} and not (reason and reason.strip()):
         raise InvalidInput("退回补正或不予备案必须说明理由", code="reason_required", field="reason")
     institution = await _locked(session, institution_id, officer)
@@ -351,10 +356,14 @@ async def decide(
     now = datetime.now(UTC)
     today = china_today(now)
     if change is not None:
+        if decider_not_submitter and change.requested_by == officer.subject:
+            raise SelfDecision()
         await _decide_change(session, outbox, rules, institution, change, decision, reason, officer, now)
         return institution
     if institution.status != "submitted":
         raise _illegal(institution, "作出备案决定")
+    if decider_not_submitter and institution.submitted_by == officer.subject:
+        raise SelfDecision()
     on_time = institution.decision_due is None or today <= institution.decision_due
     session.add(
         InstitutionDecision(

@@ -40,7 +40,7 @@ DistrictQuery = Annotated[str | None, AfterValidator(lambda v: None if v is None
 AUTH = error_responses(Unauthenticated, Forbidden)
 
 
-def inspector_out(i: Inspector) -> InspectorOut:
+def inspector_out(i: Inspector, flagged_task_ids: list[uuid.UUID] | None = None) -> InspectorOut:
     return InspectorOut(
         id=i.id,
         subject=i.subject,
@@ -51,10 +51,11 @@ def inspector_out(i: Inspector) -> InspectorOut:
         district_names=[district_name(d) for d in i.districts],
         active=i.active,
         created_at=i.created_at,
+        flagged_task_ids=flagged_task_ids,
     )
 
 
-def _conflict_out(c: InspectorConflict) -> ConflictOut:
+def _conflict_out(c: InspectorConflict, removed_from_task_ids: list[uuid.UUID] | None = None) -> ConflictOut:
     return ConflictOut(
         id=c.id,
         inspector_id=c.inspector_id,
@@ -62,6 +63,7 @@ def _conflict_out(c: InspectorConflict) -> ConflictOut:
         reason=c.reason,
         declared_by=c.declared_by,
         declared_at=c.declared_at,
+        removed_from_task_ids=removed_from_task_ids or [],
     )
 
 
@@ -107,6 +109,8 @@ async def list_inspectors(
     "/inspectors/{inspector_id}",
     response_model=InspectorOut,
     summary="Activate/deactivate an inspector or change the districts covered",
+    description="Deactivation ends the inspector's access to every task at once (403 `inspector_inactive` on "
+    "reads and writes) and flags their open tasks `needs_reassignment` (listed in `flagged_task_ids`).",
     responses={**AUTH, **error_responses(InvalidInput, InspectorNotFound)},
 )
 async def patch_inspector(
@@ -114,8 +118,8 @@ async def patch_inspector(
 ) -> InspectorOut:
     if "districts" in body.model_fields_set and body.districts is None:
         raise InvalidInput("该字段不能为空", code="null_not_allowed", field="districts")
-    inspector = await service.update_inspector(session, inspector_id, active=body.active, districts=body.districts)
-    return inspector_out(inspector)
+    updated = await service.update_inspector(session, inspector_id, active=body.active, districts=body.districts)
+    return inspector_out(updated.inspector, updated.flagged_task_ids if body.active is False else None)
 
 
 @router.post(
@@ -123,6 +127,9 @@ async def patch_inspector(
     status_code=status.HTTP_201_CREATED,
     response_model=ConflictOut,
     summary="Declare a conflict of interest (回避): the inspector is never drawn for that institution",
+    description="An inspector already on an open task of the institution is taken off it at once "
+    "(`inspection.task.inspector_removed.v1`; 403 `removed_from_team` on their reads and writes) and the task is "
+    "flagged `needs_reassignment`.",
     responses={
         **AUTH,
         **error_responses(InvalidInput, InspectorNotFound, InstitutionNotInPool, ConflictAlreadyDeclared),
@@ -131,10 +138,16 @@ async def patch_inspector(
 async def create_conflict(
     inspector_id: uuid.UUID, body: ConflictIn, session: DbSession, supervisor: Supervisor, request: Request
 ) -> ConflictOut:
-    conflict = await service.declare_conflict(
-        session, inspector_id, body.institution_id, body.reason, by=supervisor, now=now_of(request)
+    declared = await service.declare_conflict(
+        session,
+        request.app.state.outbox,
+        inspector_id,
+        body.institution_id,
+        body.reason,
+        by=supervisor,
+        now=now_of(request),
     )
-    return _conflict_out(conflict)
+    return _conflict_out(declared.conflict, declared.removed_from_task_ids)
 
 
 @router.get(

@@ -57,6 +57,11 @@ class InspectorOut(BaseModel):
     district_names: list[str]
     active: bool
     created_at: datetime
+    flagged_task_ids: list[UUID] | None = Field(
+        default=None,
+        description="PATCH deactivating the inspector: their open tasks, now flagged needs_reassignment "
+        "(GET /v1/tasks?needs_reassignment=true)",
+    )
 
 
 class InspectorPage(BaseModel):
@@ -78,6 +83,10 @@ class ConflictOut(BaseModel):
     reason: str
     declared_by: str
     declared_at: datetime
+    removed_from_task_ids: list[UUID] = Field(
+        default_factory=list,
+        description="open tasks of the institution the inspector was on, taken off at once (needs_reassignment)",
+    )
 
 
 class PoolInstitutionOut(BaseModel):

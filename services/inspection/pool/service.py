@@ -23,6 +23,7 @@ from services.inspection.errors import (
 )
 from services.inspection.models import Inspector, InspectorConflict, TargetInstitution
 from services.inspection.pool import repository
+from services.inspection.tasks import service as tasks
 from shared.auth import Principal
 from shared.events.credit import InstitutionGradedV1
 from shared.events.filing import (
@@ -33,6 +34,7 @@ from shared.events.filing import (
     StaffHiredV1,
     StaffLeftV1,
 )
+from shared.outbox import Outbox
 
 # --- projection ----------------------------------------------------------------------------------
 
@@ -137,29 +139,50 @@ async def register_inspector(session: AsyncSession, data: InspectorInput, *, by:
     return inspector
 
 
+@dataclass(frozen=True)
+class InspectorUpdate:
+    inspector: Inspector
+    flagged_task_ids: list[uuid.UUID]  # open tasks now waiting for reassignment (deactivation)
+
+
 async def update_inspector(
     session: AsyncSession, inspector_id: uuid.UUID, *, active: bool | None, districts: list[str] | None
-) -> Inspector:
+) -> InspectorUpdate:
+    """Deactivation ends the inspector's access to every task at once (``tasks.access``) and flags
+    their open tasks for the supervisor to reassign."""
     inspector = await repository.inspector_by_id(session, inspector_id, lock=True)
     if inspector is None:
         raise InspectorNotFound()
+    flagged: list[uuid.UUID] = []
     if active is not None:
+        deactivated = inspector.active and not active
         inspector.active = active
+        if deactivated:
+            flagged = [t.id for t in await tasks.flag_open_tasks(session, inspector.id)]
     if districts is not None:
         inspector.districts = sorted(set(districts))
     await session.flush()
-    return inspector
+    return InspectorUpdate(inspector=inspector, flagged_task_ids=flagged)
+
+
+@dataclass(frozen=True)
+class DeclaredConflict:
+    conflict: InspectorConflict
+    removed_from_task_ids: list[uuid.UUID]
 
 
 async def declare_conflict(
     session: AsyncSession,
+    outbox: Outbox,
     inspector_id: uuid.UUID,
     institution_id: uuid.UUID,
     reason: str,
     *,
     by: Principal,
     now: datetime,
-) -> InspectorConflict:
+) -> DeclaredConflict:
+    """Record a conflict of interest (回避); an inspector already on an open task of the institution
+    is taken off it at once (``TaskInspectorRemovedV1``) and can no longer read or write it."""
     if await repository.inspector_by_id(session, inspector_id) is None:
         raise InspectorNotFound()
     if await repository.get_institution(session, institution_id) is None:
@@ -175,4 +198,13 @@ async def declare_conflict(
         declared_at=now,
     )
     await repository.add_conflict(session, conflict)
-    return conflict
+    removed = await tasks.remove_for_conflict(
+        session,
+        outbox,
+        inspector_id=inspector_id,
+        institution_id=institution_id,
+        conflict_id=conflict.id,
+        by=by,
+        now=now,
+    )
+    return DeclaredConflict(conflict=conflict, removed_from_task_ids=[t.id for t in removed])

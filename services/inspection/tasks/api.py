@@ -26,17 +26,20 @@ from services.inspection.errors import (
     IdempotencyKeyMissing,
     IdempotencyKeyReused,
     IllegalViolationTransition,
+    InspectorInactive,
     InspectorNotFound,
     InstitutionNotInPool,
     NotAnInspector,
     NotOnTeam,
+    RemovedFromTeam,
     TaskAlreadyReviewed,
     TaskClosed,
+    TaskNeedsReassignment,
     TaskNotFound,
     TaskNotSubmitted,
     ViolationNotFound,
 )
-from services.inspection.models import CheckIn, Finding, PublishedResult, Violation
+from services.inspection.models import CheckIn, Finding, Inspector, PublishedResult, TaskMember, Violation
 from services.inspection.reference import checklist, violation_catalogue
 from services.inspection.tasks import service
 from services.inspection.tasks.schemas import (
@@ -61,10 +64,12 @@ from services.inspection.tasks.schemas import (
     TaskDetailOut,
     TaskList,
     TaskSummaryOut,
+    TeamIn,
     ViolationIn,
     ViolationOut,
 )
 from services.inspection.unlicensed.errors import CaseClosed, CaseNotFound, SiteLocationUnknown
+from shared import duties
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
@@ -74,7 +79,7 @@ router = APIRouter(prefix="/v1", tags=["tasks"])
 InspectorUser = Annotated[Principal, Depends(require_roles("inspector"))]
 Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
 TaskReader = Annotated[Principal, Depends(require_roles("inspector", "supervisor", "ops"))]
-AUTH = error_responses(Unauthenticated, Forbidden, NotOnTeam)
+AUTH = error_responses(Unauthenticated, Forbidden, NotOnTeam, InspectorInactive, RemovedFromTeam)
 WRITE = {
     **AUTH,
     **error_responses(
@@ -135,18 +140,26 @@ def _summary_fields(view: service.TaskView) -> dict[str, Any]:
         "institution": _institution_out(view),
         "case_id": t.case_id,
         "site": _site_out(view),
-        "members": [
-            MemberOut(
-                inspector_id=m.inspector_id,
-                name=i.name if i else None,
-                agency=i.agency if i else None,
-                badge_number=i.badge_number if i else None,
-                signed_at=m.signed_at,
-            )
-            for m, i in view.members
-        ],
+        "members": [_member_out(m, i) for m, i in view.members],
         "publication_due": t.publication_due,
+        "needs_reassignment": t.needs_reassignment,
+        "removed_members": [_member_out(m, i) for m, i in view.removed],
     }
+
+
+def _member_out(m: TaskMember, i: Inspector | None) -> MemberOut:
+    return MemberOut(
+        inspector_id=m.inspector_id,
+        name=i.name if i else None,
+        agency=i.agency if i else None,
+        badge_number=i.badge_number if i else None,
+        signed_at=m.signed_at,
+        active=i.active if i else None,
+        removed_at=m.removed_at,
+        removed_reason="conflict_of_interest"
+        if m.removed_reason == "conflict_of_interest"
+        else ("reassigned" if m.removed_reason == "reassigned" else None),
+    )
 
 
 def finding_out(f: Finding) -> FindingOut:
@@ -217,13 +230,17 @@ async def _idempotent(
     principal: Principal,
     key: str,
     body: Any,
-    run: Callable[[], Awaitable[tuple[int, Any]]],
+    task_id: uuid.UUID,
+    run: Callable[[service.Access], Awaitable[tuple[int, Any]]],
 ) -> JSONResponse:
+    # Access first, also for a retry: an inspector deactivated or taken off the team since the first
+    # attempt gets 403, not the stored answer.
+    a = await service.access(session, task_id, principal, write=True)
     print_ = idempotency.fingerprint(request.method, request.url.path, body)
     replay = await idempotency.begin(session, principal.subject, key, print_)
     if replay is not None:
         return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
-    status_code, out = await run()
+    status_code, out = await run(a)
     await idempotency.finish(session, principal.subject, key, status_code, out)
     return JSONResponse(out, status_code=status_code)
 
@@ -235,7 +252,7 @@ async def _idempotent(
     "/me/tasks",
     response_model=TaskList,
     summary="My tasks (the caller's, as a registered inspector), earliest due first",
-    responses=error_responses(Unauthenticated, Forbidden, NotAnInspector),
+    responses=error_responses(Unauthenticated, Forbidden, NotAnInspector, InspectorInactive),
 )
 async def my_tasks(
     session: DbSession,
@@ -287,8 +304,7 @@ async def check_in(
     key: IdempotencyKey,
     request: Request,
 ) -> JSONResponse:
-    async def run() -> tuple[int, Any]:
-        a = await service.access(session, task_id, inspector, write=True)
+    async def run(a: service.Access) -> tuple[int, Any]:
         checkin = await service.check_in(
             session,
             request.app.state.outbox,
@@ -300,7 +316,7 @@ async def check_in(
         )
         return 201, jsonable(checkin_out(checkin))
 
-    return await _idempotent(session, request, inspector, key, jsonable(body), run)
+    return await _idempotent(session, request, inspector, key, jsonable(body), task_id, run)
 
 
 @router.put(
@@ -317,8 +333,7 @@ async def put_findings(
     key: IdempotencyKey,
     request: Request,
 ) -> JSONResponse:
-    async def run() -> tuple[int, Any]:
-        a = await service.access(session, task_id, inspector, write=True)
+    async def run(a: service.Access) -> tuple[int, Any]:
         findings = await service.record_findings(
             session,
             a,
@@ -338,7 +353,7 @@ async def put_findings(
         )
         return 200, jsonable(out)
 
-    return await _idempotent(session, request, inspector, key, jsonable(body), run)
+    return await _idempotent(session, request, inspector, key, jsonable(body), task_id, run)
 
 
 @router.post(
@@ -356,8 +371,7 @@ async def post_violation(
     key: IdempotencyKey,
     request: Request,
 ) -> JSONResponse:
-    async def run() -> tuple[int, Any]:
-        a = await service.access(session, task_id, inspector, write=True)
+    async def run(a: service.Access) -> tuple[int, Any]:
         violation = await service.record_violation(
             session,
             request.app.state.outbox,
@@ -370,14 +384,14 @@ async def post_violation(
         )
         return 201, jsonable(violation_out(violation))
 
-    return await _idempotent(session, request, inspector, key, jsonable(body), run)
+    return await _idempotent(session, request, inspector, key, jsonable(body), task_id, run)
 
 
 @router.post(
     "/tasks/{task_id}/submit",
     response_model=SubmitOut,
     summary="Sign and submit: each team member submits; the task is submitted when all have signed",
-    responses=WRITE,
+    responses={**WRITE, **error_responses(TaskNeedsReassignment)},
 )
 async def submit(
     task_id: uuid.UUID,
@@ -387,8 +401,7 @@ async def submit(
     request: Request,
     body: SubmitIn | None = None,
 ) -> JSONResponse:
-    async def run() -> tuple[int, Any]:
-        a = await service.access(session, task_id, inspector, write=True)
+    async def run(a: service.Access) -> tuple[int, Any]:
         settings = settings_of(request)
         signatures = await service.submit(
             session, request.app.state.outbox, a, calendar=calendar_of(settings), now=now_of(request)
@@ -403,7 +416,7 @@ async def submit(
         )
         return 200, jsonable(out)
 
-    return await _idempotent(session, request, inspector, key, {}, run)
+    return await _idempotent(session, request, inspector, key, {}, task_id, run)
 
 
 # --- supervisors ------------------------------------------------------------------------------------------
@@ -445,6 +458,40 @@ async def create_targeted(
     return TaskSummaryOut(**_summary_fields(view))
 
 
+@router.get(
+    "/tasks",
+    response_model=TaskList,
+    summary="Open tasks flagged for reassignment (a member deactivated or removed for a conflict of interest)",
+    responses=AUTH,
+)
+async def tasks_needing_reassignment(
+    session: DbSession,
+    _: Annotated[Principal, Depends(require_roles("supervisor", "ops"))],
+    needs_reassignment: Annotated[bool, Query(description="only true is supported")] = True,
+) -> TaskList:
+    if not needs_reassignment:
+        raise InvalidInput("目前仅支持查询待重新指派的任务（needs_reassignment=true）", field="needs_reassignment")
+    views = await service.needing_reassignment(session)
+    items = [TaskSummaryOut(**_summary_fields(v)) for v in views]
+    return TaskList(items=items, total=len(items))
+
+
+@router.put(
+    "/tasks/{task_id}/team",
+    response_model=TaskSummaryOut,
+    summary="Set an open task's team (reassignment): members left out lose access, signatures are cleared",
+    responses={**AUTH, **error_responses(InvalidInput, TaskNotFound, TaskClosed, InspectorNotFound)},
+)
+async def set_team(
+    task_id: uuid.UUID, body: TeamIn, session: DbSession, supervisor: Supervisor, request: Request
+) -> TaskSummaryOut:
+    task = await service.reassign(
+        session, request.app.state.outbox, task_id, list(body.inspector_ids), by=supervisor, now=now_of(request)
+    )
+    view = await service.detail(session, await service.access(session, task.id, supervisor, write=False))
+    return TaskSummaryOut(**_summary_fields(view))
+
+
 @router.post(
     "/tasks/{task_id}/review",
     response_model=ReviewOut,
@@ -453,6 +500,8 @@ async def create_targeted(
         **AUTH,
         **error_responses(InvalidInput, TaskNotFound, TaskNotSubmitted, TaskAlreadyReviewed, ViolationNotFound),
     },
+    description="Separation of duties (`INSPECTION_SOD_REVIEWER_NOT_ON_TEAM`, on by default): a supervisor who is "
+    "or was an inspector on the task's team gets 403 `reviewer_on_team`.",
 )
 async def review(
     task_id: uuid.UUID, body: ReviewIn, session: DbSession, supervisor: Supervisor, request: Request
@@ -468,6 +517,7 @@ async def review(
         ),
         by=supervisor,
         now=now_of(request),
+        reviewer_not_on_team=duties.enabled(settings_of(request), "inspection.reviewer_not_on_team"),
     )
     if not outcome.result.on_time:
         late_counter(request).inc()

@@ -26,23 +26,44 @@ async def get(session: AsyncSession, task_id: uuid.UUID, *, lock: bool = False) 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def members(session: AsyncSession, task_id: uuid.UUID) -> Sequence[TaskMember]:
-    return (
-        (await session.execute(select(TaskMember).where(TaskMember.task_id == task_id).order_by(TaskMember.position)))
-        .scalars()
-        .all()
-    )
+async def members(session: AsyncSession, task_id: uuid.UUID, *, removed: bool = False) -> Sequence[TaskMember]:
+    """The task's current team, in order; ``removed=True``: the members taken off it instead."""
+    condition = TaskMember.removed_at.is_not(None) if removed else TaskMember.removed_at.is_(None)
+    stmt = select(TaskMember).where(TaskMember.task_id == task_id, condition).order_by(TaskMember.position)
+    return (await session.execute(stmt)).scalars().all()
 
 
-async def tasks_of_inspector(session: AsyncSession, inspector_id: uuid.UUID, statuses: Sequence[str]) -> Sequence[Task]:
+async def member_row(session: AsyncSession, task_id: uuid.UUID, inspector_id: uuid.UUID) -> TaskMember | None:
+    """The inspector's membership of the task, current or removed."""
+    return await session.get(TaskMember, (task_id, inspector_id))
+
+
+async def tasks_of_inspector(
+    session: AsyncSession,
+    inspector_id: uuid.UUID,
+    statuses: Sequence[str],
+    *,
+    institution_id: uuid.UUID | None = None,
+    lock: bool = False,
+) -> Sequence[Task]:
+    """Tasks the inspector is currently on (optionally of one institution), earliest due first."""
     stmt = (
         select(Task)
         .join(TaskMember, TaskMember.task_id == Task.id)
-        .where(TaskMember.inspector_id == inspector_id)
+        .where(TaskMember.inspector_id == inspector_id, TaskMember.removed_at.is_(None))
         .order_by(Task.due_by, Task.created_at)
     )
     if statuses:
         stmt = stmt.where(Task.status.in_(list(statuses)))
+    if institution_id is not None:
+        stmt = stmt.where(Task.institution_id == institution_id)
+    if lock:
+        stmt = stmt.with_for_update(of=Task)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def tasks_needing_reassignment(session: AsyncSession) -> Sequence[Task]:
+    stmt = select(Task).where(Task.needs_reassignment.is_(True)).order_by(Task.due_by, Task.created_at).limit(500)
     return (await session.execute(stmt)).scalars().all()
 
 
@@ -52,7 +73,9 @@ async def members_of(session: AsyncSession, task_ids: Sequence[uuid.UUID]) -> di
     rows = (
         (
             await session.execute(
-                select(TaskMember).where(TaskMember.task_id.in_(list(task_ids))).order_by(TaskMember.position)
+                select(TaskMember)
+                .where(TaskMember.task_id.in_(list(task_ids)), TaskMember.removed_at.is_(None))
+                .order_by(TaskMember.position)
             )
         )
         .scalars()

@@ -117,6 +117,9 @@ class MemberOut(BaseModel):
     agency: str | None
     badge_number: str | None
     signed_at: datetime | None
+    active: bool | None = Field(default=None, description="false: the inspector was deactivated (no access)")
+    removed_at: datetime | None = None
+    removed_reason: Literal["conflict_of_interest", "reassigned"] | None = None
 
 
 class InstitutionFactsOut(BaseModel):
@@ -174,6 +177,12 @@ class TaskSummaryOut(BaseModel):
     site: SiteOut | None = None
     members: list[MemberOut]
     publication_due: date | None
+    needs_reassignment: bool = Field(
+        default=False,
+        description="a member was deactivated or removed for a conflict of interest: the supervisor sets a new "
+        "team (PUT /v1/tasks/{task_id}/team); the task cannot be submitted until then",
+    )
+    removed_members: list[MemberOut] = Field(default_factory=list, description="members taken off the team")
 
 
 class TaskDetailOut(TaskSummaryOut):
@@ -218,6 +227,19 @@ class TargetedIn(BaseModel):
                 raise PydanticCustomError("unknown_checklist_item", f"检查事项代码“{code[:30]}”不在随机抽查事项清单中")
         if len(set(value)) != len(value):
             raise PydanticCustomError("duplicate_values", "检查事项代码不能重复")
+        return value
+
+
+class TeamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inspector_ids: list[UUID] = Field(min_length=2, max_length=10, description="the new team (≥2)")
+
+    @field_validator("inspector_ids")
+    @classmethod
+    def _distinct(cls, value: list[UUID]) -> list[UUID]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_values", "检查组成员不能重复")
         return value
 
 

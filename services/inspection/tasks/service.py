@@ -18,12 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.inspection.common import distance_m
 from services.inspection.errors import (
     IllegalViolationTransition,
+    InspectorInactive,
     InspectorNotFound,
     InstitutionNotInPool,
     NotAnInspector,
     NotOnTeam,
+    RemovedFromTeam,
+    ReviewerOnTeam,
     TaskAlreadyReviewed,
     TaskClosed,
+    TaskNeedsReassignment,
     TaskNotFound,
     TaskNotSubmitted,
     ViolationNotFound,
@@ -47,12 +51,13 @@ from services.inspection.unlicensed import service as unlicensed_service
 from services.inspection.unlicensed.errors import CaseClosed, CaseNotFound, SiteLocationUnknown
 from services.inspection.unlicensed.models import UnlicensedCase
 from shared.auth import Principal
-from shared.errors import InvalidInput
+from shared.errors import AppError, InvalidInput
 from shared.events.inspection import (
     InspectionResultPublishedV1,
     RectificationReportedV1,
     TaskAssignedV1,
     TaskCheckedInV1,
+    TaskInspectorRemovedV1,
     TaskSubmittedV1,
     ViolationClosedV1,
     ViolationConfirmedV1,
@@ -63,6 +68,7 @@ from shared.outbox import Outbox
 from shared.workdays import WorkdayCalendar, china_today
 
 CLOSED = ("submitted", "reviewed")
+OPEN = ("assigned", "in_progress")
 CONCLUSION_ZH = {"compliant": "未发现问题", "rectification_required": "责令限期整改", "non_compliant": "存在严重问题"}
 SEVERITY_ZH = {"minor": "轻微", "general": "一般", "serious": "严重", "critical": "特别严重"}
 
@@ -169,6 +175,30 @@ async def _target(session: AsyncSession, data: TargetedInput) -> _Target:
     return _Target(institution_id=institution.institution_id, district_code=institution.district_code, case_id=None)
 
 
+async def _check_team(
+    session: AsyncSession, inspector_ids: Sequence[uuid.UUID], district_code: str, institution_id: uuid.UUID
+) -> None:
+    """Every member exists, is active, covers the district and has no declared conflict (回避)."""
+    found = {i.id: i for i in await pool_repository.inspectors(session, ids=list(inspector_ids))}
+    for n, inspector_id in enumerate(inspector_ids):
+        inspector = found.get(inspector_id)
+        where = f"inspector_ids.{n}"
+        if inspector is None:
+            raise InspectorNotFound(field=where)
+        if not inspector.active:
+            raise InvalidInput(f"检查人员{inspector.name}已停用", code="inspector_inactive", field=where)
+        if district_code not in inspector.districts:
+            raise InvalidInput(
+                f"检查人员{inspector.name}不负责该机构所在区", code="inspector_out_of_district", field=where
+            )
+        if await pool_repository.conflict_exists(session, inspector_id, institution_id):
+            raise InvalidInput(
+                f"检查人员{inspector.name}已声明与该机构存在利害关系，应当回避",
+                code="inspector_conflicted",
+                field=where,
+            )
+
+
 async def create_targeted(session: AsyncSession, outbox: Outbox, data: TargetedInput, *, now: datetime) -> Task:
     """A targeted inspection (complaint, follow-up, referral) outside the random draw, marked as such;
     the team is chosen by the supervisor but must still respect districts and conflicts (回避). The
@@ -176,24 +206,7 @@ async def create_targeted(session: AsyncSession, outbox: Outbox, data: TargetedI
     institution = await _target(session, data)
     if data.due_by < china_today(now):
         raise InvalidInput("完成期限不能早于今天", code="due_in_past", field="due_by")
-    found = {i.id: i for i in await pool_repository.inspectors(session, ids=data.inspector_ids)}
-    for n, inspector_id in enumerate(data.inspector_ids):
-        inspector = found.get(inspector_id)
-        where = f"inspector_ids.{n}"
-        if inspector is None:
-            raise InspectorNotFound(field=where)
-        if not inspector.active:
-            raise InvalidInput(f"检查人员{inspector.name}已停用", code="inspector_inactive", field=where)
-        if institution.district_code not in inspector.districts:
-            raise InvalidInput(
-                f"检查人员{inspector.name}不负责该机构所在区", code="inspector_out_of_district", field=where
-            )
-        if await pool_repository.conflict_exists(session, inspector_id, institution.institution_id):
-            raise InvalidInput(
-                f"检查人员{inspector.name}已声明与该机构存在利害关系，应当回避",
-                code="inspector_conflicted",
-                field=where,
-            )
+    await _check_team(session, data.inspector_ids, institution.district_code, institution.institution_id)
     if data.checklist_items:
         items = list(data.checklist_items)
     elif institution.case_id is not None:
@@ -231,30 +244,41 @@ async def caller_inspector(session: AsyncSession, principal: Principal) -> Inspe
     inspector = await pool_repository.inspector_by_subject(session, principal.subject)
     if inspector is None or not principal.has("inspector"):
         raise NotAnInspector()
+    if not inspector.active:
+        raise InspectorInactive()
     return inspector
 
 
 @dataclass
 class Access:
     task: Task
-    members: list[TaskMember]
-    inspector: Inspector | None  # the caller, when the caller is a team member
+    members: list[TaskMember]  # the current team
+    inspector: Inspector | None  # the caller, when the caller is an active member of the team
 
 
 async def access(session: AsyncSession, task_id: uuid.UUID, principal: Principal, *, write: bool) -> Access:
-    """Team members read and write their task; supervisors and operations only read. Anyone else
-    gets 403 (an unknown task 404), so one inspector never sees another team's work."""
+    """Active team members read and write their task; supervisors and operations only read. Anyone
+    else gets 403 (an unknown task 404), so one inspector never sees another team's work: a
+    deactivated inspector (``inspector_inactive``) and one taken off the team (``removed_from_team``,
+    e.g. for a conflict of interest declared after the assignment) included."""
     task = await repository.get(session, task_id, lock=write)
     if task is None:
         raise TaskNotFound()
     members = list(await repository.members(session, task.id))
+    refusal: AppError = NotOnTeam()
     if principal.has("inspector"):
         inspector = await pool_repository.inspector_by_subject(session, principal.subject)
-        if inspector is not None and any(m.inspector_id == inspector.id for m in members):
-            return Access(task, members, inspector)
+        if inspector is not None:
+            if any(m.inspector_id == inspector.id for m in members):
+                if inspector.active:
+                    return Access(task, members, inspector)
+                refusal = InspectorInactive()
+            elif (row := await repository.member_row(session, task.id, inspector.id)) is not None:
+                assert row.removed_at is not None
+                refusal = RemovedFromTeam()
     if not write and (principal.has("supervisor") or principal.has("ops")):
         return Access(task, members, None)
-    raise NotOnTeam()
+    raise refusal
 
 
 def _writable(a: Access) -> Inspector:
@@ -262,6 +286,131 @@ def _writable(a: Access) -> Inspector:
         raise TaskClosed()
     assert a.inspector is not None
     return a.inspector
+
+
+# --- the inspector lifecycle: deactivation, conflicts declared after assignment, reassignment ------
+
+
+async def flag_open_tasks(session: AsyncSession, inspector_id: uuid.UUID) -> list[Task]:
+    """A deactivated inspector's open tasks wait for the supervisor to reassign them (their access
+    ends in ``access``, which refuses an inactive inspector everything)."""
+    tasks = list(await repository.tasks_of_inspector(session, inspector_id, OPEN, lock=True))
+    for task in tasks:
+        task.needs_reassignment = True
+    await session.flush()
+    return tasks
+
+
+async def remove_for_conflict(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    inspector_id: uuid.UUID,
+    institution_id: uuid.UUID,
+    conflict_id: uuid.UUID,
+    by: Principal,
+    now: datetime,
+) -> list[Task]:
+    """A conflict of interest (回避) declared after the assignment takes the inspector off every open
+    task of that institution at once; the task waits for the supervisor to complete its team."""
+    tasks = list(
+        await repository.tasks_of_inspector(session, inspector_id, OPEN, institution_id=institution_id, lock=True)
+    )
+    for task in tasks:
+        row = await repository.member_row(session, task.id, inspector_id)
+        assert row is not None
+        row.removed_at = now
+        row.removed_reason = "conflict_of_interest"
+        # the remaining signatures covered a record made with the conflicted inspector
+        await repository.clear_signatures(session, task.id)
+        task.needs_reassignment = True
+        await outbox.add(
+            session,
+            TaskInspectorRemovedV1(
+                task_id=task.id,
+                institution_id=task.institution_id,
+                inspector_id=inspector_id,
+                reason="conflict_of_interest",
+                conflict_id=conflict_id,
+                needs_reassignment=True,
+                removed_by=by.subject,
+                removed_at=now,
+            ),
+            subject=str(task.institution_id),
+        )
+    await session.flush()
+    return tasks
+
+
+async def reassign(
+    session: AsyncSession,
+    outbox: Outbox,
+    task_id: uuid.UUID,
+    inspector_ids: Sequence[uuid.UUID],
+    *,
+    by: Principal,
+    now: datetime,
+) -> Task:
+    """A supervisor sets an open task's team: members left out are taken off it, new ones added, every
+    signature cleared (the new team signs the record), and the reassignment flag lifted."""
+    task = await repository.get(session, task_id, lock=True)
+    if task is None:
+        raise TaskNotFound()
+    if task.status in CLOSED:
+        raise TaskClosed()
+    case = await _case_of(session, task)
+    institution = await pool_repository.get_institution(session, task.institution_id)
+    district = institution.district_code if institution else (case.district_code if case else "")
+    await _check_team(session, inspector_ids, district, task.institution_id)
+    wanted = list(inspector_ids)
+    for m in await repository.members(session, task.id):
+        if m.inspector_id not in wanted:
+            m.removed_at = now
+            m.removed_reason = "reassigned"
+            await outbox.add(
+                session,
+                TaskInspectorRemovedV1(
+                    task_id=task.id,
+                    institution_id=task.institution_id,
+                    inspector_id=m.inspector_id,
+                    reason="reassigned",
+                    needs_reassignment=False,
+                    removed_by=by.subject,
+                    removed_at=now,
+                ),
+                subject=str(task.institution_id),
+            )
+    for position, inspector_id in enumerate(wanted):
+        row = await repository.member_row(session, task.id, inspector_id)
+        if row is None:
+            session.add(TaskMember(task_id=task.id, inspector_id=inspector_id, position=position))
+        else:
+            row.removed_at = None
+            row.removed_reason = None
+            row.position = position
+    await session.flush()
+    await repository.clear_signatures(session, task.id)
+    task.needs_reassignment = False
+    await session.flush()
+    await outbox.add(
+        session,
+        TaskAssignedV1(
+            task_id=task.id,
+            plan_id=task.plan_id,
+            institution_id=task.institution_id,
+            kind="random" if task.kind == "random" else "targeted",
+            inspector_ids=wanted,
+            due_by=task.due_by,
+            assigned_at=now,
+        ),
+        subject=str(task.institution_id),
+    )
+    return task
+
+
+async def needing_reassignment(session: AsyncSession) -> list[TaskView]:
+    tasks = await repository.tasks_needing_reassignment(session)
+    return [await _view(session, task, list(await repository.members(session, task.id))) for task in tasks]
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -278,46 +427,44 @@ class TaskView:
     violations: list[Violation] = field(default_factory=list)
     checkins: list[CheckIn] = field(default_factory=list)
     case: UnlicensedCase | None = None
+    removed: list[tuple[TaskMember, Inspector | None]] = field(default_factory=list)
 
 
 async def _members_with_names(
     session: AsyncSession, members: Sequence[TaskMember]
 ) -> list[tuple[TaskMember, Inspector | None]]:
+    if not members:
+        return []
     found = {i.id: i for i in await pool_repository.inspectors(session, ids=[m.inspector_id for m in members])}
     return [(m, found.get(m.inspector_id)) for m in members]
+
+
+async def _view(session: AsyncSession, task: Task, members: Sequence[TaskMember]) -> TaskView:
+    return TaskView(
+        task=task,
+        institution=await pool_repository.get_institution(session, task.institution_id),
+        grade=await pool_repository.grade_of(session, task.institution_id),
+        members=await _members_with_names(session, members),
+        case=await _case_of(session, task),
+        removed=await _members_with_names(session, await repository.members(session, task.id, removed=True)),
+    )
 
 
 async def my_tasks(session: AsyncSession, principal: Principal, statuses: Sequence[str]) -> list[TaskView]:
     inspector = await caller_inspector(session, principal)
     tasks = await repository.tasks_of_inspector(session, inspector.id, statuses)
     members = await repository.members_of(session, [t.id for t in tasks])
-    views = []
-    for task in tasks:
-        views.append(
-            TaskView(
-                task=task,
-                institution=await pool_repository.get_institution(session, task.institution_id),
-                grade=await pool_repository.grade_of(session, task.institution_id),
-                members=await _members_with_names(session, members.get(task.id, [])),
-                case=await _case_of(session, task),
-            )
-        )
-    return views
+    return [await _view(session, task, members.get(task.id, [])) for task in tasks]
 
 
 async def detail(session: AsyncSession, a: Access) -> TaskView:
     task = a.task
-    return TaskView(
-        task=task,
-        institution=await pool_repository.get_institution(session, task.institution_id),
-        grade=await pool_repository.grade_of(session, task.institution_id),
-        members=await _members_with_names(session, a.members),
-        staff=[s for s in await pool_repository.staff_of(session, task.institution_id) if s.left_on is None],
-        findings=list(await repository.findings(session, task.id)),
-        violations=list(await repository.violations(session, task.id)),
-        checkins=list(await repository.checkins(session, task.id)),
-        case=await _case_of(session, task),
-    )
+    view = await _view(session, task, a.members)
+    view.staff = [s for s in await pool_repository.staff_of(session, task.institution_id) if s.left_on is None]
+    view.findings = list(await repository.findings(session, task.id))
+    view.violations = list(await repository.violations(session, task.id))
+    view.checkins = list(await repository.checkins(session, task.id))
+    return view
 
 
 async def _case_of(session: AsyncSession, task: Task) -> UnlicensedCase | None:
@@ -502,6 +649,8 @@ async def submit(
     assert a.inspector is not None
     if a.task.status in CLOSED:
         return _signatures(a)  # already submitted by the whole team: signing again changes nothing
+    if a.task.needs_reassignment:
+        raise TaskNeedsReassignment()
     answered = {f.item_code: f for f in await repository.findings(session, a.task.id)}
     missing = [code for code in a.task.checklist if code not in answered]
     if missing:
@@ -578,12 +727,25 @@ def _summary(conclusion: str, by_severity: dict[str, int]) -> str:
 
 
 async def review(
-    session: AsyncSession, outbox: Outbox, task_id: uuid.UUID, data: ReviewInput, *, by: Principal, now: datetime
+    session: AsyncSession,
+    outbox: Outbox,
+    task_id: uuid.UUID,
+    data: ReviewInput,
+    *,
+    by: Principal,
+    now: datetime,
+    reviewer_not_on_team: bool = True,
 ) -> ReviewOutcome:
-    """A supervisor confirms (or dismisses) the recorded violations and publishes the result."""
+    """A supervisor confirms (or dismisses) the recorded violations and publishes the result. With
+    ``reviewer_not_on_team`` (shared/duties.py), never one who is or was on the task's team."""
     task = await repository.get(session, task_id, lock=True)
     if task is None:
         raise TaskNotFound()
+    if reviewer_not_on_team:
+        team = [*await repository.members(session, task.id), *await repository.members(session, task.id, removed=True)]
+        ids = [m.inspector_id for m in team]
+        if ids and any(i.subject == by.subject for i in await pool_repository.inspectors(session, ids=ids)):
+            raise ReviewerOnTeam()
     if task.status == "reviewed":
         raise TaskAlreadyReviewed()
     if task.status != "submitted":
