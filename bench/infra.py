@@ -138,7 +138,7 @@ class Stack:
 
 @contextlib.contextmanager
 def stack(workdir: Path) -> Iterator[Stack]:
-    kafka = LocalKafka(workdir / "kafka")
+    kafka = LocalKafka(workdir / "kafka", plaintext_baseline_port=free_port())
     pg = LocalPostgres(workdir / "pg", delete_on_exit=True)
     try:
         kafka.start()

@@ -36,6 +36,7 @@ from shared.kafka import make_producer
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.settings import ServiceSettings
+from shared.topics import FILING_EVENTS, consumer_group, qualified
 
 PARTITIONS = 6  # ServiceSettings.topic_partitions default
 
@@ -156,9 +157,19 @@ async def wait_for(check: Callable[[], bool], *, within: float, every: float = 0
 # --- P1 --------------------------------------------------------------------------------------------
 
 
-async def p1_bare(stack: Stack, n: int) -> dict[str, float]:
+def _client_options(stack: Stack, principal: str, *, plaintext: bool) -> dict[str, Any]:
+    """How a bare client connects: as the service's principal over SASL/SCRAM with its ACLs (what
+    the platform does), or over the bench broker's unauthenticated baseline listener (S1)."""
+    if plaintext:
+        assert stack.kafka.plaintext_baseline_port is not None
+        return {"bootstrap_servers": f"127.0.0.1:{stack.kafka.plaintext_baseline_port}"}
+    return stack.kafka.access(principal).aiokafka()
+
+
+async def p1_bare(stack: Stack, n: int, *, plaintext: bool = False) -> dict[str, float]:
     """Seconds to produce ``n`` records (acks=all, idempotent, as the relay does) and have two
-    consumer groups read and commit all of them."""
+    consumer groups read and commit all of them; as filing, credit and reporting (SASL/SCRAM,
+    ACLs), or without authentication (``plaintext``, S1's baseline)."""
     ns = f"p1b{uuid.uuid4().hex[:6]}."
     await create_topics(stack.kafka, ns)
     recs = list(events.records(n, ns))
@@ -166,8 +177,8 @@ async def p1_bare(stack: Stack, n: int) -> dict[str, float]:
     consumers = [
         AIOKafkaConsumer(
             topic,
-            **stack.kafka.access().aiokafka(),
-            group_id=f"{ns}{name}",
+            **_client_options(stack, name, plaintext=plaintext),
+            group_id=consumer_group(ns, name),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=200,
@@ -189,7 +200,15 @@ async def p1_bare(stack: Stack, n: int) -> dict[str, float]:
     for c in consumers:
         while not c.assignment():
             await c.getmany(timeout_ms=100)
-    producer = make_producer(stack.kafka.access(), client_id="bench-bare")
+    producer = AIOKafkaProducer(
+        **_client_options(stack, "filing", plaintext=plaintext),
+        client_id="bench-bare",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=15_000,
+        retry_backoff_ms=200,
+    )  # shared.kafka.make_producer's settings
     await producer.start()
     try:
         cpu0 = cpu_seconds()
@@ -203,6 +222,23 @@ async def p1_bare(stack: Stack, n: int) -> dict[str, float]:
         await producer.stop()
         for c in consumers:
             await c.stop()
+
+
+async def connect_seconds(stack: Stack, samples: int, *, plaintext: bool) -> dict[str, float]:
+    """Seconds for a new producer to connect and fetch metadata (the SCRAM exchange is per
+    connection), as filing or over the baseline listener: median and p90 of ``samples``."""
+    ns = f"s1c{uuid.uuid4().hex[:6]}."
+    await create_topics(stack.kafka, ns)
+    topic = qualified(ns, FILING_EVENTS)
+    times: list[float] = []
+    for _ in range(samples):
+        producer = AIOKafkaProducer(**_client_options(stack, "filing", plaintext=plaintext))
+        started = time.perf_counter()
+        await producer.start()
+        await producer.partitions_for(topic)
+        times.append(time.perf_counter() - started)
+        await producer.stop()
+    return {"p50_ms": 1000 * percentile(times, 50), "p90_ms": 1000 * percentile(times, 90)}
 
 
 async def fill_outbox(url: str, recs: list[events.Record]) -> None:

@@ -126,6 +126,21 @@ async def run_all(s: Stack, cfg: Config, workdir: Path, results: Results, profil
         }
 
     raw["p1"] = await timed(results, "P1 pipeline", p1())
+
+    async def s1() -> dict[str, Any]:
+        # alternated, best of two each, so neither side gets the warmer broker
+        runs: dict[str, list[dict[str, float]]] = {"plaintext": [], "sasl": []}
+        for _ in range(2):
+            runs["plaintext"].append(await pipeline.p1_bare(s, cfg.p1_events, plaintext=True))
+            runs["sasl"].append(await pipeline.p1_bare(s, cfg.p1_events))
+        return {
+            "plaintext": min(runs["plaintext"], key=lambda r: r["seconds"]),
+            "sasl": min(runs["sasl"], key=lambda r: r["seconds"]),
+            "connect_plaintext": await pipeline.connect_seconds(s, 20, plaintext=True),
+            "connect_sasl": await pipeline.connect_seconds(s, 20, plaintext=False),
+        }
+
+    raw["s1"] = await timed(results, "S1 cost of SASL/SCRAM and ACLs", s1())
     raw["p3_bare"] = await timed(results, "P3 bare Kafka latency", pipeline.p3_bare(s, cfg.p3_samples))
     raw["p2"] = await timed(results, "P2 API writes", api.p2(s, cfg.p2, workdir))
     raw["platform"] = await timed(
@@ -172,6 +187,26 @@ def table(results: Results) -> list[Row]:
                 f"(bare {p1['bare']['cpu_ms_per_event']:.2f}); SQL statements per event: credit "
                 f"{p1['platform']['credit_statements_per_event']:.1f}, reporting "
                 f"{p1['platform']['reporting_statements_per_event']:.1f}",
+            )
+        )
+    s1 = raw.get("s1")
+    if s1:
+        n = cfg.p1_events
+        plain, sasl = n / s1["plaintext"]["seconds"], n / s1["sasl"]["seconds"]
+        ratio = sasl / plain
+        rows.append(
+            Row(
+                "S1",
+                f"S1 bare pipeline, {n:,} events: SASL/SCRAM-SHA-512 + ACLs vs no authentication",
+                f"{_fmt(plain)} ev/s",
+                f"{_fmt(sasl)} ev/s",
+                ratio,
+                "≥ 0.90",
+                0.90 / ratio,
+                f"same broker, two listeners; CPU {s1['sasl']['cpu_ms_per_event']:.2f} vs "
+                f"{s1['plaintext']['cpu_ms_per_event']:.2f} ms/event; a new producer's connect + metadata p50 "
+                f"{s1['connect_sasl']['p50_ms']:.1f} ms with SCRAM vs {s1['connect_plaintext']['p50_ms']:.1f} ms "
+                f"(p90 {s1['connect_sasl']['p90_ms']:.1f} vs {s1['connect_plaintext']['p90_ms']:.1f})",
             )
         )
     p2 = raw.get("p2")
@@ -501,6 +536,10 @@ def method_section(cfg: Config) -> str:
   DB commit, offset commit) — relay and both runners in this process, as tasks of one event loop. Bare: one
   aiokafka producer (acks=all, idempotent, linger 5 ms — the relay's settings) and two consumer groups committing
   after every batch, same records, same loop. Both sides' consumers have joined their groups before the clock starts.
+- **S1** ({cfg.p1_events:,} events): P1's bare pipeline twice on the same broker, alternated, best of two each: as
+  the filing, credit and reporting principals over SASL/SCRAM-SHA-512 with their ACLs (what the platform does), and
+  over a second, unauthenticated loopback listener that only the benchmark's broker has. Plus the time a new
+  producer takes to connect and fetch metadata (20 samples each), where the SCRAM exchange happens.
 - **P2** ({cfg.p2.concurrency} keep-alive connections, {cfg.p2.warmup:.0f} s warm-up + {cfg.p2.duration:.0f} s measured,
   {cfg.p2.rounds} round(s), interleaved, median): `POST /v1/institutions` with a complete filing (fresh unified social
   credit code each time, five uploaded documents) against the filing service — one uvicorn worker in its own process,

@@ -102,9 +102,14 @@ class LocalKafka:
         controller_port: int | None = None,
         heap: str = "512m",
         admin_password: str = DEV_KAFKA_ADMIN_PASSWORD,
+        plaintext_baseline_port: int | None = None,
     ) -> None:
         self.workdir = workdir
         self.admin_password = admin_password
+        # The benchmarks only: a second, unauthenticated loopback listener whose anonymous principal
+        # is a super user, so the cost of SASL/SCRAM and ACLs is measured against the same broker
+        # without them (bench S1). Never set by the run command or the tests.
+        self.plaintext_baseline_port = plaintext_baseline_port
         self.broker_port = broker_port or free_port()
         self.controller_port = controller_port or free_port()
         self.heap = heap
@@ -177,6 +182,8 @@ class LocalKafka:
             .replace("{broker_password}", internal["broker"])
             .replace("{controller_password}", internal["controller"])
         )
+        if self.plaintext_baseline_port is not None:
+            config.write_text(_with_plaintext_baseline(config.read_text(), self.plaintext_baseline_port))
         return config
 
     def format_storage(self) -> None:
@@ -287,6 +294,20 @@ class LocalKafka:
         else:
             self.stop()
         return self.start()
+
+
+def _with_plaintext_baseline(properties: str, port: int) -> str:
+    additions = {
+        "listeners": f",BASELINE://127.0.0.1:{port}",
+        "advertised.listeners": f",BASELINE://127.0.0.1:{port}",
+        "listener.security.protocol.map": ",BASELINE:PLAINTEXT",
+        "super.users": ";User:ANONYMOUS",
+    }
+    lines = []
+    for line in properties.splitlines():
+        key = line.split("=", 1)[0]
+        lines.append(line + additions[key] if key in additions and not line.startswith("#") else line)
+    return "\n".join(lines) + "\n"
 
 
 def _stop_pid_file(workdir: Path, timeout: float = 30.0) -> bool:

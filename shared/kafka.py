@@ -57,6 +57,8 @@ class KafkaAccess:
             "sasl.mechanism": self.mechanism,
             "sasl.username": self.username,
             "sasl.password": self.password,
+            # warnings and errors only: librdkafka's informational lines go to stderr unbidden
+            "log_level": 4,
         }
         if self.ssl_cafile:
             options["ssl.ca.location"] = self.ssl_cafile

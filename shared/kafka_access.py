@@ -172,14 +172,31 @@ def provision(
     missing = [t for t in wanted if t.topic not in existing]
     if missing:
         _wait(client.create_topics(missing, operation_timeout=30), ignore=("TOPIC_ALREADY_EXISTS",))
-    _wait(client.create_acls(acl_bindings(namespace)))  # type: ignore[arg-type]
-    # topic metadata and ACLs propagate asynchronously: wait until every topic is listed
+    bindings = acl_bindings(namespace)
+    _wait(client.create_acls(bindings))  # type: ignore[arg-type]
+    # Topics and ACLs reach the broker's metadata cache and authorizer asynchronously: wait until
+    # every topic is listed and every ACL is in force, so a client started next is not refused.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if {t.topic for t in wanted} <= set(client.list_topics(timeout=30).topics):
+        if {t.topic for t in wanted} <= set(client.list_topics(timeout=30).topics) and _in_force(client, bindings):
             return
-        time.sleep(0.1)
-    raise RuntimeError("topics were created but never listed")
+        time.sleep(0.05)
+    raise RuntimeError("topics and ACLs were created but are not in force after 30 s")
+
+
+def _in_force(client: Any, bindings: list[Any]) -> bool:
+    """Whether the broker's authorizer knows every binding (one exact-match describe each, in parallel)."""
+    from confluent_kafka.admin._acl import AclBindingFilter
+
+    futures = [
+        client.describe_acls(
+            AclBindingFilter(
+                b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation, b.permission_type
+            )
+        )
+        for b in bindings
+    ]
+    return all(future.result(30) for future in futures)
 
 
 async def provision_async(admin_access: KafkaAccess, **kwargs: object) -> None:
