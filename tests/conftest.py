@@ -65,8 +65,7 @@ def fresh_db(pg: LocalPostgres) -> Iterator[Callable[[str], str]]:
     def make(service: str) -> str:
         name = f"t_{service}_{uuid.uuid4().hex[:10]}"
         created.append(name)
-        pg.create_database(name, template=f"tpl_{service}", service=service)
-        return pg.app_url(name, service)
+        return pg.create_service_database(name, service, template=f"tpl_{service}")
 
     yield make
     for name in created:
@@ -80,9 +79,7 @@ def rollback_database(service: str) -> str:
 @pytest.fixture(scope="session")
 def rollback_urls(pg: LocalPostgres) -> dict[str, str]:
     """Per service, the runtime role's URL of the one database the ``rollback_db`` tests share."""
-    for service in SERVICES:
-        pg.create_database(rollback_database(service), template=f"tpl_{service}", service=service)
-    return {service: pg.app_url(rollback_database(service), service) for service in SERVICES}
+    return {s: pg.create_service_database(rollback_database(s), s, template=f"tpl_{s}") for s in SERVICES}
 
 
 @pytest.fixture

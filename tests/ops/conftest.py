@@ -52,7 +52,7 @@ async def platform(kafka: LocalKafka, pg: LocalPostgres) -> AsyncIterator[Platfo
     namespace = f"ops{uuid.uuid4().hex[:8]}."
     kafka.provision(namespace)
     names = {s: f"ops_{s}_{uuid.uuid4().hex[:8]}" for s in SERVICES}
-    urls = {s: pg.create_database(names[s], template=f"tpl_{s}") for s in SERVICES}
+    urls = {s: pg.create_service_database(names[s], s, template=f"tpl_{s}") for s in SERVICES}
     try:
         async with Platform(kafka.bootstrap, namespace, urls) as p:
             yield p

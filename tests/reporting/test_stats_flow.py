@@ -343,7 +343,7 @@ async def scenario(kafka: LocalKafka, pg: LocalPostgres) -> AsyncIterator[Scenar
     events = city()
     await produce(kafka, namespace, events)
     name = f"t_reporting_stats_{uuid.uuid4().hex[:8]}"
-    url = pg.create_database(name, template="tpl_reporting")
+    url = pg.create_service_database(name, "reporting", template="tpl_reporting")
     try:
         async with Platform(kafka.bootstrap, namespace, {"reporting": url}) as p:
             client = p.clients["reporting"]
@@ -624,7 +624,7 @@ async def test_replay_into_an_empty_database_gives_the_same_statistics(scenario:
     live = [await stats(scenario.client, p) for p in paths]
     live_summaries = [(await summary(scenario.client, i, "?report_year=2023")).json() for i in (T1, T2, T3, T7)]
     name = f"t_reporting_replay_{uuid.uuid4().hex[:8]}"
-    url = scenario.pg.create_database(name, template="tpl_reporting")
+    url = scenario.pg.create_service_database(name, "reporting", template="tpl_reporting")
     try:
         db = Database(url, pool_size=2)
         try:

@@ -169,7 +169,7 @@ async def scenario(kafka: LocalKafka, pg: LocalPostgres) -> AsyncIterator[Scenar
     assert unique < len(events)  # the data set does deliver something twice
     await produce(kafka, namespace, events)
     name = f"t_reporting_quality_{uuid.uuid4().hex[:8]}"
-    url = pg.create_database(name, template="tpl_reporting")
+    url = pg.create_service_database(name, "reporting", template="tpl_reporting")
     try:
         async with Platform(kafka.bootstrap, namespace, {"reporting": url}) as p:
             client = p.clients["reporting"]
@@ -257,7 +257,7 @@ async def test_replay_gives_the_same_figures(scenario: Scenario) -> None:
     paths = [f"/v1/stats/districts?year={y}" for y in (2023, 2024, 2025)]
     live = [await stats(scenario.client, p) for p in paths]
     name = f"t_reporting_quality_replay_{uuid.uuid4().hex[:8]}"
-    url = scenario.pg.create_database(name, template="tpl_reporting")
+    url = scenario.pg.create_service_database(name, "reporting", template="tpl_reporting")
     try:
         db = Database(url, pool_size=2)
         try:

@@ -191,3 +191,23 @@ async def test_service_roles_must_prove_their_password(pg: LocalPostgres, rollba
         await asyncpg.connect(wrong)
     with pytest.raises(asyncpg.PostgresError):
         await asyncpg.connect(right.replace(":dev-only-db-filing_app-password@", "@"))
+
+
+async def test_a_superusers_copy_of_a_service_database_serves_the_runtime_role(pg: LocalPostgres) -> None:
+    """A copy the superuser owns (tests/faults and the benchmarks make such; so does pg_restore into a
+    new database): foreign-key checks run as the tables' owner, which must still reach schema public."""
+    name = "roles_superuser_copy"
+    pg.drop_database(name)
+    pg.create_database(name, template="tpl_filing")
+    try:
+        connection = await asyncpg.connect(pg.app_url(name, "filing"))
+        try:
+            with pytest.raises(asyncpg.ForeignKeyViolationError):  # checked, and refused for the right reason
+                await connection.execute(
+                    "INSERT INTO annual_report_overdue (institution_id, year, due_date, district_code)"
+                    " VALUES (gen_random_uuid(), 2025, '2025-06-30', '440106')"
+                )
+        finally:
+            await connection.close()
+    finally:
+        pg.drop_database(name)
