@@ -1175,8 +1175,7 @@ class Generator:
         institution_id, violation_id, task_id = minors[0]
         view = self.task_views[task_id]
         violation = next(v for v in view["violations"] if v["id"] == violation_id)
-        if violation["status"] != "closed":
-            await self.rectify(view, violation)
+        await self.rectify(view, violation)  # idempotent: also loads its follow-up when already closed
         path = f"/v1/credit/institutions/{institution_id}"
 
         async def entry_present() -> bool:

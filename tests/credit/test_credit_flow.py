@@ -200,7 +200,13 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
 
         clock.advance(days=2)
         # a follow-up inspection verified the rectification (0 points): the repair may now be approved
-        await credit.send(closed(x, serious_id, clock.at - timedelta(days=1)))
+        await credit.send(closed(x, serious_id, clock.at - timedelta(days=1)), new=0)
+
+        async def rectified() -> bool:  # the consumer also reads the repair's own event back: wait for the line
+            lines = (await record(credit, x))["lines"]
+            return any(line["rule_id"] == "violation.rectified" for line in lines)
+
+        await eventually(rectified, within=30)
         decided = await credit.client.post(
             f"/v1/credit/repairs/{repair_id}/decision",
             json={"decision": "approve", "reason": "已整改到位并作出信用承诺"},

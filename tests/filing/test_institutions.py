@@ -279,7 +279,7 @@ async def test_file_decision_makes_it_filed_with_an_audit_trail(filing: Filing) 
     assert response.json()["filed_at"]
     assert await filing.event_types() == ["institution.submitted.v1", "institution.filed.v1"]
     filed_event = (await filing.events())[1]
-    assert filed_event.data["decided_by"] == "officer-tianhe-01"
+    assert filed_event.data["decided_by"] == "officer-tianhe-02"  # the decider, not the submitter
     assert filed_event.data["profile"]["uscc"] == created["uscc"]
     async with filing.db.transaction() as session:
         decision = (await session.execute(select(InstitutionDecision))).scalar_one()

@@ -229,7 +229,13 @@ async def test_finding_2_a_repair_is_decided_by_another_officer_on_uploaded_evid
         assert (await credit.client.get(f"/v1/credit/repairs/{repair}", headers=decider)).json()["status"] == "pending"
 
         # a follow-up inspection verified the rectification: now it can be approved, by the other officer
-        await credit.send(closed(x, violation_id, T0 - timedelta(hours=1)))
+        await credit.send(closed(x, violation_id, T0 - timedelta(hours=1)), new=0)
+
+        async def rectified() -> bool:  # the consumer also reads the repair's own event back: wait for the line
+            body = (await credit.client.get(f"/v1/credit/institutions/{x}", headers=decider)).json()
+            return any(line["rule_id"] == "violation.rectified" for line in body["lines"])
+
+        await eventually(rectified)
         decided = await credit.client.post(decision, json=approve, headers=decider)
         assert decided.status_code == 200, decided.text
         assert (decided.json()["status"], decided.json()["applied_by"], decided.json()["decided_by"]) == (
