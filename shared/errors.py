@@ -149,6 +149,10 @@ def translate_validation_errors(errors: Any) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for err in errors:
         code = str(err.get("type", "invalid"))
+        if code in {"too_short", "too_long"} and isinstance(err.get("input"), str):
+            # a length rule on a string type with its own validators (shared/text.py) is checked
+            # generically by pydantic; it is the same rule as a plain string's, and keeps its code
+            code = f"string_{code}"
         ctx = err.get("ctx") or {}
         template = _PYDANTIC_MESSAGES_ZH.get(code)
         if template is None:
