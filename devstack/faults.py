@@ -98,6 +98,7 @@ class ServiceProcess:
                     "--port",
                     str(self.port),
                     "--no-access-log",
+                    "--no-proxy-headers",  # the app reads X-Forwarded-For itself (trusted_proxies)
                 ],
                 cwd=ROOT,
                 env=self.env,

@@ -113,7 +113,7 @@ def smoke_check(token_settings: ServiceSettings) -> float:
     filing = f"http://127.0.0.1:{PORTS['filing']}"
     documents = {}
     for kind in ("business_licence", "premises_proof", "hygiene_evaluation", "fire_safety", "food_licence"):
-        documents[kind] = _upload(f"{filing}/v1/documents", b"%PDF-1.7 smoke " + kind.encode(), officer)
+        documents[kind] = _upload(f"{filing}/v1/documents", b"%PDF-1.7 smoke " + kind.encode() + b"\n%%EOF\n", officer)
     body17 = "91440106" + str(uuid.uuid4().int)[:9]  # 统一社会信用代码: 8 fixed + 9 digits + check
     started = time.monotonic()
     status, created = _http(
@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
                     "--port",
                     str(port),
                     "--no-access-log",
+                    "--no-proxy-headers",  # the app reads X-Forwarded-For itself (trusted_proxies)
                 ],
                 env=env,
                 stdout=log.open("ab"),

@@ -107,6 +107,12 @@ def _verify(settings: ServiceSettings, token: str) -> tuple[Principal, float]:
         raise Unauthenticated("登录凭证已过期，请重新登录", code="token_expired") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("登录凭证无效", code="token_invalid") from exc
+    lifetime = claims["exp"] - claims["iat"] if _numbers(claims["exp"], claims["iat"]) else None
+    if lifetime is None or lifetime > settings.jwt_max_lifetime_seconds:
+        raise Unauthenticated(
+            f"登录凭证有效期过长（不得超过{settings.jwt_max_lifetime_seconds // 3600}小时），请重新登录",
+            code="token_lifetime",
+        )
     roles = claims.get("roles")
     if not isinstance(roles, list) or not all(isinstance(r, str) and valid_role(r) for r in roles):
         raise Unauthenticated("登录凭证中的角色无效", code="token_roles_invalid")
@@ -118,6 +124,10 @@ def _verify(settings: ServiceSettings, token: str) -> tuple[Principal, float]:
         districts=tuple(str(d) for d in districts) if isinstance(districts, list) else (),
     )
     return principal, float(claims["exp"])
+
+
+def _numbers(*values: object) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
 class VerifiedTokens:
@@ -176,7 +186,10 @@ _bearer = _BearerToken(auto_error=False, scheme_name="HTTPBearer")
 def _principal(request: Request, token: str | None) -> Principal:
     if token is None:
         raise Unauthenticated("请提供 Bearer 登录凭证", code="token_missing")
-    principal = _verified.principal(request.app.state.settings, token)
+    settings = request.app.state.settings
+    if len(token) > settings.max_token_bytes:  # the edge refuses these first; never verified nor cached
+        raise Unauthenticated("登录凭证过长", code="token_too_large")
+    principal = _verified.principal(settings, token)
     request.state.principal = principal  # for the audit trail
     # the parsed JSON body (FastAPI reads it before solving dependencies), for the ids the audit
     # trail names when a write is refused (the error handlers see a Request without it)

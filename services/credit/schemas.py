@@ -9,6 +9,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from shared.text import FreeText, PublicText, RequestModel
+
 Sha256 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -132,14 +134,14 @@ class ListOut(_Out):
     total: int
 
 
-class RepairIn(BaseModel):
+class RepairIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     entry_id: UUID = Field(description="the credit entry to repair")
     evidence_sha256: list[Sha256] = Field(
         min_length=1, max_length=20, description="SHA-256 of each evidence document (整改材料、履行义务证明)"
     )
-    commitment: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+    commitment: Annotated[PublicText, StringConstraints(min_length=1, max_length=2000)] = Field(
         description="信用承诺书 text (a public credit commitment is required for repair)"
     )
 
@@ -157,11 +159,11 @@ class RepairIn(BaseModel):
         return out
 
 
-class RepairDecisionIn(BaseModel):
+class RepairDecisionIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     decision: Literal["approve", "refuse"]
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(description="决定理由")
+    reason: Annotated[FreeText, StringConstraints(min_length=1, max_length=2000)] = Field(description="决定理由")
 
 
 class PolicyOut(_Out):

@@ -40,8 +40,8 @@ class InspectionSettings(ServiceSettings):
     # receipt look-ups (GET by receipt code) per client IP: guessing codes is bounded by this
     receipt_lookup_ip_burst: int = Field(default=30, ge=1)
     receipt_lookup_ip_per_hour: float = Field(default=120.0, gt=0)
-    # Trust X-Forwarded-For's first address as the client IP (only behind a proxy that sets it).
-    trust_forwarded_for: bool = False
+    # The client address comes from shared.edge.client_ip: X-Forwarded-For only from the proxies in
+    # INSPECTION_TRUSTED_PROXIES, read from the right.
 
     # --- separation of duties (shared/duties.py: each rule with its reason; on unless switched off) ----
     sod_reviewer_not_on_team: bool = True

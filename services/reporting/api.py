@@ -77,7 +77,7 @@ def _entry_out(view: service.LedgerEntryView) -> LedgerEntryOut:
 async def read_ledger(
     session: DbSession,
     access: ReaderAccess,
-    after: Annotated[int, Query(le=MAX_INDEX, description="last index already seen; -1 for the start")] = -1,
+    after: Annotated[int, Query(ge=-1, le=MAX_INDEX, description="last index already seen; -1 for the start")] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LedgerPage:
     page = await service.read_ledger(session, access, after=after, limit=limit)

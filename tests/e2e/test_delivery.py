@@ -257,7 +257,7 @@ async def test_relay_crash_between_publish_and_mark_republishes_and_consumers_ap
     async with filing_db.transaction() as session:
         documents = {}
         for kind in ("business_licence", "premises_proof", "hygiene_evaluation", "fire_safety", "food_licence"):
-            content = b"%PDF-" + kind.encode()
+            content = b"%PDF-1.7\n" + kind.encode() + b"\n%%EOF\n"
             documents[kind] = hashlib.sha256(content).hexdigest()
             await filing_repository.store_document(
                 session, sha256=documents[kind], media_type="application/pdf", content=content, uploaded_by="t"

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from services.filing.access import require_institution_readable
 from services.filing.annual_reports import service
@@ -37,6 +37,8 @@ router = APIRouter(prefix="/v1", tags=["annual-reports"])
 
 FilingOfficer = Annotated[Principal, Depends(require_roles("filing_officer"))]
 Reader = Annotated[Principal, Depends(require_roles("filing_officer", "supervisor", "ops"))]
+# bounded: a year outside it is a 422, never an integer overflow in the database (a 500)
+ReportYear = Annotated[int, Path(ge=2000, le=2100, description="the reporting year")]
 
 
 def _settings(request: Request) -> FilingSettings:
@@ -87,7 +89,7 @@ def _district(d: service.DistrictCompletionView) -> DistrictCompletion:
 )
 async def submit_annual_report(
     institution_id: uuid.UUID,
-    year: int,
+    year: ReportYear,
     body: AnnualReportIn,
     session: DbSession,
     officer: FilingOfficer,
@@ -122,7 +124,7 @@ async def submit_annual_report(
     responses=error_responses(InstitutionNotFound, AnnualReportNotFound, Unauthenticated, Forbidden),
 )
 async def get_annual_report(
-    institution_id: uuid.UUID, year: int, session: DbSession, reader: Reader
+    institution_id: uuid.UUID, year: ReportYear, session: DbSession, reader: Reader
 ) -> AnnualReportOut:
     await require_institution_readable(session, reader, institution_id)
     return _out(await service.get_report(session, institution_id, year))
@@ -138,7 +140,7 @@ async def annual_report_completion(
     session: DbSession,
     _: Reader,
     request: Request,
-    year: Annotated[int, Query(description="the reporting year")],
+    year: Annotated[int, Query(ge=2000, le=2100, description="the reporting year")],
     district: Annotated[str | None, Query(max_length=20, description="district code or name, e.g. 440106")] = None,
 ) -> CompletionOut:
     view = await service.completion(session, _settings(request), year=year, district=district)

@@ -36,6 +36,7 @@ from shared import duties
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.documents import DEFAULT_MAX_BYTES, MAGIC, PayloadTooLarge, UnsupportedMediaType, read_upload
+from shared.edge import DOCUMENT_CSP
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
 from shared.events.filing import OPERATING_MODEL_ZH
 from shared.reference import districts, streets
@@ -315,4 +316,15 @@ async def download_document(sha256: str, session: DbSession, reader: Reader) -> 
     if blob is None:
         raise DocumentNotFound(field="sha256")
     await require_document_readable(session, reader, blob.sha256, blob.uploaded_by)
-    return Response(blob.content, media_type=blob.media_type, headers={"ETag": f'"{blob.sha256}"'})
+    # an attachment, never rendered in the platform's origin (nosniff and the sandbox CSP: shared/edge.py)
+    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(blob.media_type, "bin")
+    return Response(
+        blob.content,
+        media_type=blob.media_type,
+        headers={
+            "ETag": f'"{blob.sha256}"',
+            "Content-Disposition": f'attachment; filename="{blob.sha256}.{extension}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": DOCUMENT_CSP,
+        },
+    )

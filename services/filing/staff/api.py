@@ -26,6 +26,7 @@ from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
 from shared.settings import ServiceSettings
+from shared.text import FreeText
 
 router = APIRouter(prefix="/v1", tags=["staff"])
 
@@ -116,7 +117,7 @@ async def leave_staff(
     officer: FilingOfficer,
     request: Request,
     left_on: Annotated[date | None, Query(description="离职日期; default today (Beijing)")] = None,
-    reason: Annotated[str | None, Query(min_length=1, max_length=500, description="离职原因")] = None,
+    reason: Annotated[FreeText | None, Query(min_length=1, max_length=500, description="离职原因")] = None,
 ) -> StaffOut:
     settings = _settings(request)
     view = await service.leave_staff(

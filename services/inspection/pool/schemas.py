@@ -10,14 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic_core import PydanticCustomError
 
 from services.inspection.common import District
+from shared.text import DisplayName, FreeText, RequestModel
 
 
-class InspectorCreate(BaseModel):
+class InspectorCreate(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     subject: str = Field(min_length=1, max_length=200, description="the `sub` of the inspector's login token")
-    name: str = Field(min_length=2, max_length=50)
-    agency: str = Field(min_length=2, max_length=100, description="执法部门, e.g. 天河区卫生健康局")
+    name: DisplayName = Field(min_length=2, max_length=50)
+    agency: FreeText = Field(min_length=2, max_length=100, description="执法部门, e.g. 天河区卫生健康局")
     badge_number: Annotated[str, StringConstraints(min_length=4, max_length=32)] = Field(description="执法证号")
     districts: list[District] = Field(min_length=1, max_length=11, description="districts covered: codes or names")
     active: bool = True
@@ -35,7 +36,7 @@ class InspectorCreate(BaseModel):
         return sorted(set(value))
 
 
-class InspectorUpdate(BaseModel):
+class InspectorUpdate(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     active: bool | None = None
@@ -69,11 +70,11 @@ class InspectorPage(BaseModel):
     total: int
 
 
-class ConflictIn(BaseModel):
+class ConflictIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     institution_id: UUID
-    reason: str = Field(min_length=2, max_length=500, description="回避事由, e.g. 近亲属在该机构任职")
+    reason: FreeText = Field(min_length=2, max_length=500, description="回避事由, e.g. 近亲属在该机构任职")
 
 
 class ConflictOut(BaseModel):

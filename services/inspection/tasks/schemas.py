@@ -11,12 +11,13 @@ from pydantic_core import PydanticCustomError
 
 from services.inspection.common import Sha256
 from services.inspection.reference import checklist
+from shared.text import FreeText, PublicText, RequestModel
 
 FindingResult = Literal["pass", "fail", "not_applicable"]
 PersonRef = str
 
 
-class CheckInIn(BaseModel):
+class CheckInIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
@@ -32,16 +33,16 @@ class CheckInOut(BaseModel):
     checked_in_at: datetime
 
 
-class FindingIn(BaseModel):
+class FindingIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     item_code: str = Field(min_length=1, max_length=40)
     result: FindingResult
-    note: str | None = Field(default=None, max_length=2000)
+    note: FreeText | None = Field(default=None, max_length=2000)
     evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=50)
 
 
-class FindingsIn(BaseModel):
+class FindingsIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[FindingIn] = Field(min_length=1, max_length=200)
@@ -71,11 +72,11 @@ class FindingsOut(BaseModel):
     total: int
 
 
-class ViolationIn(BaseModel):
+class ViolationIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=60, description="code from the violation catalogue")
-    description: str = Field(min_length=2, max_length=2000)
+    description: FreeText = Field(min_length=2, max_length=2000)
     person_ref: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{64}$", description="staff member involved (from the task's staff list)"
     )
@@ -98,7 +99,7 @@ class ViolationOut(BaseModel):
     rectification_due: date | None
 
 
-class SubmitIn(BaseModel):
+class SubmitIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -198,14 +199,14 @@ class TaskList(BaseModel):
     total: int
 
 
-class TargetedIn(BaseModel):
+class TargetedIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     institution_id: UUID | None = Field(default=None, description="a filed institution; or give case_id")
     case_id: UUID | None = Field(default=None, description="an open unlicensed-operator case (its site)")
     inspector_ids: list[UUID] = Field(min_length=2, max_length=10, description="the team (≥2)")
     reason: Literal["complaint", "follow_up", "referral", "other"]
-    reason_detail: str = Field(min_length=2, max_length=1000)
+    reason_detail: FreeText = Field(min_length=2, max_length=1000)
     due_by: date
     checklist_items: list[str] | None = Field(default=None, min_length=1, max_length=200)
     follow_up_of: UUID | None = Field(default=None, description="the violation whose rectification is verified")
@@ -243,11 +244,11 @@ class TeamIn(BaseModel):
         return value
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     dismissed_violation_ids: list[UUID] = Field(default_factory=list, max_length=200)
-    summary_zh: str | None = Field(default=None, min_length=2, max_length=2000)
+    summary_zh: PublicText | None = Field(default=None, min_length=2, max_length=2000)
     follow_up_rectified: bool | None = Field(default=None, description="for a follow-up task: was it rectified?")
 
 
@@ -284,7 +285,7 @@ class PublishedPage(BaseModel):
     total: int
 
 
-class RectificationIn(BaseModel):
+class RectificationIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=50)

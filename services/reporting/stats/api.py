@@ -48,7 +48,10 @@ from shared.workdays import china_today
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
 
-Year = Annotated[int, Query(description="calendar year (Beijing time), from the first statistics year to this year")]
+Year = Annotated[
+    int,
+    Query(ge=2000, le=2100, description="calendar year (Beijing time), from the first statistics year to this year"),
+]
 
 
 def _policy(request: Request) -> service.StatsPolicy:
@@ -218,7 +221,7 @@ async def institution_summary(
     principal: SummaryReader,
     institution_id: Annotated[uuid.UUID, Path()],
     report_year: Annotated[
-        int | None, Query(description="annual report year to show; default: last year (Beijing)")
+        int | None, Query(ge=2000, le=2100, description="annual report year to show; default: last year (Beijing)")
     ] = None,
 ) -> InstitutionSummaryOut | JSONResponse:
     settings = cast(ReportingSettings, request.app.state.settings)
