@@ -459,7 +459,11 @@ async def test_clear_id_only_in_the_detail_view_of_a_filing_officer_of_the_distr
     assert authorised.json()["id_number"] == clear
     assert authorised.json()["id_masked"] == mask_resident_id(clear)
 
-    for headers in (OTHER_DISTRICT_OFFICER, SUPERVISOR, token("ops")):
+    # an officer of another district reads nothing of the institution's staff (issue 16, finding 5)
+    other = await client.get(url, headers=OTHER_DISTRICT_OFFICER)
+    assert (other.status_code, other.json()["error"]["code"]) == (403, "district_out_of_scope")
+    assert clear not in other.text
+    for headers in (SUPERVISOR, token("ops")):
         response = await client.get(url, headers=headers)
         assert response.status_code == 200
         assert response.json()["id_number"] is None
