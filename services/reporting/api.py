@@ -77,7 +77,10 @@ def _entry_out(view: service.LedgerEntryView) -> LedgerEntryOut:
 async def read_ledger(
     session: DbSession,
     access: ReaderAccess,
-    after: Annotated[int, Query(ge=-1, le=MAX_INDEX, description="last index already seen; -1 for the start")] = -1,
+    # bounded to BIGINT so nothing overflows; below -1 the service answers its own invalid_cursor
+    after: Annotated[
+        int, Query(ge=-(2**63), le=MAX_INDEX, description="last index already seen; -1 for the start")
+    ] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LedgerPage:
     page = await service.read_ledger(session, access, after=after, limit=limit)

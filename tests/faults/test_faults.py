@@ -444,7 +444,7 @@ async def run(pg: LocalPostgres, tmp_root: Path) -> AsyncIterator[Run]:
     broker = LocalKafka(tmp / "kafka")
     await asyncio.to_thread(broker.start)
     namespace = f"f{uuid.uuid4().hex[:8]}."
-    await asyncio.to_thread(broker.provision, namespace)
+    await asyncio.to_thread(broker.provision, namespace, extra_dead_letters=("credit_replay",))
     names = {s: f"f_{s}_{uuid.uuid4().hex[:8]}" for s in SERVICES}
     urls = {s: pg.create_database(names[s], template=f"tpl_{s}") for s in SERVICES}
     names["restored"] = f"f_reporting_restored_{uuid.uuid4().hex[:8]}"

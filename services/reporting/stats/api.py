@@ -50,7 +50,8 @@ router = APIRouter(prefix="/v1", tags=["statistics"])
 
 Year = Annotated[
     int,
-    Query(ge=2000, le=2100, description="calendar year (Beijing time), from the first statistics year to this year"),
+    # four digits, so nothing overflows; outside the statistics' years the service answers year_out_of_range
+    Query(ge=0, le=9999, description="calendar year (Beijing time), from the first statistics year to this year"),
 ]
 
 
@@ -221,7 +222,7 @@ async def institution_summary(
     principal: SummaryReader,
     institution_id: Annotated[uuid.UUID, Path()],
     report_year: Annotated[
-        int | None, Query(ge=2000, le=2100, description="annual report year to show; default: last year (Beijing)")
+        int | None, Query(ge=0, le=9999, description="annual report year to show; default: last year (Beijing)")
     ] = None,
 ) -> InstitutionSummaryOut | JSONResponse:
     settings = cast(ReportingSettings, request.app.state.settings)
