@@ -72,6 +72,7 @@ from shared.events.filing import (
     StaffHiredV1,
 )
 from shared.kafka import make_producer
+from shared.migrate import upgrade
 from shared.outbox import Outbox
 from shared.reference import districts
 from shared.topics import CREDIT_EVENTS, DOMAIN_TOPICS, FILING_EVENTS, INSPECTION_EVENTS, LEDGER_CHANGES
@@ -208,11 +209,15 @@ class Restored:
 
 
 async def restore_and_rebuild(pg: LocalPostgres, name: str, dump: Path, *, bootstrap: str, namespace: str) -> Restored:
-    """The documented procedure (docs/reliability.md): pg_restore the dump into a new database, then
-    ``python -m services.reporting.rebuild`` against it, as its own process."""
+    """The documented procedure (docs/reliability.md): pg_restore the dump, as the owner role, into a
+    new database that role owns; ``shared.migrate`` grants the runtime role; then
+    ``python -m services.reporting.rebuild`` against it as the runtime role, as its own process."""
     started = time.monotonic()
-    url = pg.create_database(name)
-    await asyncio.to_thread(pg_restore, url, dump)
+    pg.create_database(name, service="reporting")
+    owner_url = pg.owner_url(name, "reporting")
+    await asyncio.to_thread(pg_restore, owner_url, dump)
+    await asyncio.to_thread(upgrade, "reporting", owner_url)
+    url = pg.app_url(name, "reporting")
     db = Database(url, pool_size=3)
     in_dump = int(await scalar(db, "SELECT count(*) FROM ledger_entry"))
     outbox_in_dump = int(await scalar(db, "SELECT count(*) FROM outbox"))
@@ -240,7 +245,7 @@ class CreditReplay:
     handlers, on an empty database. No relay runs for it: nothing it writes reaches the topics."""
 
     def __init__(self, pg: LocalPostgres, name: str, *, bootstrap: str, namespace: str) -> None:
-        self.db = Database(pg.create_database(name, template="tpl_credit"), pool_size=3)
+        self.db = Database(pg.create_service_database(name, "credit", template="tpl_credit"), pool_size=3)
         settings = settings_for(
             "credit", kafka_bootstrap_servers=bootstrap, kafka_namespace=namespace, run_background_workers=False
         )
@@ -446,7 +451,8 @@ async def run(pg: LocalPostgres, tmp_root: Path) -> AsyncIterator[Run]:
     namespace = f"f{uuid.uuid4().hex[:8]}."
     await asyncio.to_thread(broker.provision, namespace, extra_dead_letters=("credit_replay",))
     names = {s: f"f_{s}_{uuid.uuid4().hex[:8]}" for s in SERVICES}
-    urls = {s: pg.create_database(names[s], template=f"tpl_{s}") for s in SERVICES}
+    # the services run as their runtime roles, as in production
+    urls = {s: pg.create_service_database(names[s], s, template=f"tpl_{s}") for s in SERVICES}
     names["restored"] = f"f_reporting_restored_{uuid.uuid4().hex[:8]}"
     names["replay"] = f"f_credit_replay_{uuid.uuid4().hex[:8]}"
     restore: asyncio.Task[Restored] | None = None
@@ -486,7 +492,8 @@ async def run(pg: LocalPostgres, tmp_root: Path) -> AsyncIterator[Run]:
                         await asyncio.sleep(0.5)
 
         async def dump() -> None:
-            await asyncio.to_thread(pg_dump, urls["reporting"], dump_path)
+            # dumps are taken as the owner role: the runtime role may not read the sequences
+            await asyncio.to_thread(pg_dump, pg.owner_url(names["reporting"], "reporting"), dump_path)
 
         log = FaultLog()
         load_started = time.monotonic()
