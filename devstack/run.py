@@ -221,7 +221,15 @@ def main(argv: list[str] | None = None) -> None:
             if external[service]:
                 from shared.migrate import upgrade
 
-                upgrade(service, str(external[service]))
+                # An external database is migrated as its owner role and served as its runtime role
+                # (docs/security.md): <SVC>_DATABASE_URL is the runtime role's, <SVC>_OWNER_DATABASE_URL the owner's.
+                owner_url = os.environ.get(f"{service.upper()}_OWNER_DATABASE_URL")
+                if not owner_url:
+                    raise SystemExit(
+                        f"{service.upper()}_DATABASE_URL is set: also set {service.upper()}_OWNER_DATABASE_URL "
+                        f"(the {service}_owner role's URL, which runs the migrations)"
+                    )
+                upgrade(service, owner_url)
                 urls[service] = str(external[service])
             else:
                 assert postgres is not None
