@@ -124,9 +124,10 @@ class Stack:
         return self.kafka.bootstrap
 
     def fresh_db(self, service: str, label: str) -> str:
-        """A new database migrated to head (cloned from a per-service template); returns its URL."""
+        """A new database migrated to head (cloned from a per-service template); returns the URL of
+        the service's runtime role, which the platform path runs as."""
         name = f"b_{label}_{uuid.uuid4().hex[:6]}"
-        return self.pg.create_database(name, template=f"tpl_{service}")
+        return self.pg.create_service_database(name, service, template=f"tpl_{service}")
 
     async def pg_version(self) -> str:
         conn = await asyncpg.connect(plain_url(self.pg.url("postgres")))
@@ -145,7 +146,9 @@ def stack(workdir: Path) -> Iterator[Stack]:
         pg.start()
         s = Stack(workdir, kafka, pg)
         for service in SERVICES:
-            upgrade(service, pg.create_database(f"tpl_{service}"))
+            # migrated as the owner role; every copy is used as the runtime role, as in production
+            pg.create_database(f"tpl_{service}", service=service)
+            upgrade(service, pg.owner_url(f"tpl_{service}", service))
         yield s
     finally:
         kafka.stop()

@@ -170,8 +170,9 @@ async def main(entries: int) -> None:
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
         pg = LocalPostgres(Path(tmp) / "pg", delete_on_exit=True).start()
         try:
-            url = pg.create_database("bench_reporting")
-            await asyncio.to_thread(upgrade, "reporting", url)
+            pg.create_database("bench_reporting", service="reporting")
+            await asyncio.to_thread(upgrade, "reporting", pg.owner_url("bench_reporting", "reporting"))
+            url = pg.app_url("bench_reporting", "reporting")
             print_rows(await measure_export(url, entries))
         finally:
             pg.stop()
