@@ -27,7 +27,7 @@ from starlette.types import Scope
 
 from shared.audit import audit_router, install_refusal_audit
 from shared.consumer import ConsumerRunner, Handler
-from shared.db import Database
+from shared.db import Database, Timeouts
 from shared.edge import EdgeGuard, EdgeLimits, PublicRateLimit, PublicRateLimitMiddleware, document_rate_limits
 from shared.errors import install_error_handlers
 from shared.kafka import kafka_reachable, make_producer, missing_topics
@@ -104,14 +104,19 @@ def create_service_app(
                 if resolve_database_url is None:
                     raise RuntimeError("no database_url configured")
                 url = await asyncio.to_thread(resolve_database_url, settings)
-            db = Database(url, pool_size=settings.db_pool_size)
+            db = Database(url, pool_size=settings.db_pool_size, timeouts=Timeouts.of(settings))
         outbox = Outbox(source=settings.source, namespace=settings.kafka_namespace)
         context = ServiceContext(settings=settings, db=db, outbox=outbox, metrics=metrics)
         relay = OutboxRelay(
             db,
-            lambda: make_producer(settings.kafka_access(), client_id=f"{settings.service_name}-outbox"),
+            lambda: make_producer(
+                settings.kafka_access(),
+                client_id=f"{settings.service_name}-outbox",
+                request_timeout_ms=settings.kafka_request_timeout_ms,
+            ),
             metrics,
             service=settings.service_name,
+            send_timeout=settings.kafka_delivery_timeout_seconds,
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_seconds,
         )
@@ -313,7 +318,8 @@ def _ops_router() -> APIRouter:
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         checks: dict[str, str] = {}
         try:
-            await asyncio.wait_for(request.app.state.db.ping(), 3)
+            # bounded by the pool and connect timeouts too, whichever is shorter
+            await asyncio.wait_for(request.app.state.db.ping(), min(3.0, settings.db_pool_timeout_seconds))
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"

@@ -34,6 +34,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.batch import SCOPE_KEY, BatchScope
@@ -80,12 +81,16 @@ _CLAIM = (
 
 
 # SQLSTATE classes that say "try again", not "this event is bad": connection loss, serialization
-# failure and deadlock, lack of resources, operator intervention (shutdown).
-_TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57")
+# failure and deadlock, lack of resources, a lock not granted within lock_timeout (55P03), operator
+# intervention (shutdown) and a statement cancelled by statement_timeout (57014).
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "55P03", "57")
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, OSError | ConnectionError | TimeoutError | asyncpg.exceptions.ConnectionDoesNotExistError):
+    if isinstance(
+        exc,
+        OSError | ConnectionError | TimeoutError | SQLAlchemyTimeout | asyncpg.exceptions.ConnectionDoesNotExistError,
+    ):  # SQLAlchemyTimeout: no pooled connection free within db_pool_timeout_seconds
         return True
     if isinstance(exc, asyncpg.PostgresError):  # raised as is by writes on the driver (shared.db.driver_connection)
         return isinstance(exc.sqlstate, str) and exc.sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -63,9 +64,82 @@ def async_url(url: str) -> str:
     raise ValueError("database_url must be a PostgreSQL URL")
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the database may make anyone wait (ServiceSettings ``db_*_timeout*``). ``None``: no
+    limit (maintenance commands such as reporting's rebuild, which may run long statements)."""
+
+    statement_ms: int | None = None
+    lock_ms: int | None = None
+    pool_seconds: float = 30.0
+    connect_seconds: float = 60.0
+    command_seconds: float | None = None
+
+    @classmethod
+    def of(cls, settings: Any) -> Timeouts:
+        return cls(
+            statement_ms=settings.db_statement_timeout_ms or None,
+            lock_ms=settings.db_lock_timeout_ms or None,
+            pool_seconds=settings.db_pool_timeout_seconds,
+            connect_seconds=settings.db_connect_timeout_seconds,
+            command_seconds=settings.db_command_timeout_seconds,
+        )
+
+    def connect_args(self) -> dict[str, Any]:
+        """asyncpg's: the server-side limits as session settings of every connection, the client-side
+        ones as its connect and command timeouts."""
+        server_settings = {}
+        if self.statement_ms:
+            server_settings["statement_timeout"] = str(self.statement_ms)
+        if self.lock_ms:
+            server_settings["lock_timeout"] = str(self.lock_ms)
+        args: dict[str, Any] = {"timeout": self.connect_seconds, "server_settings": server_settings}
+        if self.command_seconds:
+            args["command_timeout"] = self.command_seconds
+        return args
+
+
+# SQLSTATEs of a database that is away or too slow, not of a bad request: connection exceptions
+# (08), lock not available (55P03, lock_timeout), query cancelled (57014, statement_timeout), admin
+# shutdown and the like (57P), insufficient resources (53).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "55P03", "57")
+
+
+# asyncpg's errors of a connection that is gone (they carry no SQLSTATE)
+_ASYNCPG_AWAY = frozenset({"ConnectionDoesNotExistError", "ConnectionFailureError", "InterfaceError"})
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``exc`` (or an error in its chain) says the database did not answer in time or is away:
+    a request failing so is answered 503 ``database_unavailable``, never 500."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, exc.TimeoutError | TimeoutError | ConnectionError):
+            return True
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ in _ASYNCPG_AWAY:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class Database:
-    def __init__(self, url: str | None = None, *, pool_size: int = 10, connection: AsyncConnection | None = None):
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        pool_size: int = 10,
+        timeouts: Timeouts | None = None,
+        connection: AsyncConnection | None = None,
+    ):
         self._commit_hooks: list[Callable[[], None]] = []
+        self.timeouts = timeouts or Timeouts()
         if connection is not None:
             # Test mode: every "transaction" is a savepoint inside the test's outer transaction.
             self.engine: AsyncEngine = connection.engine
@@ -80,7 +154,12 @@ class Database:
             # it is returned, so a load just above pool_size opened and closed a connection (a new
             # server backend, cold prepared statements) every few dozen requests.
             self.engine = create_async_engine(
-                async_url(url), pool_size=2 * pool_size, max_overflow=0, hide_parameters=True
+                async_url(url),
+                pool_size=2 * pool_size,
+                max_overflow=0,
+                pool_timeout=self.timeouts.pool_seconds,
+                connect_args=self.timeouts.connect_args(),
+                hide_parameters=True,
             )
             _check_liveness_on_checkout(self.engine)
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)

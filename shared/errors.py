@@ -95,6 +95,14 @@ class Unavailable(AppError):
     message_zh = "服务暂时不可用，请稍后重试"
 
 
+class DatabaseUnavailable(Unavailable):
+    """The database did not answer in time (a statement, lock, pool or connect timeout) or is away.
+    Raised for the request by the error handler, never by a service."""
+
+    code = "database_unavailable"
+    message_zh = "数据库暂时无法响应，请稍后重试"
+
+
 # Chinese wording for pydantic's error types; the type itself stays the stable English code.
 _PYDANTIC_MESSAGES_ZH: dict[str, str] = {
     "missing": "缺少必填字段",
@@ -213,6 +221,12 @@ def _database_error(exc: BaseException) -> BaseException | None:
 
 
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    from shared.db import database_unavailable  # shared.db imports nothing of this module
+
+    if database_unavailable(exc):
+        # not the request's fault and not a bug: the client may retry, the error ratio rule sees it
+        log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        return error_response(DatabaseUnavailable(headers={"Retry-After": "5"}))
     database_error = _database_error(exc)
     if database_error is None:
         log.exception("unhandled error", extra={"path": request.url.path})

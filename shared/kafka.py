@@ -65,7 +65,7 @@ class KafkaAccess:
         return options
 
 
-def make_producer(access: KafkaAccess, *, client_id: str) -> AIOKafkaProducer:
+def make_producer(access: KafkaAccess, *, client_id: str, request_timeout_ms: int = 15_000) -> AIOKafkaProducer:
     # enable_idempotence forces acks=all and lets the broker drop retried duplicates; aiokafka's
     # default is acks=1 without idempotence, which can lose or double records on a broker restart.
     return AIOKafkaProducer(
@@ -74,7 +74,8 @@ def make_producer(access: KafkaAccess, *, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
-        request_timeout_ms=15_000,
+        # also how long a record may wait in the producer for delivery (aiokafka expires batches after it)
+        request_timeout_ms=request_timeout_ms,
         retry_backoff_ms=200,
     )
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.errors import KafkaTimeoutError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -176,12 +177,29 @@ class OutboxRelay:
             self._producer = producer
         return self._producer
 
-    async def _reset_producer(self) -> None:
-        # After an ambiguous failure a fresh producer (new producer id) is the safe state.
+    async def _reset_producer(self, *, abandon: bool = False) -> None:
+        """Drop the producer. After a failed send it is ``abandon``ed: its buffered and in-flight
+        records are failed, never flushed. The relay has already counted them as not published and
+        will send them again; a producer left to deliver them once the broker is back would publish
+        them twice (under its old producer id the broker cannot tell the copies apart)."""
         producer, self._producer = self._producer, None
-        if producer is not None:
+        if producer is None:
+            return
+        if abandon:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 10)
+                producer._message_accumulator.fail_all(KafkaTimeoutError())
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.client.close(), 10)
+            sender = getattr(producer, "_sender", None)
+            task = getattr(sender, "sender_task", None)
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(task, 10)
+            producer._closed = True
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), 10)
 
     async def publish_batch(self) -> int:
         """Publish up to ``batch_size`` rows; returns how many were published."""
@@ -267,7 +285,7 @@ class OutboxRelay:
             except Exception as exc:  # broker or DB down: keep the rows, retry with backoff
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox publish failed, will retry", extra={"error": self.last_error})
-                await self._reset_producer()
+                await self._reset_producer(abandon=True)
                 await self._record_failure(self.last_error)
                 # keep the backlog gauges current during an outage: that is when they matter
                 with contextlib.suppress(Exception):

@@ -44,6 +44,16 @@ class ServiceSettings(BaseSettings):
     # None means "start/use the local embedded PostgreSQL" (run command, tests); production sets a URL.
     database_url: str | None = None
     db_pool_size: int = 10
+    # --- timeouts: nothing waits unbounded (docs/operations.md, "Timeouts") --------------------------
+    # Server side, per connection: a statement running longer, or waiting longer for a lock, is
+    # cancelled (0 = no limit). A request whose statement is cancelled answers 503 database_unavailable.
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_lock_timeout_ms: int = Field(default=10_000, ge=0)
+    # Client side: waiting for a free pooled connection, for a new connection, and for any answer of
+    # the server (a hung or unreachable server never cancels anything itself).
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_command_timeout_seconds: float = Field(default=40.0, gt=0)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Every client authenticates (docs/security.md): SASL/SCRAM-SHA-512, over TLS where the
@@ -67,6 +77,10 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_session_timeout_ms: int = 10_000
+    # Every Kafka request (metadata, produce, fetch) and, for the outbox relay, the delivery of a
+    # batch: a publish not acknowledged within it fails, the rows stay unpublished and are retried.
+    kafka_request_timeout_ms: int = Field(default=15_000, ge=1000)
+    kafka_delivery_timeout_seconds: float = Field(default=30.0, gt=0)
     run_background_workers: bool = True  # relay + consumers inside the API process
 
     jwt_secret: str = DEV_JWT_SECRET
