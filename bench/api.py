@@ -35,6 +35,7 @@ from bench.infra import (
     with_database,
 )
 from bench.load import filing_body, read_response, request_bytes
+from bench.pipeline import create_topics
 from devstack.postgres import SERVICES
 from shared.auth import mint_token
 from shared.settings import ServiceSettings
@@ -154,6 +155,7 @@ async def p2(stack: Stack, cfg: LoadConfig, logdir: Path) -> dict[str, Any]:
     bare_url, filing_url = stack.fresh_db("filing", "p2b"), stack.fresh_db("filing", "p2")
     baseline = start_uvicorn("baseline", "bench.baseline_app:create_app", {"BENCH_DATABASE_URL": bare_url}, logdir)
     ns = f"p2{uuid.uuid4().hex[:6]}."
+    await create_topics(stack.kafka, ns)  # the admin step: the services only wait for their topics
     filing = start_uvicorn(
         "filing-p2",
         "services.filing.app:create_app",
@@ -177,6 +179,7 @@ async def profile_p2(stack: Stack, cfg: LoadConfig, logdir: Path, out: Path) -> 
     """One load run against a filing service running under cProfile (written when it stops)."""
     token = officer_token()
     ns = f"p2p{uuid.uuid4().hex[:6]}."
+    await create_topics(stack.kafka, ns)  # the admin step: the services only wait for their topics
     filing = start_uvicorn(
         "filing-profiled",
         "services.filing.app:create_app",
@@ -196,6 +199,7 @@ async def profile_p2(stack: Stack, cfg: LoadConfig, logdir: Path, out: Path) -> 
 async def platform(stack: Stack, cfg: LoadConfig, samples: int, logdir: Path) -> dict[str, Any]:
     """All four services: idle memory, P3 latency, then P2's load with every service's memory sampled."""
     ns = f"pl{uuid.uuid4().hex[:6]}."
+    await create_topics(stack.kafka, ns)  # the admin step: the services only wait for their topics
     urls = {s: stack.fresh_db(s, f"pl_{s}") for s in SERVICES}
     procs: dict[str, ServiceProcess] = {
         s: start_uvicorn(
