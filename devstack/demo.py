@@ -13,7 +13,9 @@ What it creates (all names start with 演示 and every identifier is synthetic, 
   filed, some returned and resubmitted, some returned, rejected or still pending);
 * staff rosters per the class ratios (1:3, 1:5, 1:7; mixed 1:5) with a principal and a health worker,
   most carers certified; the year's annual reports, a few missing (they become overdue later);
-* inspectors per district; two random plans committed and drawn with a witness value: the first
+* inspectors per district; two random plans, each witnessed by two independent observers (监督员) who
+  commit before the plan's commit and reveal after its reveal time (the demo platform shortens the
+  24 h delay with INSPECTION_DRAW_REVEAL_DELAY_SECONDS, and the demo says so), then drawn: the first
   inspected completely (findings, violations of every severity including one confirmed child-abuse
   case, review and publication 一公开, rectification and a follow-up), the second under way;
 * a credit repair (信用修复) of a minor violation; the abuser on the industry-ban list (从业禁止).
@@ -39,7 +41,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -93,7 +95,14 @@ CLASS_MAX = {"infant": 10, "toddler": 15, "older": 20, "mixed": 18}
 CARER_RATIO = {"infant": 3, "toddler": 5, "older": 7, "mixed": 5}
 DOCUMENT_KINDS = ("business_licence", "premises_proof", "hygiene_evaluation", "fire_safety", "food_licence")
 FORCED_OUTCOMES = ("return_then_file", "reject", "return", "pending")
-WITNESS = "演示见证值：广州市公证处现场摇号 2026-11-28 第07期 03-11-17-22-28-31+07"
+# The draws' independent observers (监督员, docs/draw.md §1.1), named by organisation. Each commits to
+# sha256(value || salt) before the plan's commit and reveals after its reveal time. A real observer
+# draws its value and salt at random and keeps them; the demo derives them from its seed, so a second
+# run can still reveal what the first committed.
+OBSERVERS = ("演示：天河区纪委监委派驻纪检监察组", "演示：广州市南方公证处")
+# The longest the demo waits for a plan's reveal time: ./dev run shortens the 24 h default with
+# INSPECTION_DRAW_REVEAL_DELAY_SECONDS (and the demo says so); a longer delay is waited out by a later run.
+MAX_REVEAL_WAIT_SECONDS = 300.0
 
 
 class DemoError(RuntimeError):
@@ -852,24 +861,65 @@ class Generator:
         if plan is None:
             plan = await self.api.json("inspection", "POST", "/v1/plans", self.supervisor, json_body=body)
             self.summary.created["plans"] += 1
+        secrets_of = {self._observer_commitment(which, o): self._observer_secret(which, o) for o in OBSERVERS}
         if plan["status"] == "draft":
+            for organisation in OBSERVERS:  # 422 commitment_taken: registered by an earlier run
+                commitment = self._observer_commitment(which, organisation)
+                await self.api.call(
+                    "inspection",
+                    "POST",
+                    f"/v1/plans/{plan['id']}/observers",
+                    self.supervisor,
+                    json_body={"organisation": organisation, "commitment": commitment},
+                    expect=(201, 422),
+                )
             plan = await self.api.json("inspection", "POST", f"/v1/plans/{plan['id']}/commit", self.supervisor)
         if plan["status"] == "committed":
+            record = await self.api.json("inspection", "GET", f"/v1/plans/{plan['id']}/draw", self.supervisor)
+            witness = record["witness"]
+            reveal_at = datetime.fromisoformat(witness["reveal_not_before"].replace("Z", "+00:00"))
+            wait = (reveal_at - datetime.now(UTC)).total_seconds()
+            if wait > MAX_REVEAL_WAIT_SECONDS:
+                raise DemoError(
+                    f"抽查计划{which.upper()}的揭示时间为 {reveal_at.isoformat(timespec='seconds')}，"
+                    f"请届时再次运行演示（或以 INSPECTION_DRAW_REVEAL_DELAY_SECONDS 缩短演示环境的等待时间）"
+                )
+            if wait > 0:
+                self.say(
+                    f"  抽查计划{which.upper()}：监督员已在锁定名单前登记承诺值；演示环境将揭示等待时间缩短为 "
+                    f"{wait:.0f} 秒（生产环境默认 24 小时，INSPECTION_DRAW_REVEAL_DELAY_SECONDS），等待揭示时间…"
+                )
+                await asyncio.sleep(wait + 0.5)
+            for observer in witness["observers"]:
+                if observer["status"] == "committed":
+                    value, salt = secrets_of[observer["commitment"]]
+                    await self.api.call(
+                        "inspection",
+                        "POST",
+                        f"/v1/plans/{plan['id']}/observers/{observer['id']}/reveal",
+                        self.supervisor,
+                        json_body={"value": value, "salt": salt},
+                    )
             drawn = await self.api.json(
-                "inspection",
-                "POST",
-                f"/v1/plans/{plan['id']}/draw",
-                self.supervisor,
-                json_body={"witness_value": f"{WITNESS}（计划{which.upper()}）"},
+                "inspection", "POST", f"/v1/plans/{plan['id']}/draw", self.supervisor, json_body={}
             )
             self.summary.created["tasks"] += len(drawn["tasks"])
         record = await self.api.json("inspection", "GET", f"/v1/plans/{plan['id']}/draw", self.supervisor)
         self.say(
             f"  抽查计划{which.upper()}：候选 {len(record['institutions'])} 家、"
             f"检查人员 {len(record['inspectors'])} 名，抽中 {len(record['tasks'])} 家"
-            f"（承诺值 {record['commitment'][:12]}…，见证值已记录）"
+            f"（承诺值 {record['commitment'][:12]}…，{len(record['witness']['observers'])} 名监督员揭示后抽取，"
+            f"抽取记录已公开：/v1/public/plans/{plan['id']}/draw）"
         )
         return dict(record)
+
+    def _observer_secret(self, which: str, organisation: str) -> tuple[str, str]:
+        digest = hashlib.sha256(f"demo-observer:{self.seed}:{which}:{organisation}".encode()).hexdigest()
+        return f"演示见证值 {int(digest[:12], 16) % 10**8:08d}", hashlib.sha256(digest.encode()).hexdigest()
+
+    def _observer_commitment(self, which: str, organisation: str) -> str:
+        value, salt = self._observer_secret(which, organisation)
+        return hashlib.sha256(value.encode("utf-8") + bytes.fromhex(salt)).hexdigest()
 
     async def task(self, task_id: str) -> dict[str, Any]:
         view = await self.api.json("inspection", "GET", f"/v1/tasks/{task_id}", self.supervisor)

@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{service.upper()}_ENVIRONMENT": os.environ.get("CHILDCARE_ENVIRONMENT", "development"),
                 **web_env(service),
             }
+            if service == "inspection":
+                # the demo city witnesses its draws for real, but waits seconds, not the 24 h default
+                env.setdefault("INSPECTION_DRAW_REVEAL_DELAY_SECONDS", "15")
             for name in ("JWT_SECRET", "PII_HMAC_SECRET", "PII_ENCRYPTION_SECRET"):
                 if f"CHILDCARE_{name}" in os.environ:  # one value for the whole local platform
                     env[f"{service.upper()}_{name}"] = os.environ[f"CHILDCARE_{name}"]

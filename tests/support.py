@@ -46,6 +46,10 @@ def settings_for(service: str, **overrides: Any) -> ServiceSettings:
         "consumer_session_timeout_ms": 6000,
         "consumer_retry_backoff_seconds": 0.05,
     }
+    if service == "inspection":
+        # plans committed only to read their lists need no observers (every draw still needs a reveal
+        # after the reveal time; tests/inspection/test_draw_witness.py uses the production defaults)
+        defaults["draw_min_observers"] = 0
     return classes[service](**{**defaults, **overrides})
 
 

@@ -6,7 +6,8 @@ Usage: python tools/verify_draw.py draw.json     (or "-" / nothing for stdin)
 Reads the JSON of ``GET /v1/plans/{id}/draw`` and recomputes, from the published server seed,
 witness value, frozen lists and parameters, everything the platform claims: the commitment, the
 list hashes, the draw seed and the whole result, with the algorithm the record names
-(``gz-childcare-draw/v1`` for plans created before v2, ``gz-childcare-draw/v2`` since). Exit 0 if
+(``gz-childcare-draw/v1`` for plans created before v2, ``gz-childcare-draw/v2`` after it, ``/v3`` —
+the seed from independent observers' reveals, each checked against its commitment and times — since). Exit 0 if
 every field agrees; exit 1 naming the first field that differs; exit 2 if the input is unreadable
 or names an algorithm this verifier does not know. The algorithms are specified in docs/draw.md;
 this file is deliberately a separate implementation of them.
@@ -19,6 +20,7 @@ import hmac
 import json
 import math
 import sys
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
@@ -35,6 +37,7 @@ def _hmac(seed_hex: str, message: str) -> str:
 
 V1 = "gz-childcare-draw/v1"
 V2 = "gz-childcare-draw/v2"
+V3 = "gz-childcare-draw/v3"
 
 
 def _select(seed: str, institutions: list[dict[str, Any]], params: dict[str, Any]) -> tuple[list[Any], list[Any]]:
@@ -78,12 +81,12 @@ def recompute_result(
     params: dict[str, Any],
     algorithm: str,
 ) -> dict[str, Any]:
-    if algorithm not in (V1, V2):
-        raise ValueError(f"unsupported algorithm {algorithm!r} (this verifier knows {V1} and {V2})")
+    if algorithm not in (V1, V2, V3):
+        raise ValueError(f"unsupported algorithm {algorithm!r} (this verifier knows {V1}, {V2} and {V3})")
     strata, selected = _select(seed, institutions, params)
     load = {i["id"]: 0 for i in inspectors}
     by_id = {i["id"]: i for i in institutions}
-    team_of = _team_v1 if algorithm == V1 else _team_v2
+    team_of = _team_v1 if algorithm == V1 else _team_v2  # v3 assigns teams as v2
     teams, unassignable = [], []
     for pick in selected:
         inst = by_id[pick["institution_id"]]
@@ -128,19 +131,67 @@ def _first_difference(path: str, claimed: Any, actual: Any) -> str | None:
     return None if claimed == actual else path
 
 
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def verify_witness(record: dict[str, Any]) -> tuple[str | None, str]:
+    """v3 §1.1/§2: (the first inconsistent field or None, the expected draw seed). Every observer registered
+    by the commit; every reveal opens its commitment and came no earlier than the reveal time; an observer
+    is withheld only if the draw came after the grace period; at least one reveal; then the digest."""
+    witness = record["witness"]
+    committed_at = _time(record["committed_at"])
+    drawn_at = _time(record["drawn_at"])
+    not_before = _time(witness["reveal_not_before"])
+    withheld_after = _time(witness["withheld_after"])
+    if not_before < committed_at:
+        return "witness.reveal_not_before", ""
+    if drawn_at < not_before:
+        return "drawn_at", ""
+    reveals = []
+    for n, o in enumerate(witness["observers"]):
+        at = f"witness.observers[{n}]"
+        if _time(o["registered_at"]) > committed_at:
+            return f"{at}.registered_at", ""
+        if o["status"] == "revealed":
+            opened = hashlib.sha256(o["value"].encode("utf-8") + bytes.fromhex(o["salt"])).hexdigest()
+            if opened != o["commitment"]:
+                return f"{at}.commitment", ""
+            revealed_at = _time(o["revealed_at"])
+            if revealed_at < not_before or revealed_at > drawn_at:
+                return f"{at}.revealed_at", ""
+            reveals.append({"id": o["id"], "value": o["value"]})
+        elif o["status"] == "withheld":
+            if drawn_at < withheld_after:
+                return f"{at}.status", ""  # a draw that did not wait out the grace period
+        else:
+            return f"{at}.status", ""  # a drawn record has no observer left undecided
+    if not reveals:
+        return "witness.observers", ""
+    digest = hashlib.sha256(_canonical(sorted(reveals, key=lambda r: r["id"]))).hexdigest()
+    if witness["witness_digest"] != digest:
+        return "witness.witness_digest", ""
+    return None, hashlib.sha256(bytes.fromhex(record["server_seed"]) + bytes.fromhex(digest)).hexdigest()
+
+
 def verify(record: dict[str, Any]) -> str | None:
     """None if the record is consistent, else the name of the first field that is not."""
     seed_hex = record["server_seed"]
     if seed_hex is None:
         return "server_seed"  # not revealed yet: nothing can be verified but the commitment's form
+    if record["algorithm"] not in (V1, V2, V3):
+        raise ValueError(f"unsupported algorithm {record['algorithm']!r} (this verifier knows {V1}, {V2} and {V3})")
+    if record["algorithm"] == V3:
+        problem, expected_seed = verify_witness(record)
+        if problem:
+            return problem
+    else:
+        expected_seed = hashlib.sha256(bytes.fromhex(seed_hex) + record["witness_value"].encode("utf-8")).hexdigest()
     checks = [
         ("commitment", hashlib.sha256(bytes.fromhex(seed_hex)).hexdigest()),
         ("institutions_hash", hashlib.sha256(_canonical(record["institutions"])).hexdigest()),
         ("inspectors_hash", hashlib.sha256(_canonical(record["inspectors"])).hexdigest()),
-        (
-            "draw_seed",
-            hashlib.sha256(bytes.fromhex(seed_hex) + record["witness_value"].encode("utf-8")).hexdigest(),
-        ),
+        ("draw_seed", expected_seed),
     ]
     for name, expected in checks:
         if record.get(name) != expected:

@@ -9,9 +9,12 @@ Two versions of the algorithm exist; a plan keeps the one it was created with (`
 
 * ``gz-childcare-draw/v1`` (plans created before v2): ranks every eligible inspector of every
   selected institution by an HMAC score — one HMAC per (institution, eligible inspector) pair.
-* ``gz-childcare-draw/v2`` (current): the same selection step and the same team rules, but each team
+* ``gz-childcare-draw/v2``: the same selection step and the same team rules, but each team
   member is one keyed choice among the least-loaded eligible inspectors — ``team_size`` HMACs per
   institution — over per-district buckets keyed by workload, so no pick scans the inspector list.
+* ``gz-childcare-draw/v3`` (current): v2's selection and teams; only the draw seed differs — it
+  combines the server seed with the values of independent observers (监督员), each committed before
+  the plan's commit and revealed after its reveal time (``witness_digest``, ``draw_seed_v3``).
 
 Frozen institution entry:  {"id", "district", "grade", "conflicts": [inspector ids], "previous_team": [...]}
 Frozen inspector entry:    {"id", "districts": [district codes]}  (ids unique)
@@ -34,8 +37,11 @@ from typing import Any, TypedDict
 
 ALGORITHM_V1 = "gz-childcare-draw/v1"
 ALGORITHM_V2 = "gz-childcare-draw/v2"
-ALGORITHMS = (ALGORITHM_V1, ALGORITHM_V2)
-ALGORITHM = ALGORITHM_V2  # what new plans are drawn with
+ALGORITHM_V3 = "gz-childcare-draw/v3"
+ALGORITHMS = (ALGORITHM_V1, ALGORITHM_V2, ALGORITHM_V3)
+ALGORITHM = ALGORITHM_V3  # what new plans are drawn with
+# v3 = v2's selection and team assignment under a seed from the server seed and the observers' reveals
+WITNESSED = (ALGORITHM_V3,)
 STRATA = ("A", "B", "C", "D", "ungraded")
 MIN_TEAM = 2
 
@@ -125,6 +131,23 @@ def commitment(server_seed: str) -> str:
 def draw_seed(server_seed: str, witness_value: str) -> str:
     """sha256(server_seed bytes || UTF-8 bytes of the witness value)."""
     return sha256_hex(bytes.fromhex(server_seed) + witness_value.encode("utf-8"))
+
+
+def observer_commitment(value: str, salt: str) -> str:
+    """An observer's commitment: sha256(UTF-8 bytes of the value || the 32 salt bytes, given as 64 hex digits)."""
+    return sha256_hex(value.encode("utf-8") + bytes.fromhex(salt))
+
+
+def witness_digest(reveals: Iterable[Mapping[str, str]]) -> str:
+    """v3: sha256 of the canonical JSON of the revealed witnesses ``[{"id", "value"}]`` sorted by id
+    (withheld observers are not in it)."""
+    entries = sorted(({"id": _text(r["id"]), "value": _text(r["value"])} for r in reveals), key=itemgetter("id"))
+    return sha256_hex(canonical_json(entries))
+
+
+def draw_seed_v3(server_seed: str, digest: str) -> str:
+    """v3: sha256(the 32 server-seed bytes || the 32 bytes of the witness digest)."""
+    return sha256_hex(bytes.fromhex(server_seed) + bytes.fromhex(digest))
 
 
 def score(seed: str, message: str) -> str:

@@ -50,6 +50,41 @@ class PlanAlreadyDrawn(Conflict):
     message_zh = "抽查计划已完成抽取，不能重复抽取"
 
 
+class PlanNotDrawn(Conflict):
+    code = "plan_not_drawn"
+    message_zh = "抽查计划尚未抽取，抽取记录尚未公开"
+
+
+class ObserverNotFound(NotFound):
+    code = "observer_not_found"
+    message_zh = "未找到该计划的监督员"
+
+
+class ObserversRequired(Conflict):
+    code = "observers_required"
+    message_zh = "锁定名单前须登记足够数量的独立监督员承诺值"
+
+
+class RevealTimeNotReached(Conflict):
+    code = "reveal_time_not_reached"
+    message_zh = "未到揭示时间，不能揭示见证值或抽取"
+
+
+class WitnessRevealsPending(Conflict):
+    code = "witness_reveals_pending"
+    message_zh = "尚有监督员未揭示见证值，宽限期结束前不能抽取"
+
+
+class NoWitnessRevealed(Conflict):
+    code = "no_witness_revealed"
+    message_zh = "没有任何监督员揭示见证值，不能抽取"
+
+
+class ObserverAlreadyRevealed(Conflict):
+    code = "observer_already_revealed"
+    message_zh = "该监督员已揭示见证值"
+
+
 class TaskNotFound(NotFound):
     code = "task_not_found"
     message_zh = "未找到该检查任务"

@@ -163,6 +163,31 @@ class Plan(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     drawn_by: Mapped[str | None] = mapped_column(Text)
     drawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # v3 (docs/draw.md §1.1): fixed at commit, the earliest reveal time and the end of the grace
+    # period after which a withheld reveal no longer blocks the draw; the witness digest at the draw
+    reveal_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withheld_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    witness_digest: Mapped[str | None] = mapped_column(Text)
+
+
+class PlanObserver(Base):
+    """An independent observer (监督员) of a plan's draw, named by organisation (never a person):
+    its commitment sha256(value || salt) is registered before the commit, its value and salt revealed
+    after the plan's reveal time; ``withheld`` set by a draw that went ahead without it."""
+
+    __tablename__ = "plan_observer"
+    __table_args__ = (UniqueConstraint("plan_id", "commitment", name="uq_plan_observer_commitment"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plan.id"), index=True)
+    organisation: Mapped[str] = mapped_column(Text)
+    commitment: Mapped[str] = mapped_column(Text)
+    registered_by: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    value: Mapped[str | None] = mapped_column(Text)
+    salt: Mapped[str | None] = mapped_column(Text)
+    revealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withheld: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # --- field tasks ------------------------------------------------------------------------------------

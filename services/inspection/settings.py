@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -11,6 +11,9 @@ from shared.settings import ServiceSettings
 def _default_ratios() -> dict[str, float]:
     # Higher risk, more checks (国市监信发〔2022〕6号: A "无事不扰", D "大幅提高抽查比例").
     return {"A": 0.05, "B": 0.10, "C": 0.30, "D": 1.00, "ungraded": 0.20}
+
+
+TEST_REVEAL_DELAY_SECONDS = 2.0
 
 
 class InspectionSettings(ServiceSettings):
@@ -29,6 +32,30 @@ class InspectionSettings(ServiceSettings):
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
     sweep_interval_seconds: float = Field(default=600, gt=0)
+
+    # --- the draw's outside witnesses (docs/draw.md §1.1, algorithm v3) ------------------------------
+    # Observers (监督员) reveal their values no earlier than commit + this delay, and the draw waits
+    # for it: the server cannot try witness values, nor see them before the lists are frozen.
+    # Production refuses less than one hour; the demo platform may shorten it (and says so). In the
+    # test environment it defaults to TEST_REVEAL_DELAY_SECONDS, so every platform a test suite starts
+    # (in process or as real processes) can run the demo city; a test of the rule sets it explicitly.
+    draw_reveal_delay_seconds: float = Field(default=86400, ge=0)
+    # The rule for a withheld reveal, fixed in advance: until reveal time + this grace period the draw
+    # waits for every observer; after it, it proceeds without those who have not revealed and the
+    # record names them as withheld (at least one revealed value is always required).
+    draw_withheld_grace_seconds: float = Field(default=86400, ge=0)
+    # Observers a plan needs at commit (each an independent organisation).
+    draw_min_observers: int = Field(default=2, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _reveal_delay_in_production(self) -> InspectionSettings:
+        if self.environment == "test" and "draw_reveal_delay_seconds" not in self.model_fields_set:
+            self.draw_reveal_delay_seconds = TEST_REVEAL_DELAY_SECONDS
+        if self.environment == "production" and self.draw_reveal_delay_seconds < 3600:
+            raise ValueError("production refuses INSPECTION_DRAW_REVEAL_DELAY_SECONDS below 3600")
+        if self.environment == "production" and self.draw_min_observers < 2:
+            raise ValueError("production refuses INSPECTION_DRAW_MIN_OBSERVERS below 2")
+        return self
 
     # --- complaints (投诉): abuse limits of the public endpoints (token buckets in the database) -----
     # per client IP: a burst of `complaint_ip_burst`, refilled at `complaint_ip_per_hour` an hour

@@ -54,6 +54,57 @@ class PlanDrawnV1(EventData):
     drawn_at: datetime
 
 
+class WitnessObserver(BaseModel):
+    """An independent observer (监督员) of a draw, named by organisation, and its commitment."""
+
+    observer_id: UUID
+    organisation: str
+    commitment: str = Field(pattern=r"^[0-9a-f]{64}$")
+    registered_at: datetime
+
+
+@event("cn.gov.gz.childcare.inspection.plan.committed.v2", topic=INSPECTION_EVENTS)
+class PlanCommittedV2(EventData):
+    """v1 plus what makes the draw unpredictable from inside (algorithm gz-childcare-draw/v3): the
+    algorithm, the observers' commitments, the earliest reveal time and the end of the grace period
+    after which a withheld reveal no longer blocks the draw (docs/draw.md §1.1)."""
+
+    plan_id: UUID
+    algorithm: str
+    commitment: str = Field(pattern=r"^[0-9a-f]{64}$")
+    institutions_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    inspectors_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    institution_count: int = Field(ge=0)
+    inspector_count: int = Field(ge=0)
+    observers: list[WitnessObserver] = Field(default_factory=list)
+    reveal_not_before: datetime | None = None
+    withheld_after: datetime | None = None
+    committed_at: datetime
+
+
+class WitnessReveal(BaseModel):
+    observer_id: UUID
+    value: str
+    salt: str = Field(pattern=r"^[0-9a-f]{64}$")
+    revealed_at: datetime
+
+
+@event("cn.gov.gz.childcare.inspection.plan.drawn.v2", topic=INSPECTION_EVENTS)
+class PlanDrawnV2(EventData):
+    """v1 plus the observers' reveals, those that withheld, and the witness digest (algorithm v3);
+    ``witness_value`` is the single witness of v1/v2 plans and null for v3."""
+
+    plan_id: UUID
+    server_seed: str
+    witness_value: str | None = None
+    reveals: list[WitnessReveal] = Field(default_factory=list)
+    withheld: list[UUID] = Field(default_factory=list)
+    witness_digest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    draw_seed: str = Field(pattern=r"^[0-9a-f]{64}$")
+    selected_count: int = Field(ge=0)
+    drawn_at: datetime
+
+
 @event("cn.gov.gz.childcare.inspection.task.assigned.v1", topic=INSPECTION_EVENTS)
 class TaskAssignedV1(EventData):
     task_id: UUID

@@ -97,6 +97,9 @@ async def test_generator_twice_creates_once_and_agrees_with_the_apis(
 ) -> None:
     urls = {s: fresh_db(s) for s in SERVICES}
     async with Platform(kafka.bootstrap, namespace, urls) as p:
+        # the draws' reveal delay is seconds in the test environment (24 h by default), as ./dev run
+        # shortens it for the demo; the production minimum of observers
+        p.apps["inspection"].state.settings.draw_min_observers = 2
         settings = ServiceSettings(environment="test")
         first = await Generator(
             Api(p.clients, settings), seed=SEED, scale=SCALE, out=None, propagation_timeout=60

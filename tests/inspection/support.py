@@ -110,3 +110,32 @@ def verify(record: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(VERIFIER), "-"], input=json.dumps(record), capture_output=True, text=True, check=False
     )
+
+
+async def observe(client: Any, plan_id: str, count: int = 2) -> dict[str, tuple[str, str]]:
+    """Independent observers register their commitments before the commit (docs/draw.md §1.1)."""
+    opened: dict[str, tuple[str, str]] = {}
+    for n in range(count):
+        value, salt = f"监督员见证值 {n} {uuid.uuid4().hex[:6]}", uuid.uuid4().hex * 2
+        commitment = hashlib.sha256(value.encode("utf-8") + bytes.fromhex(salt)).hexdigest()
+        r = await client.post(
+            f"/v1/plans/{plan_id}/observers",
+            json={"organisation": f"独立监督单位{n + 1}", "commitment": commitment},
+            headers=SUPERVISOR,
+        )
+        assert r.status_code == 201, r.text
+        opened[r.json()["id"]] = (value, salt)
+    return opened
+
+
+async def reveal_and_draw(app: Any, client: Any, plan_id: str, opened: dict[str, tuple[str, str]]) -> Any:
+    """Move the app's clock forward to the plan's reveal time (it keeps running from there), reveal
+    every observer, then draw."""
+    record = (await client.get(f"/v1/plans/{plan_id}/draw", headers=SUPERVISOR)).json()
+    ahead = datetime.fromisoformat(record["witness"]["reveal_not_before"]) - datetime.now(UTC)
+    app.state.clock = lambda: datetime.now(UTC) + ahead
+    for observer_id, (value, salt) in opened.items():
+        url = f"/v1/plans/{plan_id}/observers/{observer_id}/reveal"
+        r = await client.post(url, json={"value": value, "salt": salt}, headers=SUPERVISOR)
+        assert r.status_code == 200, r.text
+    return await client.post(f"/v1/plans/{plan_id}/draw", json={}, headers=SUPERVISOR)

@@ -217,15 +217,19 @@ def test_fewer_than_two_eligible_inspectors_is_reported_not_dropped(algorithm: s
 ALL = {"ratios": dict.fromkeys(draw.STRATA, "1"), "team_size": 2}
 
 
-def test_new_plans_use_v2_and_unknown_algorithms_are_refused() -> None:
-    assert draw.ALGORITHM == draw.ALGORITHM_V2 == "gz-childcare-draw/v2"
+def test_new_plans_use_v3_which_assigns_teams_as_v2_and_unknown_algorithms_are_refused() -> None:
+    assert draw.ALGORITHM == draw.ALGORITHM_V3 == "gz-childcare-draw/v3"
     institutions = draw.normalise_institutions([{"id": "n1", "district": "440106", "grade": "D"}])
     inspectors = draw.normalise_inspectors([{"id": f"i{n}", "districts": ["440106"]} for n in range(3)])
-    assert draw.run_draw("ab" * 32, institutions, inspectors, ALL)["algorithm"] == draw.ALGORITHM_V2
+    v3 = draw.run_draw("ab" * 32, institutions, inspectors, ALL)
+    assert v3["algorithm"] == draw.ALGORITHM_V3
+    v2 = draw.run_draw("ab" * 32, institutions, inspectors, ALL, draw.ALGORITHM_V2)
+    assert {**v3, "algorithm": draw.ALGORITHM_V2} == v2
+    assert VERIFIER.recompute_result("ab" * 32, institutions, inspectors, ALL, draw.ALGORITHM_V3) == v3
     with pytest.raises(ValueError, match="unknown draw algorithm"):
-        draw.run_draw("ab" * 32, institutions, inspectors, ALL, "gz-childcare-draw/v3")
+        draw.run_draw("ab" * 32, institutions, inspectors, ALL, "gz-childcare-draw/v4")
     with pytest.raises(ValueError, match="unsupported algorithm"):
-        VERIFIER.recompute_result("ab" * 32, institutions, inspectors, ALL, "gz-childcare-draw/v3")
+        VERIFIER.recompute_result("ab" * 32, institutions, inspectors, ALL, "gz-childcare-draw/v4")
 
 
 @st.composite
@@ -404,3 +408,100 @@ def test_the_documented_test_vectors(algorithm: str, vector: Any) -> None:
         assert value in section, f"docs/draw.md §4 ({algorithm}) does not show {value}"
     assert seed in doc
     assert json.dumps(result["workload"], ensure_ascii=False) in section
+
+
+V3_OBSERVERS = [
+    ("11111111-1111-4111-8111-111111111111", "天河区纪委监委派驻纪检监察组 20260301", "aa" * 32),
+    ("22222222-2222-4222-8222-222222222222", "公证处 718305", "bb" * 32),
+]
+
+
+@pytest.mark.parametrize(
+    ("withheld", "digest", "seed", "teams"),
+    [
+        (
+            False,
+            "1337b7ee9f88638f2965391932a9ac5f05b729418df1c370e365b84b74ecb7c9",
+            "5ac37a45507b0143db35954a67822b03dad1eb141506603062ab84bc4a5ffc18",
+            "inst-1:insp-3,insp-2 inst-4:insp-5,insp-2 inst-2:insp-4,insp-2 inst-5:insp-1,insp-3 inst-3:insp-1,insp-4",
+        ),
+        (
+            True,
+            "746fe1aae3dbaf30e270e965f0a8f375aeff33edbc9cfdf3d1ba8e4417585f11",
+            "16b5f4b70812ae2801e5cd7e99dc0a3357c9f128c53889e396e05c436d062995",
+            None,
+        ),
+    ],
+)
+def test_the_documented_v3_vectors(withheld: bool, digest: str, seed: str, teams: str | None) -> None:
+    """docs/draw.md §4.3, by the service's functions and by tools/verify_draw.py on a whole record."""
+    server_seed = "00" * 31 + "01"
+    commitments = [draw.observer_commitment(v, s) for _, v, s in V3_OBSERVERS]
+    assert commitments == [
+        "87fe1ecec67092096a796ebae5a9ff8841e5c9c5f2654c6bd4cd03ec3ff4c248",
+        "99c88f9cf843388298e2e11bcfbd31b996ed58c23698b17176c21e4d67163ebb",
+    ]
+    revealed = V3_OBSERVERS[:1] if withheld else V3_OBSERVERS
+    assert draw.witness_digest([{"id": i, "value": v} for i, v, _ in revealed]) == digest
+    assert draw.draw_seed_v3(server_seed, digest) == seed
+    institutions = draw.normalise_institutions(
+        [
+            {"id": "inst-1", "district": "440106", "grade": "A"},
+            {"id": "inst-2", "district": "440106", "grade": "D", "previous_team": ["insp-1", "insp-3"]},
+            {"id": "inst-3", "district": "440106", "grade": "ungraded", "conflicts": ["insp-2"]},
+            {"id": "inst-4", "district": "440104", "grade": "B"},
+            {"id": "inst-5", "district": "440106", "grade": "C"},
+            {"id": "inst-6", "district": "440103", "grade": "D", "conflicts": ["insp-9"]},
+        ]
+    )
+    inspectors = draw.normalise_inspectors(
+        [
+            {"id": "insp-1", "districts": ["440106"]},
+            {"id": "insp-2", "districts": ["440104", "440106"]},
+            {"id": "insp-3", "districts": ["440106"]},
+            {"id": "insp-4", "districts": ["440106"]},
+            {"id": "insp-5", "districts": ["440104"]},
+        ]
+    )
+    parameters = {"ratios": dict.fromkeys(draw.STRATA, "1"), "team_size": 2}
+    result = draw.run_draw(seed, institutions, inspectors, parameters, draw.ALGORITHM_V3)
+    if teams is not None:
+        assert " ".join(f"{t['institution_id']}:{','.join(t['inspector_ids'])}" for t in result["teams"]) == teams
+        assert result["workload"] == {"insp-1": 2, "insp-2": 3, "insp-3": 2, "insp-4": 2, "insp-5": 1}
+    observers = [
+        {
+            "id": i,
+            "organisation": "演示监督单位",
+            "commitment": c,
+            "registered_at": "2026-03-01T08:00:00Z",
+            "status": "withheld" if withheld and n == 1 else "revealed",
+            "value": None if withheld and n == 1 else v,
+            "salt": None if withheld and n == 1 else s,
+            "revealed_at": None if withheld and n == 1 else "2026-03-02T09:30:00Z",
+        }
+        for n, ((i, v, s), c) in enumerate(zip(V3_OBSERVERS, commitments, strict=True))
+    ]
+    record = {
+        "algorithm": draw.ALGORITHM_V3,
+        "parameters": parameters,
+        "institutions": institutions,
+        "institutions_hash": draw.list_hash(institutions),
+        "inspectors": inspectors,
+        "inspectors_hash": draw.list_hash(inspectors),
+        "commitment": draw.commitment(server_seed),
+        "committed_at": "2026-03-01T09:00:00Z",
+        "server_seed": server_seed,
+        "witness_value": None,
+        "witness": {
+            "reveal_not_before": "2026-03-02T09:00:00Z",
+            "withheld_after": "2026-03-03T09:00:00Z",
+            "observers": observers,
+            "witness_digest": digest,
+        },
+        "draw_seed": seed,
+        "result": result,
+        "drawn_at": "2026-03-03T09:00:00Z" if withheld else "2026-03-02T10:00:00Z",
+    }
+    assert VERIFIER.verify(record) is None
+    if withheld:  # the same record drawn before the grace period ended does not verify
+        assert VERIFIER.verify({**record, "drawn_at": "2026-03-03T08:59:59Z"}) == "witness.observers[1].status"

@@ -179,7 +179,7 @@ async def test_v1_plans_keep_v1_after_the_migration_and_new_plans_use_v2(pg: Loc
                 plan_id = created.json()["id"]
                 assert (await client.post(f"/v1/plans/{plan_id}/commit", headers=SUPERVISOR)).status_code == 200
                 new = (await client.get(f"/v1/plans/{plan_id}/draw", headers=SUPERVISOR)).json()
-                assert new["algorithm"] == drawing.ALGORITHM_V2
+                assert new["algorithm"] == drawing.ALGORITHM_V3
         finally:
             await db.dispose()
     finally:

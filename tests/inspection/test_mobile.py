@@ -17,7 +17,17 @@ from devstack.kafka import LocalKafka
 from services.inspection.reference import checklist
 from shared.events import CloudEvent
 from shared.topics import CREDIT_EVENTS, FILING_EVENTS, INSPECTION_EVENTS
-from tests.inspection.support import SUPERVISOR, envelope_bytes, filed, graded, hired, inspector_body, person_ref
+from tests.inspection.support import (
+    SUPERVISOR,
+    envelope_bytes,
+    filed,
+    graded,
+    hired,
+    inspector_body,
+    observe,
+    person_ref,
+    reveal_and_draw,
+)
 from tests.support import Platform, eventually, produce_raw, read_topic, token
 
 A = token("inspector", subject="inspector-a")
@@ -101,8 +111,9 @@ async def test_mobile_flow_idempotent_writes_review_and_publication(platform: Pl
             headers=SUPERVISOR,
         )
     ).json()
+    opened = await observe(client, plan["id"])
     assert (await client.post(f"/v1/plans/{plan['id']}/commit", headers=SUPERVISOR)).status_code == 200
-    drawn = await client.post(f"/v1/plans/{plan['id']}/draw", json={"witness_value": "718"}, headers=SUPERVISOR)
+    drawn = await reveal_and_draw(p.apps["inspection"], client, plan["id"], opened)
     assert drawn.status_code == 200, drawn.text
     assert drawn.json()["result"]["teams"][0]["inspector_ids"] == sorted(
         [ids["inspector-a"], ids["inspector-b"]], key=drawn.json()["result"]["teams"][0]["inspector_ids"].index

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.inspection import draw as drawing
@@ -23,7 +24,8 @@ from tests.support import create_app, running, settings_for, token
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, db: Database) -> None:
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient, db: Database) -> None:
+        self.app = app
         self.client = client
         self.db = db
 
@@ -63,7 +65,7 @@ async def api(rollback_db: Callable[[str], Awaitable[Database]]) -> AsyncIterato
     db = await rollback_db("inspection")
     app = create_app("inspection", settings_for("inspection", run_background_workers=False), db)
     async with running(app) as client:
-        yield Api(client, db)
+        yield Api(app, client, db)
 
 
 # --- inspector pool ----------------------------------------------------------------------------------
@@ -156,10 +158,22 @@ async def test_commit_draw_and_the_standalone_verifier(api: Api) -> None:
     plan = await api.plan(sampling_ratios={"ungraded": 0.5})
     url = f"/v1/plans/{plan['id']}"
 
-    early = await api.client.post(f"{url}/draw", json={"witness_value": "718"}, headers=SUPERVISOR)
+    early = await api.client.post(f"{url}/draw", json={}, headers=SUPERVISOR)
     assert early.status_code == 409
     assert early.json()["error"]["code"] == "plan_not_committed"
     assert (await api.client.get(f"{url}/draw", headers=SUPERVISOR)).status_code == 409
+
+    # two independent observers commit before the commit closes (docs/draw.md §1.1)
+    opened: dict[str, tuple[str, str]] = {}
+    for organisation in ("天河区纪委监委派驻纪检监察组", "广州市南方公证处"):
+        value, salt = f"{organisation} 718", "5a" * 32
+        r = await api.client.post(
+            f"{url}/observers",
+            json={"organisation": organisation, "commitment": drawing.observer_commitment(value, salt)},
+            headers=SUPERVISOR,
+        )
+        assert r.status_code == 201, r.text
+        opened[r.json()["id"]] = (value, salt)
 
     committed = await api.client.post(f"{url}/commit", headers=SUPERVISOR)
     assert committed.status_code == 200, committed.text
@@ -178,15 +192,22 @@ async def test_commit_draw_and_the_standalone_verifier(api: Api) -> None:
         assert empty.status_code == 422
         assert (empty.json()["error"]["field"], empty.json()["error"]["code"]) == ("witness_value", "witness_empty")
 
-    drawn = await api.client.post(f"{url}/draw", json={"witness_value": "福彩3D 2026056 718"}, headers=SUPERVISOR)
+    reveal_at = datetime.fromisoformat(before["witness"]["reveal_not_before"])
+    api.app.state.clock = lambda: reveal_at
+    for observer_id, (value, salt) in opened.items():
+        r = await api.client.post(
+            f"{url}/observers/{observer_id}/reveal", json={"value": value, "salt": salt}, headers=SUPERVISOR
+        )
+        assert r.status_code == 200, r.text
+    drawn = await api.client.post(f"{url}/draw", json={}, headers=SUPERVISOR)
     assert drawn.status_code == 200, drawn.text
-    again = await api.client.post(f"{url}/draw", json={"witness_value": "other"}, headers=SUPERVISOR)
+    again = await api.client.post(f"{url}/draw", json={}, headers=SUPERVISOR)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "plan_already_drawn"
 
     record = (await api.client.get(f"{url}/draw", headers=SUPERVISOR)).json()
     result = record["result"]
-    assert record["algorithm"] == result["algorithm"] == drawing.ALGORITHM_V2 == before["algorithm"]
+    assert record["algorithm"] == result["algorithm"] == drawing.ALGORITHM_V3 == before["algorithm"]
     counts = {s["grade"]: (s["candidates"], s["selected"]) for s in result["strata"]}
     assert counts == {"A": (1, 1), "B": (0, 0), "C": (0, 0), "D": (1, 1), "ungraded": (4, 2)}
     assert len(record["tasks"]) == len(result["teams"]) == 4
@@ -195,7 +216,7 @@ async def test_commit_draw_and_the_standalone_verifier(api: Api) -> None:
         if team["institution_id"] == str(conflicted):
             assert inspectors[0] not in team["inspector_ids"]
     assert (
-        await api.event_types() == ["plan.created.v1", "plan.committed.v1", "plan.drawn.v1"] + ["task.assigned.v1"] * 4
+        await api.event_types() == ["plan.created.v1", "plan.committed.v2", "plan.drawn.v2"] + ["task.assigned.v1"] * 4
     )
 
     ok = verify(record)
@@ -208,11 +229,11 @@ async def test_commit_draw_and_the_standalone_verifier(api: Api) -> None:
     tampered_team["result"]["teams"][0]["inspector_ids"].reverse()
     bad = verify(tampered_team)
     assert (bad.returncode, bad.stdout.strip()) == (1, "MISMATCH: result.teams[0].inspector_ids[0]")
-    tampered_witness = {**record, "witness_value": "719"}
-    assert verify(tampered_witness).stdout.strip() == "MISMATCH: draw_seed"
-    # the verifier recomputes with the algorithm the record names: claiming v1 for a v2 draw fails
-    relabelled = verify({**record, "algorithm": drawing.ALGORITHM_V1})
-    assert (relabelled.returncode, relabelled.stdout.strip()) == (1, "MISMATCH: result.algorithm")
+    tampered_seed = {**record, "draw_seed": "00" * 32}
+    assert verify(tampered_seed).stdout.strip() == "MISMATCH: draw_seed"
+    # the verifier recomputes with the algorithm the record names: claiming v2 for a v3 draw fails
+    relabelled = verify({**record, "algorithm": drawing.ALGORITHM_V2, "witness_value": ""})
+    assert (relabelled.returncode, relabelled.stdout.strip()) == (1, "MISMATCH: draw_seed")
     unknown = verify({**record, "algorithm": "gz-childcare-draw/v9"})
     assert unknown.returncode == 2
     assert "unsupported algorithm" in unknown.stderr

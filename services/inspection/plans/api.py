@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from services.inspection import draw as drawing
 from services.inspection.common import now_of, settings_of
-from services.inspection.errors import PlanAlreadyCommitted, PlanAlreadyDrawn, PlanNotCommitted, PlanNotFound
-from services.inspection.models import Plan
+from services.inspection.errors import (
+    NoWitnessRevealed,
+    ObserverAlreadyRevealed,
+    ObserverNotFound,
+    ObserversRequired,
+    PlanAlreadyCommitted,
+    PlanAlreadyDrawn,
+    PlanNotCommitted,
+    PlanNotDrawn,
+    PlanNotFound,
+    RevealTimeNotReached,
+    WitnessRevealsPending,
+)
+from services.inspection.models import Plan, PlanObserver
 from services.inspection.plans import repository, service
-from services.inspection.plans.schemas import DrawIn, DrawRecordOut, PlanCreate, PlanOut
+from services.inspection.plans.schemas import (
+    DrawIn,
+    DrawRecordOut,
+    ObserverIn,
+    ObserverOut,
+    PlanCreate,
+    PlanOut,
+    PublicPlanOut,
+    RevealIn,
+    WitnessOut,
+)
+from services.inspection.settings import InspectionSettings
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
@@ -158,19 +183,117 @@ async def get_plan(
 @router.post(
     "/plans/{plan_id}/commit",
     response_model=PlanOut,
-    summary="Freeze and hash the candidate lists; publish commitment = sha256(server_seed)",
-    responses={**AUTH, **error_responses(PlanNotFound, PlanAlreadyCommitted)},
+    summary="Freeze and hash the candidate lists; publish commitment = sha256(server_seed), observers, reveal time",
+    responses={**AUTH, **error_responses(PlanNotFound, PlanAlreadyCommitted, ObserversRequired)},
 )
 async def commit_plan(plan_id: uuid.UUID, session: DbSession, supervisor: Supervisor, request: Request) -> PlanOut:
-    plan = await service.commit(session, request.app.state.outbox, plan_id, by=supervisor, now=now_of(request))
+    plan = await service.commit(
+        session,
+        request.app.state.outbox,
+        plan_id,
+        by=supervisor,
+        now=now_of(request),
+        rules=witness_rules(settings_of(request)),
+    )
     return plan_out(plan)
+
+
+def witness_rules(settings: InspectionSettings) -> service.WitnessRules:
+    return service.WitnessRules(
+        reveal_delay=timedelta(seconds=settings.draw_reveal_delay_seconds),
+        withheld_grace=timedelta(seconds=settings.draw_withheld_grace_seconds),
+        min_observers=settings.draw_min_observers,
+    )
+
+
+def observer_out(o: PlanObserver) -> ObserverOut:
+    status: Literal["committed", "revealed", "withheld"] = (
+        "revealed" if o.revealed_at is not None else "withheld" if o.withheld else "committed"
+    )
+    return ObserverOut(
+        id=o.id,
+        organisation=o.organisation,
+        commitment=o.commitment,
+        registered_at=o.registered_at,
+        status=status,
+        value=o.value,
+        salt=o.salt,
+        revealed_at=o.revealed_at,
+    )
+
+
+def witness_out(plan: Plan, observers: list[PlanObserver]) -> WitnessOut | None:
+    if plan.algorithm not in drawing.WITNESSED:
+        return None
+    return WitnessOut(
+        reveal_not_before=plan.reveal_not_before,
+        withheld_after=plan.withheld_after,
+        observers=[observer_out(o) for o in observers],
+        witness_digest=plan.witness_digest,
+    )
+
+
+@router.post(
+    "/plans/{plan_id}/observers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ObserverOut,
+    summary="Register an independent observer's commitment sha256(value || salt), before the commit (监督员)",
+    responses={**AUTH, **error_responses(InvalidInput, PlanNotFound, PlanAlreadyCommitted)},
+)
+async def add_observer(
+    plan_id: uuid.UUID, body: ObserverIn, session: DbSession, supervisor: Supervisor, request: Request
+) -> ObserverOut:
+    observer = await service.add_observer(
+        session, plan_id, body.organisation, body.commitment, by=supervisor, now=now_of(request)
+    )
+    return observer_out(observer)
+
+
+@router.post(
+    "/plans/{plan_id}/observers/{observer_id}/reveal",
+    response_model=ObserverOut,
+    summary="An observer's value and salt, accepted after the plan's reveal time if they open its commitment",
+    responses={
+        **AUTH,
+        **error_responses(
+            InvalidInput,
+            PlanNotFound,
+            ObserverNotFound,
+            PlanNotCommitted,
+            PlanAlreadyDrawn,
+            RevealTimeNotReached,
+            ObserverAlreadyRevealed,
+        ),
+    },
+)
+async def reveal_observer(
+    plan_id: uuid.UUID,
+    observer_id: uuid.UUID,
+    body: RevealIn,
+    session: DbSession,
+    supervisor: Supervisor,
+    request: Request,
+) -> ObserverOut:
+    observer = await service.reveal(session, plan_id, observer_id, body.value, body.salt, now=now_of(request))
+    return observer_out(observer)
 
 
 @router.post(
     "/plans/{plan_id}/draw",
     response_model=DrawRecordOut,
-    summary="Draw with the independent witness value; creates one task per assigned institution",
-    responses={**AUTH, **error_responses(InvalidInput, PlanNotFound, PlanNotCommitted, PlanAlreadyDrawn)},
+    summary="Draw (v3: from the observers' reveals, not before the reveal time); one task per assigned institution",
+    responses={
+        **AUTH,
+        **error_responses(
+            InvalidInput,
+            PlanNotFound,
+            PlanNotCommitted,
+            PlanAlreadyDrawn,
+            RevealTimeNotReached,
+            WitnessRevealsPending,
+            NoWitnessRevealed,
+        ),
+    },
 )
 async def draw_plan(
     plan_id: uuid.UUID, body: DrawIn, session: DbSession, supervisor: Supervisor, request: Request
@@ -206,6 +329,7 @@ async def _record(session: DbSession, plan: Plan) -> DrawRecordOut:
     assert plan.committed_at
     drawn = plan.status == "drawn"
     tasks = await repository.tasks_of_plan(session, plan.id) if drawn else []
+    observers = (await repository.observers_of(session, [plan.id]))[plan.id]
     return DrawRecordOut(
         plan_id=plan.id,
         status="drawn" if drawn else "committed",
@@ -219,8 +343,91 @@ async def _record(session: DbSession, plan: Plan) -> DrawRecordOut:
         committed_at=plan.committed_at,
         server_seed=plan.server_seed if drawn else None,
         witness_value=plan.witness_value,
+        witness=witness_out(plan, observers),
         draw_seed=plan.draw_seed,
         result=plan.result,
         drawn_at=plan.drawn_at,
         tasks=[{"institution_id": str(t.institution_id), "task_id": str(t.id)} for t in tasks],
     )
+
+
+# --- public (一公开) ----------------------------------------------------------------------------------------
+
+PUBLIC_NOTE = (
+    "No login. A plan is public once committed (scope, ratios, window, algorithm, commitment, list hashes, "
+    "observers and reveal time); drafts are not. No personal data: observers by organisation, inspectors in the "
+    "draw record by their platform id, a random pseudonym (docs/draw.md §3)."
+)
+
+
+def public_plan_out(plan: Plan, observers: list[PlanObserver]) -> PublicPlanOut:
+    assert plan.commitment
+    assert plan.institutions_hash
+    assert plan.inspectors_hash
+    assert plan.committed_at
+    return PublicPlanOut(
+        id=plan.id,
+        name=plan.name,
+        status="drawn" if plan.status == "drawn" else "committed",
+        districts=list(plan.districts),
+        operating_models=list(plan.operating_models),
+        sampling_ratios=dict(plan.ratios),
+        team_size=plan.team_size,
+        window_start=plan.window_start,
+        window_end=plan.window_end,
+        algorithm=plan.algorithm,
+        commitment=plan.commitment,
+        institutions_hash=plan.institutions_hash,
+        inspectors_hash=plan.inspectors_hash,
+        committed_at=plan.committed_at,
+        witness=witness_out(plan, observers),
+        drawn_at=plan.drawn_at,
+    )
+
+
+async def _public_plan(session: DbSession, plan_id: uuid.UUID) -> Plan:
+    plan = await repository.get(session, plan_id)
+    if plan is None or plan.status == "draft":
+        raise PlanNotFound()
+    return plan
+
+
+@router.get(
+    "/public/plans",
+    response_model=list[PublicPlanOut],
+    tags=["public"],
+    summary="一公开: committed and drawn random-inspection plans, newest first (public, no login)",
+    description=PUBLIC_NOTE,
+)
+async def public_plans(session: DbSession) -> list[PublicPlanOut]:
+    plans = await repository.public_plans(session)
+    observers = await repository.observers_of(session, [p.id for p in plans])
+    return [public_plan_out(p, observers[p.id]) for p in plans]
+
+
+@router.get(
+    "/public/plans/{plan_id}",
+    response_model=PublicPlanOut,
+    tags=["public"],
+    summary="一公开: one committed plan with its commitment and witness sources (public, no login)",
+    description=PUBLIC_NOTE,
+    responses=error_responses(PlanNotFound),
+)
+async def public_plan(plan_id: uuid.UUID, session: DbSession) -> PublicPlanOut:
+    plan = await _public_plan(session, plan_id)
+    return public_plan_out(plan, (await repository.observers_of(session, [plan.id]))[plan.id])
+
+
+@router.get(
+    "/public/plans/{plan_id}/draw",
+    response_model=DrawRecordOut,
+    tags=["public"],
+    summary="一公开: the full draw record once drawn, for tools/verify_draw.py (public, no login)",
+    description=PUBLIC_NOTE + " Before the draw: 409 `plan_not_drawn`.",
+    responses=error_responses(PlanNotFound, PlanNotDrawn),
+)
+async def public_draw(plan_id: uuid.UUID, session: DbSession) -> DrawRecordOut:
+    plan = await _public_plan(session, plan_id)
+    if plan.status != "drawn":
+        raise PlanNotDrawn()
+    return await _record(session, plan)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inspection.models import Plan, Task, TaskMember
+from services.inspection.models import Plan, PlanObserver, Task, TaskMember
 
 
 async def add(session: AsyncSession, plan: Plan) -> None:
@@ -55,3 +55,29 @@ async def previous_teams(session: AsyncSession, institution_ids: Sequence[uuid.U
 
 async def tasks_of_plan(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[Task]:
     return (await session.execute(select(Task).where(Task.plan_id == plan_id))).scalars().all()
+
+
+async def observers_of(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[PlanObserver]]:
+    """Each plan's observers, by id (the order of the published record)."""
+    if not plan_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(PlanObserver).where(PlanObserver.plan_id.in_(list(plan_ids))).order_by(PlanObserver.id)
+        )
+    ).scalars()
+    out: dict[uuid.UUID, list[PlanObserver]] = {p: [] for p in plan_ids}
+    for o in rows:
+        out[o.plan_id].append(o)
+    return out
+
+
+async def observer(session: AsyncSession, plan_id: uuid.UUID, observer_id: uuid.UUID) -> PlanObserver | None:
+    stmt = select(PlanObserver).where(PlanObserver.plan_id == plan_id, PlanObserver.id == observer_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def public_plans(session: AsyncSession) -> Sequence[Plan]:
+    """Committed and drawn plans, newest first (drafts are not public)."""
+    stmt = select(Plan).where(Plan.status.in_(["committed", "drawn"])).order_by(Plan.committed_at.desc())
+    return (await session.execute(stmt)).scalars().all()

@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from services.inspection.common import District
 from services.inspection.reference import checklist
 from shared.events.filing import OperatingModel
-from shared.text import DisplayName, PublicText, RequestModel
+from shared.text import DisplayName, PublicName, PublicText, RequestModel
 
 GradeKey = Literal["A", "B", "C", "D", "ungraded"]
 Ratio = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4, allow_inf_nan=False)]
@@ -85,17 +85,97 @@ class PlanOut(BaseModel):
 class DrawIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    witness_value: PublicText = Field(
+    witness_value: PublicText | None = Field(
+        default=None,
         max_length=500,
-        description="the independent witness's value (e.g. a lottery number or a public beacon), used verbatim",
+        description=(
+            "only for plans committed under gz-childcare-draw/v1 or v2: the independent witness's value, used "
+            "verbatim. v3 plans take no witness value: the seed comes from their observers' reveals"
+        ),
     )
 
     @field_validator("witness_value")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise PydanticCustomError("witness_empty", "见证值不能为空")
+        return value
+
+
+HEX64 = r"^[0-9a-f]{64}$"
+
+
+class ObserverIn(RequestModel):
+    """An independent observer's commitment, registered before the commit (docs/draw.md §1.1)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    organisation: PublicName = Field(
+        min_length=2,
+        max_length=100,
+        description="the observer's organisation (e.g. 区纪委监委派驻纪检监察组, 公证处); never a person's name",
+    )
+    commitment: str = Field(pattern=HEX64, description="sha256(UTF-8 value || 32 salt bytes), 64 lowercase hex digits")
+
+
+class RevealIn(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: PublicText = Field(min_length=1, max_length=200, description="the committed value, verbatim (published)")
+    salt: str = Field(pattern=HEX64, description="the 32 salt bytes as 64 lowercase hex digits")
+
+    @field_validator("value")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise PydanticCustomError("witness_empty", "见证值不能为空")
         return value
+
+
+class ObserverOut(BaseModel):
+    """Public: an observer by organisation, its commitment, and (after the reveal) its value and salt."""
+
+    id: UUID
+    organisation: str
+    commitment: str
+    registered_at: datetime
+    status: Literal["committed", "revealed", "withheld"]
+    value: str | None
+    salt: str | None
+    revealed_at: datetime | None
+
+
+class WitnessOut(BaseModel):
+    """v3: the draw's outside witnesses and the rule for a withheld reveal, fixed at commit."""
+
+    reveal_not_before: datetime | None = Field(description="no reveal and no draw before this time")
+    withheld_after: datetime | None = Field(
+        description="until then the draw waits for every observer; after it, it proceeds without those who have not "
+        "revealed, named in the record as withheld"
+    )
+    observers: list[ObserverOut]
+    witness_digest: str | None = Field(description="sha256 of the canonical JSON of [{id, value}] revealed, by id")
+
+
+class PublicPlanOut(BaseModel):
+    """一公开: a committed plan as anyone may read it (no personal data: no officer's name or account)."""
+
+    id: UUID
+    name: str
+    status: Literal["committed", "drawn"]
+    districts: list[str]
+    operating_models: list[str]
+    sampling_ratios: dict[str, str]
+    team_size: int
+    window_start: date
+    window_end: date
+    algorithm: str
+    commitment: str
+    institutions_hash: str
+    inspectors_hash: str
+    committed_at: datetime
+    witness: WitnessOut | None
+    drawn_at: datetime | None
 
 
 class DrawRecordOut(BaseModel):
@@ -112,7 +192,8 @@ class DrawRecordOut(BaseModel):
     commitment: str
     committed_at: datetime
     server_seed: str | None = Field(description="revealed only after the draw")
-    witness_value: str | None
+    witness_value: str | None = Field(description="v1/v2 plans: the single witness value; null for v3")
+    witness: WitnessOut | None = Field(default=None, description="v3 plans: observers, reveals and the withheld rule")
     draw_seed: str | None
     result: dict[str, Any] | None
     drawn_at: datetime | None

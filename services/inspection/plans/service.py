@@ -1,8 +1,10 @@
 """Random-inspection plans and their verifiable draws (双随机).
 
-draft → commit (freeze and hash the candidate lists, publish sha256(server_seed)) → draw (with an
-independent witness value; pure function in ``services.inspection.draw``) → one task per assigned
-institution. No commits here: the caller's unit of work owns the transaction.
+draft (observers register their commitments) → commit (freeze and hash the candidate lists, publish
+sha256(server_seed), the observers and the reveal time) → reveals (after the reveal time) → draw
+(seed from the server seed and the revealed values; pure function in ``services.inspection.draw``) →
+one task per assigned institution. Plans of v1/v2 (committed before v3) are drawn with a single
+witness value. No commits here: the caller's unit of work owns the transaction.
 """
 
 from __future__ import annotations
@@ -10,22 +12,39 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inspection import draw as drawing
-from services.inspection.errors import PlanAlreadyCommitted, PlanAlreadyDrawn, PlanNotCommitted, PlanNotFound
-from services.inspection.models import Plan
+from services.inspection.errors import (
+    NoWitnessRevealed,
+    ObserverAlreadyRevealed,
+    ObserverNotFound,
+    ObserversRequired,
+    PlanAlreadyCommitted,
+    PlanAlreadyDrawn,
+    PlanNotCommitted,
+    PlanNotFound,
+    RevealTimeNotReached,
+    WitnessRevealsPending,
+)
+from services.inspection.models import Plan, PlanObserver
 from services.inspection.plans import repository
 from services.inspection.pool import repository as pool_repository
 from services.inspection.reference import checklist
 from services.inspection.tasks import service as tasks
 from shared.auth import Principal
 from shared.errors import InvalidInput
-from shared.events.inspection import PlanCommittedV1, PlanCreatedV1, PlanDrawnV1
+from shared.events.inspection import (
+    PlanCommittedV2,
+    PlanCreatedV1,
+    PlanDrawnV2,
+    WitnessObserver,
+    WitnessReveal,
+)
 from shared.outbox import Outbox
 
 
@@ -94,11 +113,88 @@ async def get(session: AsyncSession, plan_id: uuid.UUID, *, lock: bool = False) 
     return plan
 
 
-async def commit(session: AsyncSession, outbox: Outbox, plan_id: uuid.UUID, *, by: Principal, now: datetime) -> Plan:
-    """Freeze the candidate lists, hash them, and publish the commitment to a fresh server seed."""
+@dataclass(frozen=True)
+class WitnessRules:
+    """From the settings, fixed into each plan at its commit (docs/draw.md §1.1)."""
+
+    reveal_delay: timedelta
+    withheld_grace: timedelta
+    min_observers: int
+
+
+async def add_observer(
+    session: AsyncSession, plan_id: uuid.UUID, organisation: str, commitment: str, *, by: Principal, now: datetime
+) -> PlanObserver:
+    """Register an observer's commitment; only while the plan is a draft (before the commit closes)."""
+    plan = await get(session, plan_id, lock=True)
+    if plan.status != "draft":
+        raise PlanAlreadyCommitted("名单已锁定，不能再登记监督员承诺值")
+    existing = (await repository.observers_of(session, [plan.id]))[plan.id]
+    if any(o.commitment == commitment for o in existing):
+        raise InvalidInput("该承诺值已登记", code="commitment_taken", field="commitment")
+    observer = PlanObserver(
+        id=uuid.uuid4(),
+        plan_id=plan.id,
+        organisation=organisation,
+        commitment=commitment,
+        registered_by=by.subject,
+        registered_at=now,
+        withheld=False,
+    )
+    session.add(observer)
+    await session.flush()
+    return observer
+
+
+async def reveal(
+    session: AsyncSession, plan_id: uuid.UUID, observer_id: uuid.UUID, value: str, salt: str, *, now: datetime
+) -> PlanObserver:
+    """An observer's value and salt, accepted only after the plan's reveal time and only if they open
+    the registered commitment."""
+    plan = await get(session, plan_id, lock=True)
+    if plan.status == "draft":
+        raise PlanNotCommitted()
+    if plan.status == "drawn":
+        raise PlanAlreadyDrawn()
+    observer = await repository.observer(session, plan.id, observer_id)
+    if observer is None:
+        raise ObserverNotFound()
+    _require_reveal_time(plan, now)
+    if observer.revealed_at is not None:
+        raise ObserverAlreadyRevealed()
+    if drawing.observer_commitment(value, salt) != observer.commitment:
+        raise InvalidInput("见证值与盐值不能打开登记的承诺值", code="reveal_mismatch", field="value")
+    observer.value = value
+    observer.salt = salt
+    observer.revealed_at = now
+    await session.flush()
+    return observer
+
+
+def _require_reveal_time(plan: Plan, now: datetime) -> None:
+    if plan.reveal_not_before is None or now < plan.reveal_not_before:
+        at = plan.reveal_not_before.isoformat(timespec="seconds") if plan.reveal_not_before else "—"
+        raise RevealTimeNotReached(f"未到揭示时间（{at}），不能揭示见证值或抽取")
+
+
+async def commit(
+    session: AsyncSession,
+    outbox: Outbox,
+    plan_id: uuid.UUID,
+    *,
+    by: Principal,
+    now: datetime,
+    rules: WitnessRules,
+) -> Plan:
+    """Freeze the candidate lists, hash them, publish the commitment to a fresh server seed and, for a
+    v3 plan, its observers' commitments, its reveal time and the end of the grace period."""
     plan = await get(session, plan_id, lock=True)
     if plan.status != "draft":
         raise PlanAlreadyCommitted()
+    observers = (await repository.observers_of(session, [plan.id]))[plan.id]
+    witnessed = plan.algorithm in drawing.WITNESSED
+    if witnessed and len(observers) < rules.min_observers:
+        raise ObserversRequired(f"锁定名单前须登记至少 {rules.min_observers} 名独立监督员的承诺值")
     rows = await pool_repository.pool(session, districts=plan.districts, operating_models=plan.operating_models)
     institution_ids = [row[0].institution_id for row in rows]
     conflicts: dict[uuid.UUID, list[str]] = {}
@@ -134,16 +230,31 @@ async def commit(session: AsyncSession, outbox: Outbox, plan_id: uuid.UUID, *, b
     plan.status = "committed"
     plan.committed_by = by.subject
     plan.committed_at = now
+    if witnessed:
+        plan.reveal_not_before = now + rules.reveal_delay
+        plan.withheld_after = plan.reveal_not_before + rules.withheld_grace
     await session.flush()
     await outbox.add(
         session,
-        PlanCommittedV1(
+        PlanCommittedV2(
             plan_id=plan.id,
+            algorithm=plan.algorithm,
             commitment=plan.commitment,
             institutions_hash=plan.institutions_hash,
             inspectors_hash=plan.inspectors_hash,
             institution_count=len(institutions),
             inspector_count=len(inspectors),
+            observers=[
+                WitnessObserver(
+                    observer_id=o.id,
+                    organisation=o.organisation,
+                    commitment=o.commitment,
+                    registered_at=o.registered_at,
+                )
+                for o in observers
+            ],
+            reveal_not_before=plan.reveal_not_before,
+            withheld_after=plan.withheld_after,
             committed_at=now,
         ),
         subject=str(plan.id),
@@ -156,10 +267,19 @@ def parameters(plan: Plan) -> dict[str, Any]:
 
 
 async def run(
-    session: AsyncSession, outbox: Outbox, plan_id: uuid.UUID, witness_value: str, *, by: Principal, now: datetime
+    session: AsyncSession,
+    outbox: Outbox,
+    plan_id: uuid.UUID,
+    witness_value: str | None,
+    *,
+    by: Principal,
+    now: datetime,
 ) -> Plan:
-    """The draw: seed from the committed server seed and the witness value, then the pure draw with
-    the plan's own algorithm (plans created before v2 keep v1, so their published records verify)."""
+    """The draw with the plan's own algorithm (plans keep the one they were created with, so their
+    published records verify). v3: not before the reveal time; the seed combines the server seed and
+    every revealed value; an observer that has not revealed blocks the draw until the grace period
+    ends, after which the draw proceeds without it and records it as withheld. v1/v2: the seed comes
+    from the server seed and the single witness value."""
     plan = await get(session, plan_id, lock=True)
     if plan.status == "draft":
         raise PlanNotCommitted()
@@ -168,7 +288,41 @@ async def run(
     assert plan.server_seed is not None
     assert plan.institutions is not None
     assert plan.inspectors is not None
-    seed = drawing.draw_seed(plan.server_seed, witness_value)
+    reveals: list[WitnessReveal] = []
+    withheld: list[uuid.UUID] = []
+    if plan.algorithm in drawing.WITNESSED:
+        if witness_value is not None:
+            raise InvalidInput(
+                "该计划的见证值来自监督员的揭示，不接受单一见证值",
+                code="witness_value_not_accepted",
+                field="witness_value",
+            )
+        _require_reveal_time(plan, now)
+        observers = (await repository.observers_of(session, [plan.id]))[plan.id]
+        pending = [o for o in observers if o.revealed_at is None]
+        assert plan.withheld_after is not None
+        if pending and now < plan.withheld_after:
+            raise WitnessRevealsPending(
+                f"尚有 {len(pending)} 名监督员未揭示见证值，"
+                f"宽限期（至 {plan.withheld_after.isoformat(timespec='seconds')}）结束前不能抽取"
+            )
+        for o in pending:
+            o.withheld = True
+            withheld.append(o.id)
+        revealed = [o for o in observers if o.revealed_at is not None]
+        if not revealed:
+            raise NoWitnessRevealed()
+        for o in revealed:
+            assert o.value is not None
+            assert o.salt is not None
+            assert o.revealed_at is not None
+            reveals.append(WitnessReveal(observer_id=o.id, value=o.value, salt=o.salt, revealed_at=o.revealed_at))
+        plan.witness_digest = drawing.witness_digest([{"id": str(o.id), "value": str(o.value)} for o in revealed])
+        seed = drawing.draw_seed_v3(plan.server_seed, plan.witness_digest)
+    else:
+        if witness_value is None:
+            raise InvalidInput("见证值不能为空", code="witness_empty", field="witness_value")
+        seed = drawing.draw_seed(plan.server_seed, witness_value)
     result = drawing.run_draw(
         seed,
         drawing.normalise_institutions(plan.institutions),
@@ -185,10 +339,13 @@ async def run(
     await session.flush()
     await outbox.add(
         session,
-        PlanDrawnV1(
+        PlanDrawnV2(
             plan_id=plan.id,
             server_seed=plan.server_seed,
             witness_value=witness_value,
+            reveals=reveals,
+            withheld=withheld,
+            witness_digest=plan.witness_digest,
             draw_seed=seed,
             selected_count=len(result["selected"]),
             drawn_at=now,
