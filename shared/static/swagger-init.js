@@ -7,5 +7,7 @@ window.addEventListener("load", () => {
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
+    // no badge from validator.swagger.io: nothing is fetched from outside the platform
+    validatorUrl: null,
   });
 });

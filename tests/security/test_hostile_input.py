@@ -30,11 +30,15 @@ from sqlalchemy import text
 from starlette.requests import Request
 
 from devstack.kafka import LocalKafka
+from shared import auth
+from shared.app import DEFAULT_DOCS_ASSETS
+from shared.auth import mint_token
 from shared.db import Database
 from shared.edge import forwarded_client, trusted_networks
 from shared.errors import _unhandled_handler
 from shared.logging import JsonFormatter
 from shared.settings import ServiceSettings
+from tests.filing.support import filing_body, upload_documents
 from tests.support import create_app, running, settings_for, token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +123,31 @@ async def test_finding_9_hostile_strings_and_integers_are_422s_and_logs_carry_no
         nul_path = await filing.get(f"/v1/institutions/{some_id}%00/staff", headers=OFFICER)
         assert nul_path.status_code == 422
 
+        # the finding's exact requests, on a real institution with otherwise complete bodies: only the
+        # NUL is wrong (one error each), and nothing of the body reaches a log line
+        caplog.set_level(logging.INFO)
+        documents = await upload_documents(filing, OFFICER)
+        created = await filing.post("/v1/institutions", json=filing_body(documents), headers=OFFICER)
+        assert created.status_code == 201, created.text
+        inst = created.json()["id"]
+        hire = {
+            "name": "张\x00三",
+            "id_number": PLANTED_ID,  # where an ID belongs: it must not reach a log line either
+            "role": "carer",
+            "health_certificate_expires_on": "2030-01-31",
+            "hired_on": "2025-01-02",
+        }
+        for method, path, body, field in [
+            ("POST", f"/v1/institutions/{inst}/staff", hire, "name"),
+            ("POST", f"/v1/institutions/{inst}/changes", {"address": "天河路\x00 1 号"}, "address"),
+            ("POST", "/v1/institutions", filing_body(documents, name="阳光\x00托育"), "name"),
+        ]:
+            answer = await filing.request(method, path, json=body, headers=OFFICER)
+            assert answer.status_code == 422, (path, answer.text)
+            assert [(e["field"], e["code"]) for e in _error(answer)["errors"]] == [(field, "control_characters")]
+        assert not any(PLANTED_ID in JsonFormatter("filing").format(r) for r in caplog.records)
+        caplog.clear()
+
     # A database error (here the server's own, which quotes the value) is logged without its text.
     db = Database(fresh_db("filing"), pool_size=1)
     try:
@@ -182,6 +211,13 @@ async def test_finding_10_body_header_and_token_limits_and_public_rate_limits(
         assert big_token.status_code == 401
         assert _error(big_token)["code"] == "token_too_large"
         settings = ServiceSettings(environment="test")
+        # the finding's exact requests: a validly signed 4 MB token (a 4 MB header), and one just past
+        # the token limit but within the header limit: refused, never verified, never cached
+        for size, status, code in [(4 * 1024 * 1024, 431, "headers_too_large"), (6000, 401, "token_too_large")]:
+            signed = mint_token(settings, subject="big-" + "x" * size, roles=["filing_officer"], districts=["440106"])
+            answer = await filing.get("/v1/institutions", headers={"Authorization": f"Bearer {signed}"})
+            assert (answer.status_code, _error(answer)["code"]) == (status, code), (size, answer.text[:200])
+            assert signed not in auth._verified._entries
         now = int(time.time())
         ten_years = jwt.encode(
             {
@@ -348,6 +384,14 @@ async def test_finding_12_security_headers_docs_pages_and_documents(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             assert (await client.get("/docs")).status_code == status
             assert (await client.get("/openapi.json")).status_code == status
+            assert (await client.get("/docs/assets/swagger-ui-bundle.js")).status_code == status
+    # the image keeps Swagger UI where shared/app.py looks for it (/app/web/vendor/swagger-ui), built
+    # from web/package-lock.json in its own stage (web/vendor/ is not in git)
+    assert DEFAULT_DOCS_ASSETS == ROOT / "web" / "vendor" / "swagger-ui"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "RUN npm ci --ignore-scripts --no-audit --no-fund && node vendor.mjs" in dockerfile
+    assert "COPY --from=web-vendor /web/vendor ./web/vendor" in dockerfile
+    assert "WORKDIR /app" in dockerfile
 
 
 async def test_finding_13_invalid_json_names_the_body(

@@ -6,11 +6,13 @@ running services (real Kafka, real PostgreSQL), each with the exact requests of 
 2. A credit repair applied for and decided by the same officer, with evidence never uploaded, while
    the violation is still open: refused (``credit_evidence_not_uploaded``, ``credit_repair_self_decision``,
    ``credit_rectification_open``); and a filing submitted and decided by the same officer (``filing_self_decision``).
-3. The rules are a declared table, each with its reason, on by default and switched off per rule by
-   its own setting (the service then lets the same request through).
-4. A deactivated inspector loses every task at once (reads and writes, retries included) and their open
-   tasks are flagged for reassignment; a conflict declared after the assignment takes the inspector
-   off the open task of that institution (an event says so) and blocks their writes.
+3. A deactivated inspector loses every task at once (reads and writes, retries included) and their open
+   tasks are flagged for reassignment.
+4. A conflict declared after the assignment takes the inspector off the open task of that institution
+   (an event says so) and blocks their writes.
+
+Besides: the rules are a declared table, each with its reason, on by default and switched off per
+rule by its own setting (the service then lets the same request through).
 """
 
 from __future__ import annotations
@@ -282,7 +284,7 @@ async def test_finding_2_a_filing_submitted_by_an_officer_is_decided_by_another(
         assert approved.json()["address"] == "天河路200号3楼"
 
 
-# --- finding 3 ------------------------------------------------------------------------------------------
+# --- the declared rules ---------------------------------------------------------------------------------
 
 SETTINGS: dict[str, type[ServiceSettings]] = {
     "inspection": InspectionSettings,
@@ -291,7 +293,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 }
 
 
-async def test_finding_3_each_rule_is_declared_with_its_reason_on_by_default_and_switchable(
+async def test_each_duty_rule_is_declared_with_its_reason_on_by_default_and_switchable(
     fresh_db: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the declared table: every rule with its reason and legal basis, its refusal and its setting
@@ -340,17 +342,16 @@ async def test_finding_3_each_rule_is_declared_with_its_reason_on_by_default_and
             await db.dispose()
 
 
-# --- finding 4 ------------------------------------------------------------------------------------------
+# --- finding 3 ------------------------------------------------------------------------------------------
 
 
-async def test_finding_4_deactivation_and_a_late_conflict_end_access_and_flag_the_tasks(inspection: Platform) -> None:
+async def test_finding_3_deactivation_ends_access_to_every_task_and_flags_them(inspection: Platform) -> None:
     p = inspection
     client = p.clients["inspection"]
-    first, second = await in_pool(p, "440106", "440106")
-    a, b, c, d = (token("inspector", subject=f"sod-life-{n}") for n in "abcd")
-    ids = {n: await register(client, f"sod-life-{n}") for n in "abcd"}
+    [first] = await in_pool(p, "440106")
+    a, b, d = (token("inspector", subject=f"sod-life-{n}") for n in "abd")
+    ids = {n: await register(client, f"sod-life-{n}") for n in "abd"}
     t1 = await targeted(client, first, [ids["a"], ids["b"]])
-    t2 = await targeted(client, second, [ids["a"], ids["c"]])
     here = {"lat": 23.1291, "lng": 113.3240}
     before = await client.post(f"/v1/tasks/{t1}/check-in", json=here, headers=key(b, "b-checkin-1"))
     assert before.status_code == 201, before.text
@@ -408,7 +409,21 @@ async def test_finding_4_deactivation_and_a_late_conflict_end_access_and_flag_th
         assert signed.status_code == 200, signed.text
     assert signed.json()["status"] == "submitted"
 
-    # --- a conflict declared after the assignment -----------------------------------------------------
+
+# --- finding 4 ------------------------------------------------------------------------------------------
+
+
+async def test_finding_4_a_conflict_declared_after_assignment_takes_the_inspector_off_the_task(
+    inspection: Platform,
+) -> None:
+    p = inspection
+    client = p.clients["inspection"]
+    first, second = await in_pool(p, "440106", "440106")
+    a, c = (token("inspector", subject=f"sod-conflict-{n}") for n in "ac")
+    ids = {n: await register(client, f"sod-conflict-{n}") for n in "ac"}
+    t1 = await targeted(client, first, [ids["a"], ids["c"]])
+    t2 = await targeted(client, second, [ids["a"], ids["c"]])
+    here = {"lat": 23.1291, "lng": 113.3240}
     assert (await client.get(f"/v1/tasks/{t2}", headers=a)).status_code == 200
     conflict = await client.post(
         f"/v1/inspectors/{ids['a']}/conflicts",
