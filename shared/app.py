@@ -245,6 +245,7 @@ def _serve_docs(app: FastAPI, title: str, assets_dir: str) -> None:
     inline scripts)."""
     page = (
         '<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)} — API</title>"
         '<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>'
         '<body><div id="swagger-ui"></div>'
