@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 async def reevaluate_all(ctx: ServiceContext, env: CreditEnv) -> int:
-    """Re-evaluate every subject as of ``env.now()``; returns how many grades changed."""
+    """Re-evaluate every subject as of ``env.now()``; returns how many stored grades changed (an
+    ungraded subject that stays ungraded is no change)."""
     changed = 0
     after: tuple[str, str] | None = None
     while True:
@@ -31,8 +32,11 @@ async def reevaluate_all(ctx: ServiceContext, env: CreditEnv) -> int:
             async with ctx.db.transaction() as session:
                 standing = await repository.standing_of(session, kind, subject_id)
                 before = standing.grade if standing is not None else None
-                result = await service.reevaluate(session, ctx.outbox, env, kind=kind, subject_id=subject_id)
-                if result is not None and result.grade != before:
+                await service.reevaluate(session, ctx.outbox, env, kind=kind, subject_id=subject_id)
+                # A change is what the stored standing shows: a subject without credit information is
+                # not graded (no standing before or after), so its evaluation is no change.
+                standing = await repository.standing_of(session, kind, subject_id)
+                if (standing.grade if standing is not None else None) != before:
                     changed += 1
         after = keys[-1]
     if changed:

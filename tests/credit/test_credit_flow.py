@@ -495,3 +495,29 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
 
                     await eventually(applied, within=30)
                 assert await snapshot(replay) == live_state, f"replay in the order {order}"
+
+
+async def test_reevaluation_counts_only_real_grade_changes(
+    kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
+) -> None:
+    """Subjects opened by filing alone stay ungraded on re-evaluation: no change in the job's count,
+    its log or ``childcare_credit_regrades`` (a replay once reported hundreds of such "changes")."""
+    clock = Clock()
+    ungraded, graded = uuid.uuid4(), uuid.uuid4()
+    async with credit_service(kafka.bootstrap, namespace, fresh_db("credit"), clock) as credit:
+        await credit.send(
+            submitted(ungraded, T0 - timedelta(days=30), name="越秀区未评级托育中心"),
+            submitted(graded, T0 - timedelta(days=30)),
+            violation(graded, "serious", T0 - timedelta(days=20)),
+        )
+        regrades = credit.ctx.metrics.counter("childcare_credit_regrades", "")
+
+        def counted() -> float:
+            return float(regrades._value.get())
+
+        before = counted()
+        assert await reevaluate_all(credit.ctx, credit.app.state.credit_env) == 0
+        assert counted() == before
+        assert await credit.scalar("SELECT count(*) FROM credit_standing WHERE subject_id = :s", s=str(ungraded)) == 0
+        assert await credit.scalar("SELECT count(*) FROM credit_standing WHERE subject_id = :s", s=str(graded)) == 1
+        # A real change is counted (and published): see the expiry in the hand-computed sequence above.
