@@ -118,7 +118,8 @@ async def rebuild(
     # Domain records read but not appended yet, by event key: (topic rank, partition, offset, event).
     ahead: dict[Key, tuple[int, int, int, DecodedEvent]] = {}
     plan: list[tuple[DecodedEvent, bool]] = []
-    counts = {"appended": 0, "recorded": 0, "missing": 0}
+    counts = {"appended": 0, "recorded": 0, "missing": 0, "duplicate": 0}
+    next_index = 0  # the ledger index the next new ledger-topic record names
 
     async def flush() -> None:
         if not plan:
@@ -172,6 +173,12 @@ async def rebuild(
                     continue
                 if not isinstance(decoded.data, LedgerEntrySharedV1) or decoded.envelope.source != settings.source:
                     continue
+                if decoded.data.index < next_index:
+                    # A re-send of a record already read (the relay sends at least once); the topic
+                    # is one partition in index order, so an index below the next is a duplicate.
+                    counts["duplicate"] += 1
+                    continue
+                next_index = decoded.data.index + 1
                 key = (decoded.data.source_event_source, decoded.data.source_event_id)
                 while key not in ahead and domain_left:
                     domain_left = await read_ahead()

@@ -4,8 +4,10 @@ ledger: the same leaves in the same order, so the same root hash at the same siz
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import text
 
 from devstack.kafka import LocalKafka
@@ -112,5 +114,41 @@ async def test_events_the_ledger_topic_does_not_mention_follow_in_topic_order_an
                 assert [positions[i] for i in produced] == sorted(positions[i] for i in produced)
         assert announcements == len(tail), "only the tail is announced; the prefix is on the ledger topic already"
         assert (await rebuild(empty, settings)).appended == 0
+    finally:
+        await empty.dispose()
+
+
+async def test_a_resent_ledger_record_is_a_duplicate_not_a_missing_event(
+    kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The relay sends at least once: a ledger-topic record sent again (after later ones) names an
+    event already appended. The rebuild skips it and does not warn that the domain topics lost it."""
+    events = [e for n in range(2) for e in institution_story(n)]
+    for event in events:
+        topic = f"{namespace}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+
+    async with Platform(kafka.bootstrap, namespace, {"reporting": fresh_db("reporting")}) as p:
+        original_db = p.dbs["reporting"]
+
+        async def announced() -> bool:
+            return len(await read_topic(p.bootstrap, p.topic(LEDGER_CHANGES))) == len(events)
+
+        await eventually(announced, within=30)
+        original = await leaf_hashes(original_db)
+        ledger_topic = p.topic(LEDGER_CHANGES)
+        records = await read_topic(p.bootstrap, ledger_topic)
+        # two ordinary re-sends: the first record and one from the middle, after the last
+        await produce_raw(kafka.bootstrap, ledger_topic, [(r.key, r.value) for r in (records[0], records[5])])
+
+    empty = Database(fresh_db("reporting"), pool_size=2)
+    try:
+        settings = settings_for("reporting", kafka_bootstrap_servers=kafka.bootstrap, kafka_namespace=namespace)
+        assert isinstance(settings, ReportingSettings)
+        with caplog.at_level(logging.WARNING, logger="services.reporting.rebuild"):
+            result = await rebuild(empty, settings)
+        assert (result.tree_size, result.appended, result.in_recorded_order) == (len(events),) * 3
+        assert await leaf_hashes(empty) == original
+        assert not [r for r in caplog.records if "no longer hold" in r.getMessage()]
     finally:
         await empty.dispose()
