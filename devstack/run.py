@@ -65,6 +65,26 @@ def load_demo_city(token_settings: ServiceSettings, scale: int) -> None:
     DEMO_MARKER.write_text(json.dumps(summary.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
 
 
+def local_ledger_signing_key(data_root: Path) -> str:
+    """The local platform's ledger signing key: a random Ed25519 seed generated once into
+    ``<data_root>/reporting-ledger-signing-key`` (mode 0600) and reused, so checkpoints signed by
+    this deployment stay verifiable across restarts and no two local deployments share a key."""
+    import secrets
+
+    from services.reporting.notes import Signer
+    from services.reporting.settings import ReportingSettings
+
+    origin = os.environ.get("REPORTING_LEDGER_ORIGIN") or ReportingSettings.model_fields["ledger_origin"].default
+    path = data_root / "reporting-ledger-signing-key"
+    if not path.exists():
+        data_root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(Signer.from_seed(origin, secrets.token_bytes(32)).skey + "\n")
+    stored = Signer.parse(path.read_text())
+    return Signer.from_seed(origin, stored.seed).skey  # the same seed under the origin in use
+
+
 @dataclass
 class ServiceProcess:
     name: str
@@ -244,6 +264,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{service.upper()}_ENVIRONMENT": os.environ.get("CHILDCARE_ENVIRONMENT", "development"),
                 **web_env(service),
             }
+            if service == "reporting" and "REPORTING_LEDGER_SIGNING_KEY" not in os.environ:
+                # this deployment's own ledger key (generated once into its data dir), not a shared dev key
+                env["REPORTING_LEDGER_SIGNING_KEY"] = local_ledger_signing_key(DATA_ROOT)
             if service == "inspection":
                 # the demo city witnesses its draws for real, but waits seconds, not the 24 h default
                 env.setdefault("INSPECTION_DRAW_REVEAL_DELAY_SECONDS", "15")

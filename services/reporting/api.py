@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from services.reporting import service
 from services.reporting.errors import (
+    CheckpointNotFound,
     FromAfterTo,
     IndexOutOfRange,
     InvalidCursor,
@@ -23,6 +24,7 @@ from services.reporting.notes import Verifier
 from services.reporting.schemas import (
     CheckpointCheckOut,
     CheckpointOut,
+    CheckpointPage,
     ConsistencyProofOut,
     InclusionProofOut,
     LedgerEntryOut,
@@ -30,6 +32,7 @@ from services.reporting.schemas import (
     ProblemOut,
     PublicKeyOut,
     VerificationOut,
+    VerifierKeyOut,
 )
 from services.reporting.settings import ReportingSettings
 from shared.auth import Principal, require_roles
@@ -41,6 +44,8 @@ from shared.grants import Grants, load_grants
 MAX_INDEX = 2**63 - 2
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
+# Out-of-band-friendly copy of the verifier keys at a fixed, unversioned path (docs/ledger.md).
+well_known_router = APIRouter(tags=["ledger"])
 
 LedgerReader = Annotated[Principal, Depends(require_roles("agency:*", "ops", "supervisor"))]
 
@@ -89,7 +94,17 @@ async def read_ledger(
     )
 
 
-_CSV_COLUMNS = ("index", "event_id", "event_source", "event_type", "subject", "event_time", "leaf_hash", "data")
+_CSV_COLUMNS = (
+    "index",
+    "event_id",
+    "event_source",
+    "event_type",
+    "subject",
+    "event_time",
+    "leaf_hash",
+    "leaf_hash_hex",
+    "data",
+)
 
 
 def _csv_line(values: list[str]) -> str:
@@ -178,18 +193,89 @@ async def checkpoint(
     return _checkpoint_out(settings, view)
 
 
-@router.get("/ledger/public-key", response_model=PublicKeyOut, summary="The ledger's checkpoint-signing key")
+@router.get(
+    "/ledger/checkpoints",
+    response_model=CheckpointPage,
+    summary="Every signed checkpoint, oldest first, by tree-size cursor (public: sizes and roots only)",
+)
+async def list_checkpoints(
+    request: Request,
+    session: DbSession,
+    after: Annotated[int, Query(ge=-1, le=MAX_INDEX, description="last tree size already seen; -1 for the start")] = -1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CheckpointPage:
+    settings = _settings(request)
+    page = await service.list_checkpoints(session, after=after, limit=limit)
+    return CheckpointPage(
+        checkpoints=[_checkpoint_out(settings, v) for v in page.checkpoints], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/ledger/checkpoints/{size}",
+    response_model=CheckpointOut,
+    summary="The checkpoint signed at exactly this tree size (never re-signed; 404 if none was signed)",
+    description="`?format=note` returns the signed note itself as text/plain, for `note.Open`.",
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string", "description": "C2SP signed note"}}}},
+        **error_responses(CheckpointNotFound),
+    },
+)
+async def checkpoint_at(
+    request: Request,
+    session: DbSession,
+    size: Annotated[int, Path(ge=0, le=MAX_INDEX + 1, description="tree size")],
+    format: Annotated[Literal["json", "note"], Query()] = "json",
+) -> Response | CheckpointOut:
+    view = await service.checkpoint_at(session, size)
+    if format == "note":
+        return PlainTextResponse(view.note, media_type="text/plain; charset=utf-8")
+    return _checkpoint_out(_settings(request), view)
+
+
+def _verifier_out(verifier: Verifier) -> VerifierKeyOut:
+    return VerifierKeyOut(
+        key_name=verifier.name,
+        key_id=verifier.key_id.hex(),
+        verifier_key=verifier.vkey,
+        fingerprint=verifier.fingerprint,
+    )
+
+
+@router.get(
+    "/ledger/public-key",
+    response_model=PublicKeyOut,
+    summary="The ledger's checkpoint-signing key, its fingerprint, and the keys it replaced",
+)
 async def public_key(request: Request) -> PublicKeyOut:
     settings = _settings(request)
     verifier = settings.ledger_signer().verifier
+    previous = [Verifier.parse(k) for k in settings.ledger_previous_verifier_keys]
     return PublicKeyOut(
         origin=settings.ledger_origin,
         key_name=verifier.name,
         key_id=verifier.key_id.hex(),
         public_key=service.b64(verifier.public_key),
         verifier_key=verifier.vkey,
-        previous_verifier_keys=list(settings.ledger_previous_verifier_keys),
+        fingerprint=verifier.fingerprint,
+        previous_verifier_keys=[v.vkey for v in previous],
+        previous=[_verifier_out(v) for v in previous],
     )
+
+
+@well_known_router.get(
+    "/.well-known/ledger-verifier-key",
+    response_class=PlainTextResponse,
+    summary="The ledger's verifier keys as text: the current key on the first line, rotated-out keys after it",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def well_known_verifier_key(request: Request) -> PlainTextResponse:
+    settings = _settings(request)
+    keys = [
+        settings.ledger_signer().verifier.vkey,
+        *(Verifier.parse(k).vkey for k in settings.ledger_previous_verifier_keys),
+    ]
+    return PlainTextResponse("".join(f"{k}\n" for k in keys), media_type="text/plain; charset=utf-8")
 
 
 @router.get(

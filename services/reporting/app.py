@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.reporting.api import router
+from services.reporting.api import router, well_known_router
 from services.reporting.consumers import consumers
 from services.reporting.jobs import jobs
 from services.reporting.settings import ReportingSettings
@@ -24,7 +24,7 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
         resolved,
         title="信息共享台账服务 (reporting)",
         description="Tamper-evident shared ledger for agencies, and statistics against the plan's targets.",
-        routers=[router, stats_router],
+        routers=[router, well_known_router, stats_router],
         consumers=consumers,
         jobs=jobs(resolved),
         database=database,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.grants import NoDataSharingGrant
 
 __all__ = ["NoDataSharingGrant"]  # defined once for every service in shared.grants
@@ -31,3 +31,10 @@ class LedgerInconsistent(Conflict):
 
     code = "ledger_inconsistent"
     message_zh = "台账数据与已签名的检查点不一致，已停止签名，请立即核查"
+
+
+class CheckpointNotFound(NotFound):
+    """No checkpoint was signed at that tree size (the log signs only the sizes it reached)."""
+
+    code = "checkpoint_not_found"
+    message_zh = "该树大小没有已签名的检查点"

@@ -54,6 +54,11 @@ class Verifier:
     def vkey(self) -> str:
         return f"{self.name}+{self.key_id.hex()}+{base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode()}"
 
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the verifier key string (UTF-8), hex: what docs/ledger.md publishes out of band."""
+        return hashlib.sha256(self.vkey.encode()).hexdigest()
+
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
             Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)

@@ -139,6 +139,20 @@ async def checkpoints(session: AsyncSession) -> Sequence[LedgerCheckpoint]:
     return (await session.execute(select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size))).scalars().all()
 
 
+async def checkpoint_at(session: AsyncSession, size: int) -> LedgerCheckpoint | None:
+    return await session.get(LedgerCheckpoint, size)
+
+
+async def checkpoints_page(session: AsyncSession, *, after: int, limit: int) -> Sequence[LedgerCheckpoint]:
+    statement = (
+        select(LedgerCheckpoint)
+        .where(LedgerCheckpoint.tree_size > after)
+        .order_by(LedgerCheckpoint.tree_size)
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
 async def add_checkpoint(session: AsyncSession, checkpoint: LedgerCheckpoint) -> bool:
     """False if a checkpoint of that size exists already (another replica signed it first)."""
     result = await session.execute(

@@ -18,7 +18,11 @@ class LedgerEntryOut(_Out):
     subject: str
     event_time: datetime
     recorded_at: datetime
-    leaf_hash: str = Field(description="hex SHA-256(0x00 || leaf), the RFC 6962 leaf hash")
+    leaf_hash: str = Field(description="base64 SHA-256(0x00 || leaf), the RFC 6962 leaf hash (as on every endpoint)")
+    leaf_hash_hex: str = Field(
+        description="deprecated: the same hash in hex, as `leaf_hash` was before; removed in a later version",
+        json_schema_extra={"deprecated": True},
+    )
     data: dict[str, Any] = Field(description="the event's data; for an agency only the fields its grant allows")
 
 
@@ -38,6 +42,18 @@ class CheckpointOut(_Out):
     signed_at: datetime | None
 
 
+class CheckpointPage(_Out):
+    checkpoints: list[CheckpointOut] = Field(description="oldest first")
+    next_cursor: int | None = Field(description="pass as ?after= for the next page; null: no more checkpoints")
+
+
+class VerifierKeyOut(_Out):
+    key_name: str
+    key_id: str = Field(description="8 hex digits")
+    verifier_key: str = Field(description="Go note verifier key: name+hexkeyid+base64(0x01||public key)")
+    fingerprint: str = Field(description="SHA-256 of the verifier_key string, hex (compare with docs/ledger.md)")
+
+
 class PublicKeyOut(_Out):
     origin: str
     key_name: str
@@ -45,7 +61,9 @@ class PublicKeyOut(_Out):
     algorithm: str = "ed25519"
     public_key: str = Field(description="base64 of the 32-byte Ed25519 public key")
     verifier_key: str = Field(description="Go note verifier key: name+hexkeyid+base64(0x01||public key)")
-    previous_verifier_keys: list[str]
+    fingerprint: str = Field(description="SHA-256 of the verifier_key string, hex")
+    previous_verifier_keys: list[str] = Field(description="verifier keys of rotated-out signing keys")
+    previous: list[VerifierKeyOut] = Field(description="the same previous keys, with id and fingerprint")
 
 
 class InclusionProofOut(_Out):

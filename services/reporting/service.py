@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import merkle, repository
 from services.reporting.errors import (
+    CheckpointNotFound,
     FromAfterTo,
     IndexOutOfRange,
     InvalidCursor,
@@ -184,6 +185,7 @@ class LedgerEntryView:
     event_time: datetime
     recorded_at: datetime
     leaf_hash: str
+    leaf_hash_hex: str
     data: dict[str, Any]
 
 
@@ -197,7 +199,8 @@ def entry_view(row: Any, access: Access) -> LedgerEntryView:
         subject=row.subject,
         event_time=row.event_time,
         recorded_at=row.recorded_at,
-        leaf_hash=bytes(row.leaf_hash).hex(),
+        leaf_hash=b64(bytes(row.leaf_hash)),
+        leaf_hash_hex=bytes(row.leaf_hash).hex(),
         data=access.data(row.event_type, document["data"]),
     )
 
@@ -338,6 +341,28 @@ async def _extends(session: AsyncSession, old_size: int, old_root: bytes, size: 
 async def latest_checkpoint(session: AsyncSession) -> CheckpointView | None:
     row = await repository.latest_checkpoint(session)
     return _checkpoint_view(row) if row is not None else None
+
+
+async def checkpoint_at(session: AsyncSession, size: int) -> CheckpointView:
+    """The checkpoint signed at exactly this tree size; 404 if the log never signed that size."""
+    row = await repository.checkpoint_at(session, size)
+    if row is None:
+        raise CheckpointNotFound(field="size")
+    return _checkpoint_view(row)
+
+
+@dataclass(frozen=True)
+class CheckpointPageView:
+    checkpoints: list[CheckpointView]
+    next_cursor: int | None
+
+
+async def list_checkpoints(session: AsyncSession, *, after: int, limit: int) -> CheckpointPageView:
+    """Signed checkpoints with tree size > after, oldest first; ``next_cursor`` is the last size
+    returned when the page is full (there may be more), else None."""
+    rows = await repository.checkpoints_page(session, after=after, limit=limit)
+    views = [_checkpoint_view(row) for row in rows]
+    return CheckpointPageView(checkpoints=views, next_cursor=views[-1].tree_size if len(views) == limit else None)
 
 
 @dataclass(frozen=True)

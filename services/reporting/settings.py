@@ -1,21 +1,29 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.reporting.notes import NoteError, Signer, Verifier, valid_name
-from shared.settings import ServiceSettings
+from shared.settings import DEV_PII_HMAC_SECRET, ServiceSettings
 
-# Development only: the dev ledger key is derived from this, so every dev/test run signs with the
-# same (public, worthless) key. Production refuses it, as it refuses the other dev secrets.
+# Development only. The dev ledger key of a deployment is derived from this and the deployment's own
+# pii_hmac_secret (which never rotates, so the key is stable across restarts): deployments with their
+# own secret sign with their own key; tests (default secrets) sign with one deterministic, public key.
+# devstack goes further and generates a random key once into its data dir (devstack/run.py).
+# Production refuses every derived key, as it refuses the other dev secrets.
 DEV_LEDGER_SIGNING_SECRET = "dev-only-ledger-signing-secret"
 
 
-def dev_signer(origin: str) -> Signer:
-    seed = hashlib.sha256(f"{DEV_LEDGER_SIGNING_SECRET}\n{origin}".encode()).digest()
-    return Signer.from_seed(origin, seed)
+def dev_signer(origin: str, deployment_secret: str | None = None) -> Signer:
+    """The development signer; ``deployment_secret`` None: the key shared by every deployment that
+    kept the default secrets (the one the tests use)."""
+    label = f"{DEV_LEDGER_SIGNING_SECRET}\n{origin}".encode()
+    if deployment_secret is None:
+        return Signer.from_seed(origin, hashlib.sha256(label).digest())
+    return Signer.from_seed(origin, hmac.new(deployment_secret.encode(), label, hashlib.sha256).digest())
 
 
 class ReportingSettings(ServiceSettings):
@@ -67,7 +75,7 @@ class ReportingSettings(ServiceSettings):
             except NoteError as exc:
                 problems.append(f"{name}: {exc}")
             else:
-                if signer.seed == dev_signer(signer.name).seed:
+                if signer.seed in self._dev_seeds(signer.name):
                     problems.append(f"{name} is the development ledger signing key")
         for index, vkey in enumerate(self.ledger_previous_verifier_keys):
             name = self.setting_name("ledger_previous_verifier_keys", str(index))
@@ -76,11 +84,27 @@ class ReportingSettings(ServiceSettings):
             except NoteError as exc:
                 problems.append(f"{name}: {exc}")
                 continue
-            if verifier.public_key == dev_signer(verifier.name).verifier.public_key:
+            if verifier.public_key in self._dev_public_keys(verifier.name):
                 problems.append(f"{name} is the development ledger verifier key")
         return problems
 
+    def _dev_signers(self, origin: str) -> list[Signer]:
+        return [dev_signer(origin), dev_signer(origin, self.pii_hmac_secret)]
+
+    def _dev_seeds(self, origin: str) -> set[bytes]:
+        return {s.seed for s in self._dev_signers(origin)}
+
+    def _dev_public_keys(self, origin: str) -> set[bytes]:
+        return {s.public_key for s in self._dev_signers(origin)}
+
     def ledger_signer(self) -> Signer:
         if self.ledger_signing_key is None:
-            return dev_signer(self.ledger_origin)
+            return self.dev_ledger_signer()
         return Signer.parse(self.ledger_signing_key)
+
+    def dev_ledger_signer(self) -> Signer:
+        """This deployment's development key: the fixed public one while pii_hmac_secret is the
+        development default, else derived from this deployment's pii_hmac_secret."""
+        if self.pii_hmac_secret == DEV_PII_HMAC_SECRET:
+            return dev_signer(self.ledger_origin)
+        return dev_signer(self.ledger_origin, self.pii_hmac_secret)

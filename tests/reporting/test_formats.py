@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devstack.run import local_ledger_signing_key
 from services.reporting import merkle
 from services.reporting.jcs import canonicalize, format_number
 from services.reporting.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, open_note
@@ -180,10 +182,35 @@ def test_ledger_signing_key_settings() -> None:
     with pytest.raises(ValueError, match="development ledger signing key"):
         ReportingSettings(**prod, ledger_signing_key=dev_signer("gz.childcare.ledger").skey)
     assert ReportingSettings(**prod, ledger_signing_key=real.skey).ledger_signer() == real
+    own = ReportingSettings(**prod | {"environment": "development"})
+    assert own.ledger_signer() == own.ledger_signer() != dev_signer("gz.childcare.ledger"), (
+        "a deployment with its own pii_hmac_secret signs with its own, stable dev key"
+    )
+    assert (
+        own.ledger_signer()
+        != ReportingSettings(**prod | {"environment": "development", "pii_hmac_secret": "g" * 40}).ledger_signer()
+    )
+    with pytest.raises(ValueError, match="development ledger signing key"):
+        ReportingSettings(**prod, ledger_signing_key=own.ledger_signer().skey)
+    with pytest.raises(ValueError, match="development ledger verifier key"):
+        ReportingSettings(
+            **prod, ledger_signing_key=real.skey, ledger_previous_verifier_keys=[own.ledger_signer().verifier.vkey]
+        )
     with pytest.raises(ValueError, match="key name must equal"):
         ReportingSettings(environment="test", ledger_signing_key=Signer.parse(LEDGER_SKEY).skey)
     with pytest.raises(ValueError, match="ledger_signing_key"):
         ReportingSettings(environment="test", ledger_signing_key=LEDGER_SKEY.replace("ebafc28b", "ebafc28c"))
+
+
+def test_devstack_generates_one_ledger_key_per_deployment(tmp_path: Path) -> None:
+    first = local_ledger_signing_key(tmp_path / "a")
+    assert local_ledger_signing_key(tmp_path / "a") == first, "generated once, then reused"
+    assert local_ledger_signing_key(tmp_path / "b") != first, "another deployment, another key"
+    assert (tmp_path / "a" / "reporting-ledger-signing-key").stat().st_mode & 0o777 == 0o600
+    signer = Signer.parse(first)
+    assert signer.name == "gz.childcare.ledger"
+    assert signer != dev_signer("gz.childcare.ledger")
+    assert ReportingSettings(environment="test", ledger_signing_key=first).ledger_signer() == signer
 
 
 # --- grants --------------------------------------------------------------------------------------

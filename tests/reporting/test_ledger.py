@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import hashlib
 import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -377,3 +378,100 @@ async def test_signing_key_rotation_keeps_earlier_checkpoints_verifiable(
         report = await ledger.get("/v1/ledger/verify")
         assert not report["ok"]
         assert "checkpoint_signature_invalid" in [p["code"] for p in report["problems"]], report["problems"]
+
+
+async def test_every_signed_checkpoint_is_served_by_size_and_listed(ledger: Ledger) -> None:
+    """An agency that missed checkpoints fetches the ones it needs by size (anonymously: sizes and
+    roots only) and proves them consistent with Go's tlog; the list pages with bounded integers."""
+    signed = []
+    for n in range(3):
+        await ledger.stories(n, 1)  # 6 entries each
+        signed.append(await ledger.checkpoint())
+    assert [c["tree_size"] for c in signed] == [6, 12, 18]
+
+    listed = await ledger.get("/v1/ledger/checkpoints", headers={})
+    assert listed == {"checkpoints": signed, "next_cursor": None}
+    first = await ledger.get("/v1/ledger/checkpoints?limit=2", headers={})
+    assert ([c["tree_size"] for c in first["checkpoints"]], first["next_cursor"]) == ([6, 12], 12)
+    rest = await ledger.get(f"/v1/ledger/checkpoints?after={first['next_cursor']}&limit=2", headers={})
+    assert (rest["checkpoints"], rest["next_cursor"]) == ([signed[2]], None)
+    for bad in ("after=-2", "after=9223372036854775807", "limit=0", "limit=1001", "after=x"):
+        error = (await ledger.get(f"/v1/ledger/checkpoints?{bad}", headers={}, status=422))["error"]
+        assert error["field"] in ("after", "limit"), error
+
+    assert await ledger.get("/v1/ledger/checkpoints/12", headers={}) == signed[1]
+    note = await ledger.client.get("/v1/ledger/checkpoints/12?format=note")
+    assert (note.status_code, note.text) == (200, signed[1]["note"])
+    assert note.headers["content-type"].startswith("text/plain")
+    error = (await ledger.get("/v1/ledger/checkpoints/7", headers={}, status=404))["error"]
+    assert (error["code"], error["field"]) == ("checkpoint_not_found", "size")
+    assert error["message"] == "该树大小没有已签名的检查点"
+    for bad in ("-1", "9223372036854775808", "x"):
+        await ledger.get(f"/v1/ledger/checkpoints/{bad}", headers={}, status=422)
+    assert (await ledger.checkpoint()) == signed[2], "the latest is not re-signed"
+
+    # Go: open both historic notes with the published key and check 12 and 18 extend 6 and 12.
+    vkey = (await ledger.client.get("/.well-known/ledger-verifier-key")).text.splitlines()[0]
+    notes = {s: (await ledger.client.get(f"/v1/ledger/checkpoints/{s}?format=note")).text for s in (6, 12, 18)}
+    proofs = {
+        (a, b): (await ledger.get(f"/v1/ledger/proof/consistency?from={a}&to={b}", headers=MARKET))["proof"]
+        for a, b in ((6, 12), (12, 18), (7, 12))
+    }
+    history = [{"old": notes[a], "new": notes[b], "proof": proofs[(a, b)]} for a, b in ((6, 12), (12, 18))]
+    status, report = run_gocheck({"vkey": vkey, "checkpoint": notes[18], "history": history})
+    assert status == 0, report
+    assert [r["check"] for r in report["results"] if r["ok"]] == [
+        "verifier_key",
+        "checkpoint",
+        "history[0]",
+        "history[1]",
+    ]
+    wrong = [
+        {**history[0], "proof": proofs[(7, 12)]},
+        {**history[1], "old": notes[6]},
+        {**history[0], "old": notes[18]},
+    ]
+    status, report = run_gocheck({"vkey": vkey, "checkpoint": notes[18], "history": wrong})
+    assert status == 1
+    assert [r["ok"] for r in report["results"][2:]] == [False, False, False]
+
+
+async def test_verifier_keys_are_published_with_fingerprints_and_rotation(
+    rollback_db: Callable[[str], Awaitable[Database]],
+) -> None:
+    db = await rollback_db("reporting")
+    origin = settings_for("reporting").ledger_origin  # type: ignore[attr-defined]
+    old = Signer.from_seed(origin, bytes(range(32)))
+    new = Signer.from_seed(origin, bytes(range(1, 33)))
+    settings = settings_for(
+        "reporting", run_background_workers=False, ledger_signing_key=new.skey,
+        ledger_previous_verifier_keys=[old.verifier.vkey],
+    )  # fmt: skip
+    async with running(create_app("reporting", settings, db)) as client:
+        response = await client.get("/.well-known/ledger-verifier-key")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        assert response.text == f"{new.verifier.vkey}\n{old.verifier.vkey}\n"
+        key = (await client.get("/v1/ledger/public-key")).json()
+    assert key["verifier_key"] == new.verifier.vkey
+    assert key["fingerprint"] == hashlib.sha256(new.verifier.vkey.encode()).hexdigest()
+    assert key["previous_verifier_keys"] == [old.verifier.vkey]
+    assert key["previous"] == [
+        {
+            "key_name": origin,
+            "key_id": old.verifier.key_id.hex(),
+            "verifier_key": old.verifier.vkey,
+            "fingerprint": hashlib.sha256(old.verifier.vkey.encode()).hexdigest(),
+        }
+    ]
+
+
+async def test_hashes_are_base64_on_every_endpoint(ledger: Ledger) -> None:
+    await ledger.stories(0, 1)
+    for headers in (OPS, MARKET):
+        entry = (await ledger.get("/v1/ledger?after=0&limit=1", headers=headers))["entries"][0]
+        proof = await ledger.get("/v1/ledger/proof/inclusion?index=1&size=6", headers=headers)
+        assert entry["leaf_hash"] == proof["leaf_hash"]
+        assert base64.b64decode(entry["leaf_hash"]).hex() == entry["leaf_hash_hex"], "the old hex stays readable"
+    exported = (await ledger.client.get("/v1/ledger/export?from=1&to=2", headers=OPS)).text
+    assert json.loads(exported)["leaf_hash"] == entry["leaf_hash"]

@@ -34,6 +34,8 @@ PUBLIC = [
     r"^/v1/stats/",
     r"^/v1/ledger/checkpoint$",
     r"^/v1/ledger/public-key$",
+    r"^/v1/ledger/checkpoints(/\{size\})?$",  # sizes and roots only: docs/ledger.md#historic-checkpoints
+    r"^/\.well-known/ledger-verifier-key$",
     r"^/docs",
     r"^/openapi.json$",
     r"^/redoc",

@@ -7,7 +7,12 @@
 //	{"vkey": "<name+hexid+base64>", "origin": "<expected origin, optional: defaults to the key name>",
 //	 "checkpoint": "<signed note>", "old_checkpoint": "<signed note, optional>",
 //	 "inclusion": [{"index": 0, "record": "<base64 of the exact leaf bytes>", "proof": ["<base64>", ...]}],
-//	 "consistency": ["<base64>", ...]}
+//	 "consistency": ["<base64>", ...],
+//	 "history": [{"old": "<signed note>", "new": "<signed note>", "proof": ["<base64>", ...]}]}
+//
+// "history" holds pairs of historic checkpoints (fetched by tree size, GET
+// /v1/ledger/checkpoints/{size}?format=note) and the consistency proof between them: each note
+// is opened with the verifier key and the newer tree is checked to extend the older with tlog.CheckTree.
 //
 // Output: one JSON object with the parsed tree sizes and a verdict per check; exit status 1 if any
 // check failed, 2 if the input could not be read.
@@ -32,6 +37,12 @@ type inclusion struct {
 	Proof  []string `json:"proof"`
 }
 
+type historic struct {
+	Old   string   `json:"old"`
+	New   string   `json:"new"`
+	Proof []string `json:"proof"`
+}
+
 type input struct {
 	Vkey          string      `json:"vkey"`
 	Origin        string      `json:"origin"`
@@ -39,6 +50,7 @@ type input struct {
 	OldCheckpoint string      `json:"old_checkpoint"`
 	Inclusion     []inclusion `json:"inclusion"`
 	Consistency   []string    `json:"consistency"`
+	History       []historic  `json:"history"`
 }
 
 type result struct {
@@ -174,6 +186,10 @@ func main() {
 		add(name, tlog.CheckRecord(tlog.RecordProof(proof), cp.Tree.N, cp.Tree.Hash, inc.Index, tlog.RecordHash(record)))
 	}
 
+	for i, h := range in.History {
+		add(fmt.Sprintf("history[%d]", i), checkHistoric(h, v, origin))
+	}
+
 	if in.OldCheckpoint != "" {
 		old, err := openCheckpoint(in.OldCheckpoint, v, origin)
 		add("old_checkpoint", err)
@@ -198,4 +214,24 @@ func main() {
 		}
 		add("consistency", tlog.CheckTree(tlog.TreeProof(proof), cp.Tree.N, cp.Tree.Hash, old.Tree.N, old.Tree.Hash))
 	}
+}
+
+// checkHistoric opens both historic checkpoints and checks that the newer tree extends the older.
+func checkHistoric(h historic, v note.Verifier, origin string) error {
+	old, err := openCheckpoint(h.Old, v, origin)
+	if err != nil {
+		return fmt.Errorf("old: %w", err)
+	}
+	cur, err := openCheckpoint(h.New, v, origin)
+	if err != nil {
+		return fmt.Errorf("new: %w", err)
+	}
+	if old.Tree.N < 1 || old.Tree.N > cur.Tree.N {
+		return fmt.Errorf("sizes %d and %d: need 1 <= old <= new", old.Tree.N, cur.Tree.N)
+	}
+	proof, err := parseProof(h.Proof)
+	if err != nil {
+		return err
+	}
+	return tlog.CheckTree(tlog.TreeProof(proof), cur.Tree.N, cur.Tree.Hash, old.Tree.N, old.Tree.Hash)
 }
