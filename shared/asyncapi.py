@@ -6,7 +6,9 @@ definitions: never maintained by hand.
 * one message per event type (``shared.events.CATALOGUE``): the CloudEvents 1.0 envelope in structured
   JSON mode, whose ``data`` is the event model's JSON Schema (pydantic, serialization mode, as
   ``model_dump(mode="json")`` puts it on the wire); the Kafka key is the envelope's ``subject``;
-* one ``send`` operation per topic, owned by the service that produces it.
+* one ``send`` operation per topic, owned by the service that produces it;
+* one dead-letter channel per consumer (``childcare.dlq.<consumer>``, ``shared.kafka_access``) with
+  its ``send`` operation: the poison record's value byte for byte, the reason in ``dlq-*`` headers.
 
 ``python -m shared.asyncapi`` prints the YAML; ``python -m shared.asyncapi --write`` updates
 ``docs/asyncapi.yaml`` (tests/ops fails when the committed file drifts from the catalogue).
@@ -24,7 +26,8 @@ from pydantic.json_schema import models_json_schema
 
 from shared.events import CATALOGUE, CONTENT_TYPE, CloudEvent, EventData
 from shared.events.catalogue import TYPE_PREFIX
-from shared.topics import TopicSpec, topic_specs
+from shared.kafka_access import PRINCIPALS
+from shared.topics import TopicSpec, dead_letter_topic, topic_specs
 
 DOCUMENT = Path(__file__).resolve().parents[1] / "docs" / "asyncapi.yaml"
 KAFKA_BINDING = "0.5.0"
@@ -177,6 +180,8 @@ def build(specs: list[TopicSpec] | None = None) -> dict[str, Any]:
                 "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING}},
             }
 
+    _dead_letter_channels(channels, operations, messages)
+
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -206,6 +211,75 @@ def build(specs: list[TopicSpec] | None = None) -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": dict(sorted(messages.items())), "schemas": components_schemas},
     }
+
+
+DEAD_LETTER_HEADERS = {
+    "dlq-reason": "why: undecodable, invalid_envelope, unknown_event_type, invalid_payload, upcast_cycle, "
+    "source_mismatch or handler_failed",
+    "dlq-error": "the error, at most 4,000 characters",
+    "dlq-original-topic": "the topic the record was read from",
+    "dlq-original-partition": "its partition (decimal)",
+    "dlq-original-offset": "its offset (decimal)",
+    "dlq-consumer": "the consumer that gave up on it",
+    "dlq-failed-at": "when (ISO 8601, UTC)",
+}
+
+
+def _dead_letter_channels(channels: dict[str, Any], operations: dict[str, Any], messages: dict[str, Any]) -> None:
+    """One channel per consumer's dead-letter topic (created with the domain topics: one partition,
+    kept forever), written by the consumer only (ACL WRITE), read by operators."""
+    messages["DeadLetter"] = {
+        "name": "dead-letter",
+        "title": "Dead-lettered record",
+        "summary": "A record its consumer could not process, copied unchanged with the reason in headers.",
+        "description": (
+            "The value and key are the original record's, byte for byte (it may not be a valid event: often "
+            "that is why it is here), and its own headers come first. The consumer commits the original "
+            "offset only after this topic acknowledged the copy. See docs/runbook.md for inspecting and "
+            "replaying dead letters."
+        ),
+        "headers": {
+            "type": "object",
+            "properties": {name: {"type": "string", "description": text} for name, text in DEAD_LETTER_HEADERS.items()},
+            "required": sorted(DEAD_LETTER_HEADERS),
+        },
+        "payload": {"description": "the original record's value (bytes; usually a CloudEvent in JSON)"},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "the original record's key"},
+                "bindingVersion": KAFKA_BINDING,
+            }
+        },
+    }
+    for consumer in sorted(c for p in PRINCIPALS.values() for c in p.consumers):
+        topic = dead_letter_topic("", consumer)
+        channel = _channel_id(topic)
+        channels[channel] = {
+            "address": topic,
+            "title": topic,
+            "description": (
+                f"Dead letters of the {consumer} consumer: records it could not decode, did not accept or whose "
+                "handler failed. One partition; kept forever."
+            ),
+            "messages": {"deadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+            "bindings": {
+                "kafka": {
+                    "topic": topic,
+                    "partitions": 1,
+                    "replicas": PRODUCTION_REPLICAS,
+                    "topicConfiguration": {"min.insync.replicas": PRODUCTION_MIN_ISR, "retention.ms": -1},
+                    "bindingVersion": KAFKA_BINDING,
+                }
+            },
+        }
+        operations[f"{consumer}DeadLetters"] = {
+            "action": "send",
+            "title": f"{consumer} dead-letters to {topic}",
+            "summary": "Sent by the consumer's dead-letter producer before it commits the original offset.",
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "messages": [{"$ref": f"#/channels/{channel}/messages/deadLetter"}],
+            "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING}},
+        }
 
 
 def render(document: dict[str, Any] | None = None) -> str:

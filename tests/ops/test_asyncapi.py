@@ -12,7 +12,8 @@ import yaml
 
 from shared import asyncapi
 from shared.events import CATALOGUE
-from shared.topics import topic_specs
+from shared.kafka_access import all_consumers
+from shared.topics import dead_letter_topic, topic_specs
 from tests.ops.conftest import ROOT, require_tool
 
 VALIDATOR = ROOT / "tools" / "asyncapi-validate"
@@ -61,7 +62,8 @@ def test_committed_document_is_the_generated_one() -> None:
 def test_document_is_valid_asyncapi_3(validations: dict[str, tuple[int, str]]) -> None:
     returncode, out = validations["committed"]
     assert returncode == 0, out
-    assert f"AsyncAPI 3.0.0, 4 channels, 4 operations, {len(CATALOGUE)} messages" in out
+    # four event topics and four dead-letter topics, each with its send operation
+    assert f"AsyncAPI 3.0.0, 8 channels, 8 operations, {len(CATALOGUE) + 1} messages" in out
 
 
 def test_validator_rejects_an_invalid_document(validations: dict[str, tuple[int, str]]) -> None:
@@ -73,8 +75,17 @@ def test_validator_rejects_an_invalid_document(validations: dict[str, tuple[int,
 def test_every_event_type_and_topic_is_documented() -> None:
     document = asyncapi.build()
     documented = {m["name"] for m in document["components"]["messages"].values()}
-    assert documented == set(CATALOGUE)
+    assert documented == set(CATALOGUE) | {"dead-letter"}
     channels = {c["address"]: c for c in document["channels"].values()}
+    # every consumer's dead-letter topic, as the admin step creates it and the consumer writes it
+    for consumer in all_consumers():
+        dlq = channels[dead_letter_topic("", consumer)]
+        assert dlq["bindings"]["kafka"]["partitions"] == 1
+        assert dlq["bindings"]["kafka"]["topicConfiguration"]["retention.ms"] == -1
+        assert set(dlq["messages"]) == {"deadLetter"}
+    assert {a for a in channels if a.startswith("childcare.dlq.")} == {
+        dead_letter_topic("", c) for c in all_consumers()
+    }
     for spec in topic_specs(6, replication_factor=3, min_insync_replicas=2):
         binding = channels[spec.name]["bindings"]["kafka"]
         assert binding["partitions"] == spec.partitions
