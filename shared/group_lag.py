@@ -1,0 +1,82 @@
+"""A consumer group's lag per partition, as the broker sees it: committed offset vs end offset for
+every partition of the group's topics, including partitions the group never committed on (their lag
+counts from the earliest record kept, where the group starts: ``auto_offset_reset="earliest"``).
+
+``python -m shared.group_lag <group> <topic>[,<topic>...]`` prints one line per partition (the
+runbook's "Consumer-group lag"). Connects as ``KAFKA_USERNAME`` (default the admin principal) with
+``KAFKA_PASSWORD`` (default the development admin password) to ``BOOTSTRAP`` (default 127.0.0.1:9092).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.kafka import KafkaAccess
+from shared.kafka_access import ADMIN_PRINCIPAL
+from shared.settings import DEV_KAFKA_ADMIN_PASSWORD
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None  # None: the group never committed on this partition
+    start: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return self.end - (self.committed if self.committed is not None else self.start)
+
+
+async def group_lag(kafka: KafkaAccess, group: str, topics: list[str]) -> list[PartitionLag]:
+    admin = AIOKafkaAdminClient(**kafka.aiokafka())
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        described = {
+            t["topic"]: sorted(p["partition"] for p in t["partitions"]) for t in await admin.describe_topics(topics)
+        }
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in described.get(t, [])]
+        starts = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    rows = []
+    for tp in tps:
+        meta = committed.get(tp)
+        done = meta.offset if meta is not None and meta.offset >= 0 else None
+        rows.append(PartitionLag(tp.topic, tp.partition, done, starts[tp], ends[tp]))
+    return rows
+
+
+async def _main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.stderr.write("usage: python -m shared.group_lag <group> <topic>[,<topic>...]\n")
+        return 2
+    kafka = KafkaAccess(
+        os.environ.get("BOOTSTRAP", "127.0.0.1:9092"),
+        os.environ.get("KAFKA_USERNAME", ADMIN_PRINCIPAL),
+        os.environ.get("KAFKA_PASSWORD", DEV_KAFKA_ADMIN_PASSWORD),
+    )
+    rows = await group_lag(kafka, argv[0], [t for t in argv[1].split(",") if t])
+    for r in rows:
+        committed = "none" if r.committed is None else str(r.committed)
+        sys.stdout.write(f"{r.topic}[{r.partition}] committed={committed} end={r.end} lag={r.lag}\n")
+    sys.stdout.write(f"total lag={sum(r.lag for r in rows)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(_main(sys.argv[1:])))
