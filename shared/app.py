@@ -35,6 +35,7 @@ from shared.kafka_access import PRINCIPALS
 from shared.logging import configure_logging
 from shared.metrics import CONTENT_TYPE_LATEST, HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox, OutboxRelay
+from shared.retention import prune_outbox
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic, qualified
 
@@ -144,7 +145,7 @@ def create_service_app(
         app.state.runtime = runtime
         if settings.run_background_workers:
             runtime.tasks.append(asyncio.create_task(_start_messaging(runtime, specs)))
-            for job in jobs or []:
+            for job in [_outbox_pruning(settings), *(jobs or [])]:
                 runtime.tasks.append(asyncio.create_task(_run_periodically(job, context)))
         try:
             yield
@@ -293,6 +294,15 @@ async def _start_messaging(runtime: Runtime, specs: list[ConsumerSpec]) -> None:
     loop_tasks = [asyncio.create_task(runtime.relay.run())]
     loop_tasks += [asyncio.create_task(runner.run()) for runner in runtime.consumers]
     runtime.tasks.extend(loop_tasks)
+
+
+def _outbox_pruning(settings: ServiceSettings) -> PeriodicJob:
+    """Every service's own job: published outbox rows past their retention are deleted."""
+
+    async def run(ctx: ServiceContext) -> None:
+        await prune_outbox(ctx)
+
+    return PeriodicJob(name="outbox_prune", interval_seconds=settings.outbox_prune_interval_seconds, run=run)
 
 
 async def _run_periodically(job: PeriodicJob, context: ServiceContext) -> None:

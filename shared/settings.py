@@ -74,6 +74,9 @@ class ServiceSettings(BaseSettings):
 
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, gt=0)
+    # Published outbox rows older than this are deleted (shared.retention); unpublished ones never.
+    outbox_retention_seconds: float = Field(default=7 * 86_400, gt=0)
+    outbox_prune_interval_seconds: float = Field(default=3_600, gt=0)
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_session_timeout_ms: int = 10_000
