@@ -4,7 +4,8 @@ counts from the earliest record kept, where the group starts: ``auto_offset_rese
 
 ``python -m shared.group_lag <group> <topic>[,<topic>...]`` prints one line per partition (the
 runbook's "Consumer-group lag"). Connects as ``KAFKA_USERNAME`` (default the admin principal) with
-``KAFKA_PASSWORD`` (default the development admin password) to ``BOOTSTRAP`` (default 127.0.0.1:9092).
+``KAFKA_PASSWORD`` (default the development admin password) to ``BOOTSTRAP`` (default 127.0.0.1:9092);
+``KAFKA_SECURITY_PROTOCOL=SASL_SSL`` with ``KAFKA_SSL_CAFILE`` (the cluster CA) for a production cluster.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ async def _main(argv: list[str]) -> int:
         os.environ.get("BOOTSTRAP", "127.0.0.1:9092"),
         os.environ.get("KAFKA_USERNAME", ADMIN_PRINCIPAL),
         os.environ.get("KAFKA_PASSWORD", DEV_KAFKA_ADMIN_PASSWORD),
+        security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
+        ssl_cafile=os.environ.get("KAFKA_SSL_CAFILE") or None,
     )
     rows = await group_lag(kafka, argv[0], [t for t in argv[1].split(",") if t])
     for r in rows:
