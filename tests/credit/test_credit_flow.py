@@ -145,7 +145,10 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
 
         # Time passes with no event: the scheduled re-evaluation lets four entries expire.
         clock.advance(days=400)
+        regrades = credit.ctx.metrics.counter("childcare_credit_regrades", "")
+        counted = regrades._value.get()
         assert await reevaluate_all(credit.ctx, credit.app.state.credit_env) == 1
+        assert regrades._value.get() == counted + 1, "a real change is counted in childcare_credit_regrades"
         assert await reevaluate_all(credit.ctx, credit.app.state.credit_env) == 0, "idempotent"
         assert grades(await credit.emitted())[3:] == [("C", "B", 85.0, "v1")]
         later = await record(credit, x)
@@ -520,4 +523,4 @@ async def test_reevaluation_counts_only_real_grade_changes(
         assert counted() == before
         assert await credit.scalar("SELECT count(*) FROM credit_standing WHERE subject_id = :s", s=str(ungraded)) == 0
         assert await credit.scalar("SELECT count(*) FROM credit_standing WHERE subject_id = :s", s=str(graded)) == 1
-        # A real change is counted (and published): see the expiry in the hand-computed sequence above.
+        # A real change is counted (and published): the expiry in the hand-computed sequence above.
