@@ -11,16 +11,13 @@ runbook's "Consumer-group lag"). Connects as ``KAFKA_USERNAME`` (default the adm
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka import KafkaAccess
-from shared.kafka_access import ADMIN_PRINCIPAL
-from shared.settings import DEV_KAFKA_ADMIN_PASSWORD
+from shared.kafka import KafkaAccess, operator_access_from_env
 
 
 @dataclass(frozen=True)
@@ -66,13 +63,7 @@ async def _main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m shared.group_lag <group> <topic>[,<topic>...]\n")
         return 2
-    kafka = KafkaAccess(
-        os.environ.get("BOOTSTRAP", "127.0.0.1:9092"),
-        os.environ.get("KAFKA_USERNAME", ADMIN_PRINCIPAL),
-        os.environ.get("KAFKA_PASSWORD", DEV_KAFKA_ADMIN_PASSWORD),
-        security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
-        ssl_cafile=os.environ.get("KAFKA_SSL_CAFILE") or None,
-    )
+    kafka = operator_access_from_env()
     rows = await group_lag(kafka, argv[0], [t for t in argv[1].split(",") if t])
     for r in rows:
         committed = "none" if r.committed is None else str(r.committed)

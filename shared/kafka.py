@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,21 @@ class KafkaAccess:
         if self.ssl_cafile:
             options["ssl.ca.location"] = self.ssl_cafile
         return options
+
+
+def operator_access_from_env() -> KafkaAccess:
+    """The operator's tools (``shared.group_lag``, the runbook's scripts): ``BOOTSTRAP`` (default the
+    local broker), ``KAFKA_USERNAME`` (default ``admin``), ``KAFKA_PASSWORD`` (default the local
+    broker's development admin password), ``KAFKA_SECURITY_PROTOCOL`` and ``KAFKA_SSL_CAFILE``."""
+    from shared.settings import DEV_KAFKA_ADMIN_PASSWORD
+
+    return KafkaAccess(
+        os.environ.get("BOOTSTRAP", "127.0.0.1:9092"),
+        os.environ.get("KAFKA_USERNAME", "admin"),
+        os.environ.get("KAFKA_PASSWORD", DEV_KAFKA_ADMIN_PASSWORD),
+        security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
+        ssl_cafile=os.environ.get("KAFKA_SSL_CAFILE") or None,
+    )
 
 
 def make_producer(access: KafkaAccess, *, client_id: str, request_timeout_ms: int = 15_000) -> AIOKafkaProducer:
