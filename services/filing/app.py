@@ -20,8 +20,6 @@ from shared.settings import ServiceSettings
 
 
 def create_app(settings: ServiceSettings | None = None, database: Database | None = None) -> FastAPI:
-    from devstack.postgres import resolve_database_url
-
     settings = settings or FilingSettings()
     log_disabled(settings, "filing")
     return create_service_app(
@@ -35,7 +33,6 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
             *annual_report_jobs(settings if isinstance(settings, FilingSettings) else None),
         ],
         database=database,
-        resolve_database_url=resolve_database_url,
         # uploads read more than the 1 MiB of a JSON body (still refused before reading beyond it)
         body_limits={("POST", "/v1/documents"): getattr(settings, "document_max_bytes", DEFAULT_MAX_BYTES)},
     )

@@ -24,8 +24,6 @@ from shared.settings import ServiceSettings
 
 
 def create_app(settings: ServiceSettings | None = None, database: Database | None = None) -> FastAPI:
-    from devstack.postgres import resolve_database_url
-
     settings = settings or InspectionSettings()
     # Reference data and schemes are validated at start: a broken file stops the start, not a request.
     checklist()
@@ -51,7 +49,6 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
         jobs=jobs(settings if isinstance(settings, InspectionSettings) else InspectionSettings())
         + unlicensed_jobs.jobs(),
         database=database,
-        resolve_database_url=resolve_database_url,
     )
     # exported from the start, so dashboards and alerts see 0 rather than nothing
     app.state.metrics.counter(

@@ -16,8 +16,6 @@ from shared.settings import ServiceSettings
 
 
 def create_app(settings: ServiceSettings | None = None, database: Database | None = None) -> FastAPI:
-    from devstack.postgres import resolve_database_url
-
     resolved = settings if isinstance(settings, ReportingSettings) else ReportingSettings()
     load_grants(resolved.grants_file)  # a broken grants file stops the start, not a request
     return create_service_app(
@@ -28,5 +26,4 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
         consumers=consumers,
         jobs=jobs(resolved),
         database=database,
-        resolve_database_url=resolve_database_url,
     )

@@ -210,10 +210,10 @@ async def rebuild(
 
 
 async def _main() -> None:
-    from devstack.postgres import resolve_database_url
-
     settings = ReportingSettings()
-    db = Database(settings.database_url or resolve_database_url(settings))
+    if not settings.database_url:
+        raise SystemExit(f"set {settings.setting_name('database_url')}: the new database, as the runtime role")
+    db = Database(settings.database_url)
     try:
         result = await rebuild(db, settings)
         log.warning("rebuild finished", extra={"appended": result.appended, "tree_size": result.tree_size})
