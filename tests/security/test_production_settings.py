@@ -201,6 +201,20 @@ def test_database_url(env: pytest.MonkeyPatch, service: str) -> None:
     assert f"{service.upper()}_DATABASE_URL (database_url) must be set explicitly" in refusal(service)
 
 
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_database_url_with_a_development_password(env: pytest.MonkeyPatch, service: str) -> None:
+    from devstack.postgres import dev_database_password
+
+    role = f"{service}_app"
+    env.setenv(
+        f"{service.upper()}_DATABASE_URL",
+        f"postgresql+asyncpg://{role}:{dev_database_password(role)}@db:5432/{service}",
+    )
+    message = refusal(service)
+    assert f"{service.upper()}_DATABASE_URL (database_url) holds a development database password" in message
+    assert dev_database_password(role) not in message, "the refusal never prints the password"
+
+
 def test_every_problem_is_named_at_once_and_no_secret_is_printed(env: pytest.MonkeyPatch) -> None:
     leaked = strong()
     env.setenv("FILING_PII_HMAC_SECRET", leaked[:20])  # short: refused, and must not be echoed
