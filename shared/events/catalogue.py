@@ -28,6 +28,7 @@ class EventData(BaseModel):
 
 
 E = TypeVar("E", bound=type[EventData])
+D = TypeVar("D", bound=EventData)
 
 CATALOGUE: dict[str, type[EventData]] = {}
 UPCASTERS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
@@ -92,6 +93,18 @@ def upcast(event_type: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return event_type, data
 
 
+def read_payload(model: type[D], data: dict[str, Any]) -> D:
+    """Tolerant reader: validate a received payload, ignoring unknown fields at every depth.
+
+    A producer one version ahead may add an optional field anywhere in a payload (the nested
+    institution profile, a list item) before every consumer knows it; a consumer one version behind
+    must apply such an event as if the field were absent, not dead-letter it. The models themselves
+    stay ``extra="forbid"``: what our code constructs is strict, so a producer cannot misspell a field.
+    pydantic's per-validation ``extra`` reaches every nested model, so no model needs a tolerant twin.
+    """
+    return model.model_validate(data, extra="ignore")
+
+
 def decode(value: bytes | None) -> DecodedEvent:
     if value is None:
         raise PoisonEvent("undecodable", "record has no value")
@@ -107,13 +120,8 @@ def decode(value: bytes | None) -> DecodedEvent:
     model = CATALOGUE.get(event_type)
     if model is None:
         raise PoisonEvent("unknown_event_type", envelope.type)
-    # Forward compatibility: a producer may add an optional field to a type before every consumer
-    # knows it; unknown top-level fields are ignored here rather than rejected (models still forbid
-    # them when code constructs an event, so producers cannot misspell a field).
-    fields = model.model_fields  # a property on the class: looked up once, not once per key
-    known = {k: v for k, v in data.items() if k in fields}
     try:
-        payload = model.model_validate(known)
+        payload = read_payload(model, data)
     except ValidationError as exc:
         raise PoisonEvent("invalid_payload", f"{event_type}: {_short(exc)}") from exc
     if event_type != envelope.type:

@@ -57,6 +57,8 @@ class PlanDrawnV1(EventData):
 class WitnessObserver(BaseModel):
     """An independent observer (监督员) of a draw, named by organisation, and its commitment."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     observer_id: UUID
     organisation: str
     commitment: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -83,6 +85,8 @@ class PlanCommittedV2(EventData):
 
 
 class WitnessReveal(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     observer_id: UUID
     value: str
     salt: str = Field(pattern=r"^[0-9a-f]{64}$")
