@@ -35,7 +35,7 @@ from shared.kafka_access import PRINCIPALS
 from shared.logging import configure_logging
 from shared.metrics import CONTENT_TYPE_LATEST, HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox, OutboxRelay
-from shared.retention import prune_outbox
+from shared.retention import prune_inbox, prune_outbox
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic, qualified
 
@@ -139,6 +139,9 @@ def create_service_app(
                     max_attempts=settings.consumer_max_attempts,
                     retry_backoff=settings.consumer_retry_backoff_seconds,
                     session_timeout_ms=settings.consumer_session_timeout_ms,
+                    request_timeout_ms=settings.kafka_consumer_request_timeout_ms,
+                    producer_request_timeout_ms=settings.kafka_request_timeout_ms,
+                    delivery_timeout=settings.kafka_delivery_timeout_seconds,
                 )
             )
         app.state.db = db
@@ -147,7 +150,7 @@ def create_service_app(
         app.state.runtime = runtime
         if settings.run_background_workers:
             runtime.tasks.append(asyncio.create_task(_start_messaging(runtime, specs)))
-            for job in [_outbox_pruning(settings), *(jobs or [])]:
+            for job in [*_pruning_jobs(settings), *(jobs or [])]:
                 runtime.tasks.append(asyncio.create_task(_run_periodically(job, context)))
         try:
             yield
@@ -298,13 +301,20 @@ async def _start_messaging(runtime: Runtime, specs: list[ConsumerSpec]) -> None:
     runtime.tasks.extend(loop_tasks)
 
 
-def _outbox_pruning(settings: ServiceSettings) -> PeriodicJob:
-    """Every service's own job: published outbox rows past their retention are deleted."""
+def _pruning_jobs(settings: ServiceSettings) -> list[PeriodicJob]:
+    """Every service's own jobs: published outbox rows past their retention are deleted, and inbox
+    ids past theirs when the deployment sets one (shared.retention)."""
 
-    async def run(ctx: ServiceContext) -> None:
+    async def outbox(ctx: ServiceContext) -> None:
         await prune_outbox(ctx)
 
-    return PeriodicJob(name="outbox_prune", interval_seconds=settings.outbox_prune_interval_seconds, run=run)
+    async def inbox(ctx: ServiceContext) -> None:
+        await prune_inbox(ctx)
+
+    jobs = [PeriodicJob(name="outbox_prune", interval_seconds=settings.outbox_prune_interval_seconds, run=outbox)]
+    if settings.inbox_retention_seconds is not None:
+        jobs.append(PeriodicJob(name="inbox_prune", interval_seconds=settings.inbox_prune_interval_seconds, run=inbox))
+    return jobs
 
 
 async def _run_periodically(job: PeriodicJob, context: ServiceContext) -> None:

@@ -143,6 +143,9 @@ class ConsumerRunner:
         max_attempts: int = 3,
         retry_backoff: float = 0.2,
         session_timeout_ms: int = 10_000,
+        request_timeout_ms: int = 30_000,
+        producer_request_timeout_ms: int = 15_000,
+        delivery_timeout: float = 30.0,
         producer_factory: Callable[[], Any] | None = None,
     ) -> None:
         unknown = set(handlers) - set(CATALOGUE)
@@ -159,6 +162,10 @@ class ConsumerRunner:
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
         self.session_timeout_ms = session_timeout_ms
+        # every consumer request; the dead-letter producer's requests and its wait for an acknowledgement
+        self.request_timeout_ms = request_timeout_ms
+        self.producer_request_timeout_ms = producer_request_timeout_ms
+        self.delivery_timeout = delivery_timeout
         self.producer_factory = producer_factory
         # Fault-injection point for tests: runs after the DB commit, before the offset is committed.
         self.after_db_commit: RecordHook | None = None
@@ -200,6 +207,7 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(self.session_timeout_ms // 4, 250),
+            request_timeout_ms=max(self.request_timeout_ms, self.session_timeout_ms + 1000),
             max_poll_records=MAX_BATCH,
             metadata_max_age_ms=30_000,
         )
@@ -420,7 +428,11 @@ class ConsumerRunner:
             try:
                 if self._producer is None:
                     if self.producer_factory is None:
-                        self._producer = make_producer(self.kafka, client_id=f"{self.name}-dlq")
+                        self._producer = make_producer(
+                            self.kafka,
+                            client_id=f"{self.name}-dlq",
+                            request_timeout_ms=self.producer_request_timeout_ms,
+                        )
                     else:
                         self._producer = self.producer_factory()
                     await self._producer.start()
@@ -428,7 +440,7 @@ class ConsumerRunner:
                     self._producer.send_and_wait(
                         self.dead_letter_topic, record.value or b"", key=record.key, headers=headers
                     ),
-                    30,
+                    self.delivery_timeout,
                 )
                 break
             except (KafkaError, TimeoutError, OSError):

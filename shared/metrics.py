@@ -65,6 +65,9 @@ class Metrics:
         self.outbox_pruned = Counter(
             "childcare_outbox_pruned", "Published outbox rows deleted after their retention.", registry=r
         )
+        self.inbox_pruned = Counter(
+            "childcare_inbox_pruned", "Inbox ids deleted after the topics' retention.", registry=r
+        )
         self.outbox_pending = Gauge("childcare_outbox_pending", "Outbox rows not yet published.", registry=r)
         self.outbox_oldest_age = Gauge(
             "childcare_outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox row.", registry=r

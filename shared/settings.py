@@ -80,6 +80,15 @@ class ServiceSettings(BaseSettings):
     # Published outbox rows older than this are deleted (shared.retention); unpublished ones never.
     outbox_retention_seconds: float = Field(default=7 * 86_400, gt=0)
     outbox_prune_interval_seconds: float = Field(default=3_600, gt=0)
+    # How long the deployment's topics keep a record: their retention.ms plus segment.ms (Kafka
+    # deletes whole segments, so a record can outlive retention.ms by up to one segment). -1: forever,
+    # which is how shared.topics creates them.
+    kafka_topic_retention_ms: int = Field(default=-1, ge=-1)
+    # Inbox ids older than this are deleted by the inbox_prune job (shared.retention); None: never.
+    # An id must outlive every record that could deliver its event again (a replay, a group reset),
+    # so this is refused unless the topics' retention is finite and no longer than it.
+    inbox_retention_seconds: float | None = Field(default=None, gt=0)
+    inbox_prune_interval_seconds: float = Field(default=3_600, gt=0)
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_session_timeout_ms: int = 10_000
@@ -87,6 +96,10 @@ class ServiceSettings(BaseSettings):
     # batch: a publish not acknowledged within it fails, the rows stay unpublished and are retried.
     kafka_request_timeout_ms: int = Field(default=15_000, ge=1000)
     kafka_delivery_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The consumers' own: every request of a consumer (fetch, offset commit, group join, metadata),
+    # longer than the session timeout (a join may be held by the broker that long). Their
+    # dead-letter producer uses the two above.
+    kafka_consumer_request_timeout_ms: int = Field(default=30_000, ge=1000)
     run_background_workers: bool = True  # relay + consumers inside the API process
 
     jwt_secret: str = DEV_JWT_SECRET
@@ -140,6 +153,31 @@ class ServiceSettings(BaseSettings):
     # Extra origins the pages may call (Content-Security-Policy connect-src); the page's own host on
     # any port (the other services, as ./dev run starts them) is always allowed.
     csp_connect_src: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_timings(self) -> ServiceSettings:
+        problems = []
+        if self.kafka_consumer_request_timeout_ms <= self.consumer_session_timeout_ms:
+            problems.append(
+                f"{self.setting_name('kafka_consumer_request_timeout_ms')} must be longer than "
+                f"{self.setting_name('consumer_session_timeout_ms')}"
+            )
+        if self.inbox_retention_seconds is not None:
+            name = self.setting_name("inbox_retention_seconds")
+            if self.kafka_topic_retention_ms == -1:
+                problems.append(
+                    f"{name} is refused while the topics keep records forever "
+                    f"({self.setting_name('kafka_topic_retention_ms')} = -1): a pruned id could be delivered again"
+                )
+            elif self.inbox_retention_seconds * 1000 < self.kafka_topic_retention_ms:
+                problems.append(
+                    f"{name} ({self.inbox_retention_seconds:g} s) is shorter than the topics' retention "
+                    f"({self.setting_name('kafka_topic_retention_ms')} = {self.kafka_topic_retention_ms} ms): "
+                    "an id still within it could be delivered again"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> ServiceSettings:
