@@ -180,6 +180,12 @@ class ConsumerRunner:
         self._consumed_children: dict[tuple[str, str], Any] = {}
         self._processing_seconds = metrics.event_processing.labels(consumer=name)
         self._last_processed = metrics.consumer_last_processed.labels(consumer=name)
+        # Liveness: the age of the batch in flight is computed at scrape time, so a handler that
+        # hangs shows a growing age although nothing in this loop runs any more.
+        self._batch_started: float | None = None
+        metrics.consumer_batch_in_flight.labels(consumer=name).set_function(self._batch_age)
+        self._last_poll = metrics.consumer_last_poll.labels(consumer=name)
+        self._last_poll.set(time.time())
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -218,13 +224,18 @@ class ConsumerRunner:
         try:
             while not self._stopping:
                 batch = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH)
+                self._last_poll.set(time.time())
                 for tp, records in batch.items():
                     if self._stopping or tp not in consumer.assignment() or not records:
                         continue  # revoked meanwhile: the new owner will read them
-                    async with self._processing:
-                        await self._process_batch(records)
-                        self._pending[tp] = records[-1].offset + 1
-                    await self._commit(only={tp})
+                    self._batch_started = time.monotonic()
+                    try:
+                        async with self._processing:
+                            await self._process_batch(records)
+                            self._pending[tp] = records[-1].offset + 1
+                        await self._commit(only={tp})
+                    finally:
+                        self._batch_started = None
                 await self._update_lag(consumer)
         finally:
             # Only a graceful stop commits on the way out; after a failure the process behaves as
@@ -281,6 +292,7 @@ class ConsumerRunner:
                 continue
             if event.type not in self.handlers:
                 self._consumed(event.type, "ignored").inc()
+                self._last_processed.set(time.time())  # skipping is progress too
                 continue
             decoded.append((record, event))
         if not decoded:
@@ -404,6 +416,10 @@ class ConsumerRunner:
         self._processing_seconds.observe(seconds)
         self._last_processed.set(time.time())
 
+    def _batch_age(self) -> float:
+        started = self._batch_started
+        return 0.0 if started is None else time.monotonic() - started
+
     def _consumed(self, event_type: str, outcome: str) -> Any:
         """The counter child for this label set, looked up once (``labels()`` costs more than ``inc()``)."""
         child = self._consumed_children.get((event_type, outcome))
@@ -456,6 +472,7 @@ class ConsumerRunner:
         known_type = event_type if event_type in CATALOGUE else "unknown"
         self.metrics.dead_letters.labels(consumer=self.name, reason=reason).inc()
         self.metrics.events_consumed.labels(consumer=self.name, type=known_type, outcome="dead_lettered").inc()
+        self._last_processed.set(time.time())  # a record moved to the dead-letter topic is finished
         log.error(
             "event dead-lettered",
             extra={"consumer": self.name, "reason": reason, "topic": record.topic, "offset": record.offset},

@@ -83,7 +83,21 @@ class Metrics:
         )
         self.consumer_last_processed = Gauge(
             "childcare_consumer_last_processed_timestamp_seconds",
-            "When the consumer last finished an event.",
+            "When the consumer last finished a record: applied, duplicate, ignored or dead-lettered.",
+            ["consumer"],
+            registry=r,
+        )
+        # Liveness, independent of lag and of progress (a hung handler stops both from changing):
+        # how long the batch being applied has been running, and when the loop last polled Kafka.
+        self.consumer_batch_in_flight = Gauge(
+            "childcare_consumer_batch_in_flight_seconds",
+            "How long the batch being applied (handlers, inbox, offset commit) has been running; 0 between batches.",
+            ["consumer"],
+            registry=r,
+        )
+        self.consumer_last_poll = Gauge(
+            "childcare_consumer_last_poll_timestamp_seconds",
+            "When the consumer loop last returned from polling Kafka (its start until the first poll).",
             ["consumer"],
             registry=r,
         )
