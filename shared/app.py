@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from shared.audit import audit_router, install_refusal_audit
+from shared.audit import audit_router, install_refusal_audit, install_write_audit
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database, Timeouts
 from shared.edge import EdgeGuard, EdgeLimits, PublicRateLimit, PublicRateLimitMiddleware, document_rate_limits
@@ -179,6 +179,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_write_audit(app)  # a committed write leaves an audit row, committed with it
     install_refusal_audit(app)  # refused writes leave an audit row and a log line
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     if settings.cors_origins:

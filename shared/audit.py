@@ -121,9 +121,15 @@ def _row(request: Request, principal: Principal | None) -> dict[str, Any]:
     }
 
 
+def install_write_audit(app: FastAPI) -> None:
+    """Every committed write leaves an audit row, committed with the write itself: the request's
+    unit of work (shared.db.DbSession) calls ``record_write`` just before it commits."""
+    app.state.before_commit = record_write
+
+
 async def record_write(session: AsyncSession, request: Request) -> None:
     """Called by the request's unit of work just before it commits a write."""
-    if request.method not in WRITE_METHODS:
+    if request.method not in WRITE_METHODS or not request.app.state.settings.audit_writes:
         return
     principal: Principal | None = getattr(request.state, "principal", None)
     await session.execute(

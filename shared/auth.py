@@ -197,11 +197,6 @@ def _principal(request: Request, token: str | None) -> Principal:
     return principal
 
 
-async def current_principal(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
-    """Dependency: whoever the bearer token says (any role)."""
-    return _principal(request, token)
-
-
 def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency: the caller must hold at least one of ``roles`` ("agency:*" = any agency)."""
 

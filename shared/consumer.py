@@ -259,15 +259,6 @@ class ConsumerRunner:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
 
-    async def abandon(self) -> None:
-        """Close without committing anything: what a crashed process leaves behind."""
-        self._stopping = True
-        self._pending.clear()
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-
     # --- processing ------------------------------------------------------------------------
 
     async def _process_batch(self, records: list[Any]) -> None:

@@ -9,7 +9,7 @@ instead of at the next poll.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -221,15 +221,19 @@ def _check_liveness_on_checkout(engine: AsyncEngine) -> None:
                 raise exc.InvalidatePoolError(f"ping failed: {error}") from error
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    from shared.audit import record_write  # the audit trail needs the session; imported late
+# Called with the request's session just before it commits (the app installs the audit trail's
+# here: shared.audit.install_write_audit), so that the kit's database layer imports no audit code.
+BeforeCommit = Callable[[AsyncSession, Request], Awaitable[None]]
 
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
+    before_commit: BeforeCommit | None = getattr(request.app.state, "before_commit", None)
     async with db.transaction() as session:
         yield session
         # reached only when the endpoint succeeded: the write and its audit row commit together
-        if request.app.state.settings.audit_writes:
-            await record_write(session, request)
+        if before_commit is not None:
+            await before_commit(session, request)
 
 
 # scope="function": the transaction commits before the response is sent, so a client never sees a

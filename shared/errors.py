@@ -89,16 +89,11 @@ class Forbidden(AppError):
     message_zh = "无权执行此操作"
 
 
-class Unavailable(AppError):
-    status_code = 503
-    code = "unavailable"
-    message_zh = "服务暂时不可用，请稍后重试"
-
-
-class DatabaseUnavailable(Unavailable):
+class DatabaseUnavailable(AppError):
     """The database did not answer in time (a statement, lock, pool or connect timeout) or is away.
     Raised for the request by the error handler, never by a service."""
 
+    status_code = 503
     code = "database_unavailable"
     message_zh = "数据库暂时无法响应，请稍后重试"
 

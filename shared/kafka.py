@@ -19,6 +19,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
 
+# The SCRAM password of the local broker's admin principal (devstack.kafka creates it); production
+# refuses it (shared.settings' development secrets).
+DEV_KAFKA_ADMIN_PASSWORD = "dev-only-kafka-admin-password"
+
 
 @dataclass(frozen=True)
 class KafkaAccess:
@@ -70,8 +74,6 @@ def operator_access_from_env() -> KafkaAccess:
     """The operator's tools (``shared.group_lag``, the runbook's scripts): ``BOOTSTRAP`` (default the
     local broker), ``KAFKA_USERNAME`` (default ``admin``), ``KAFKA_PASSWORD`` (default the local
     broker's development admin password), ``KAFKA_SECURITY_PROTOCOL`` and ``KAFKA_SSL_CAFILE``."""
-    from shared.settings import DEV_KAFKA_ADMIN_PASSWORD
-
     return KafkaAccess(
         os.environ.get("BOOTSTRAP", "127.0.0.1:9092"),
         os.environ.get("KAFKA_USERNAME", "admin"),

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from shared.kafka import KafkaAccess
+# The Kafka client configuration is below the settings (shared.kafka imports no settings), so this
+# module imports it directly: neither imports the other late to dodge an import cycle.
+from shared.kafka import DEV_KAFKA_ADMIN_PASSWORD as DEV_KAFKA_ADMIN_PASSWORD
+from shared.kafka import KafkaAccess
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
 DEV_PII_HMAC_SECRET = "dev-only-pii-hmac-secret"
 DEV_PII_ENCRYPTION_SECRET = "dev-only-pii-encryption-secret"
-# Kafka SCRAM passwords of the local broker's principals (devstack.kafka creates them). Every
-# deployment that is not development sets its own; production refuses these.
-DEV_KAFKA_ADMIN_PASSWORD = "dev-only-kafka-admin-password"
+# Kafka SCRAM passwords of the local broker's principals (devstack.kafka creates them; the admin's is
+# DEV_KAFKA_ADMIN_PASSWORD). Every deployment that is not development sets its own; production
+# refuses these.
 KAFKA_PRINCIPALS = ("filing", "inspection", "credit", "reporting")
 
 
@@ -228,8 +230,6 @@ class ServiceSettings(BaseSettings):
 
     def kafka_access(self) -> KafkaAccess:
         """How this service reaches Kafka: the bootstrap servers and its own principal."""
-        from shared.kafka import KafkaAccess
-
         return KafkaAccess(
             bootstrap=self.kafka_bootstrap_servers,
             username=self.kafka_username or self.service_name,

@@ -116,11 +116,6 @@ def hashes_for(ranges: Sequence[tuple[int, int]], read: NodeReader) -> list[byte
 # --- building: the compact range ("peaks") of an append-only tree ----------------------------------
 
 
-def peak_levels(size: int) -> list[int]:
-    """Levels of the complete subtrees that make up a tree of ``size`` leaves, largest first."""
-    return [level for level in range(size.bit_length() - 1, -1, -1) if size >> level & 1]
-
-
 def fold_peaks(peaks: Sequence[bytes]) -> bytes:
     """The root of a tree from its peaks (largest first): fold from the right."""
     if not peaks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, select, tuple_, update
+from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,10 +124,6 @@ async def leaves_page(session: AsyncSession, *, after: int, limit: int) -> Seque
         .limit(limit)
     )
     return (await session.execute(statement)).all()
-
-
-async def entry_count(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one())
 
 
 async def latest_checkpoint(session: AsyncSession) -> LedgerCheckpoint | None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import csv
 import functools
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from shared.workdays import CHINA
 CITY_CODE = "440100"
 CITY_NAME = "广州市"
 SEVERITIES = ("minor", "general", "serious", "critical")
-GRADES = ("A", "B", "C", "D")
 ROLES = ("principal", "carer", "health", "security", "cook", "other")
 # StaffHiredV1 carries certificates but no training records: a certificate whose kind names a
 # training (e.g. 托育机构负责人岗位培训合格证, 托幼机构卫生保健人员培训合格证) is the evidence of training.
@@ -478,10 +476,6 @@ def filing_status(
     return "submitted" if last_submitted_at is not None else "unknown"
 
 
-def utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
 def report_due_midnight(report_year: int, month: int, day: int) -> datetime:
     """Beijing midnight starting the due day of ``report_year``'s report (in ``report_year + 1``);
     a day past the month's end falls back to its last day, as in the filing service."""
@@ -489,7 +483,3 @@ def report_due_midnight(report_year: int, month: int, day: int) -> datetime:
     following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
     last_day = (following - timedelta(days=1)).day
     return beijing_midnight(date(report_year + 1, month, min(day, last_day)))
-
-
-def count_by(values: Iterable[str]) -> dict[str, int]:
-    return dict(Counter(values))
