@@ -19,11 +19,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Copy only what the package and its runtime need: not .venv, .git, tests or benches.
+# Copy only what the package and its runtime need: not .venv, .git, tests, benches or the dev harness
+# (devstack/: no service imports it, tests/unit/test_imports.py checks so).
 COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
-COPY devstack ./devstack
 COPY deploy ./deploy
 # /docs serves Swagger UI from /app/web/vendor/swagger-ui (shared/app.py DEFAULT_DOCS_ASSETS; off in
 # production unless <SERVICE>_DOCS_ENABLED=true). The pages are in the image too, served at /ui/ only

