@@ -22,7 +22,7 @@ from collections import deque
 from pathlib import Path
 
 from shared.kafka import KafkaAccess
-from shared.kafka_access import ADMIN_PRINCIPAL, PRINCIPALS, provision
+from shared.kafka_access import ADMIN_PRINCIPAL, MONITOR_PRINCIPAL, PRINCIPALS, provision
 from shared.settings import DEV_KAFKA_ADMIN_PASSWORD, dev_kafka_password
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,17 +135,20 @@ class LocalKafka:
         """Topics and ACLs of ``namespace`` (each test has its own); the services' SCRAM users the
         first time."""
         users = None
-        if not (self.workdir / ".users-created").exists():
-            users = {name: dev_kafka_password(name) for name in PRINCIPALS}
+        marker = self.workdir / ".users-created"
+        # the marker names the users created; a data dir from before the monitor principal gets it now
+        if not marker.exists() or MONITOR_PRINCIPAL not in marker.read_text().split():
+            users = {name: dev_kafka_password(name) for name in (*PRINCIPALS, MONITOR_PRINCIPAL)}
         provision(
             self.access(),
             namespace=namespace,
             partitions=partitions,
             passwords=users,
             extra_dead_letters=extra_dead_letters,
+            monitor=True,
         )
         if users:
-            (self.workdir / ".users-created").write_text("ok\n")
+            marker.write_text(" ".join(users) + "\n")
 
     def _internal_secrets(self) -> dict[str, str]:
         """The broker's inter-broker SCRAM password and the controller listener's PLAIN password:

@@ -37,20 +37,27 @@ async def group_lag(kafka: KafkaAccess, group: str, topics: list[str]) -> list[P
     admin = AIOKafkaAdminClient(**kafka.aiokafka())
     await admin.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group)
-        described = {
-            t["topic"]: sorted(p["partition"] for p in t["partitions"]) for t in await admin.describe_topics(topics)
-        }
+        consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            return await partition_lags(admin, consumer, group, topics)
+        finally:
+            await consumer.stop()
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in described.get(t, [])]
-        starts = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
+
+
+async def partition_lags(
+    admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str, topics: list[str]
+) -> list[PartitionLag]:
+    """``group_lag`` on clients the caller keeps (the lag exporter reads every few seconds)."""
+    committed = await admin.list_consumer_group_offsets(group)
+    described = {
+        t["topic"]: sorted(p["partition"] for p in t["partitions"]) for t in await admin.describe_topics(topics)
+    }
+    tps = [TopicPartition(t, p) for t in topics for p in described.get(t, [])]
+    starts = await consumer.beginning_offsets(tps)
+    ends = await consumer.end_offsets(tps)
     rows = []
     for tp in tps:
         meta = committed.get(tp)

@@ -35,6 +35,10 @@ from shared.topics import (
 )
 
 ADMIN_PRINCIPAL = "admin"
+# The lag exporter's principal (shared.lag_exporter): DESCRIBE on the platform's topics and consumer
+# groups, by prefix, and nothing else: it reads offsets and lag, never a record, and writes nothing.
+# docker-compose's kafka-monitor-setup grants the same with Kafka's own tools.
+MONITOR_PRINCIPAL = "monitor"
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,27 @@ def acl_bindings(namespace: str, principals: Mapping[str, Principal] = PRINCIPAL
     return bindings
 
 
+def monitor_acl_bindings(namespace: str) -> list[object]:
+    """DESCRIBE on every topic and consumer group under ``<namespace>childcare.`` (prefixed): enough
+    for the committed offsets (OffsetFetch), the partitions' ends (ListOffsets) and listing the groups."""
+    from confluent_kafka.admin._acl import AclBinding, AclOperation, AclPermissionType
+    from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
+
+    prefix = qualified(namespace, "childcare.")
+    return [
+        AclBinding(
+            resource,
+            prefix,
+            ResourcePatternType.PREFIXED,
+            f"User:{MONITOR_PRINCIPAL}",
+            "*",
+            AclOperation.DESCRIBE,
+            AclPermissionType.ALLOW,
+        )
+        for resource in (ResourceType.TOPIC, ResourceType.GROUP)
+    ]
+
+
 def _wait(futures: Mapping[Any, Any], *, ignore: tuple[str, ...] = ()) -> None:
     from confluent_kafka import KafkaException
 
@@ -146,9 +171,11 @@ def provision(
     min_insync_replicas: int = 1,
     passwords: Mapping[str, str] | None = None,
     extra_dead_letters: tuple[str, ...] = (),
+    monitor: bool = False,
 ) -> None:
     """As the admin principal: every topic (domain, ledger, dead letters), the services' ACLs and,
-    when given, their SCRAM users. Idempotent: what exists is left alone."""
+    when given, their SCRAM users (and the monitor's when ``passwords`` names it); with ``monitor``
+    the lag exporter's DESCRIBE-only ACLs too. Idempotent: what exists is left alone."""
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.cimpl import NewTopic
 
@@ -172,7 +199,7 @@ def provision(
     missing = [t for t in wanted if t.topic not in existing]
     if missing:
         _wait(client.create_topics(missing, operation_timeout=30), ignore=("TOPIC_ALREADY_EXISTS",))
-    bindings = acl_bindings(namespace)
+    bindings = acl_bindings(namespace) + (monitor_acl_bindings(namespace) if monitor else [])
     _wait(client.create_acls(bindings))  # type: ignore[arg-type]
     # Topics and ACLs reach the broker's metadata cache and authorizer asynchronously: wait until
     # every topic is listed and every ACL is in force, so a client started next is not refused.

@@ -14,6 +14,8 @@ import pytest
 
 from devstack.kafka import LocalKafka
 from devstack.postgres import SERVICES, LocalPostgres
+from shared.kafka_access import MONITOR_PRINCIPAL
+from shared.lag_exporter import LagExporter
 from tests.support import Platform, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,9 +64,10 @@ async def platform(kafka: LocalKafka, pg: LocalPostgres) -> AsyncIterator[Platfo
 
 
 @pytest.fixture(scope="package")
-async def live_metrics(platform: Platform) -> dict[str, str]:
+async def live_metrics(platform: Platform, kafka: LocalKafka) -> dict[str, str]:
     """service -> the text of its ``/metrics`` after some traffic: ops routes, a 404, and a request
-    to a route with a path parameter (its label must be the template, never the id)."""
+    to a route with a path parameter (its label must be the template, never the id); and "kafka"
+    -> the lag exporter's (the `kafka` scrape job), read as the monitor principal."""
     for service, client in platform.clients.items():
         await client.get("/healthz")
         await client.get("/readyz")
@@ -87,4 +90,10 @@ async def live_metrics(platform: Platform) -> dict[str, str]:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         scraped[service] = response.text
+    exporter = LagExporter(kafka.access(MONITOR_PRINCIPAL), namespace=platform.namespace)
+    try:
+        assert await exporter.refresh()
+        scraped["kafka"] = exporter.registry_text()
+    finally:
+        await exporter.close()
     return scraped

@@ -27,7 +27,7 @@ FULL_STACK = {
     "kafka",
     "kafka-setup",
     "kafka-monitor-setup",
-    "kafka-exporter",
+    "lag-exporter",
     "postgres",
     "migrate",
     "filing",
@@ -203,14 +203,18 @@ def test_kafka_authenticates_and_authorizes_every_client() -> None:
         assert e[name] == SECRETS[name]
 
 
-def test_kafka_exporter_is_a_describe_only_principal() -> None:
+def test_lag_exporter_is_a_describe_only_principal() -> None:
     services = resolved()["services"]
-    exporter = services["kafka-exporter"]
-    flags = exporter["command"]
-    assert "--sasl.enabled" in flags
-    assert "--sasl.mechanism=scram-sha512" in flags
-    assert "--sasl.username=monitor" in flags
-    assert f"--sasl.password={SECRETS['KAFKA_MONITOR_PASSWORD']}" in flags
+    exporter = services["lag-exporter"]
+    assert exporter["command"] == ["python", "-m", "shared.lag_exporter"]
+    assert exporter["image"] == services["filing"]["image"]  # the platform's own image
+    e = exporter["environment"]
+    assert e["KAFKA_USERNAME"] == "monitor"
+    assert e["KAFKA_PASSWORD"] == SECRETS["KAFKA_MONITOR_PASSWORD"]
+    # the scrape target prometheus.yml names
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (kafka_job,) = [j for j in prometheus["scrape_configs"] if j["job_name"] == "kafka"]
+    assert kafka_job["static_configs"][0]["targets"] == [f"lag-exporter:{e['LAG_EXPORTER_PORT']}"]
     assert exporter["depends_on"]["kafka-monitor-setup"]["condition"] == "service_completed_successfully"
     script = str(services["kafka-monitor-setup"]["command"][2]).replace("$$", "$")
     acl_lines = [line for line in script.split("/opt/kafka/bin/") if line.startswith("kafka-acls.sh")]
