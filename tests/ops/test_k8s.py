@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.kafka_access import PRINCIPALS, acl_bindings
+from shared.kafka_access import MONITOR_PRINCIPAL, PRINCIPALS, acl_bindings, monitor_acl_bindings
 from shared.topics import dead_letter_topic, topic_specs
 from tests.ops.conftest import ROOT
 
@@ -61,7 +61,9 @@ def test_builtin_kinds_pass_strict_schema_validation() -> None:
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{path.name} {doc['kind']}/{doc['metadata']['name']}: {exc.message} at {list(exc.path)}")
         checked[doc["kind"]] += 1
-    assert checked["Deployment"] == checked["PodDisruptionBudget"] == checked["HorizontalPodAutoscaler"] == 4
+    # the four services (each with its PodDisruptionBudget and autoscaler) and the lag exporter
+    assert checked["PodDisruptionBudget"] == checked["HorizontalPodAutoscaler"] == 4
+    assert checked["Deployment"] == 5
     assert checked["Job"] == 1
 
 
@@ -258,7 +260,10 @@ def strimzi_acls(user: dict[str, Any]) -> set[tuple[str, str, str, str, str]]:
                 (
                     resource["type"],
                     resource["name"],
-                    resource.get("patternType", "literal"),
+                    # Strimzi says "prefix" where Kafka's AclBinding says PREFIXED
+                    {"prefix": "prefixed"}.get(
+                        resource.get("patternType", "literal"), resource.get("patternType", "literal")
+                    ),
                     rule.get("host", "*"),
                     operation.lower(),
                 )
@@ -270,9 +275,9 @@ def test_kafka_users_are_the_acl_plan() -> None:
     """Each service's KafkaUser grants exactly what shared/kafka_access grants it on compose and
     locally (the admin step's AclBindings, with no namespace): not one ACL more or less."""
     users = of_kind("KafkaUser")
-    assert set(users) == set(PRINCIPALS)
-    plan: dict[str, set[tuple[str, str, str, str, str]]] = {name: set() for name in PRINCIPALS}
-    for binding in acl_bindings(""):
+    assert set(users) == {*PRINCIPALS, MONITOR_PRINCIPAL}  # the services and the lag exporter
+    plan: dict[str, set[tuple[str, str, str, str, str]]] = {name: set() for name in users}
+    for binding in acl_bindings("") + monitor_acl_bindings(""):
         b: Any = binding
         assert b.permission_type.name == "ALLOW"
         plan[b.principal.removeprefix("User:")].add(
@@ -286,6 +291,11 @@ def test_kafka_users_are_the_acl_plan() -> None:
         assert user["spec"]["authentication"]["type"] == "scram-sha-512"
         # the password the User Operator sets is the one the service's pods log in with
         password = user["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]
+        if name == MONITOR_PRINCIPAL:
+            (container,) = deployments["lag-exporter"]["spec"]["template"]["spec"]["containers"]
+            assert env_of(container)["KAFKA_USERNAME"]["value"] == MONITOR_PRINCIPAL
+            assert secret_ref(env_of(container)["KAFKA_PASSWORD"]) == (password["name"], password["key"])
+            continue
         (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
         assert secret_ref(env_of(container)[f"{name.upper()}_KAFKA_PASSWORD"]) == (password["name"], password["key"])
 
