@@ -41,8 +41,9 @@ APPEND_ONLY_TABLES: dict[str, tuple[str, ...]] = {
     "filing": ("audit_log",),
     "inspection": ("audit_log",),
     "credit": ("audit_log", "credit_entry"),
-    # entries (leaves), completed subtree hashes, signed checkpoints: written once, never changed
-    "reporting": ("audit_log", "ledger_entry", "ledger_node", "ledger_checkpoint"),
+    # entries (leaves), completed subtree hashes, signed checkpoints and their witnesses'
+    # cosignatures: written once, never changed
+    "reporting": ("audit_log", "ledger_entry", "ledger_node", "ledger_checkpoint", "ledger_cosignature"),
 }
 # No runtime code empties a table (TRUNCATE): the reporting rebuild replays into a freshly migrated,
 # empty database, so the runtime role is granted TRUNCATE on nothing.

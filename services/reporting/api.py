@@ -9,16 +9,19 @@ from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting import service
+from services.reporting import cosign, service
 from services.reporting.errors import (
     CheckpointNotFound,
+    CosignatureInvalid,
     FromAfterTo,
     IndexOutOfRange,
     InvalidCursor,
     LedgerInconsistent,
     NoDataSharingGrant,
     SizeBeyondTree,
+    WitnessKeyUnknown,
 )
 from services.reporting.notes import Verifier
 from services.reporting.schemas import (
@@ -26,6 +29,8 @@ from services.reporting.schemas import (
     CheckpointOut,
     CheckpointPage,
     ConsistencyProofOut,
+    CosignatureIn,
+    CosignatureOut,
     InclusionProofOut,
     LedgerEntryOut,
     LedgerPage,
@@ -161,16 +166,40 @@ async def export_ledger(
     )
 
 
-def _checkpoint_out(settings: ReportingSettings, view: service.CheckpointView) -> CheckpointOut:
-    return CheckpointOut(
-        origin=settings.ledger_origin,
-        tree_size=view.tree_size,
-        root_hash=service.b64(view.root_hash),
-        note=view.note,
-        key_name=view.key_name,
-        key_id=view.key_id,
-        signed_at=view.signed_at,
-    )
+async def _checkpoint_outs(
+    session: AsyncSession, settings: ReportingSettings, views: list[service.CheckpointView]
+) -> list[CheckpointOut]:
+    """Checkpoints as served: the log's signed note followed by its witnesses' cosignature lines."""
+    cosigned = await cosign.cosignatures_for(session, [v.tree_size for v in views])
+    return [
+        CheckpointOut(
+            origin=settings.ledger_origin,
+            tree_size=view.tree_size,
+            root_hash=service.b64(view.root_hash),
+            note=cosign.with_cosignatures(view.note, [c.signature for c in cosigned[view.tree_size]]),
+            key_name=view.key_name,
+            key_id=view.key_id,
+            signed_at=view.signed_at,
+            cosignatures=[
+                CosignatureOut(
+                    key_name=c.key_name,
+                    key_id=c.key_id,
+                    agency=c.agency,
+                    timestamp=c.timestamp,
+                    signature=c.signature,
+                    received_at=c.received_at,
+                )
+                for c in cosigned[view.tree_size]
+            ],
+        )
+        for view in views
+    ]
+
+
+async def _checkpoint_out(
+    session: AsyncSession, settings: ReportingSettings, view: service.CheckpointView
+) -> CheckpointOut:
+    return (await _checkpoint_outs(session, settings, [view]))[0]
 
 
 @router.get(
@@ -188,9 +217,10 @@ async def checkpoint(
 ) -> Response | CheckpointOut:
     settings = _settings(request)
     view = await service.publish_checkpoint(session, settings.ledger_signer())
+    out = await _checkpoint_out(session, settings, view)
     if format == "note":
-        return PlainTextResponse(view.note, media_type="text/plain; charset=utf-8")
-    return _checkpoint_out(settings, view)
+        return PlainTextResponse(out.note, media_type="text/plain; charset=utf-8")
+    return out
 
 
 @router.get(
@@ -207,7 +237,7 @@ async def list_checkpoints(
     settings = _settings(request)
     page = await service.list_checkpoints(session, after=after, limit=limit)
     return CheckpointPage(
-        checkpoints=[_checkpoint_out(settings, v) for v in page.checkpoints], next_cursor=page.next_cursor
+        checkpoints=await _checkpoint_outs(session, settings, page.checkpoints), next_cursor=page.next_cursor
     )
 
 
@@ -228,9 +258,45 @@ async def checkpoint_at(
     format: Annotated[Literal["json", "note"], Query()] = "json",
 ) -> Response | CheckpointOut:
     view = await service.checkpoint_at(session, size)
+    out = await _checkpoint_out(session, _settings(request), view)
     if format == "note":
-        return PlainTextResponse(view.note, media_type="text/plain; charset=utf-8")
-    return _checkpoint_out(_settings(request), view)
+        return PlainTextResponse(out.note, media_type="text/plain; charset=utf-8")
+    return out
+
+
+AgencyWitness = Annotated[Principal, Depends(require_roles("agency:*"))]
+
+
+@router.post(
+    "/ledger/checkpoints/{size}/cosignatures",
+    response_model=CheckpointOut,
+    summary="Submit a witness cosignature (C2SP tlog-cosignature) of the checkpoint signed at this size",
+    description="Only from an agency, only with a witness key registered for that agency "
+    "(`REPORTING_LEDGER_WITNESS_KEYS`), and only if the signature verifies over the checkpoint. "
+    "The agency should cosign only a checkpoint it has proved consistent with the last one it saw. "
+    "Answers the checkpoint as now served (201 if the cosignature is new, 200 if that key had cosigned it).",
+    status_code=201,
+    responses=error_responses(CheckpointNotFound, CosignatureInvalid, WitnessKeyUnknown, Unauthenticated, Forbidden),
+)
+async def submit_cosignature(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: AgencyWitness,
+    size: Annotated[int, Path(ge=0, le=MAX_INDEX + 1, description="tree size")],
+    body: CosignatureIn,
+) -> CheckpointOut:
+    settings = _settings(request)
+    _, created = await cosign.submit(
+        session,
+        tree_size=size,
+        line=body.signature,
+        agencies=principal.agencies,
+        witness_keys=settings.ledger_witness_keys,
+    )
+    if not created:
+        response.status_code = 200
+    return await _checkpoint_out(session, settings, await service.checkpoint_at(session, size))
 
 
 def _verifier_out(verifier: Verifier) -> VerifierKeyOut:

@@ -22,6 +22,7 @@ CONSUMER = "reporting"
 def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
     settings = cast(ReportingSettings, ctx.settings)
     shared_fields = load_grants(settings.grants_file).common()
+    leaf_format = settings.leaf_format()
 
     async def append(session: AsyncSession, event: DecodedEvent) -> None:
         # One transaction (the runner's, with the inbox claim): the entries and the projections commit
@@ -30,13 +31,17 @@ def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
         # them one by one would give.
         scope = batch_scope(session)
         if scope is None:
-            await service.append_event(session, ctx.outbox, event.envelope, shared_fields=shared_fields)
+            await service.append_event(
+                session, ctx.outbox, event.envelope, shared_fields=shared_fields, leaf_format=leaf_format
+            )
         else:
             pending = scope.state("reporting.ledger", list)
             pending.append(event.envelope)
 
             async def append_all() -> None:
-                await service.append_events(session, ctx.outbox, pending, shared_fields=shared_fields)
+                await service.append_events(
+                    session, ctx.outbox, pending, shared_fields=shared_fields, leaf_format=leaf_format
+                )
 
             scope.defer("reporting.ledger", append_all)
         await project(session, event)

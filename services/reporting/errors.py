@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.grants import NoDataSharingGrant
 
 __all__ = ["NoDataSharingGrant"]  # defined once for every service in shared.grants
@@ -38,3 +38,17 @@ class CheckpointNotFound(NotFound):
 
     code = "checkpoint_not_found"
     message_zh = "该树大小没有已签名的检查点"
+
+
+class WitnessKeyUnknown(Forbidden):
+    """The cosignature names a key that is not registered as a witness key of the caller's agency."""
+
+    code = "witness_key_unknown"
+    message_zh = "该副署密钥未登记为本机构的见证密钥"
+
+
+class CosignatureInvalid(InvalidInput):
+    """Not a cosignature/v1 line, dated in the future, or its signature does not verify."""
+
+    code = "cosignature_invalid"
+    message_zh = "副署无效"

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -51,6 +52,8 @@ class LedgerEntry(Base):
         CheckConstraint("index >= 0", name="index_not_negative"),
         CheckConstraint("octet_length(leaf_hash) = 32", name="leaf_hash_length"),
         Index("ix_ledger_entry_type_index", "event_type", "index"),
+        CheckConstraint("leaf_version IN (1, 2)", name="leaf_version_known"),
+        CheckConstraint("(leaf_version = 1) = (data IS NULL AND field_salts IS NULL)", name="v2_keeps_fields"),
     )
 
     index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -63,6 +66,11 @@ class LedgerEntry(Base):
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)  # SHA-256(0x00 || leaf)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # services/reporting/leaves.py: 1 = the leaf holds the data; 2 = per-field salted digests, the
+    # data (JCS) and the salts (JCS {path: salt}) kept here to disclose granted fields.
+    leaf_version: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    field_salts: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class LedgerNode(Base):
@@ -94,3 +102,19 @@ class LedgerCheckpoint(Base):
     key_name: Mapped[str] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LedgerCosignature(Base):
+    """A witness's cosignature of a checkpoint (C2SP tlog-cosignature), accepted only from a key
+    registered for the submitting agency and only if it verifies; at most one per witness key."""
+
+    __tablename__ = "ledger_cosignature"
+    __table_args__ = (PrimaryKeyConstraint("tree_size", "key_name", "key_id", name="pk_ledger_cosignature"),)
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_checkpoint.tree_size"))
+    key_name: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(Text)  # 8 hex digits
+    agency: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)  # seconds since the epoch, as signed
+    signature: Mapped[str] = mapped_column(Text)  # the exact signature line, without its newline
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

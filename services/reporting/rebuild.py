@@ -111,6 +111,10 @@ async def rebuild(
     """Replay every topic into ``db`` (a migrated, empty reporting database)."""
     kafka, namespace = settings.kafka_access(), settings.kafka_namespace
     shared_fields = load_grants(settings.grants_file).common()
+    leaf_format = settings.leaf_format()
+    # The leaf hash the ledger topic recorded for an event: its entry is rebuilt in the leaf version
+    # that gives that hash (entries keep the version they were appended with).
+    recorded_hashes: dict[Key, bytes] = {}
     outbox = Outbox(source=settings.source, namespace=namespace)
     domain_topics = [qualified(namespace, t) for t in DOMAIN_TOPICS]
     ledger = _Reader(kafka, [qualified(namespace, LEDGER_CHANGES)], within=within)
@@ -136,8 +140,16 @@ async def rebuild(
                     e.envelope for e, a in plan if a is announce and (e.envelope.source, e.envelope.id) in fresh
                 ]
                 if envelopes:
+                    versions = [
+                        leaf_format.version_matching(e, recorded_hashes.get((e.source, e.id))) for e in envelopes
+                    ]
                     indexes = await service.append_events(
-                        session, outbox if announce else None, envelopes, shared_fields=shared_fields
+                        session,
+                        outbox if announce else None,
+                        envelopes,
+                        shared_fields=shared_fields,
+                        leaf_format=leaf_format,
+                        versions=versions,
                     )
                     counts["appended"] += sum(index is not None for index in indexes)
             for event, _ in plan:
@@ -187,6 +199,7 @@ async def rebuild(
                     counts["missing"] += 1  # the domain topics no longer hold it (retention)
                     continue
                 counts["recorded"] += 1
+                recorded_hashes[key] = bytes.fromhex(decoded.data.leaf_hash)
                 plan.append((found[3], False))
                 if len(plan) >= batch:
                     await flush()

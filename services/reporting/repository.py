@@ -33,7 +33,10 @@ async def tree_size(session: AsyncSession) -> int:
 
 _ENTRY_TABLE: Any = LedgerEntry.__table__
 _NODE_TABLE: Any = LedgerNode.__table__
-_ENTRY_COLUMNS = ("index", "event_id", "event_source", "event_type", "subject", "event_time", "leaf", "leaf_hash")
+_ENTRY_COLUMNS = (
+    "index", "event_id", "event_source", "event_type", "subject", "event_time", "leaf", "leaf_hash", "leaf_version",
+    "data", "field_salts",
+)  # fmt: skip
 _INSERT_ENTRIES = (
     f"INSERT INTO ledger_entry ({', '.join(_ENTRY_COLUMNS)}, recorded_at)"
     f" VALUES ({', '.join(f'${i}' for i in range(1, len(_ENTRY_COLUMNS) + 2))})"
@@ -98,6 +101,9 @@ _PAGE_COLUMNS = (
     LedgerEntry.recorded_at,
     LedgerEntry.leaf,
     LedgerEntry.leaf_hash,
+    LedgerEntry.leaf_version,
+    LedgerEntry.data,
+    LedgerEntry.field_salts,
 )
 
 
@@ -118,7 +124,14 @@ async def entry(session: AsyncSession, index: int) -> Any:
 
 async def leaves_page(session: AsyncSession, *, after: int, limit: int) -> Sequence[Any]:
     statement = (
-        select(LedgerEntry.index.label("idx"), LedgerEntry.leaf, LedgerEntry.leaf_hash)
+        select(
+            LedgerEntry.index.label("idx"),
+            LedgerEntry.leaf,
+            LedgerEntry.leaf_hash,
+            LedgerEntry.leaf_version,
+            LedgerEntry.data,
+            LedgerEntry.field_salts,
+        )
         .where(LedgerEntry.index > after)
         .order_by(LedgerEntry.index)
         .limit(limit)

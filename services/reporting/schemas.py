@@ -24,6 +24,15 @@ class LedgerEntryOut(_Out):
         json_schema_extra={"deprecated": True},
     )
     data: dict[str, Any] = Field(description="the event's data; for an agency only the fields its grant allows")
+    leaf_version: int = Field(description="1: the leaf holds the data; 2: per-field salted digests (docs/ledger.md)")
+    disclosures: dict[str, str] | None = Field(
+        description="leaf version 2: per field of `data` (dotted path) the base64 of its disclosure, the canonical "
+        "JSON [salt, path, value] whose SHA-256 the leaf commits to; null for version 1"
+    )
+    undisclosed_digests: dict[str, str] | None = Field(
+        description="leaf version 2: base64 SHA-256 digest of every field not disclosed to the caller (its value "
+        "and salt stay hidden); null for version 1"
+    )
 
 
 class LedgerPage(_Out):
@@ -32,14 +41,35 @@ class LedgerPage(_Out):
     tree_size: int
 
 
+class CosignatureOut(_Out):
+    key_name: str = Field(description="the witness key's name")
+    key_id: str = Field(description="8 hex digits")
+    agency: str = Field(description="the agency whose registered witness key it is")
+    timestamp: int = Field(description="seconds since the epoch, as signed")
+    signature: str = Field(description="the signature line (C2SP tlog-cosignature), as appended to the note")
+    received_at: datetime | None
+
+
 class CheckpointOut(_Out):
     origin: str
     tree_size: int
     root_hash: str = Field(description="base64 RFC 6962 root")
-    note: str = Field(description="the signed note (C2SP tlog-checkpoint), byte-exact; Go: note.Open")
+    note: str = Field(
+        description="the signed note (C2SP tlog-checkpoint): the log's signature byte-exact as signed, then the "
+        "witnesses' cosignature lines; Go: note.Open"
+    )
     key_name: str
     key_id: str = Field(description="8 hex digits")
     signed_at: datetime | None
+    cosignatures: list[CosignatureOut] = Field(description="witness cosignatures, ordered by witness key name")
+
+
+class CosignatureIn(_Out):
+    signature: str = Field(
+        max_length=1000,
+        description="one C2SP cosignature/v1 line: '— <witness name> base64(key ID || u64 timestamp || Ed25519 "
+        "signature)' over 'cosignature/v1\\ntime <timestamp>\\n' + the checkpoint's text",
+    )
 
 
 class CheckpointPage(_Out):

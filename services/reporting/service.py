@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting import merkle, repository
+from services.reporting import leaves, merkle, repository
 from services.reporting.errors import (
     CheckpointNotFound,
     FromAfterTo,
@@ -26,7 +26,6 @@ from services.reporting.errors import (
     LedgerInconsistent,
     SizeBeyondTree,
 )
-from services.reporting.jcs import canonicalize
 from services.reporting.models import LedgerCheckpoint
 from services.reporting.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign_checkpoint
 from shared.auth import Principal
@@ -44,22 +43,16 @@ def b64(data: bytes) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return leaves.format_time(moment)
 
 
 def entry_document(envelope: CloudEvent) -> dict[str, Any]:
-    return {
-        "id": envelope.id,
-        "source": envelope.source,
-        "type": envelope.type,
-        "subject": envelope.subject,
-        "time": format_time(envelope.time),
-        "data": envelope.data,
-    }
+    return {**leaves.envelope_fields(envelope), "data": envelope.data}
 
 
 def leaf_of(envelope: CloudEvent) -> bytes:
-    return canonicalize(entry_document(envelope))
+    """The version-1 leaf (services/reporting/leaves.py has every version)."""
+    return leaves.leaf_v1(envelope)
 
 
 def split_peaks(blob: bytes) -> list[bytes]:
@@ -75,11 +68,14 @@ async def append_event(
     envelope: CloudEvent,
     *,
     shared_fields: Mapping[str, frozenset[str]],
+    leaf_format: leaves.LeafFormat | None = None,
     now: datetime | None = None,
 ) -> int | None:
     """Append one event; None if it is in the ledger already. ``outbox=None`` appends silently
     (a rebuild: the ledger topic already holds these records)."""
-    indexes = await append_events(session, outbox, [envelope], shared_fields=shared_fields, now=now)
+    indexes = await append_events(
+        session, outbox, [envelope], shared_fields=shared_fields, leaf_format=leaf_format, now=now
+    )
     return indexes[0]
 
 
@@ -89,11 +85,18 @@ async def append_events(
     envelopes: Sequence[CloudEvent],
     *,
     shared_fields: Mapping[str, frozenset[str]],
+    leaf_format: leaves.LeafFormat | None = None,
+    versions: Sequence[int | None] | None = None,
     now: datetime | None = None,
 ) -> list[int | None]:
     """Append events in the given order under one head lock; per event its index, or None if it is
     in the ledger already (or earlier in the same list). The leaves, the subtrees they complete and
-    the new head are written with one statement each: the same tree as appending one by one."""
+    the new head are written with one statement each: the same tree as appending one by one.
+
+    Leaves get ``leaf_format``'s version (None: version 1), or per event the one in ``versions``
+    (a rebuild reproducing entries of an earlier version)."""
+    leaf_format = leaf_format or leaves.LeafFormat(version=leaves.LEAF_V1, salt_key=b"")
+    wanted = list(versions) if versions is not None else [None] * len(envelopes)
     keys = [(e.source, e.id) for e in envelopes]
     present = await repository.entries_existing(session, keys)
     size, peaks_blob = await repository.lock_head(session)
@@ -102,12 +105,13 @@ async def append_events(
     rows: list[dict[str, Any]] = []
     nodes: list[tuple[merkle.Node, bytes]] = []
     indexes: list[int | None] = []
-    for envelope, key in zip(envelopes, keys, strict=True):
+    for envelope, key, version in zip(envelopes, keys, wanted, strict=True):
         if key in present:
             indexes.append(None)
             continue
         present.add(key)
-        leaf = leaf_of(envelope)
+        made = leaf_format.leaf(envelope, version)
+        leaf = made.leaf
         digest = merkle.leaf_hash(leaf)
         peaks, completed = merkle.append_leaf(size, peaks, digest)
         nodes += completed
@@ -121,6 +125,9 @@ async def append_events(
                 "event_time": envelope.time,
                 "leaf": leaf,
                 "leaf_hash": digest,
+                "leaf_version": made.version,
+                "data": made.data,
+                "field_salts": made.salts,
                 "recorded_at": recorded_at,
             }
         )
@@ -187,10 +194,20 @@ class LedgerEntryView:
     leaf_hash: str
     leaf_hash_hex: str
     data: dict[str, Any]
+    leaf_version: int
+    disclosures: dict[str, str] | None  # v2: base64 disclosure of each field the caller may see
+    undisclosed_digests: dict[str, str] | None  # v2: base64 digest of every other field
 
 
 def entry_view(row: Any, access: Access) -> LedgerEntryView:
-    document = json.loads(bytes(row.leaf))
+    version = int(row.leaf_version)
+    if version == leaves.LEAF_V1:
+        data = access.data(row.event_type, json.loads(bytes(row.leaf))["data"])
+        fields = None
+    else:
+        full = json.loads(bytes(row.data))
+        data = access.data(row.event_type, full)
+        fields = leaves.field_view(bytes(row.leaf), full, json.loads(bytes(row.field_salts)), data)
     return LedgerEntryView(
         index=int(row.idx),
         event_id=row.event_id,
@@ -201,7 +218,10 @@ def entry_view(row: Any, access: Access) -> LedgerEntryView:
         recorded_at=row.recorded_at,
         leaf_hash=b64(bytes(row.leaf_hash)),
         leaf_hash_hex=bytes(row.leaf_hash).hex(),
-        data=access.data(row.event_type, document["data"]),
+        data=data,
+        leaf_version=version,
+        disclosures=fields.disclosures if fields is not None else None,
+        undisclosed_digests=fields.undisclosed_digests if fields is not None else None,
     )
 
 
@@ -495,6 +515,10 @@ async def verify_ledger(
             digest = merkle.leaf_hash(bytes(row.leaf))
             if digest != bytes(row.leaf_hash):
                 problems.append(Problem("leaf_hash_mismatch", "条目内容与其存储的哈希不一致", index=index))
+            if row.leaf_version == leaves.LEAF_V2 and not leaves.fields_match(
+                bytes(row.leaf), bytes(row.data), bytes(row.field_salts)
+            ):
+                problems.append(Problem("leaf_fields_mismatch", "条目保存的字段与其叶子承诺的摘要不一致", index=index))
             peaks, _ = merkle.append_leaf(count, peaks, digest)
             count += 1
             if count in signed_roots:

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.reporting.cosign import WitnessVerifier
+from services.reporting.leaves import LeafFormat, salt_key
 from services.reporting.notes import NoteError, Signer, Verifier, valid_name
 from shared.settings import DEV_PII_HMAC_SECRET, ServiceSettings
 
@@ -40,6 +43,13 @@ class ReportingSettings(ServiceSettings):
     # Verifier keys of earlier signing keys (after a rotation), so older checkpoints still verify.
     ledger_previous_verifier_keys: list[str] = Field(default_factory=list)
     ledger_checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
+    # The leaf version new entries get (services/reporting/leaves.py, docs/ledger.md): 2 commits
+    # every data field on its own so an agency can recompute the leaf from its granted fields.
+    # Entries already appended keep their version.
+    ledger_leaf_version: Literal[1, 2] = 2
+    # Witness keys (C2SP cosignature/v1 verifier keys, name+hexid+base64(0x04 || public key)) per
+    # agency (the <name> of role agency:<name>): only these may cosign checkpoints.
+    ledger_witness_keys: dict[str, list[str]] = Field(default_factory=dict)
     # Statistics (docs/statistics.md): the first year that may be asked about, and the annual-report
     # due day in the year after the report year. The due day must equal the filing service's
     # FILING_ANNUAL_REPORT_DUE_MONTH/DAY: it decides who still owed a report when they deregistered.
@@ -51,6 +61,13 @@ class ReportingSettings(ServiceSettings):
     def _ledger_key(self) -> ReportingSettings:
         if not valid_name(self.ledger_origin):
             raise ValueError("ledger_origin must be printable ASCII without spaces or '+'")
+        for agency, keys in self.ledger_witness_keys.items():
+            for index, key in enumerate(keys):
+                try:
+                    WitnessVerifier.parse(key)
+                except NoteError as exc:
+                    name = f"{self.setting_name('ledger_witness_keys', agency)}[{index}]"
+                    raise ValueError(f"{name}: {exc}") from exc
         if self.ledger_signing_key is None:
             return self  # the development key; production refuses it (production_secret_problems)
         try:
@@ -108,3 +125,7 @@ class ReportingSettings(ServiceSettings):
         if self.pii_hmac_secret == DEV_PII_HMAC_SECRET:
             return dev_signer(self.ledger_origin)
         return dev_signer(self.ledger_origin, self.pii_hmac_secret)
+
+    def leaf_format(self) -> LeafFormat:
+        """New leaves: the configured version; v2 salts keyed by this deployment's pii_hmac_secret."""
+        return LeafFormat(version=self.ledger_leaf_version, salt_key=salt_key(self.pii_hmac_secret))

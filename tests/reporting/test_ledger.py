@@ -10,7 +10,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,15 +38,15 @@ VIOLATION = "cn.gov.gz.childcare.inspection.violation.confirmed.v1"
 
 
 class Ledger:
-    def __init__(self, client: httpx.AsyncClient, db: Database, handler: Any) -> None:
+    def __init__(self, client: httpx.AsyncClient, db: Database, handlers: Mapping[str, Any]) -> None:
         self.client = client
         self.db = db
-        self.handler = handler
+        self.handlers = handlers  # the reporting consumer's, by event type
 
     async def append(self, events: list[CloudEvent]) -> None:
         for event in events:
             async with self.db.transaction() as session:
-                await self.handler(session, decode(event.to_json().encode()))
+                await self.handlers[event.type](session, decode(event.to_json().encode()))
 
     async def stories(self, first: int, count: int) -> list[CloudEvent]:
         events = [e for n in range(first, first + count) for e in institution_story(n)]
@@ -67,17 +67,25 @@ class Ledger:
 
 
 @asynccontextmanager
-async def served(db: Database) -> AsyncIterator[Ledger]:
-    app = create_app("reporting", settings_for("reporting", run_background_workers=False), db)
+async def served(db: Database, **overrides: Any) -> AsyncIterator[Ledger]:
+    app = create_app("reporting", settings_for("reporting", run_background_workers=False, **overrides), db)
     async with running(app) as client:
         spec = consumers(app.state.context)[0]
         assert spec.name == "reporting"
-        yield Ledger(client, db, spec.handlers[FILED])
+        yield Ledger(client, db, spec.handlers)
 
 
 @pytest.fixture
 async def ledger(rollback_db: Callable[[str], Awaitable[Database]]) -> AsyncIterator[Ledger]:
     async with served(await rollback_db("reporting")) as ledger:
+        yield ledger
+
+
+@pytest.fixture
+async def ledger_v1(rollback_db: Callable[[str], Awaitable[Database]]) -> AsyncIterator[Ledger]:
+    """As ``ledger``, appending version-1 leaves (the canonical JSON of the whole event), as every
+    entry appended before version 2 is (tests/reporting/test_ledger_fields.py tests version 2)."""
+    async with served(await rollback_db("reporting"), ledger_leaf_version=1) as ledger:
         yield ledger
 
 
@@ -89,7 +97,15 @@ async def intruded_ledger(rollback_db: Callable[..., Awaitable[Database]]) -> As
         yield ledger
 
 
-async def test_checkpoints_and_proofs_verify_with_go_sumdb(ledger: Ledger) -> None:
+@pytest.fixture
+async def intruded_ledger_v1(rollback_db: Callable[..., Awaitable[Database]]) -> AsyncIterator[Ledger]:
+    """As ``intruded_ledger``, with version-1 leaves (whose bytes hold the event's data)."""
+    async with served(await rollback_db("reporting", superuser=True), ledger_leaf_version=1) as ledger:
+        yield ledger
+
+
+async def test_checkpoints_and_proofs_verify_with_go_sumdb(ledger_v1: Ledger) -> None:
+    ledger = ledger_v1
     key = await ledger.get("/v1/ledger/public-key", headers={})
     assert key["origin"] == key["key_name"] == "gz.childcare.ledger"
     empty = await ledger.checkpoint()
@@ -202,8 +218,8 @@ EXPECTED_PROBLEM = {
 
 
 @pytest.mark.parametrize("kind", sorted(TAMPERING))
-async def test_tampering_with_stored_entries_is_detected(intruded_ledger: Ledger, kind: str) -> None:
-    ledger = intruded_ledger
+async def test_tampering_with_stored_entries_is_detected(intruded_ledger_v1: Ledger, kind: str) -> None:
+    ledger = intruded_ledger_v1
     await ledger.stories(0, 2)
     earlier = await ledger.checkpoint()
     await ledger.stories(2, 1)  # the log went on after the checkpoint an agency holds
@@ -320,7 +336,7 @@ async def test_cursors_never_skip_or_repeat_while_writes_continue(fresh_db: Call
     app = create_app("reporting", settings_for("reporting", run_background_workers=False), db)
     try:
         async with running(app) as client:
-            ledger = Ledger(client, db, consumers(app.state.context)[0].handlers[FILED])
+            ledger = Ledger(client, db, consumers(app.state.context)[0].handlers)
             writing = asyncio.create_task(ledger.stories(0, 12))  # 72 entries, one transaction each
             seen: dict[str, list[int]] = {"ops": [], "police": []}
             cursors = {"ops": -1, "police": -1}
@@ -357,7 +373,7 @@ async def test_signing_key_rotation_keeps_earlier_checkpoints_verifiable(
         )
 
     async with await running_with(ledger_signing_key=old.skey) as client:
-        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers[FILED])
+        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers)
         await ledger.stories(0, 1)
         first = await ledger.checkpoint()
         assert (await ledger.get("/v1/ledger/verify"))["ok"]
@@ -365,7 +381,7 @@ async def test_signing_key_rotation_keeps_earlier_checkpoints_verifiable(
     async with await running_with(
         ledger_signing_key=new.skey, ledger_previous_verifier_keys=[old.verifier.vkey]
     ) as client:
-        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers[FILED])
+        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers)
         await ledger.stories(1, 1)
         second = await ledger.checkpoint()
         assert second["tree_size"] > first["tree_size"]
@@ -374,7 +390,7 @@ async def test_signing_key_rotation_keeps_earlier_checkpoints_verifiable(
         assert [c["tree_size"] for c in report["checkpoints"]] == [first["tree_size"], second["tree_size"]]
 
     async with await running_with(ledger_signing_key=new.skey) as client:  # the old key forgotten
-        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers[FILED])
+        ledger = Ledger(client, db, consumers(client._transport.app.state.context)[0].handlers)
         report = await ledger.get("/v1/ledger/verify")
         assert not report["ok"]
         assert "checkpoint_signature_invalid" in [p["code"] for p in report["problems"]], report["problems"]
