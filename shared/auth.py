@@ -1,8 +1,15 @@
-"""JWT bearer auth with roles. ``python -m shared.auth --role filing_officer`` mints a local token."""
+"""JWT bearer auth with roles.
+
+Two kinds of bearer token are verified: access tokens of the identity provider (OpenID Connect,
+RS256/ES256 against its JWKS: ``shared.oidc``), which is how officers sign in, and HS256
+development tokens signed with ``jwt_secret`` for scripts and tests (``jwt_dev_tokens``; production
+refuses them). ``python -m shared.auth --role filing_officer`` mints a development token.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,6 +22,7 @@ from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.requests import HTTPConnection
 
+from shared import oidc
 from shared.errors import Forbidden, Unauthenticated
 from shared.settings import ServiceSettings
 
@@ -89,11 +97,64 @@ def _verification_key(settings: ServiceSettings, token: str) -> str:
 
 
 def decode_token(settings: ServiceSettings, token: str) -> Principal:
-    return _verify(settings, token)[0]
+    return _verify(settings, token).principal
 
 
-def _verify(settings: ServiceSettings, token: str) -> tuple[Principal, float]:
-    """The token's principal and its expiry (``exp``, epoch seconds), or ``Unauthenticated``."""
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    expires: float  # the token's exp, epoch seconds
+    # a provider token: the key set that verified it, and that set's generation at the time
+    keys: oidc.IssuerKeys | None = None
+    generation: int = 0
+
+
+def _header(token: str) -> dict[str, object]:
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("登录凭证无效", code="token_invalid") from exc
+
+
+def _verify(settings: ServiceSettings, token: str) -> _Verified:
+    """The token's principal and expiry, or ``Unauthenticated``: a provider token when the header
+    names one of the provider's algorithms, else a development token (HS256 only)."""
+    header = _header(token)
+    if oidc.is_provider_token(settings, header):
+        return _verify_provider_token(settings, token, header)
+    if header.get("alg") == "HS256" and not settings.dev_tokens_accepted:
+        raise Unauthenticated(
+            "开发用登录凭证（HS256）在此环境已停用，请通过统一身份认证平台登录", code="token_dev_refused"
+        )
+    return _verify_dev_token(settings, token)
+
+
+def _verify_provider_token(settings: ServiceSettings, token: str, header: dict[str, object]) -> _Verified:
+    claims, keys = oidc.verify(settings, token, header)
+    _check_lifetime(settings, claims)
+    # the provider may carry roles of other applications in the same claim: only the platform's count
+    roles = frozenset(r for r in oidc.strings(oidc.claim_at(claims, settings.oidc_roles_claim)) if valid_role(r))
+    name = oidc.claim_at(claims, settings.oidc_name_claim)
+    principal = Principal(
+        subject=str(claims["sub"]),
+        roles=roles,
+        name=name if isinstance(name, str) else None,
+        districts=tuple(oidc.strings(oidc.claim_at(claims, settings.oidc_districts_claim))),
+    )
+    return _Verified(principal, float(claims["exp"]), keys, keys.generation)
+
+
+def _check_lifetime(settings: ServiceSettings, claims: dict[str, object]) -> None:
+    exp, iat = claims["exp"], claims["iat"]
+    numbers = isinstance(exp, int | float) and isinstance(iat, int | float) and _numbers(exp, iat)
+    if not numbers or exp - iat > settings.jwt_max_lifetime_seconds:  # type: ignore[operator]
+        raise Unauthenticated(
+            f"登录凭证有效期过长（不得超过{settings.jwt_max_lifetime_seconds // 3600}小时），请重新登录",
+            code="token_lifetime",
+        )
+
+
+def _verify_dev_token(settings: ServiceSettings, token: str) -> _Verified:
     try:
         claims = jwt.decode(
             token,
@@ -107,12 +168,7 @@ def _verify(settings: ServiceSettings, token: str) -> tuple[Principal, float]:
         raise Unauthenticated("登录凭证已过期，请重新登录", code="token_expired") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("登录凭证无效", code="token_invalid") from exc
-    lifetime = claims["exp"] - claims["iat"] if _numbers(claims["exp"], claims["iat"]) else None
-    if lifetime is None or lifetime > settings.jwt_max_lifetime_seconds:
-        raise Unauthenticated(
-            f"登录凭证有效期过长（不得超过{settings.jwt_max_lifetime_seconds // 3600}小时），请重新登录",
-            code="token_lifetime",
-        )
+    _check_lifetime(settings, claims)
     roles = claims.get("roles")
     if not isinstance(roles, list) or not all(isinstance(r, str) and valid_role(r) for r in roles):
         raise Unauthenticated("登录凭证中的角色无效", code="token_roles_invalid")
@@ -123,7 +179,7 @@ def _verify(settings: ServiceSettings, token: str) -> tuple[Principal, float]:
         name=claims.get("name"),
         districts=tuple(str(d) for d in districts) if isinstance(districts, list) else (),
     )
-    return principal, float(claims["exp"])
+    return _Verified(principal, float(claims["exp"]))
 
 
 def _numbers(*values: object) -> bool:
@@ -140,30 +196,56 @@ class VerifiedTokens:
     an entry was verified under (an entry of other settings, e.g. another app in the same process, is
     never used). What can change with time is checked on every use: ``exp`` (a cached token stops
     working at the same instant an uncached one would; ``nbf`` and ``iat`` were in the past when it
-    was verified and stay so). Only successes are kept, so a forged or malformed token is checked in
-    full every time, and the cache is bounded (oldest entries go first). There is no token
-    revocation list in this platform; one would have to be consulted here, on hits too.
+    was verified and stay so). A provider token's keys are the issuer's JWKS, which can change under
+    the same settings: its entry is used only while the key set is the one it was verified under
+    (a refetch that changed the set sends it through verification again, so a withdrawn key stops
+    working). Only successes are kept, so a forged or malformed token is checked in full every
+    time, and the cache is bounded (oldest entries go first). There is no token revocation list in
+    this platform; one would have to be consulted here, on hits too.
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[ServiceSettings, float, Principal]] = {}
+        self._entries: dict[str, tuple[ServiceSettings, _Verified]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def principal(self, settings: ServiceSettings, token: str) -> Principal:
+    def cached(self, settings: ServiceSettings, token: str) -> Principal | None:
         entry = self._entries.get(token)
-        if entry is not None:
-            verified_under, expires, principal = entry
-            if verified_under is settings and time.time() < expires:
-                return principal
-            del self._entries[token]
-        principal, expires = _verify(settings, token)
+        if entry is None:
+            return None
+        verified_under, verified = entry
+        if (
+            verified_under is settings
+            and time.time() < verified.expires
+            and (verified.keys is None or verified.keys.generation == verified.generation)
+        ):
+            return verified.principal
+        self._entries.pop(token, None)
+        return None
+
+    def remember(self, settings: ServiceSettings, token: str, verified: _Verified) -> Principal:
         if len(self._entries) >= self.max_entries:
-            del self._entries[next(iter(self._entries))]
-        self._entries[token] = (settings, expires, principal)
-        return principal
+            self._entries.pop(next(iter(self._entries)), None)
+        self._entries[token] = (settings, verified)
+        return verified.principal
+
+    def principal(self, settings: ServiceSettings, token: str) -> Principal:
+        return self.cached(settings, token) or self.remember(settings, token, _verify(settings, token))
+
+    async def principal_async(self, settings: ServiceSettings, token: str) -> Principal:
+        """``principal`` for the request path: a provider token whose key is not in memory is
+        verified in a worker thread (fetching the JWKS waits on the network, never on the loop)."""
+        principal = self.cached(settings, token)
+        if principal is not None:
+            return principal
+        header = _header(token)
+        if oidc.is_provider_token(settings, header) and oidc.needs_fetch(settings, header):
+            verified = await asyncio.to_thread(_verify, settings, token)
+        else:
+            verified = _verify(settings, token)
+        return self.remember(settings, token, verified)
 
 
 _verified = VerifiedTokens()
@@ -183,13 +265,13 @@ class _BearerToken(HTTPBearer):
 _bearer = _BearerToken(auto_error=False, scheme_name="HTTPBearer")
 
 
-def _principal(request: Request, token: str | None) -> Principal:
+async def _principal(request: Request, token: str | None) -> Principal:
     if token is None:
         raise Unauthenticated("请提供 Bearer 登录凭证", code="token_missing")
     settings = request.app.state.settings
     if len(token) > settings.max_token_bytes:  # the edge refuses these first; never verified nor cached
         raise Unauthenticated("登录凭证过长", code="token_too_large")
-    principal = _verified.principal(settings, token)
+    principal = await _verified.principal_async(settings, token)
     request.state.principal = principal  # for the audit trail
     # the parsed JSON body (FastAPI reads it before solving dependencies), for the ids the audit
     # trail names when a write is refused (the error handlers see a Request without it)
@@ -203,7 +285,7 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     # one dependency (with the bearer scheme under it) rather than a chain of them: each level of
     # FastAPI's dependency solving costs as much as the checks themselves
     async def dependency(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
-        principal = _principal(request, token)
+        principal = await _principal(request, token)
         if not any(principal.has(r) for r in roles):
             raise Forbidden(f"此操作需要以下角色之一：{'、'.join(roles)}", code="role_required")
         return principal

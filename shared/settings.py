@@ -111,6 +111,29 @@ class ServiceSettings(BaseSettings):
     jwt_previous_secrets: dict[str, str] = Field(default_factory=dict)
     jwt_issuer: str = "gz-childcare-platform"
     jwt_audience: str = "gz-childcare-platform"
+    # HS256 development tokens (signed with jwt_secret by `./dev token`, the demo loader and the
+    # tests): None = accepted except in production, which refuses true. Officers sign in through
+    # the identity provider below.
+    jwt_dev_tokens: bool | None = None
+    # --- OpenID Connect sign-in (shared/oidc.py, docs/security.md) ----------------------------------
+    # The identity provider's issuer URL: its discovery document (/.well-known/openid-configuration)
+    # names the JWKS whose keys sign the access tokens. None: no OIDC tokens are accepted.
+    oidc_issuer: str | None = None
+    # The access tokens' `aud` (the platform as the provider's resource server).
+    oidc_audience: str = "urn:gz-childcare:platform"
+    oidc_algorithms: list[Literal["RS256", "ES256"]] = ["RS256", "ES256"]  # pydantic copies the default
+    # Where roles, districts and the display name are in the token: a claim name, or a dotted path
+    # into nested objects (Keycloak: "realm_access.roles"). Roles the platform does not know are ignored.
+    oidc_roles_claim: str = "roles"
+    oidc_districts_claim: str = "districts"
+    oidc_name_claim: str = "name"
+    # Clock skew tolerated on exp, nbf and iat.
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The JWKS is refetched when older than this, and at most once per refetch interval for a
+    # token whose `kid` it lacks (a rotated key is picked up; random kids cannot hammer the provider).
+    oidc_jwks_cache_seconds: float = Field(default=3_600, gt=0)
+    oidc_jwks_refetch_interval_seconds: float = Field(default=30, ge=0)
+    oidc_http_timeout_seconds: float = Field(default=5, gt=0)
     pii_hmac_secret: str = DEV_PII_HMAC_SECRET
     pii_encryption_secret: str = DEV_PII_ENCRYPTION_SECRET
     # Key id of pii_encryption_secret, stored with every ciphertext. Rotation: a new id and secret,
@@ -214,6 +237,13 @@ class ServiceSettings(BaseSettings):
         that is a development value or shorter than 32 characters (a previous key still verifies
         tokens or decrypts data, so a weak one is as bad as a weak current one)."""
         problems = []
+        if self.jwt_dev_tokens:
+            problems.append(
+                f"{self.setting_name('jwt_dev_tokens')} must not be true: HS256 development tokens are signed "
+                f"with a secret every service holds; officers sign in through {self.setting_name('oidc_issuer')}"
+            )
+        if self.oidc_issuer is not None and not self.oidc_issuer.startswith("https://"):
+            problems.append(f"{self.setting_name('oidc_issuer')} must be an https:// URL")
         if not self.database_url:
             problems.append(f"{self.setting_name('database_url')} must be set explicitly")
         elif DEV_DATABASE_PASSWORD_PREFIX in self.database_url:
@@ -227,6 +257,11 @@ class ServiceSettings(BaseSettings):
             elif len(value) < MIN_SECRET_LENGTH:
                 problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
         return problems
+
+    @property
+    def dev_tokens_accepted(self) -> bool:
+        """Whether HS256 development tokens are verified (jwt_dev_tokens; unset: all but production)."""
+        return self.jwt_dev_tokens if self.jwt_dev_tokens is not None else self.environment != "production"
 
     def kafka_access(self) -> KafkaAccess:
         """How this service reaches Kafka: the bootstrap servers and its own principal."""
