@@ -6,8 +6,9 @@ masked number.
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,27 +47,45 @@ class ClassPlan(BaseModel):
     size: int = Field(ge=1)
 
 
+class Change(enum.Enum):
+    """How a change (变更) of a filed institution's field takes effect, declared on the field itself
+    (``Annotated[..., Change.KEY]``) so that a new field says so where it is defined. A field
+    without a marker (the unified social credit code) cannot be changed."""
+
+    KEY = "key"  # needs the district bureau's decision; the filed value stays in force meanwhile
+    MINOR = "minor"  # applies at once
+
+
+def fields_marked(model: type[BaseModel], marker: object) -> frozenset[str]:
+    """The fields of ``model`` (inherited ones included) declared with ``marker`` in their metadata."""
+    return frozenset(name for name, info in model.model_fields.items() if marker in info.metadata)
+
+
+# The one definition of the profile: filing's request body extends it, its row is built from it, and
+# the events and the answers are read from that row (``model_validate(row, from_attributes=True)``).
 class InstitutionProfile(BaseModel):
     """The public facts of a filed institution (no personal data)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     uscc: str = Field(min_length=18, max_length=18)
-    name: str
-    organiser_type: str
-    operating_model: OperatingModel
-    service_types: list[ServiceType]
-    district_code: str = Field(pattern=r"^\d{6}$")
-    street_code: str = Field(pattern=r"^\d{9}$")
-    address: str
-    latitude: float
-    longitude: float
-    premises_area_m2: float
-    classes: list[ClassPlan]
-    total_slots: int
-    puhui_slots: int
-    monthly_fee_yuan: int
-    meals: bool
+    name: Annotated[str, Change.MINOR]
+    organiser_type: Annotated[str, Change.KEY]
+    operating_model: Annotated[OperatingModel, Change.KEY] = Field(
+        description=" | ".join(f"{k} {v}" for k, v in OPERATING_MODEL_ZH.items())
+    )
+    service_types: Annotated[list[ServiceType], Change.MINOR]
+    district_code: Annotated[str, Change.KEY] = Field(pattern=r"^\d{6}$")
+    street_code: Annotated[str, Change.KEY] = Field(pattern=r"^\d{9}$")
+    address: Annotated[str, Change.KEY]
+    latitude: Annotated[float, Change.KEY]
+    longitude: Annotated[float, Change.KEY]
+    premises_area_m2: Annotated[float, Change.KEY]
+    classes: Annotated[list[ClassPlan], Change.KEY]
+    total_slots: Annotated[int, Change.KEY] = Field(description="the sum of the classes' sizes")
+    puhui_slots: Annotated[int, Change.KEY]
+    monthly_fee_yuan: Annotated[int, Change.MINOR]
+    meals: Annotated[bool, Change.KEY]
 
 
 @event("cn.gov.gz.childcare.filing.institution.submitted.v1", topic=FILING_EVENTS)

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from devstack.kafka import LocalKafka
 from services.filing.institutions import repository as filing_repository
 from services.filing.institutions import service as filing_service
+from services.filing.institutions.schemas import InstitutionCreate
 from services.reporting.consumers import consumers as reporting_consumers
 from shared.app import ServiceContext
 from shared.auth import Principal
@@ -270,7 +271,7 @@ async def test_relay_crash_between_publish_and_mark_republishes_and_consumers_ap
             session,
             outbox,
             filing_service.FilingRules(calendar=WorkdayCalendar()),
-            filing_service.FilingInput(**body),
+            InstitutionCreate.model_validate(body),
             officer=Principal(subject="officer", roles=frozenset({"filing_officer"}), districts=("440105",)),
         )
     institution_id = str(view.id)

@@ -476,6 +476,7 @@ async def test_decision_deadline_counts_chinese_working_days(
     """Submitted Wed 2026-09-30, the eve of National Day: Oct 1-7 are off and Sat Oct 10 is a make-up
     working day, so the 5th working day is Tue Oct 13 (Oct 8, 9, 10, 12, 13)."""
     from services.filing.institutions import repository, service
+    from services.filing.institutions.schemas import InstitutionCreate
     from shared.auth import Principal
     from shared.outbox import Outbox
 
@@ -491,7 +492,7 @@ async def test_decision_deadline_counts_chinese_working_days(
             )
         body = filing_body(documents)
         institution = await service.submit(
-            session, Outbox(source="/services/filing"), rules, service.FilingInput(**body), officer=officer
+            session, Outbox(source="/services/filing"), rules, InstitutionCreate.model_validate(body), officer=officer
         )
         assert institution.decision_due == date(2026, 10, 13)
         assert institution.decision_due_provisional is False
@@ -504,7 +505,7 @@ async def test_decision_deadline_counts_chinese_working_days(
             session,
             Outbox(source="/services/filing"),
             december,
-            service.FilingInput(**filing_body(documents, uscc=make_uscc())),
+            InstitutionCreate.model_validate(filing_body(documents, uscc=make_uscc())),
             officer=officer,
         )
         assert late.decision_due == date(2027, 1, 6)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
 from services.filing.institutions import repository, service
 from services.filing.institutions.errors import DocumentNotFound, UsccAlreadyFiled
+from services.filing.institutions.schemas import InstitutionCreate
 from shared.auth import Principal
 from shared.db import Database
 from shared.outbox import Outbox
@@ -36,7 +37,7 @@ async def _documents(db: Database) -> dict[str, str]:
 
 async def _submit(db: Database, documents: dict[str, str], uscc: str, *, fail_after: bool = False, **kw: str) -> None:
     async with db.transaction() as session:
-        data = service.FilingInput(**filing_body(documents, uscc=uscc, **kw))
+        data = InstitutionCreate.model_validate(filing_body(documents, uscc=uscc, **kw))
         await service.submit(session, Outbox(source="/services/filing"), RULES, data, officer=OFFICER)
         if fail_after:
             raise RuntimeError("the request failed after its write")
@@ -59,7 +60,7 @@ async def test_concurrent_submissions_of_one_code_file_it_once(fresh_db: Callabl
 
         async def first() -> None:
             async with db.transaction() as session:
-                data = service.FilingInput(**filing_body(documents, uscc=uscc))
+                data = InstitutionCreate.model_validate(filing_body(documents, uscc=uscc))
                 await service.submit(session, Outbox(source="/services/filing"), RULES, data, officer=OFFICER)
                 first_inserted.set()
                 await release_first.wait()  # hold the transaction open while the second one runs

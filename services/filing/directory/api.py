@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import Row
 
 from services.filing.directory import service
 from services.filing.directory.errors import PublicInstitutionNotFound
@@ -20,56 +21,48 @@ from services.filing.directory.schemas import (
 )
 from shared.db import DbSession
 from shared.errors import InvalidInput, error_responses
-from shared.events.filing import OPERATING_MODEL_ZH, SERVICE_TYPE_ZH
+from shared.events.filing import InstitutionProfile
+from shared.reference import districts, streets
 from shared.workdays import CHINA
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
 
-def _out(view: service.PublicInstitutionView) -> PublicInstitutionOut:
-    inspection = view.latest_inspection
-    fields: dict[str, object] = {
-        "id": view.id,
-        "name": view.name,
-        "operating_model": view.operating_model,
-        "operating_model_zh": OPERATING_MODEL_ZH.get(view.operating_model, view.operating_model),
-        "service_types": view.service_types,
-        "service_types_zh": [SERVICE_TYPE_ZH.get(t, t) for t in view.service_types],
-        "district": CodeName(code=view.district_code, name=view.district_name),
-        "street": CodeName(code=view.street_code, name=view.street_name),
-        "address": view.address,
-        "latitude": view.latitude,
-        "longitude": view.longitude,
-        "total_slots": view.total_slots,
-        "puhui_slots": view.puhui_slots,
-        "monthly_fee_yuan": view.monthly_fee_yuan,
-        "meals": view.meals,
-        "credit_grade": view.credit_grade,
-        "latest_inspection": None
-        if inspection is None
+def _out(row: Row[Any]) -> PublicInstitutionOut:
+    """The answer from a row of the directory's query: the profile's columns (the answer shows
+    those the public sees), the district's and street's names, and the projections' facts."""
+    fields: dict[str, object] = {name: getattr(row, name) for name in InstitutionProfile.model_fields}
+    # codes were validated against the reference data at filing; the code stands in if not
+    district, street = districts().get(row.district_code), streets().get(row.street_code)
+    fields.update(
+        id=row.id,
+        district=CodeName(code=row.district_code, name=district.name if district else row.district_code),
+        street=CodeName(code=row.street_code, name=street.name if street else row.street_code),
+        credit_grade=row.credit_grade,
+        latest_inspection=None
+        if row.inspection_conclusion is None
         else {
-            "conclusion": inspection.conclusion,
-            "conclusion_zh": CONCLUSION_ZH.get(inspection.conclusion, inspection.conclusion),
-            "published_at": inspection.published_at,
-            "summary_zh": inspection.summary_zh,
+            "conclusion": row.inspection_conclusion,
+            "conclusion_zh": CONCLUSION_ZH.get(row.inspection_conclusion, row.inspection_conclusion),
+            "published_at": row.inspection_published_at,
+            "summary_zh": row.inspection_summary_zh,
         },
-    }
-    quality = view.quality
-    if quality is not None:
+    )
+    if row.quality_grade is not None:
         # set only once an on-site assessment exists, so that only then does the field appear
         # (exclude_unset): entries without one keep exactly their previous shape
         fields["quality_assessment"] = {
-            "grade": quality.grade,
-            "grade_zh": QUALITY_GRADE_ZH.get(quality.grade, quality.grade),
-            "veto_failed": quality.veto_failed,
-            "scheme_version": quality.scheme_version,
-            "assessed_on": quality.assessed_at.astimezone(CHINA).date(),
-            "reassess_by": quality.reassess_by,
+            "grade": row.quality_grade,
+            "grade_zh": QUALITY_GRADE_ZH.get(row.quality_grade, row.quality_grade),
+            "veto_failed": row.quality_veto_failed,
+            "scheme_version": row.quality_scheme_version,
+            "assessed_on": row.quality_assessed_at.astimezone(CHINA).date(),
+            "reassess_by": row.quality_reassess_by,
             "note_zh": "依据WS/T 821—2023（推荐性标准）现场评估；等级分数线为暂定值",
         }
-    if view.distance_km is not None:
-        # set only in a "near" search, so that only then does the field appear (exclude_unset)
-        fields["distance_km"] = view.distance_km
+    if "distance_km" in row._fields:
+        # only in a "near" search, so that only then does the field appear (exclude_unset)
+        fields["distance_km"] = round(row.distance_km, 3)
     return PublicInstitutionOut.model_validate(fields)
 
 

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Row, Select, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, Float, Row, Select, Table, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.directory.models import DirectoryCreditGrade, DirectoryInspectionResult, DirectoryQualityGrade
 from services.filing.models import Institution
+from shared.events.filing import InstitutionProfile
 
+_institution: Table = Institution.__table__  # type: ignore[assignment]
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 # Inline, not a bind parameter: the planner can only use the partial index
 # ix_institution_filed_location when it sees the constant (prepared statements get generic plans).
@@ -42,18 +44,8 @@ class Criteria:
 def _columns() -> list[Any]:
     return [
         Institution.id,
-        Institution.name,
-        Institution.operating_model,
-        Institution.service_types,
-        Institution.district_code,
-        Institution.street_code,
-        Institution.address,
-        Institution.latitude,
-        Institution.longitude,
-        Institution.total_slots,
-        Institution.puhui_slots,
-        Institution.monthly_fee_yuan,
-        Institution.meals,
+        # the profile's columns, by their names: the answer shows those the public sees
+        *(_institution.c[name] for name in InstitutionProfile.model_fields),
         DirectoryCreditGrade.grade.label("credit_grade"),
         DirectoryInspectionResult.conclusion.label("inspection_conclusion"),
         DirectoryInspectionResult.published_at.label("inspection_published_at"),

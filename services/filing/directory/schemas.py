@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.events.filing import ServiceType
+from shared.events.filing import OPERATING_MODEL_ZH, SERVICE_TYPE_ZH, InstitutionProfile, ServiceType
 from shared.reference import GZ_LATITUDE, GZ_LONGITUDE, district_by_name_or_code, streets
 
 CONCLUSION_ZH: dict[str, str] = {"compliant": "合格", "rectification_required": "责令整改", "non_compliant": "不合格"}
@@ -129,30 +129,39 @@ class QualityGradeOut(BaseModel):
     note_zh: str
 
 
-class PublicInstitutionOut(BaseModel):
-    """One filed institution as the public sees it. ``distance_km`` only in a ``near`` search."""
+class PublicInstitutionOut(InstitutionProfile):
+    """One filed institution as the public sees it: the profile, read from the institution's row,
+    but for the fields hidden below (so a new field of the profile is shown). ``distance_km`` only
+    in a ``near`` search."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
 
     id: UUID
-    name: str
-    operating_model: str = Field(description="public | public_private | private | employer | …")
-    operating_model_zh: str
-    service_types: list[str]
-    service_types_zh: list[str]
+    # read from the row, not shown: district and street are shown with their names
+    uscc: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    organiser_type: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    district_code: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    street_code: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    premises_area_m2: float | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    classes: list[Any] | None = Field(default=None, exclude=True)  # type: ignore[assignment]
     district: CodeName
     street: CodeName
-    address: str
-    latitude: float
-    longitude: float
-    total_slots: int
-    puhui_slots: int
-    monthly_fee_yuan: int
-    meals: bool
     credit_grade: Literal["A", "B", "C", "D"] | None = Field(description="null: 未评级 (not graded yet)")
     latest_inspection: LatestInspectionOut | None
     quality_assessment: QualityGradeOut | None = Field(
         default=None, description="the latest on-site quality assessment (WS/T 821); absent: 未评估"
     )
     distance_km: float | None = Field(default=None, description="great-circle distance from near, 3 decimals")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def operating_model_zh(self) -> str:
+        return OPERATING_MODEL_ZH.get(self.operating_model, self.operating_model)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def service_types_zh(self) -> list[str]:
+        return [SERVICE_TYPE_ZH.get(t, t) for t in self.service_types]
 
 
 class PublicInstitutionPage(BaseModel):

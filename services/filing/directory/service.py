@@ -8,10 +8,11 @@ phone numbers, no officer ids.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.directory import repository
@@ -38,47 +39,9 @@ class SearchRequest:
 
 
 @dataclass(frozen=True)
-class InspectionView:
-    conclusion: str
-    published_at: datetime
-    summary_zh: str
-
-
-@dataclass(frozen=True)
-class QualityView:
-    grade: str
-    veto_failed: bool
-    scheme_version: str
-    assessed_at: datetime
-    reassess_by: date
-
-
-@dataclass(frozen=True)
-class PublicInstitutionView:
-    id: uuid.UUID
-    name: str
-    operating_model: str
-    service_types: list[str]
-    district_code: str
-    district_name: str
-    street_code: str
-    street_name: str
-    address: str
-    latitude: float
-    longitude: float
-    total_slots: int
-    puhui_slots: int
-    monthly_fee_yuan: int
-    meals: bool
-    credit_grade: str | None
-    latest_inspection: InspectionView | None
-    distance_km: float | None = None
-    quality: QualityView | None = None
-
-
-@dataclass(frozen=True)
 class DirectoryPage:
-    items: list[PublicInstitutionView]
+    # filed institutions with their projections' facts (repository._columns), ``distance_km`` in a near search
+    items: Sequence[Row[Any]]
     page: int
     page_size: int
     total: int
@@ -108,64 +71,20 @@ def _criteria(request: SearchRequest) -> repository.Criteria:
     )
 
 
-def _view(row: Any, *, distance_km: float | None = None) -> PublicInstitutionView:
-    district = districts().get(row.district_code)
-    street = streets().get(row.street_code)
-    inspection = None
-    if row.inspection_conclusion is not None:
-        inspection = InspectionView(
-            conclusion=row.inspection_conclusion,
-            published_at=row.inspection_published_at,
-            summary_zh=row.inspection_summary_zh,
-        )
-    return PublicInstitutionView(
-        id=row.id,
-        name=row.name,
-        operating_model=row.operating_model,
-        service_types=list(row.service_types),
-        district_code=row.district_code,
-        # codes were validated against the reference data at filing; the code stands in if not
-        district_name=district.name if district else row.district_code,
-        street_code=row.street_code,
-        street_name=street.name if street else row.street_code,
-        address=row.address,
-        latitude=row.latitude,
-        longitude=row.longitude,
-        total_slots=row.total_slots,
-        puhui_slots=row.puhui_slots,
-        monthly_fee_yuan=row.monthly_fee_yuan,
-        meals=row.meals,
-        credit_grade=row.credit_grade,
-        latest_inspection=inspection,
-        distance_km=distance_km,
-        quality=None
-        if row.quality_grade is None
-        else QualityView(
-            grade=row.quality_grade,
-            veto_failed=row.quality_veto_failed,
-            scheme_version=row.quality_scheme_version,
-            assessed_at=row.quality_assessed_at,
-            reassess_by=row.quality_reassess_by,
-        ),
-    )
-
-
 async def search(session: AsyncSession, request: SearchRequest) -> DirectoryPage:
     """Filed institutions matching the filters: by distance when ``near`` is given, else by name."""
     criteria = _criteria(request)
     rows, total = await repository.search(
         session, criteria, offset=(request.page - 1) * request.page_size, limit=request.page_size
     )
-    with_distance = criteria.near is not None
-    items = [_view(row, distance_km=round(row.distance_km, 3) if with_distance else None) for row in rows]
-    return DirectoryPage(items=items, page=request.page, page_size=request.page_size, total=total)
+    return DirectoryPage(items=rows, page=request.page, page_size=request.page_size, total=total)
 
 
-async def get_public_institution(session: AsyncSession, institution_id: uuid.UUID) -> PublicInstitutionView:
+async def get_public_institution(session: AsyncSession, institution_id: uuid.UUID) -> Row[Any]:
     row = await repository.find_filed(session, institution_id)
     if row is None:
         raise PublicInstitutionNotFound()
-    return _view(row)
+    return row
 
 
 async def record_grade(session: AsyncSession, data: InstitutionGradedV1, *, event_id: str) -> bool:

@@ -17,9 +17,7 @@ from services.filing.institutions.errors import (
     UsccAlreadyFiled,
 )
 from services.filing.institutions.schemas import (
-    CLASS_LIMITS,
     ChangeResultOut,
-    ClassOut,
     DecisionIn,
     DeregistrationIn,
     DocumentOut,
@@ -38,8 +36,6 @@ from shared.db import DbSession
 from shared.documents import DEFAULT_MAX_BYTES, MAGIC, PayloadTooLarge, UnsupportedMediaType, read_upload
 from shared.edge import DOCUMENT_CSP
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
-from shared.events.filing import OPERATING_MODEL_ZH
-from shared.reference import districts, streets
 from shared.scope import read_scope, require_readable
 from shared.workdays import WorkdayCalendar
 
@@ -71,42 +67,9 @@ def _rules_of(settings: object) -> service.FilingRules:
 
 
 def _out(institution: Institution, change: InstitutionChange | None = None) -> InstitutionOut:
-    return InstitutionOut(
-        id=institution.id,
-        uscc=institution.uscc,
-        name=institution.name,
-        organiser_type=institution.organiser_type,
-        operating_model=institution.operating_model,
-        operating_model_zh=OPERATING_MODEL_ZH[institution.operating_model],
-        service_types=list(institution.service_types),
-        district_code=institution.district_code,
-        district_name=districts()[institution.district_code].name,
-        street_code=institution.street_code,
-        street_name=streets()[institution.street_code].name,
-        address=institution.address,
-        latitude=institution.latitude,
-        longitude=institution.longitude,
-        premises_area_m2=institution.premises_area_m2,
-        classes=[
-            ClassOut(class_type=c["class_type"], class_type_zh=CLASS_LIMITS[c["class_type"]][1], size=c["size"])
-            for c in institution.classes
-        ],
-        total_slots=institution.total_slots,
-        puhui_slots=institution.puhui_slots,
-        monthly_fee_yuan=institution.monthly_fee_yuan,
-        meals=institution.meals,
-        contact_phone=institution.contact_phone,
-        documents=dict(institution.documents),
-        status=institution.status,
-        status_zh=service.STATUS_ZH[institution.status],
-        submission=institution.submission,
-        submitted_at=institution.submitted_at,
-        decision_due=institution.decision_due,
-        decision_due_provisional=institution.decision_due_provisional,
-        filed_at=institution.filed_at,
-        deregistered_at=institution.deregistered_at,
-        pending_change=_change_out(change),
-    )
+    out = InstitutionOut.model_validate(institution, from_attributes=True)
+    out.pending_change = _change_out(change)
+    return out
 
 
 def _change_out(change: InstitutionChange | None) -> PendingChangeOut | None:
@@ -118,28 +81,6 @@ def _change_out(change: InstitutionChange | None) -> PendingChangeOut | None:
         requested_at=change.requested_at,
         decision_due=change.decision_due,
         decision_due_provisional=change.decision_due_provisional,
-    )
-
-
-def _input(body: InstitutionCreate) -> service.FilingInput:
-    return service.FilingInput(
-        uscc=body.uscc,
-        name=body.name,
-        organiser_type=body.organiser_type,
-        operating_model=body.operating_model,
-        service_types=list(body.service_types),
-        district=body.district,
-        street_code=body.street_code,
-        address=body.address,
-        latitude=body.latitude,
-        longitude=body.longitude,
-        premises_area_m2=body.premises_area_m2,
-        classes=[c.model_dump() for c in body.classes],
-        puhui_slots=body.puhui_slots,
-        monthly_fee_yuan=body.monthly_fee_yuan,
-        meals=body.meals,
-        contact_phone=body.contact_phone,
-        documents={str(kind): digest for kind, digest in body.documents.items()},
     )
 
 
@@ -156,9 +97,7 @@ WRITE_ERRORS = error_responses(InvalidInput, Unauthenticated, Forbidden, Distric
 async def submit_institution(
     body: InstitutionCreate, session: DbSession, officer: FilingOfficer, request: Request, response: Response
 ) -> InstitutionOut:
-    institution = await service.submit(
-        session, request.app.state.outbox, _rules(request), _input(body), officer=officer
-    )
+    institution = await service.submit(session, request.app.state.outbox, _rules(request), body, officer=officer)
     response.headers["Location"] = f"/v1/institutions/{institution.id}"
     return _out(institution)
 
@@ -173,7 +112,7 @@ async def resubmit_institution(
     institution_id: uuid.UUID, body: InstitutionCreate, session: DbSession, officer: FilingOfficer, request: Request
 ) -> InstitutionOut:
     institution = await service.resubmit(
-        session, request.app.state.outbox, _rules(request), institution_id, _input(body), officer=officer
+        session, request.app.state.outbox, _rules(request), institution_id, body, officer=officer
     )
     return _out(institution)
 

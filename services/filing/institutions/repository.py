@@ -9,7 +9,6 @@ from sqlalchemy import Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import configure_mappers
 
 from services.filing.models import DocumentBlob, Institution, InstitutionChange
 
@@ -54,18 +53,15 @@ async def insert_new(session: AsyncSession, values: Mapping[str, Any]) -> Instit
     if all its documents exist and its code is not filed yet, and return it as an ``Institution``;
     None if not (nothing written: ``existing_documents`` then tells which check failed).
 
-    The returned object is transient and holds ``values`` without the ORM's change tracking (the
-    row was written by this Core statement; the object is read, for the event and the answer, and
-    never flushed); the database's defaults (``created_at``, ``updated_at``) are not read back.
+    The returned object is transient, outside the session (the row was written by this Core
+    statement; the object is read, for the event and the answer, and never flushed); the database's
+    defaults (``created_at``, ``updated_at``) are not read back.
     """
     digests = sorted(set(values["documents"].values()))
     params = {**values, "digests": digests, "digest_count": len(digests)}
     if (await session.execute(_INSERT_IF_DOCUMENTS_EXIST_AND_USCC_NEW, params)).first() is None:
         return None
-    configure_mappers()  # (a no-op once done) what new_instance needs and Institution() would do
-    institution: Institution = Institution.__mapper__.class_manager.new_instance()
-    institution.__dict__.update(values)
-    return institution
+    return Institution(**values)
 
 
 async def pending_change(session: AsyncSession, institution_id: uuid.UUID) -> InstitutionChange | None:

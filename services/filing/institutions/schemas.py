@@ -6,12 +6,23 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, computed_field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from shared.events.filing import OPERATING_MODEL_ZH, ClassType, OperatingModel, ServiceType
+from shared.events.filing import (
+    CLASS_TYPE_ZH,
+    OPERATING_MODEL_ZH,
+    Change,
+    ClassPlan,
+    ClassType,
+    InstitutionProfile,
+    OperatingModel,
+    ServiceType,
+    fields_marked,
+)
 from shared.identifiers import IdentifierError, validate_uscc
-from shared.reference import GZ_LATITUDE, GZ_LONGITUDE
+from shared.reference import GZ_LATITUDE, GZ_LONGITUDE, districts, streets
 from shared.text import FreeText, PublicName, PublicText, RequestModel
 
 # 托育机构设置标准（试行） class sizes: (maximum children per class, Chinese name)
@@ -77,28 +88,50 @@ def _check_longitude(value: float) -> float:
     return value
 
 
-class InstitutionCreate(RequestModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class FilingRecord(InstitutionProfile):
+    """An institution's filing: its public profile plus what only the administration sees. The
+    institution row has a column of each field; ``Change`` markers say how a change takes effect."""
+
+    contact_phone: Annotated[str | None, Change.MINOR] = None
+    documents: Annotated[dict[str, str], Change.KEY]
+
+
+# Changes of these fields need a decision; changes of the others apply at once.
+KEY_FIELDS = fields_marked(FilingRecord, Change.KEY)
+MINOR_FIELDS = fields_marked(FilingRecord, Change.MINOR)
+
+
+class InstitutionCreate(FilingRecord, RequestModel):
+    """A filing as submitted: the profile's fields (a new one is asked for as declared there), some
+    held to stricter input rules here. The district may be given by name; the total is computed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True)
 
     uscc: str = Field(description="统一社会信用代码 (GB 32100, 18 characters with check character)")
     name: Name = Field(description="机构名称")
     organiser_type: OrganiserType
-    operating_model: OperatingModel = Field(description=" | ".join(f"{k} {v}" for k, v in OPERATING_MODEL_ZH.items()))
     service_types: list[ServiceType] = Field(min_length=1, description="full_day 全日托 | half_day 半日托 | …")
-    district: str = Field(min_length=1, max_length=20, description="区: code (440106) or name (天河区)")
+    # resolved to the district's code by the filing service, which names the field in its errors
+    district_code: str = Field(
+        validation_alias="district", min_length=1, max_length=20, description="区: code (440106) or name (天河区)"
+    )
     street_code: str = Field(min_length=1, max_length=20, description="街道/镇 statistical division code")
     address: Address
-    latitude: float
-    longitude: float
     premises_area_m2: float = Field(gt=0, le=100_000)
-    classes: list[ClassIn] = Field(min_length=1, max_length=60)
+    classes: list[ClassIn] = Field(min_length=1, max_length=60)  # type: ignore[assignment]
+    # the sum of the classes: never given (as if the field did not exist), never dumped
+    total_slots: SkipJsonSchema[int | None] = Field(default=None, exclude=True)  # type: ignore[assignment]
     puhui_slots: int = Field(ge=0, le=100_000, description="普惠 slots, at most the total")
     monthly_fee_yuan: int = Field(ge=0, le=100_000)
-    meals: bool
     contact_phone: Phone | None = None
-    documents: dict[DocumentKind, Sha256] = Field(
+    documents: dict[DocumentKind, Sha256] = Field(  # type: ignore[assignment]
         description="material kind -> SHA-256 returned by POST /v1/documents; food_licence when meals are served"
     )
+
+    @field_validator("total_slots")
+    @classmethod
+    def _not_given(cls, value: object) -> None:
+        raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted")
 
     @field_validator("uscc")
     @classmethod
@@ -169,10 +202,22 @@ class DeregistrationIn(RequestModel):
     reason: Annotated[FreeText, StringConstraints(min_length=2, max_length=1000)]
 
 
-class ClassOut(BaseModel):
-    class_type: str
-    class_type_zh: str
-    size: int
+STATUS_ZH = {
+    "submitted": "已提交待审核",
+    "filed": "已备案",
+    "returned": "退回补正",
+    "rejected": "不予备案",
+    "deregistered": "已注销",
+}
+
+
+class ClassOut(ClassPlan):
+    model_config = ConfigDict(extra="ignore")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def class_type_zh(self) -> str:
+        return CLASS_TYPE_ZH[self.class_type]
 
 
 class PendingChangeOut(BaseModel):
@@ -183,31 +228,15 @@ class PendingChangeOut(BaseModel):
     decision_due_provisional: bool
 
 
-class InstitutionOut(BaseModel):
+class InstitutionOut(FilingRecord):
+    """An institution as filed, read from its row (``model_validate(row, from_attributes=True)``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
     id: UUID
-    uscc: str
-    name: str
-    organiser_type: str
-    operating_model: str
-    operating_model_zh: str
-    service_types: list[str]
-    district_code: str
-    district_name: str
-    street_code: str
-    street_name: str
-    address: str
-    latitude: float
-    longitude: float
-    premises_area_m2: float
-    classes: list[ClassOut]
-    total_slots: int
-    puhui_slots: int
-    monthly_fee_yuan: int
-    meals: bool
+    classes: list[ClassOut]  # type: ignore[assignment]
     contact_phone: str | None
-    documents: dict[str, str]
     status: str
-    status_zh: str
     submission: int
     submitted_at: datetime
     decision_due: date | None
@@ -215,6 +244,26 @@ class InstitutionOut(BaseModel):
     filed_at: datetime | None
     deregistered_at: datetime | None
     pending_change: PendingChangeOut | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def operating_model_zh(self) -> str:
+        return OPERATING_MODEL_ZH[self.operating_model]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def district_name(self) -> str:
+        return districts()[self.district_code].name
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def street_name(self) -> str:
+        return streets()[self.street_code].name
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status_zh(self) -> str:
+        return STATUS_ZH[self.status]
 
 
 class ChangeResultOut(BaseModel):

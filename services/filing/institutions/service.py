@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -28,14 +28,22 @@ from services.filing.institutions.errors import (
     SelfDecision,
     UsccAlreadyFiled,
 )
-from services.filing.institutions.schemas import CLASS_LIMITS, DOCUMENT_ZH
+from services.filing.institutions.schemas import (
+    CLASS_LIMITS,
+    DOCUMENT_ZH,
+    KEY_FIELDS,
+    MINOR_FIELDS,
+    STATUS_ZH,
+    DocumentKind,
+    FilingRecord,
+    InstitutionCreate,
+)
 from services.filing.models import Institution, InstitutionChange, InstitutionDecision
 from services.filing.staff import repository as staff_repository
 from services.filing.staff import service as staff_service
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.events.filing import (
-    ClassPlan,
     InstitutionChangedV1,
     InstitutionChangeRefusedV1,
     InstitutionChangeRequestedV1,
@@ -51,32 +59,6 @@ from shared.reference import ReferenceDataError, validate_location
 from shared.scope import require_district
 from shared.workdays import Deadline, WorkdayCalendar, china_today
 
-STATUS_ZH = {
-    "submitted": "已提交待审核",
-    "filed": "已备案",
-    "returned": "退回补正",
-    "rejected": "不予备案",
-    "deregistered": "已注销",
-}
-# A change of these needs a new decision; the others apply at once.
-KEY_FIELDS = frozenset(
-    {
-        "organiser_type",
-        "operating_model",
-        "district_code",
-        "street_code",
-        "address",
-        "latitude",
-        "longitude",
-        "premises_area_m2",
-        "classes",
-        "total_slots",
-        "puhui_slots",
-        "meals",
-        "documents",
-    }
-)
-MINOR_FIELDS = frozenset({"name", "service_types", "monthly_fee_yuan", "contact_phone"})
 FAMILY_MAX_CHILDREN = 5  # 家庭托育点管理办法（试行）
 
 
@@ -90,40 +72,17 @@ class FilingRules:
     carer_ratios: Mapping[str, int] | None = None
 
 
-@dataclass
-class FilingInput:
-    """A complete filing as validated by the schema; district may be a name or a code."""
-
-    uscc: str
-    name: str
-    organiser_type: str
-    operating_model: str
-    service_types: list[str]
-    district: str
-    street_code: str
-    address: str
-    latitude: float
-    longitude: float
-    premises_area_m2: float
-    classes: list[dict[str, Any]]
-    puhui_slots: int
-    monthly_fee_yuan: int
-    meals: bool
-    contact_phone: str | None = None
-    documents: dict[str, str] = field(default_factory=dict)
-
-
 def _require_scope(officer: Principal, district_code: str) -> None:
     require_district(officer, district_code, field="district")  # shared.scope: codes or names
 
 
-async def _check_documents(session: AsyncSession, documents: Mapping[str, str], meals: bool) -> None:
+async def _check_documents(session: AsyncSession, documents: Mapping[DocumentKind, str], meals: bool) -> None:
     _check_documents_complete(documents, meals)
     await _check_documents_uploaded(session, documents)
 
 
-def _check_documents_complete(documents: Mapping[str, str], meals: bool) -> None:
-    required = ["business_licence", "premises_proof", "hygiene_evaluation", "fire_safety"]
+def _check_documents_complete(documents: Mapping[DocumentKind, str], meals: bool) -> None:
+    required: list[DocumentKind] = ["business_licence", "premises_proof", "hygiene_evaluation", "fire_safety"]
     if meals:
         required.append("food_licence")
     missing = [kind for kind in required if kind not in documents]
@@ -140,7 +99,7 @@ def _check_documents_complete(documents: Mapping[str, str], meals: bool) -> None
         )
 
 
-async def _check_documents_uploaded(session: AsyncSession, documents: Mapping[str, str]) -> None:
+async def _check_documents_uploaded(session: AsyncSession, documents: Mapping[DocumentKind, str]) -> None:
     known = await repository.existing_documents(session, list(documents.values()))
     for kind, digest in documents.items():
         if digest not in known:
@@ -177,25 +136,8 @@ def _location(district: str, street_code: str) -> tuple[str, str]:
     return d.code, s.code
 
 
-def profile_of(institution: Institution) -> InstitutionProfile:
-    return InstitutionProfile(
-        uscc=institution.uscc,
-        name=institution.name,
-        organiser_type=institution.organiser_type,
-        operating_model=institution.operating_model,
-        service_types=list(institution.service_types),
-        district_code=institution.district_code,
-        street_code=institution.street_code,
-        address=institution.address,
-        latitude=institution.latitude,
-        longitude=institution.longitude,
-        premises_area_m2=institution.premises_area_m2,
-        classes=[ClassPlan.model_validate(c) for c in institution.classes],
-        total_slots=institution.total_slots,
-        puhui_slots=institution.puhui_slots,
-        monthly_fee_yuan=institution.monthly_fee_yuan,
-        meals=institution.meals,
-    )
+def _profile(institution: Institution) -> InstitutionProfile:
+    return InstitutionProfile.model_validate(institution, from_attributes=True)
 
 
 def _deadline(rules: FilingRules, start: date) -> Deadline:
@@ -219,7 +161,7 @@ async def _submitted_event(outbox: Outbox, session: AsyncSession, institution: I
             district_code=institution.district_code,
             street_code=institution.street_code,
             submitted_at=institution.submitted_at,
-            profile=profile_of(institution),
+            profile=_profile(institution),
             submission=institution.submission,
             decision_due=institution.decision_due,
             decision_due_provisional=institution.decision_due_provisional,
@@ -229,38 +171,20 @@ async def _submitted_event(outbox: Outbox, session: AsyncSession, institution: I
     )
 
 
-def _profile_values(data: FilingInput, district_code: str, street_code: str) -> dict[str, Any]:
-    return {
-        "name": data.name,
-        "organiser_type": data.organiser_type,
-        "operating_model": data.operating_model,
-        "service_types": list(data.service_types),
-        "district_code": district_code,
-        "street_code": street_code,
-        "address": data.address,
-        "latitude": data.latitude,
-        "longitude": data.longitude,
-        "premises_area_m2": data.premises_area_m2,
-        "classes": [dict(c) for c in data.classes],
-        "total_slots": sum(int(c["size"]) for c in data.classes),
-        "puhui_slots": data.puhui_slots,
-        "monthly_fee_yuan": data.monthly_fee_yuan,
-        "meals": data.meals,
-        "contact_phone": data.contact_phone,
-        "documents": dict(data.documents),
-    }
-
-
-def _apply_profile(institution: Institution, data: FilingInput, district_code: str, street_code: str) -> None:
-    _assign(institution, _profile_values(data, district_code, street_code))
+def _profile_values(data: InstitutionCreate, district_code: str, street_code: str) -> dict[str, Any]:
+    """The row's columns of a filing, its capacity checked: the location as resolved (the district
+    may have been given by name) and the total of its classes."""
+    values = data.model_dump()
+    total_slots = _check_capacity(data.operating_model, values["classes"], data.puhui_slots)
+    return {**values, "district_code": district_code, "street_code": street_code, "total_slots": total_slots}
 
 
 async def submit(
-    session: AsyncSession, outbox: Outbox, rules: FilingRules, data: FilingInput, *, officer: Principal
+    session: AsyncSession, outbox: Outbox, rules: FilingRules, data: InstitutionCreate, *, officer: Principal
 ) -> Institution:
-    district_code, street_code = _location(data.district, data.street_code)
+    district_code, street_code = _location(data.district_code, data.street_code)
     _require_scope(officer, district_code)
-    _check_capacity(data.operating_model, data.classes, data.puhui_slots)
+    profile = _profile_values(data, district_code, street_code)
     _check_documents_complete(data.documents, data.meals)
     now = datetime.now(UTC)
     deadline = _deadline(rules, rules.today())
@@ -277,7 +201,7 @@ async def submit(
         "filed_at": None,
         "deregistered_at": None,
         "version": 1,
-        **_profile_values(data, district_code, street_code),
+        **profile,
     }
     # One statement inserts the row and is both checks (documents uploaded, code not yet filed);
     # only when it inserted nothing do we look which check failed, documents first as before.
@@ -307,7 +231,7 @@ async def resubmit(
     outbox: Outbox,
     rules: FilingRules,
     institution_id: uuid.UUID,
-    data: FilingInput,
+    data: InstitutionCreate,
     *,
     officer: Principal,
 ) -> Institution:
@@ -316,13 +240,13 @@ async def resubmit(
         raise _illegal(institution, "重新提交（仅退回补正的机构可重新提交）")
     if data.uscc != institution.uscc:
         raise InvalidInput("统一社会信用代码不能在补正时更改", code="uscc_immutable", field="uscc")
-    district_code, street_code = _location(data.district, data.street_code)
+    district_code, street_code = _location(data.district_code, data.street_code)
     _require_scope(officer, district_code)
-    _check_capacity(data.operating_model, data.classes, data.puhui_slots)
+    profile = _profile_values(data, district_code, street_code)
     await _check_documents(session, data.documents, data.meals)
     now = datetime.now(UTC)
     deadline = _deadline(rules, rules.today())  # the clock restarts at the complete resubmission
-    _apply_profile(institution, data, district_code, street_code)
+    _assign(institution, profile)
     institution.status = "submitted"
     institution.submitted_by = officer.subject  # whoever submits this submission may not decide it
     institution.submission += 1
@@ -388,7 +312,7 @@ async def decide(
             session,
             InstitutionFiledV1(
                 institution_id=institution.id,
-                profile=profile_of(institution),
+                profile=_profile(institution),
                 decided_by=officer.subject,
                 decided_at=now,
                 reason=reason,
@@ -422,25 +346,7 @@ async def decide(
 
 
 def _current_values(institution: Institution) -> dict[str, Any]:
-    return {
-        "name": institution.name,
-        "organiser_type": institution.organiser_type,
-        "operating_model": institution.operating_model,
-        "service_types": list(institution.service_types),
-        "district_code": institution.district_code,
-        "street_code": institution.street_code,
-        "address": institution.address,
-        "latitude": institution.latitude,
-        "longitude": institution.longitude,
-        "premises_area_m2": institution.premises_area_m2,
-        "classes": [dict(c) for c in institution.classes],
-        "total_slots": institution.total_slots,
-        "puhui_slots": institution.puhui_slots,
-        "monthly_fee_yuan": institution.monthly_fee_yuan,
-        "meals": institution.meals,
-        "contact_phone": institution.contact_phone,
-        "documents": dict(institution.documents),
-    }
+    return FilingRecord.model_validate(institution, from_attributes=True).model_dump()
 
 
 def _assign(institution: Institution, values: Mapping[str, Any]) -> None:
@@ -497,7 +403,7 @@ async def request_change(
         await outbox.add(
             session,
             InstitutionChangedV1(
-                institution_id=institution.id, changed_fields=minor, profile=profile_of(institution), changed_at=now
+                institution_id=institution.id, changed_fields=minor, profile=_profile(institution), changed_at=now
             ),
             subject=subject,
             at=now,
@@ -571,7 +477,7 @@ async def _decide_change(
                 institution_id=institution.id,
                 change_id=change.id,
                 changed_fields=sorted(change.changes),
-                profile=profile_of(institution),
+                profile=_profile(institution),
                 changed_at=now,
             ),
             subject=subject,
