@@ -47,6 +47,9 @@ from typing import Any, TextIO
 
 import httpx
 
+from services.filing.institutions.schemas import CLASS_LIMITS, DOCUMENT_ZH
+from services.filing.settings import FilingSettings
+from services.filing.staff.service import carer_ratios
 from shared.auth import TokenSettings, mint_token
 from shared.identifiers import resident_id_check_char, uscc_check_char
 from shared.reference import District, Street, districts, streets
@@ -91,9 +94,11 @@ BRANDS = (
 )  # fmt: skip
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高梁郑谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程"
 GIVEN = "芳敏静丽娟艳霞燕玲婷雪慧颖洁琳欣悦嘉怡宁佳梅兰秀英华红晓琪珊倩雯"
-CLASS_MAX = {"infant": 10, "toddler": 15, "older": 20, "mixed": 18}
-CARER_RATIO = {"infant": 3, "toddler": 5, "older": 7, "mixed": 5}
-DOCUMENT_KINDS = ("business_licence", "premises_proof", "hygiene_evaluation", "fire_safety", "food_licence")
+# The filing service's own rules, so that the generated filings follow them as they change: class
+# limits, the carers its default settings require per class type, and the filing documents.
+CLASS_MAX = {kind: limit for kind, (limit, _) in CLASS_LIMITS.items()}
+CARER_RATIO = carer_ratios(FilingSettings.model_construct())
+DOCUMENT_KINDS = tuple(DOCUMENT_ZH)
 FORCED_OUTCOMES = ("return_then_file", "reject", "return", "pending")
 # The draws' independent observers (监督员, docs/draw.md §1.1), named by organisation. Each commits to
 # sha256(value || salt) before the plan's commit and reveals after its reveal time. A real observer
