@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.kafka import LocalKafka, die_with_parent
+from devstack.oidc import LocalOidcProvider, demo_accounts, workbench_redirect_uris
 from devstack.postgres import DATA_ROOT, SERVICES, LocalPostgres, prepare_service_database
 from shared.auth import TokenSettings, mint_token
 from shared.identifiers import uscc_check_char
@@ -31,6 +32,8 @@ from shared.settings import ServiceSettings
 # (the test suite runs the command on free ports).
 PORT_BASE = int(os.environ.get("CHILDCARE_PORT_BASE", "8000"))
 PORTS = {"filing": PORT_BASE + 1, "inspection": PORT_BASE + 2, "credit": PORT_BASE + 3, "reporting": PORT_BASE + 4}
+# the local OpenID Connect provider (devstack/oidc/), the issuer of the officers' sign-in
+OIDC_PORT = PORT_BASE + 10
 ROOT = Path(__file__).resolve().parents[1]
 WEB_DIR = ROOT / "web"  # the public pages and the dashboard, served by the filing service at /ui/
 DEMO_MARKER = DATA_ROOT / "demo-city.json"  # written once the demo city is loaded: later starts skip it
@@ -174,6 +177,17 @@ def smoke_check(token_settings: ServiceSettings) -> float:
     raise SystemExit("smoke: the institution did not reach the ledger and the credit record within 15 s")
 
 
+def sign_in_check(issuer: str, redirect_uri: str) -> None:
+    """An officer signs in through the local provider as the workbench will, and the filing service
+    accepts the provider's access token."""
+    from devstack.oidc import sign_in
+
+    token = sign_in(issuer, "demo-officer-440106", redirect_uri=redirect_uri)["access_token"]
+    status, body = _http("GET", f"http://127.0.0.1:{PORTS['filing']}/v1/institutions", token=token)
+    if status != 200:
+        raise SystemExit(f"sign-in: filing answered {status} to the provider's access token: {body}")
+
+
 def _upload(url: str, content: bytes, token: str) -> str:
     request = urllib.request.Request(url, data=content, method="POST")
     request.add_header("Content-Type", "application/pdf")
@@ -204,6 +218,13 @@ def main(argv: list[str] | None = None) -> None:
     bootstrap = kafka.start()
     # the admin step: topics, the services' SCRAM users and their ACLs (services may not create them)
     kafka.provision(partitions=ServiceSettings().topic_partitions)
+    oidc = LocalOidcProvider(
+        DATA_ROOT / "oidc",
+        OIDC_PORT,
+        redirect_uris=workbench_redirect_uris(
+            [f"http://127.0.0.1:{PORTS['filing']}", f"http://localhost:{PORTS['filing']}"]
+        ),
+    )
     services: list[ServiceProcess] = []
     postgres: LocalPostgres | None = None
     stopping = False
@@ -223,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
             except subprocess.TimeoutExpired:
                 svc.proc.kill()
         kafka.stop()
+        oidc.stop()
         if postgres is not None:
             postgres.stop()
         print("▶ stopped", flush=True)
@@ -255,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
                 assert postgres is not None
                 urls[service] = prepare_service_database(postgres, service)
 
+        print("▶ OpenID Connect provider (npm oidc-provider, demo officer accounts) …", flush=True)
+        issuer = oidc.start()
         for service in SERVICES:
             port = PORTS[service]
             env = {
@@ -262,6 +286,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{service.upper()}_DATABASE_URL": urls[service],
                 f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 f"{service.upper()}_ENVIRONMENT": os.environ.get("CHILDCARE_ENVIRONMENT", "development"),
+                f"{service.upper()}_OIDC_ISSUER": issuer,
                 **web_env(service),
             }
             if service == "reporting" and "REPORTING_LEDGER_SIGNING_KEY" not in os.environ:
@@ -303,13 +328,18 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  kafka        {bootstrap}          data: {kafka.data_dir}")
         if postgres is not None:
             print(f"  postgres     {postgres.url('postgres')}")
-        print("\n  token:  .venv/bin/python -m shared.auth --role filing_officer   (roles: filing_officer,")
-        print("          supervisor, inspector, credit_officer, ops, agency:<name>)")
+        print(f"  oidc         {issuer}    {issuer}/.well-known/openid-configuration   {oidc.log}")
+        print("\n  sign in:  ./dev sign-in demo-officer-440106   (prints an access token; demo accounts, no password:")
+        print(f"            {', '.join(demo_accounts())})")
+        print("  token:  .venv/bin/python -m shared.auth --role filing_officer   (HS256 development token; roles:")
+        print("          filing_officer, supervisor, inspector, credit_officer, ops, agency:<name>)")
 
         token_settings = TokenSettings()
         if args.check:
             seconds = smoke_check(token_settings)
             print(f"\n✔ smoke: institution filed → credit record and ledger entry visible in {seconds:.2f}s")
+            sign_in_check(issuer, oidc.redirect_uris[0])
+            print("✔ sign-in: demo-officer-440106 through the OIDC provider (code + PKCE) → filing answered 200")
             return
         pages = f"http://127.0.0.1:{PORTS['filing']}/ui"
         print(f"\n  托育地图 (directory)    {pages}/")

@@ -1,5 +1,6 @@
-"""The README's run command, as a user runs it: it starts Kafka, PostgreSQL and the four services
-from nothing, files an institution over HTTP and sees it in credit and the ledger, then stops."""
+"""The README's run command, as a user runs it: it starts Kafka, PostgreSQL, the OpenID Connect
+provider and the four services from nothing, files an institution over HTTP and sees it in credit and
+the ledger, signs an officer in through the provider, then stops."""
 
 from __future__ import annotations
 
@@ -29,10 +30,11 @@ def free_port_block(size: int = 5) -> int:
 
 def test_run_command_brings_up_the_platform_and_the_slice_works(tmp_path: Path) -> None:
     kafka_port = free_port()
+    port_base = free_port_block(11)  # the services on +1 … +4, the OIDC provider on +10
     env = {
         **os.environ,
         "CHILDCARE_DATA": str(tmp_path / "data"),
-        "CHILDCARE_PORT_BASE": str(free_port_block()),
+        "CHILDCARE_PORT_BASE": str(port_base),
         "CHILDCARE_KAFKA_PORT": str(kafka_port),
     }
     for service in ("FILING", "INSPECTION", "CREDIT", "REPORTING"):
@@ -50,7 +52,9 @@ def test_run_command_brings_up_the_platform_and_the_slice_works(tmp_path: Path) 
     for service in ("filing", "inspection", "credit", "reporting"):
         assert f"  {service}" in output
     assert "✔ smoke: institution filed → credit record and ledger entry visible" in output
+    assert "✔ sign-in: demo-officer-440106 through the OIDC provider (code + PKCE) → filing answered 200" in output
     assert "▶ stopped" in output
-    # everything it started, it stopped: no broker left on the port
-    with socket.socket() as s:
-        assert s.connect_ex(("127.0.0.1", kafka_port)) != 0
+    # everything it started, it stopped: no broker and no identity provider left on their ports
+    for port in (kafka_port, port_base + 10):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0
