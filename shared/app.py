@@ -26,10 +26,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from shared.audit import audit_router, install_refusal_audit, install_write_audit
-from shared.consumer import ConsumerRunner, Handler
+from shared.consumer import ConsumerRunner
 from shared.db import Database, Timeouts
 from shared.edge import EdgeGuard, EdgeLimits, PublicRateLimit, PublicRateLimitMiddleware, document_rate_limits
 from shared.errors import install_error_handlers
+from shared.handlers import Handlers
 from shared.kafka import kafka_reachable, make_producer, missing_topics
 from shared.kafka_access import PRINCIPALS
 from shared.logging import configure_logging
@@ -56,7 +57,7 @@ class ServiceContext:
 class ConsumerSpec:
     name: str
     topics: list[str]
-    handlers: dict[str, Handler]
+    handlers: Handlers  # event type → handler (shared.handlers)
 
 
 @dataclass

@@ -2,14 +2,15 @@
 
 A consumer applies a fetched batch of records in one transaction. Handlers may defer work that only
 needs doing once per batch (a grade recomputed from all of a subject's entries, rows written with one
-executemany) with ``at_batch_end`` or through ``batch_scope(session)``; outside a consumer's
-transaction (an API request, a rebuild, a unit test) the work runs at once.
+executemany) with a ``BatchCollector`` (items gathered over the batch, one function run over all of
+them at its end) or ``at_batch_end``; outside a consumer's transaction (an API request, a rebuild, a
+unit test) the work runs at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,3 +61,39 @@ async def at_batch_end(session: AsyncSession, key: Hashable, work: Work) -> None
         await work()
     else:
         scope.defer(key, work)
+
+
+class BatchCollector(Generic[T]):
+    """Items gathered over a consumer's batch, and one function (``write``) run over all of them at
+    its end, in the order they were added: the rows of a batch written with one statement, the
+    subjects it touched evaluated together. Outside a consumer's transaction ``add`` runs ``write``
+    at once on the one item, so a request, a rebuild and a batch of one write the same rows.
+
+    ``write`` may add to collectors (this one included): what it adds is written before the
+    transaction commits. ``key`` names the collector inside the batch's scope, unique per kind."""
+
+    def __init__(self, key: str, write: Callable[[AsyncSession, list[T]], Awaitable[None]]) -> None:
+        self.key = key
+        self.write = write
+
+    async def add(self, session: AsyncSession, item: T) -> None:
+        scope = batch_scope(session)
+        if scope is None:
+            await self.write(session, [item])
+            return
+        items: list[T] = scope.state(self.key, list)
+        items.append(item)
+        await at_batch_end(session, self.key, lambda: self.flush(session))
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Write what the batch added so far now (e.g. before a read that must see it); nothing
+        outside a batch, where every item was written when added."""
+        scope = batch_scope(session)
+        if scope is None:
+            return
+        items: list[T] = scope.state(self.key, list)
+        if not items:
+            return
+        taken = list(items)
+        items.clear()
+        await self.write(session, taken)

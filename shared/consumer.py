@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -138,7 +138,7 @@ class ConsumerRunner:
         metrics: Metrics,
         kafka: KafkaAccess,
         topics: list[str],
-        handlers: dict[str, Handler],
+        handlers: Mapping[str, Handler],
         namespace: str = "",
         max_attempts: int = 3,
         retry_backoff: float = 0.2,

@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.batch import batch_scope
+from shared.batch import BatchCollector
 from shared.db import NAMING_CONVENTION, OUTBOX_WRITTEN, Database, driver_connection
 from shared.events import CONTENT_TYPE, CloudEvent, EventData
 from shared.ids import uuid7
@@ -110,22 +110,21 @@ class Outbox:
         envelope = self.envelope(data, subject=subject, at=at)
         row = (envelope.id, qualified(self.namespace, data.topic), subject, envelope.type, envelope.to_json())
         session.info[OUTBOX_WRITTEN] = True
-        scope = batch_scope(session)
-        if scope is None:
-            await (await driver_connection(session)).execute(_INSERT_OUTBOX, *row)
-            return envelope
-        # Inside a consumer's batch: the rows are written together (one executemany) before it
+        # Inside a consumer's batch the rows are written together (one executemany) before it
         # commits, in the order they were added, so their ids keep every subject's order.
-        rows: list[tuple[str, ...]] = scope.state("outbox.rows", list)
-        rows.append(row)
-
-        async def write_rows() -> None:
-            pending = list(rows)
-            rows.clear()
-            await (await driver_connection(session)).executemany(_INSERT_OUTBOX, pending)
-
-        scope.defer("outbox.rows", write_rows)
+        await _OUTBOX_ROWS.add(session, row)
         return envelope
+
+
+async def _write_outbox_rows(session: AsyncSession, rows: list[tuple[str, ...]]) -> None:
+    connection = await driver_connection(session)
+    if len(rows) == 1:
+        await connection.execute(_INSERT_OUTBOX, *rows[0])
+    else:
+        await connection.executemany(_INSERT_OUTBOX, rows)
+
+
+_OUTBOX_ROWS: BatchCollector[tuple[str, ...]] = BatchCollector("outbox.rows", _write_outbox_rows)
 
 
 ProducerFactory = Callable[[], Any]

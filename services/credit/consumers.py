@@ -8,7 +8,7 @@ twice counts once; and the grade is recomputed from all entries afterwards, neve
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +28,7 @@ from services.credit.policy import (
 )
 from services.credit.service import CreditEnv, Source
 from shared.app import ConsumerSpec, ServiceContext
-from shared.batch import batch_scope
-from shared.consumer import Handler
+from shared.batch import BatchCollector
 from shared.events import DecodedEvent
 from shared.events.credit import CreditPolicyActivatedV1, CreditRepairAppliedV1, CreditRepairDecidedV1
 from shared.events.filing import (
@@ -47,34 +46,32 @@ from shared.events.inspection import (
     ViolationConfirmedV1,
     ViolationEscalatedV1,
 )
+from shared.handlers import Handlers
 from shared.topics import CREDIT_EVENTS, FILING_EVENTS, INSPECTION_EVENTS
 
 SEVERITY_ZH = {"minor": "轻微", "general": "一般", "serious": "严重", "critical": "特别严重"}
 
 
-def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
+def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
     outbox = ctx.outbox
 
     def src(event: DecodedEvent) -> Source:
         return Source(event_id=event.envelope.id, event_type=event.envelope.type)
 
+    async def evaluate(session: AsyncSession, subjects: list[tuple[str, str]]) -> None:
+        # each subject once, in the order the batch first touched it
+        await service.reevaluate_many(session, outbox, env, list(dict.fromkeys(subjects)))
+
+    # No reason is passed: the history's reasons are derived from the facts themselves (timeline.py),
+    # so that a replay in any order writes the same words. Once per subject per consumed batch, all of
+    # the batch's subjects together at its end: the grade and its history are a function of the
+    # subject's dated entries, so evaluating after the batch's last entry ends where evaluating after
+    # each would.
+    regrades = BatchCollector[tuple[str, str]]("credit.regrade", evaluate)
+    registry = Handlers()
+
     async def regrade(session: AsyncSession, kind: str, subject_id: str) -> None:
-        # No reason is passed: the history's reasons are derived from the facts themselves
-        # (timeline.py), so that a replay in any order writes the same words. Once per subject per
-        # consumed batch, all of the batch's subjects together at its end: the grade and its history
-        # are a function of the subject's dated entries, so evaluating after the batch's last entry
-        # ends where evaluating after each would.
-        scope = batch_scope(session)
-        if scope is None:
-            await service.reevaluate(session, outbox, env, kind=kind, subject_id=subject_id)
-            return
-        subjects: dict[tuple[str, str], None] = scope.state("credit.regrade", dict)  # insertion-ordered set
-        subjects[(kind, subject_id)] = None
-
-        async def evaluate_all() -> None:
-            await service.reevaluate_many(session, outbox, env, list(subjects))
-
-        scope.defer("credit.regrade", evaluate_all)
+        await regrades.add(session, (kind, subject_id))
 
     async def institution(session: AsyncSession, event: DecodedEvent, institution_id: str, at: datetime) -> None:
         """An event that scores nothing still opens the record (and so sets a first grade)."""
@@ -83,9 +80,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         )
         await regrade(session, "institution", institution_id)
 
-    async def on_submitted(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, InstitutionSubmittedV1)
+    @registry.on(InstitutionSubmittedV1)
+    async def on_submitted(session: AsyncSession, data: InstitutionSubmittedV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
         await service.open_record(
             session,
@@ -99,9 +95,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         )
         await regrade(session, "institution", iid)
 
-    async def on_filed(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, InstitutionFiledV1)
+    @registry.on(InstitutionFiledV1)
+    async def on_filed(session: AsyncSession, data: InstitutionFiledV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
         await service.open_record(
             session,
@@ -115,9 +110,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         )
         await regrade(session, "institution", iid)
 
-    async def on_deregistered(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, InstitutionDeregisteredV1)
+    @registry.on(InstitutionDeregisteredV1)
+    async def on_deregistered(session: AsyncSession, data: InstitutionDeregisteredV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
         await service.open_record(
             session, outbox, kind="institution", subject_id=iid, at=data.deregistered_at, source=src(event)
@@ -126,9 +120,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         await service.mark_deregistered(session, iid, data.deregistered_at)
         await regrade(session, "institution", iid)
 
-    async def on_staff_hired(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, StaffHiredV1)
+    @registry.on(StaffHiredV1)
+    async def on_staff_hired(session: AsyncSession, data: StaffHiredV1, event: DecodedEvent) -> None:
         # A person's record carries only the keyed reference, never a name or ID number.
         await service.open_record(
             session, outbox, kind="person", subject_id=data.person_ref, at=event.envelope.time, source=src(event)
@@ -163,9 +156,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         )
         await regrade(session, "institution", institution_id)
 
-    async def on_report_submitted(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, AnnualReportSubmittedV1)
+    @registry.on(AnnualReportSubmittedV1)
+    async def on_report_submitted(session: AsyncSession, data: AnnualReportSubmittedV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
         if not data.on_time:  # a late report scores nothing (the overdue entry already counts)
             await institution(session, event, iid, data.submitted_at)
@@ -180,9 +172,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             detail_zh=f"{data.year}年度报告按期报送",
         )
 
-    async def on_report_overdue(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, AnnualReportOverdueV1)
+    @registry.on(AnnualReportOverdueV1)
+    async def on_report_overdue(session: AsyncSession, data: AnnualReportOverdueV1, event: DecodedEvent) -> None:
         # Counts from the day after the due date (Beijing), whenever the sweep noticed it.
         effective = service.beijing_midnight(data.due_date) + timedelta(days=1)
         await entry_for_institution(
@@ -195,9 +186,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             detail_zh=f"{data.year}年度报告逾期未报送（应于{data.due_date.isoformat()}前报送）",
         )
 
-    async def on_violation_confirmed(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, ViolationConfirmedV1)
+    @registry.on(ViolationConfirmedV1)
+    async def on_violation_confirmed(session: AsyncSession, data: ViolationConfirmedV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
         key = f"violation:{data.violation_id}"
         detail = f"{data.title_zh}（{data.code}，{SEVERITY_ZH[data.severity]}）：{data.description}"
@@ -242,9 +232,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         )
         await regrade(session, "person", data.person_ref)
 
-    async def on_violation_escalated(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, ViolationEscalatedV1)
+    @registry.on(ViolationEscalatedV1)
+    async def on_violation_escalated(session: AsyncSession, data: ViolationEscalatedV1, event: DecodedEvent) -> None:
         await entry_for_institution(
             session,
             event,
@@ -255,9 +244,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             detail_zh=f"违法违规行为（{SEVERITY_ZH[data.severity]}）逾期未整改，整改期限{data.rectification_due.isoformat()}",
         )
 
-    async def on_violation_closed(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, ViolationClosedV1)
+    @registry.on(ViolationClosedV1)
+    async def on_violation_closed(session: AsyncSession, data: ViolationClosedV1, event: DecodedEvent) -> None:
         await entry_for_institution(
             session,
             event,
@@ -268,9 +256,10 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             detail_zh=f"违法违规行为{data.violation_id}经复查整改到位",
         )
 
-    async def on_result_published(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, InspectionResultPublishedV1)
+    @registry.on(InspectionResultPublishedV1)
+    async def on_result_published(
+        session: AsyncSession, data: InspectionResultPublishedV1, event: DecodedEvent
+    ) -> None:
         iid = str(data.institution_id)
         if data.conclusion != "compliant" or data.violation_count != 0:
             await institution(session, event, iid, data.published_at)  # violations count through ViolationConfirmedV1
@@ -285,9 +274,8 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
             detail_zh=f"检查未发现问题（{data.inspected_at.astimezone(service.BEIJING).date().isoformat()}）：{data.summary_zh}",
         )
 
-    async def on_quality_assessed(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, QualityAssessedV1)
+    @registry.on(QualityAssessedV1)
+    async def on_quality_assessed(session: AsyncSession, data: QualityAssessedV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
         # Only an on-site assessment scores (a self-assessment is the institution's own claim); a
         # failed one (veto item unmet, or the lowest grade) counts against, an A for; B/C score nothing.
@@ -316,40 +304,21 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> dict[str, Handler]:
         )
 
     # --- the credit service's own decisions, read back from its topic (see service.record_*) ---------
+    # Only these three of the credit topic: the service's outputs (grades, lists) are not inputs.
 
-    async def on_repair_applied(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, CreditRepairAppliedV1)
+    @registry.on(CreditRepairAppliedV1)
+    async def on_repair_applied(session: AsyncSession, data: CreditRepairAppliedV1, event: DecodedEvent) -> None:
         await service.record_repair_application(session, data)
 
-    async def on_repair_decided(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, CreditRepairDecidedV1)
+    @registry.on(CreditRepairDecidedV1)
+    async def on_repair_decided(session: AsyncSession, data: CreditRepairDecidedV1, event: DecodedEvent) -> None:
         await service.record_repair_decision(session, outbox, env, data)
 
-    async def on_policy_activated(session: AsyncSession, event: DecodedEvent) -> None:
-        data = event.data
-        assert isinstance(data, CreditPolicyActivatedV1)
+    @registry.on(CreditPolicyActivatedV1)
+    async def on_policy_activated(session: AsyncSession, data: CreditPolicyActivatedV1, event: DecodedEvent) -> None:
         await service.record_policy_activation(session, outbox, env, data)
 
-    table: dict[str, Callable[[AsyncSession, DecodedEvent], Awaitable[None]]] = {
-        InstitutionSubmittedV1.event_type: on_submitted,
-        InstitutionFiledV1.event_type: on_filed,
-        InstitutionDeregisteredV1.event_type: on_deregistered,
-        StaffHiredV1.event_type: on_staff_hired,
-        AnnualReportSubmittedV1.event_type: on_report_submitted,
-        AnnualReportOverdueV1.event_type: on_report_overdue,
-        ViolationConfirmedV1.event_type: on_violation_confirmed,
-        ViolationEscalatedV1.event_type: on_violation_escalated,
-        ViolationClosedV1.event_type: on_violation_closed,
-        InspectionResultPublishedV1.event_type: on_result_published,
-        QualityAssessedV1.event_type: on_quality_assessed,
-        # Only these three of the credit topic: the service's outputs (grades, lists) are not inputs.
-        CreditRepairAppliedV1.event_type: on_repair_applied,
-        CreditRepairDecidedV1.event_type: on_repair_decided,
-        CreditPolicyActivatedV1.event_type: on_policy_activated,
-    }
-    return table
+    return registry
 
 
 def make_consumers(env: CreditEnv) -> Callable[[ServiceContext], list[ConsumerSpec]]:

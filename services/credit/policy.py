@@ -15,7 +15,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Grade = Literal["A", "B", "C", "D"]
+from shared.grades import Grade
+
 ListName = Literal["serious_dishonesty", "industry_ban"]
 SubjectKind = Literal["institution", "person"]
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from shared.grades import Grade
 from shared.text import FreeText, PublicText, RequestModel
 
 Sha256 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -95,7 +96,7 @@ class CreditRecordOut(_Out):
     as_of: datetime
     policy_version: str
     score: int = Field(description="the sum of `lines[].points`")
-    grade: Literal["A", "B", "C", "D"] | None = Field(description="null until the first entry (未评级)")
+    grade: Grade | None = Field(description="null until the first entry (未评级)")
     grade_title: str
     forced_lowest_grade: bool = Field(description="an entry (e.g. child abuse) puts the subject at the lowest grade")
     published_grade: str | None = Field(description="the grade last published (InstitutionGradedV1)")

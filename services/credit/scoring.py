@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from services.credit.policy import Grade, ListName, Policy
+from services.credit.policy import ListName, Policy
+from shared.grades import Grade
 
 LineStatus = Literal["base", "counting", "capped", "expired", "repaired", "not_yet_effective", "unknown_rule", "floor"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -49,7 +49,7 @@ from services.credit.models import (
 )
 from services.credit.policy import RECTIFIED_RULE, ListName, Policy, PolicyRegistry
 from services.credit.scoring import EntryInput, Evaluation, evaluate
-from shared.batch import batch_scope
+from shared.batch import BatchCollector
 from shared.events.credit import (
     CreditListEnteredV1,
     CreditListLeftV1,
@@ -127,20 +127,49 @@ async def active_policy(session: AsyncSession, env: CreditEnv) -> Policy:
 # --- records and entries --------------------------------------------------------------------------
 
 
-@dataclass
-class _Staged:
-    """Subject rows and entries the handlers of a consumed batch recorded, written with one statement
-    each before anything reads them (``write_staged``): at the batch's end, or earlier when a handler
-    reads or updates subjects itself."""
+@dataclass(frozen=True)
+class _StagedSubject:
+    """A subject row an event opens or folds into the record; ``opened`` (its time and event id)
+    announces the record if this row creates it."""
 
-    outbox: Outbox | None = None
-    subjects: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
-    # the first event of the batch about each subject: it opens the record if the record is new
-    openers: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
-    entries: dict[uuid.UUID, dict[str, object]] = field(default_factory=dict)
+    key: tuple[str, str]
+    row: dict[str, object]
+    opened: tuple[datetime, str]
+    outbox: Outbox
 
 
-_STAGED = "credit.staged"
+@dataclass(frozen=True)
+class _StagedEntry:
+    entry_id: uuid.UUID
+    row: dict[str, object]
+
+
+async def _write_staged(session: AsyncSession, staged: list[_StagedSubject | _StagedEntry]) -> None:
+    """Subject rows (one upsert; the records it created announced in the order their first events
+    arrived — the order announcing each at once would have given), then entries (one executemany)."""
+    subjects: dict[tuple[str, str], _StagedSubject] = {}
+    entries: dict[uuid.UUID, dict[str, object]] = {}
+    for item in staged:
+        if isinstance(item, _StagedEntry):
+            entries.setdefault(item.entry_id, item.row)  # the first one recorded wins, as ON CONFLICT DO NOTHING
+        elif item.key in subjects:
+            repository.fold_subject(subjects[item.key].row, item.row)
+        else:  # the first event of the batch about the subject opens the record if it is new
+            subjects[item.key] = _StagedSubject(item.key, dict(item.row), item.opened, item.outbox)
+    if subjects:
+        # rows in key order: two consumers writing overlapping subjects lock them in the same order
+        inserted = await repository.upsert_subjects(session, [subjects[key].row for key in sorted(subjects)])
+        for key, first in subjects.items():
+            if key in inserted:
+                await _announce_opened(session, first.outbox, key, *first.opened)
+    if entries:
+        await repository.insert_entries_if_absent(session, [entries[key] for key in sorted(entries)])
+
+
+# Subject rows and entries the handlers of a consumed batch recorded, written with one statement
+# each before anything reads them (``write_staged``): at the batch's end, or earlier when a handler
+# reads or updates subjects itself. Outside a batch each is written when recorded.
+_STAGED: BatchCollector[_StagedSubject | _StagedEntry] = BatchCollector("credit.staged", _write_staged)
 
 
 async def open_record(
@@ -168,19 +197,7 @@ async def open_record(
         "opened_by_event_id": source.event_id,
         "profile_at": at if display_name is not None else None,
     }
-    scope = batch_scope(session)
-    if scope is None:
-        if await repository.upsert_subjects(session, [row]):
-            await _announce_opened(session, outbox, key, at, source.event_id)
-        return
-    staged = scope.state(_STAGED, _Staged)
-    staged.outbox = outbox
-    if key in staged.subjects:
-        repository.fold_subject(staged.subjects[key], row)
-    else:
-        staged.subjects[key] = row
-        staged.openers[key] = (at, source.event_id)
-    scope.defer(_STAGED, lambda: write_staged(session))
+    await _STAGED.add(session, _StagedSubject(key, row, (at, source.event_id), outbox))
 
 
 async def _announce_opened(
@@ -201,24 +218,9 @@ async def _announce_opened(
 
 
 async def write_staged(session: AsyncSession) -> None:
-    """Write what the batch's handlers staged so far: subject rows (one upsert; the records it
-    created announced in the order their first events arrived — the order announcing each at once
-    would have given), then entries (one executemany). Outside a batch nothing is ever staged."""
-    scope = batch_scope(session)
-    if scope is None:
-        return
-    staged = scope.state(_STAGED, _Staged)
-    if not (staged.subjects or staged.entries):
-        return
-    subjects, openers, entries = staged.subjects, staged.openers, staged.entries
-    staged.subjects, staged.openers, staged.entries = {}, {}, {}
-    # rows in key order: two consumers writing overlapping subjects lock them in the same order
-    inserted = await repository.upsert_subjects(session, [subjects[key] for key in sorted(subjects)])
-    for key, (at, event_id) in openers.items():
-        if key in inserted:
-            assert staged.outbox is not None  # set by open_record, the only one to stage subjects
-            await _announce_opened(session, staged.outbox, key, at, event_id)
-    await repository.insert_entries_if_absent(session, [entries[key] for key in sorted(entries)])
+    """Write what the batch's handlers staged so far (``_write_staged``). Outside a batch nothing is
+    ever staged."""
+    await _STAGED.flush(session)
 
 
 async def mark_deregistered(session: AsyncSession, institution_id: str, at: datetime) -> None:
@@ -265,13 +267,7 @@ async def record_entry(
             recorded_at=env.now(),
         )
     )
-    scope = batch_scope(session)
-    if scope is None:
-        await repository.insert_entries_if_absent(session, [row])
-        return
-    staged = scope.state(_STAGED, _Staged)
-    staged.entries.setdefault(entry_id, row)  # the first one recorded wins, as ON CONFLICT DO NOTHING
-    scope.defer(_STAGED, lambda: write_staged(session))
+    await _STAGED.add(session, _StagedEntry(entry_id, row))
 
 
 async def subject_facts(session: AsyncSession, kind: str, subject_id: str) -> tuple[list[EntryInput], dict[str, str]]:

@@ -18,8 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from services.credit.policy import Grade, ListName, Policy
+from services.credit.policy import ListName, Policy
 from services.credit.scoring import EntryInput, Evaluation, evaluate
+from shared.grades import Grade
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from services.filing.directory.consumers import handlers as directory_handlers
 from services.filing.staff.consumers import handlers as staff_handlers
 from shared.app import ConsumerSpec, ServiceContext
+from shared.handlers import Handlers
 from shared.topics import CREDIT_EVENTS, INSPECTION_EVENTS
 
 
 def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
-    handlers = {**staff_handlers(ctx), **directory_handlers(ctx)}
+    handlers = Handlers().include(staff_handlers(ctx)).include(directory_handlers(ctx))
     return [ConsumerSpec(name="filing", topics=[CREDIT_EVENTS, INSPECTION_EVENTS], handlers=handlers)]

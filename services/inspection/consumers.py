@@ -5,27 +5,24 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inspection.pool.consumers import handlers as pool_handlers
+from services.inspection.pool.consumers import registry as pool_handlers
 from services.inspection.unlicensed import service as unlicensed_service
 from shared.app import ConsumerSpec, ServiceContext
-from shared.consumer import Handler
 from shared.events import DecodedEvent
 from shared.events.filing import InstitutionFiledV1
+from shared.handlers import Handlers
 from shared.topics import CREDIT_EVENTS, FILING_EVENTS
 
 
-def handlers(ctx: ServiceContext) -> dict[str, Handler]:
-    table = pool_handlers()
-    pool_filed = table[InstitutionFiledV1.event_type]
+def handlers(ctx: ServiceContext) -> Handlers:
+    # The pool first: a case whose identity is recorded later finds the filing there.
+    registry = Handlers().include(pool_handlers)
 
-    async def on_filed(session: AsyncSession, event: DecodedEvent) -> None:
-        # The pool first: a case whose identity is recorded later finds the filing there.
-        await pool_filed(session, event)
-        assert isinstance(event.data, InstitutionFiledV1)
-        await unlicensed_service.on_institution_filed(session, ctx.outbox, event.data)
+    @registry.on(InstitutionFiledV1)
+    async def close_cases_of_filed(session: AsyncSession, data: InstitutionFiledV1, _: DecodedEvent) -> None:
+        await unlicensed_service.on_institution_filed(session, ctx.outbox, data)
 
-    table[InstitutionFiledV1.event_type] = on_filed
-    return table
+    return registry
 
 
 def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:

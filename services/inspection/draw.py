@@ -35,6 +35,8 @@ from fractions import Fraction
 from operator import itemgetter
 from typing import Any, TypedDict
 
+from shared.grades import GRADES
+
 ALGORITHM_V1 = "gz-childcare-draw/v1"
 ALGORITHM_V2 = "gz-childcare-draw/v2"
 ALGORITHM_V3 = "gz-childcare-draw/v3"
@@ -42,7 +44,7 @@ ALGORITHMS = (ALGORITHM_V1, ALGORITHM_V2, ALGORITHM_V3)
 ALGORITHM = ALGORITHM_V3  # what new plans are drawn with
 # v3 = v2's selection and team assignment under a seed from the server seed and the observers' reveals
 WITNESSED = (ALGORITHM_V3,)
-STRATA = ("A", "B", "C", "D", "ungraded")
+STRATA = (*GRADES, "ungraded")
 MIN_TEAM = 2
 
 

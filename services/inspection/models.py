@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import make_metadata
+from shared.grades import grade_known
 
 
 class Base(DeclarativeBase):
@@ -67,7 +68,7 @@ class TargetGrade(Base):
     """The newest credit grade (by ``graded_at``) per institution; may arrive before the filing."""
 
     __tablename__ = "target_grade"
-    __table_args__ = (CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),)
+    __table_args__ = (CheckConstraint(grade_known(), name="grade_known"),)
 
     institution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     grade: Mapped[str] = mapped_column(Text)

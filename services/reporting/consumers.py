@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import service
 from services.reporting.settings import ReportingSettings
-from services.reporting.stats.projections import project
+from services.reporting.stats.projections import projections
 from shared.app import ConsumerSpec, ServiceContext
-from shared.batch import batch_scope
-from shared.consumer import Handler
-from shared.events import CATALOGUE, DecodedEvent
+from shared.batch import BatchCollector
+from shared.events import CATALOGUE, CloudEvent, DecodedEvent, EventData
 from shared.grants import load_grants
+from shared.handlers import Handlers
 from shared.topics import DOMAIN_TOPICS
 
 CONSUMER = "reporting"
@@ -24,27 +24,22 @@ def consumers(ctx: ServiceContext) -> list[ConsumerSpec]:
     shared_fields = load_grants(settings.grants_file).common()
     leaf_format = settings.leaf_format()
 
-    async def append(session: AsyncSession, event: DecodedEvent) -> None:
-        # One transaction (the runner's, with the inbox claim): the entries and the projections commit
-        # together. The ledger entries of a consumed batch are appended together at its end, in the
-        # order the events were consumed (one head lock, one insert), which is the order appending
-        # them one by one would give.
-        scope = batch_scope(session)
-        if scope is None:
-            await service.append_event(
-                session, ctx.outbox, event.envelope, shared_fields=shared_fields, leaf_format=leaf_format
-            )
-        else:
-            pending = scope.state("reporting.ledger", list)
-            pending.append(event.envelope)
+    async def append_all(session: AsyncSession, envelopes: list[CloudEvent]) -> None:
+        await service.append_events(
+            session, ctx.outbox, envelopes, shared_fields=shared_fields, leaf_format=leaf_format
+        )
 
-            async def append_all() -> None:
-                await service.append_events(
-                    session, ctx.outbox, pending, shared_fields=shared_fields, leaf_format=leaf_format
-                )
+    # The ledger entries of a consumed batch are appended together at its end, in the order the
+    # events were consumed (one head lock, one insert), which is the order appending them one by one
+    # would give.
+    ledger = BatchCollector[CloudEvent]("reporting.ledger", append_all)
+    registry = Handlers()
 
-            scope.defer("reporting.ledger", append_all)
-        await project(session, event)
+    @registry.on(*(model for model in CATALOGUE.values() if model.topic in DOMAIN_TOPICS))
+    async def append(session: AsyncSession, _: EventData, event: DecodedEvent) -> None:
+        # One transaction (the runner's, with the inbox claim): the entries and the projections
+        # (registered after this, so applied after it) commit together.
+        await ledger.add(session, event.envelope)
 
-    ledgered: dict[str, Handler] = {t: append for t, model in CATALOGUE.items() if model.topic in DOMAIN_TOPICS}
-    return [ConsumerSpec(name=CONSUMER, topics=list(DOMAIN_TOPICS), handlers=ledgered)]
+    registry.include(projections)
+    return [ConsumerSpec(name=CONSUMER, topics=list(DOMAIN_TOPICS), handlers=registry)]

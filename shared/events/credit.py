@@ -9,9 +9,8 @@ from uuid import UUID
 from pydantic import Field
 
 from shared.events.catalogue import EventData, event
+from shared.grades import Grade
 from shared.topics import CREDIT_EVENTS
-
-Grade = Literal["A", "B", "C", "D"]
 
 
 @event("cn.gov.gz.childcare.credit.record.opened.v1", topic=CREDIT_EVENTS)

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.catalogue import EventData, event
+from shared.grades import Grade
 from shared.topics import INSPECTION_EVENTS
 
 Severity = Literal["minor", "general", "serious", "critical"]
@@ -333,9 +334,6 @@ class UnlicensedCaseClosedV1(EventData):
     closed_at: datetime
 
 
-QualityGrade = Literal["A", "B", "C", "D"]
-
-
 @event("cn.gov.gz.childcare.inspection.quality.assessed.v1", topic=INSPECTION_EVENTS)
 class QualityAssessedV1(EventData):
     """A quality assessment under a WS/T 821 scheme version. ``veto_failed``: a 基础 (veto) item was
@@ -348,7 +346,7 @@ class QualityAssessedV1(EventData):
     kind: Literal["self", "onsite"]
     score: float = Field(ge=0)
     max_score: float = Field(gt=0)
-    grade: QualityGrade
+    grade: Grade
     veto_failed: bool
     veto_failed_items: list[str] = Field(default_factory=list)
     dimension_scores: dict[str, float] = Field(default_factory=dict)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,7 +60,7 @@ def context(service: str, db: Database, namespace: str) -> ServiceContext:
 
 @asynccontextmanager
 async def consuming(
-    ctx: ServiceContext, name: str, topics: list[str], handlers: dict[str, Handler], bootstrap: str
+    ctx: ServiceContext, name: str, topics: list[str], handlers: Mapping[str, Handler], bootstrap: str
 ) -> AsyncIterator[ConsumerRunner]:
     runner = ConsumerRunner(
         name=name,

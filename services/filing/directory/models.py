@@ -13,13 +13,14 @@ from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, Index, I
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.filing.models import Base, Institution
+from shared.grades import grade_known
 
 
 class DirectoryCreditGrade(Base):
     """The newest credit grade (by ``graded_at``) the credit service published per institution."""
 
     __tablename__ = "directory_credit_grade"
-    __table_args__ = (CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),)
+    __table_args__ = (CheckConstraint(grade_known(), name="grade_known"),)
 
     institution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     grade: Mapped[str] = mapped_column(Text)
@@ -56,7 +57,7 @@ class DirectoryQualityGrade(Base):
     Self-assessments are not shown: the directory shows what assessors found."""
 
     __tablename__ = "directory_quality_grade"
-    __table_args__ = (CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),)
+    __table_args__ = (CheckConstraint(grade_known(), name="grade_known"),)
 
     institution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     assessment_id: Mapped[uuid.UUID] = mapped_column()

@@ -11,12 +11,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Row, Select, Table, func, literal, literal_column, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.directory.models import DirectoryCreditGrade, DirectoryInspectionResult, DirectoryQualityGrade
 from services.filing.models import Institution
 from shared.events.filing import InstitutionProfile
+from shared.projection import upsert_newest
 
 _institution: Table = Institution.__table__  # type: ignore[assignment]
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
@@ -135,16 +135,9 @@ async def find_filed(session: AsyncSession, institution_id: uuid.UUID) -> Row[An
 
 
 async def _upsert_newest(session: AsyncSession, model: Any, newest_by: str, **values: Any) -> bool:
-    """One row per institution, replaced only by a newer fact: an event computed earlier but
-    delivered later must not overwrite a newer one. True if ``values`` were stored."""
-    insert = pg_insert(model).values(**values)
-    updates = {name: insert.excluded[name] for name in values if name != "institution_id"}
-    stmt = insert.on_conflict_do_update(
-        index_elements=[model.institution_id],
-        set_={**updates, "updated_at": func.now()},
-        where=getattr(model, newest_by) < insert.excluded[newest_by],
-    ).returning(model.institution_id)
-    return (await session.execute(stmt)).first() is not None
+    """One row per institution, replaced only by a newer fact (shared.projection). True if
+    ``values`` were stored."""
+    return await upsert_newest(session, model, values, newest_by=newest_by, touched_at="updated_at")
 
 
 async def upsert_grade_if_newer(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from pydantic_core import PydanticCustomError
 
 from shared.events.filing import OPERATING_MODEL_ZH, SERVICE_TYPE_ZH, InstitutionProfile, ServiceType
+from shared.grades import Grade
 from shared.reference import GZ_LATITUDE, GZ_LONGITUDE, district_by_name_or_code, streets
 
 CONCLUSION_ZH: dict[str, str] = {"compliant": "合格", "rectification_required": "责令整改", "non_compliant": "不合格"}
@@ -120,7 +121,7 @@ QUALITY_GRADE_ZH: dict[str, str] = {"A": "优秀", "B": "良好", "C": "合格",
 
 
 class QualityGradeOut(BaseModel):
-    grade: Literal["A", "B", "C", "D"]
+    grade: Grade
     grade_zh: str
     veto_failed: bool = Field(description="a veto (基础) item was not met: the assessment failed")
     scheme_version: str
@@ -146,7 +147,7 @@ class PublicInstitutionOut(InstitutionProfile):
     classes: list[Any] | None = Field(default=None, exclude=True)  # type: ignore[assignment]
     district: CodeName
     street: CodeName
-    credit_grade: Literal["A", "B", "C", "D"] | None = Field(description="null: 未评级 (not graded yet)")
+    credit_grade: Grade | None = Field(description="null: 未评级 (not graded yet)")
     latest_inspection: LatestInspectionOut | None
     quality_assessment: QualityGradeOut | None = Field(
         default=None, description="the latest on-site quality assessment (WS/T 821); absent: 未评估"

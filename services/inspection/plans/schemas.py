@@ -13,9 +13,10 @@ from pydantic_core import PydanticCustomError
 from services.inspection.common import District
 from services.inspection.reference import checklist
 from shared.events.filing import OperatingModel
+from shared.grades import Grade
 from shared.text import DisplayName, PublicName, PublicText, RequestModel
 
-GradeKey = Literal["A", "B", "C", "D", "ungraded"]
+GradeKey = Literal[Grade, "ungraded"]
 Ratio = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4, allow_inf_nan=False)]
 
 

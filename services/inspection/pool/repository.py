@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inspection.models import Inspector, InspectorConflict, TargetGrade, TargetInstitution, TargetStaff
+from shared.projection import upsert_newest
 
 
 async def upsert_profile(session: AsyncSession, *, values: dict[str, Any], at: datetime, filed: bool) -> None:
@@ -46,20 +47,12 @@ async def mark_deregistered(session: AsyncSession, institution_id: uuid.UUID, at
 async def upsert_grade_if_newer(
     session: AsyncSession, *, institution_id: uuid.UUID, grade: str, graded_at: datetime, event_id: str
 ) -> None:
-    insert = pg_insert(TargetGrade).values(
-        institution_id=institution_id, grade=grade, graded_at=graded_at, event_id=event_id
-    )
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[TargetGrade.institution_id],
-            set_={
-                "grade": insert.excluded.grade,
-                "graded_at": insert.excluded.graded_at,
-                "event_id": insert.excluded.event_id,
-            },
-            # a grade computed earlier but delivered later must not replace a newer one
-            where=TargetGrade.graded_at < insert.excluded.graded_at,
-        )
+    # a grade computed earlier but delivered later must not replace a newer one
+    await upsert_newest(
+        session,
+        TargetGrade,
+        {"institution_id": institution_id, "grade": grade, "graded_at": graded_at, "event_id": event_id},
+        newest_by="graded_at",
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.inspection.models import Base
+from shared.grades import grade_known
 
 
 class QualitySchemeUse(Base):
@@ -28,7 +29,7 @@ class QualityAssessment(Base):
     __tablename__ = "quality_assessment"
     __table_args__ = (
         CheckConstraint("kind IN ('self', 'onsite')", name="kind_known"),
-        CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),
+        CheckConstraint(grade_known(), name="grade_known"),
         Index("ix_quality_assessment_institution", "institution_id", "assessed_at"),
     )
 

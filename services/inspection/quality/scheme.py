@@ -11,12 +11,12 @@ import functools
 import hashlib
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Grade = Literal["A", "B", "C", "D"]
+from shared.grades import Grade
+
 SCHEME_DIR = Path(__file__).parent / "schemes"
 # WS/T 821—2023: the seven dimensions and their points (reference-domain.md §1.5), in order.
 WST821_DIMENSIONS: tuple[tuple[str, int], ...] = (

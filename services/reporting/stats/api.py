@@ -16,14 +16,11 @@ from services.reporting.stats.errors import InstitutionUnknown, YearOutOfRange
 from services.reporting.stats.figures import DistrictFigures, StreetCoverage
 from services.reporting.stats.schemas import (
     AnnualReportsOut,
-    AnnualReportStatusOut,
     DensityOut,
     DistrictStatsOut,
     DistrictStatsPage,
     FilingDecisionsOut,
-    GradeOut,
     GradesOut,
-    InspectionOut,
     InspectionsOut,
     InstitutionSummaryOut,
     PuhuiOut,
@@ -33,11 +30,8 @@ from services.reporting.stats.schemas import (
     StaffOut,
     StreetCoverageOut,
     StreetStatsPage,
-    SummaryStaffOut,
-    SummaryViolationsOut,
     UncoveredStreetOut,
     UnlicensedCasesOut,
-    ViolationOut,
     ViolationsOut,
 )
 from shared.auth import Principal, require_roles
@@ -229,39 +223,8 @@ async def institution_summary(
     # an agency needs a data-sharing agreement, as for the ledger (raises 403 otherwise)
     view_of: AgencyView = agency_view(principal, grants_of(settings), full_roles=("ops", "supervisor"))
     view_of.require(SUMMARY_SOURCES)  # refused before anything is read
-    view = await service.institution_summary(
+    out = await service.institution_summary(
         session, institution_id, today=china_today(), report_year=report_year, policy=_policy(request)
-    )
-    out = InstitutionSummaryOut(
-        institution_id=view.institution_id,
-        status=view.status,
-        name=view.name,
-        district_code=view.district_code,
-        street_code=view.street_code,
-        operating_model=view.operating_model,
-        total_slots=view.total_slots,
-        puhui_slots=view.puhui_slots,
-        filed_at=view.filed_at,
-        deregistered_at=view.deregistered_at,
-        as_of=view.as_of,
-        staff=SummaryStaffOut(
-            active=view.staff_active,
-            by_role=view.staff_by_role,
-            certified=view.staff_certified,
-            trained=view.staff_trained,
-            certified_rate=view.certified_rate,
-            training_rate=view.training_rate,
-        ),
-        inspections=view.inspections,
-        latest_inspection=InspectionOut(**vars(view.latest_inspection)) if view.latest_inspection else None,
-        violations=SummaryViolationsOut(
-            confirmed=view.confirmed_violations,
-            open=len(view.open_violations),
-            open_by_severity=view.open_by_severity,
-            open_items=[ViolationOut(**vars(v)) for v in view.open_violations],
-        ),
-        credit_grade=GradeOut(**vars(view.grade)) if view.grade else None,
-        annual_report=AnnualReportStatusOut(**vars(view.annual_report)),
     )
     if view_of.full:
         return out

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shared.grades import GRADES
 from shared.reference import District, districts, streets
 from shared.workdays import CHINA
 

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.reporting.models import Base
+from shared.grades import grade_known
 
 
 class ProjInstitution(Base):
@@ -147,7 +148,7 @@ class ProjCreditGrade(Base):
 
     __tablename__ = "proj_credit_grade"
     __table_args__ = (
-        CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),
+        CheckConstraint(grade_known(), name="grade_known"),
         Index("ix_proj_credit_grade_institution_graded", "institution_id", "graded_at"),
     )
 
@@ -181,7 +182,7 @@ class ProjQualityAssessment(Base):
     __tablename__ = "proj_quality_assessment"
     __table_args__ = (
         CheckConstraint("kind IN ('self', 'onsite')", name="kind_known"),
-        CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade_known"),
+        CheckConstraint(grade_known(), name="grade_known"),
         Index("ix_proj_quality_assessment_institution_assessed", "institution_id", "assessed_at"),
     )
 

@@ -10,9 +10,7 @@ same event twice changes nothing either (a rebuild may meet events the inbox alr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +27,7 @@ from services.reporting.stats.models import (
     ProjUnlicensedCase,
     ProjViolation,
 )
-from shared.events import DecodedEvent, EventData
+from shared.events import DecodedEvent
 from shared.events.credit import InstitutionGradedV1
 from shared.events.filing import (
     AnnualReportOverdueV1,
@@ -53,6 +51,10 @@ from shared.events.inspection import (
     ViolationConfirmedV1,
     ViolationEscalatedV1,
 )
+from shared.handlers import Handlers
+
+# Registered after the ledger append by the consumer (services.reporting.consumers).
+projections = Handlers()
 
 
 async def _profile(
@@ -82,7 +84,8 @@ async def _profile(
     )
 
 
-async def _submitted(session: AsyncSession, event: DecodedEvent, data: InstitutionSubmittedV1) -> None:
+@projections.on(InstitutionSubmittedV1)
+async def _submitted(session: AsyncSession, data: InstitutionSubmittedV1, event: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id, last_submitted_at=data.submitted_at)
     await repo.set_identity(
         session,
@@ -108,32 +111,38 @@ async def _decision(
     )
 
 
-async def _filed(session: AsyncSession, event: DecodedEvent, data: InstitutionFiledV1) -> None:
+@projections.on(InstitutionFiledV1)
+async def _filed(session: AsyncSession, data: InstitutionFiledV1, event: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id, filed_at=data.decided_at)
     await _decision(session, event, data.institution_id, "filed", data.decided_at)
     await _profile(session, event.envelope.id, data.institution_id, data.profile, data.decided_at, "filed")
 
 
-async def _changed(session: AsyncSession, event: DecodedEvent, data: InstitutionChangedV1) -> None:
+@projections.on(InstitutionChangedV1)
+async def _changed(session: AsyncSession, data: InstitutionChangedV1, event: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     await _profile(session, event.envelope.id, data.institution_id, data.profile, data.changed_at, "changed")
 
 
-async def _returned(session: AsyncSession, event: DecodedEvent, data: InstitutionReturnedV1) -> None:
+@projections.on(InstitutionReturnedV1)
+async def _returned(session: AsyncSession, data: InstitutionReturnedV1, event: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id, returned_at=data.decided_at)
     await _decision(session, event, data.institution_id, "returned", data.decided_at)
 
 
-async def _rejected(session: AsyncSession, event: DecodedEvent, data: InstitutionRejectedV1) -> None:
+@projections.on(InstitutionRejectedV1)
+async def _rejected(session: AsyncSession, data: InstitutionRejectedV1, event: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id, rejected_at=data.decided_at)
     await _decision(session, event, data.institution_id, "rejected", data.decided_at)
 
 
-async def _deregistered(session: AsyncSession, _: DecodedEvent, data: InstitutionDeregisteredV1) -> None:
+@projections.on(InstitutionDeregisteredV1)
+async def _deregistered(session: AsyncSession, data: InstitutionDeregisteredV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id, deregistered_at=data.deregistered_at)
 
 
-async def _hired(session: AsyncSession, _: DecodedEvent, data: StaffHiredV1) -> None:
+@projections.on(StaffHiredV1)
+async def _hired(session: AsyncSession, data: StaffHiredV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     certificates = [
         {"kind": c.kind, "expires_on": c.expires_on.isoformat() if c.expires_on else None} for c in data.certificates
@@ -150,7 +159,8 @@ async def _hired(session: AsyncSession, _: DecodedEvent, data: StaffHiredV1) -> 
     await repo.upsert(session, ProjStaff, values, ["staff_id"], {k: v for k, v in values.items() if k != "staff_id"})
 
 
-async def _left(session: AsyncSession, _: DecodedEvent, data: StaffLeftV1) -> None:
+@projections.on(StaffLeftV1)
+async def _left(session: AsyncSession, data: StaffLeftV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     await repo.upsert(
         session,
@@ -161,7 +171,8 @@ async def _left(session: AsyncSession, _: DecodedEvent, data: StaffLeftV1) -> No
     )
 
 
-async def _report_submitted(session: AsyncSession, _: DecodedEvent, data: AnnualReportSubmittedV1) -> None:
+@projections.on(AnnualReportSubmittedV1)
+async def _report_submitted(session: AsyncSession, data: AnnualReportSubmittedV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     values = {"submitted_at": data.submitted_at, "on_time": data.on_time}
     await repo.upsert(
@@ -173,7 +184,8 @@ async def _report_submitted(session: AsyncSession, _: DecodedEvent, data: Annual
     )
 
 
-async def _report_overdue(session: AsyncSession, _: DecodedEvent, data: AnnualReportOverdueV1) -> None:
+@projections.on(AnnualReportOverdueV1)
+async def _report_overdue(session: AsyncSession, data: AnnualReportOverdueV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     values = {"overdue_due_date": data.due_date}
     await repo.upsert(
@@ -185,7 +197,8 @@ async def _report_overdue(session: AsyncSession, _: DecodedEvent, data: AnnualRe
     )
 
 
-async def _published(session: AsyncSession, _: DecodedEvent, data: InspectionResultPublishedV1) -> None:
+@projections.on(InspectionResultPublishedV1)
+async def _published(session: AsyncSession, data: InspectionResultPublishedV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     values = {
         "institution_id": data.institution_id,
@@ -206,7 +219,8 @@ async def _published(session: AsyncSession, _: DecodedEvent, data: InspectionRes
     )
 
 
-async def _confirmed(session: AsyncSession, _: DecodedEvent, data: ViolationConfirmedV1) -> None:
+@projections.on(ViolationConfirmedV1)
+async def _confirmed(session: AsyncSession, data: ViolationConfirmedV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     values = {
         "institution_id": data.institution_id,
@@ -219,7 +233,8 @@ async def _confirmed(session: AsyncSession, _: DecodedEvent, data: ViolationConf
     await repo.upsert(session, ProjViolation, {"violation_id": data.violation_id, **values}, ["violation_id"], values)
 
 
-async def _closed(session: AsyncSession, _: DecodedEvent, data: ViolationClosedV1) -> None:
+@projections.on(ViolationClosedV1)
+async def _closed(session: AsyncSession, data: ViolationClosedV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     values = {"institution_id": data.institution_id, "closed_at": data.closed_at}
     await repo.upsert(
@@ -231,7 +246,8 @@ async def _closed(session: AsyncSession, _: DecodedEvent, data: ViolationClosedV
     )
 
 
-async def _escalated(session: AsyncSession, _: DecodedEvent, data: ViolationEscalatedV1) -> None:
+@projections.on(ViolationEscalatedV1)
+async def _escalated(session: AsyncSession, data: ViolationEscalatedV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     values = {"institution_id": data.institution_id, "escalated_at": data.escalated_at}
     await repo.upsert(
@@ -243,7 +259,8 @@ async def _escalated(session: AsyncSession, _: DecodedEvent, data: ViolationEsca
     )
 
 
-async def _graded(session: AsyncSession, event: DecodedEvent, data: InstitutionGradedV1) -> None:
+@projections.on(InstitutionGradedV1)
+async def _graded(session: AsyncSession, data: InstitutionGradedV1, event: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     await repo.upsert(
         session,
@@ -259,7 +276,8 @@ async def _graded(session: AsyncSession, event: DecodedEvent, data: InstitutionG
     )
 
 
-async def _assessed(session: AsyncSession, _: DecodedEvent, data: QualityAssessedV1) -> None:
+@projections.on(QualityAssessedV1)
+async def _assessed(session: AsyncSession, data: QualityAssessedV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id)
     await repo.upsert(
         session,
@@ -276,13 +294,15 @@ async def _assessed(session: AsyncSession, _: DecodedEvent, data: QualityAssesse
     )
 
 
-async def _case_opened(session: AsyncSession, _: DecodedEvent, data: UnlicensedCaseOpenedV1) -> None:
+@projections.on(UnlicensedCaseOpenedV1)
+async def _case_opened(session: AsyncSession, data: UnlicensedCaseOpenedV1, _: DecodedEvent) -> None:
     values = {"district_code": data.district_code, "opened_at": data.opened_at}
     # the opening is authoritative for district and time, whether the closure came before it or not
     await repo.upsert(session, ProjUnlicensedCase, {"case_id": data.case_id, **values}, ["case_id"], values)
 
 
-async def _case_closed(session: AsyncSession, _: DecodedEvent, data: UnlicensedCaseClosedV1) -> None:
+@projections.on(UnlicensedCaseClosedV1)
+async def _case_closed(session: AsyncSession, data: UnlicensedCaseClosedV1, _: DecodedEvent) -> None:
     table = ProjUnlicensedCase.__table__
     values = {
         "case_id": data.case_id,
@@ -303,32 +323,6 @@ async def _case_closed(session: AsyncSession, _: DecodedEvent, data: UnlicensedC
     )
 
 
-Projector = Callable[[AsyncSession, DecodedEvent, Any], Awaitable[None]]
-
-PROJECTORS: dict[type[EventData], Projector] = {
-    InstitutionSubmittedV1: _submitted,
-    InstitutionFiledV1: _filed,
-    InstitutionChangedV1: _changed,
-    InstitutionReturnedV1: _returned,
-    InstitutionRejectedV1: _rejected,
-    InstitutionDeregisteredV1: _deregistered,
-    StaffHiredV1: _hired,
-    StaffLeftV1: _left,
-    AnnualReportSubmittedV1: _report_submitted,
-    AnnualReportOverdueV1: _report_overdue,
-    InspectionResultPublishedV1: _published,
-    ViolationConfirmedV1: _confirmed,
-    ViolationClosedV1: _closed,
-    ViolationEscalatedV1: _escalated,
-    InstitutionGradedV1: _graded,
-    QualityAssessedV1: _assessed,
-    UnlicensedCaseOpenedV1: _case_opened,
-    UnlicensedCaseClosedV1: _case_closed,
-}
-
-
 async def project(session: AsyncSession, event: DecodedEvent) -> None:
     """Apply one event to the projections (most event types concern none of them)."""
-    projector = PROJECTORS.get(type(event.data))
-    if projector is not None:
-        await projector(session, event, event.data)
+    await projections.dispatch(session, event)

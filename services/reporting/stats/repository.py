@@ -35,7 +35,7 @@ from services.reporting.stats.models import (
     ProjUnlicensedCase,
     ProjViolation,
 )
-from shared.batch import batch_scope
+from shared.batch import BatchCollector
 
 # --- writes ----------------------------------------------------------------------------------------
 
@@ -46,27 +46,27 @@ from shared.batch import batch_scope
 _UPSERTS: dict[tuple[Any, ...], Any] = {}
 
 
+async def _write_grouped(session: AsyncSession, writes: list[tuple[tuple[Any, ...], Any, dict[str, Any]]]) -> None:
+    """The upserts, one executemany per statement shape (in the order each shape first came)."""
+    grouped: dict[tuple[Any, ...], tuple[Any, list[dict[str, Any]]]] = {}
+    for shape, statement, params in writes:
+        grouped.setdefault(shape, (statement, []))[1].append(params)
+    for statement, rows in grouped.values():
+        await session.execute(statement, rows[0] if len(rows) == 1 else rows)
+
+
+# Inside a consumed batch the upserts are written with the batch's other rows of the same shape at
+# its end. Safe because every projection write commutes with every other (see ``projections``:
+# order-tolerant upserts), so grouping them reorders nothing that matters; they still commit in the
+# batch's transaction.
+_WRITES: BatchCollector[tuple[tuple[Any, ...], Any, dict[str, Any]]] = BatchCollector(
+    "reporting.projections", _write_grouped
+)
+
+
 async def _execute(session: AsyncSession, shape: tuple[Any, ...], statement: Any, params: dict[str, Any]) -> None:
-    """Run a built upsert now, or, inside a consumed batch, with the batch's other rows of the same
-    shape in one executemany at its end. Safe because every projection write commutes with every
-    other (see ``projections``: order-tolerant upserts), so grouping them reorders nothing that
-    matters; they still commit in the batch's transaction."""
-    scope = batch_scope(session)
-    if scope is None:
-        await session.execute(statement, params)
-        return
-    pending: dict[tuple[Any, ...], tuple[Any, list[dict[str, Any]]]] = scope.state("reporting.projections", dict)
-    if shape in pending:
-        pending[shape][1].append(params)
-    else:
-        pending[shape] = (statement, [params])
-
-    async def write_all() -> None:
-        for grouped_statement, rows in pending.values():
-            await session.execute(grouped_statement, rows)
-        pending.clear()
-
-    scope.defer("reporting.projections", write_all)
+    """Run a built upsert now, or, inside a consumed batch, at its end (``_WRITES``)."""
+    await _WRITES.add(session, (shape, statement, params))
 
 
 def _cacheable(update: Mapping[str, Any] | None, where: Callable[[Any], Any] | None) -> bool:

@@ -14,6 +14,15 @@ from services.reporting.stats import figures
 from services.reporting.stats import repository as repo
 from services.reporting.stats.errors import InstitutionUnknown, YearOutOfRange
 from services.reporting.stats.figures import DistrictStats, StreetStats
+from services.reporting.stats.schemas import (
+    AnnualReportStatusOut,
+    GradeOut,
+    InspectionOut,
+    InstitutionSummaryOut,
+    SummaryStaffOut,
+    SummaryViolationsOut,
+    ViolationOut,
+)
 
 
 @dataclass(frozen=True)
@@ -64,72 +73,10 @@ async def street_stats(session: AsyncSession, *, year: int, today: date, policy:
 # --- institution summary -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InspectionView:
-    task_id: uuid.UUID
-    kind: str
-    conclusion: str
-    violation_count: int
-    inspected_at: datetime
-    published_at: datetime
-
-
-@dataclass(frozen=True)
-class ViolationView:
-    violation_id: uuid.UUID
-    code: str | None
-    title_zh: str | None
-    severity: str
-    confirmed_at: datetime
-    rectification_due: date | None
-    escalated: bool
-
-
-@dataclass(frozen=True)
-class ReportStatusView:
-    year: int
-    status: str  # on_time | late | overdue | pending | not_due
-    submitted_at: datetime | None
-
-
-@dataclass(frozen=True)
-class GradeView:
-    grade: str
-    score: float
-    graded_at: datetime
-
-
-@dataclass
-class SummaryView:
-    institution_id: uuid.UUID
-    status: str
-    name: str | None
-    district_code: str | None
-    street_code: str | None
-    operating_model: str | None
-    total_slots: int | None
-    puhui_slots: int | None
-    filed_at: datetime | None
-    deregistered_at: datetime | None
-    as_of: date
-    staff_active: int
-    staff_by_role: dict[str, int]
-    staff_certified: int
-    staff_trained: int
-    certified_rate: float | None
-    training_rate: float | None
-    inspections: int
-    latest_inspection: InspectionView | None
-    confirmed_violations: int
-    open_violations: list[ViolationView]
-    open_by_severity: dict[str, int]
-    grade: GradeView | None
-    annual_report: ReportStatusView
-
-
 async def institution_summary(
     session: AsyncSession, institution_id: uuid.UUID, *, today: date, report_year: int | None, policy: StatsPolicy
-) -> SummaryView:
+) -> InstitutionSummaryOut:
+    """The answer itself (the API returns it, or the fields an agency's grant covers)."""
     inst = await repo.institution(session, institution_id)
     if inst is None:
         raise InstitutionUnknown(field="institution_id")
@@ -154,22 +101,22 @@ async def institution_summary(
     trained = sum(figures.trained(s.certificates, s.training_hours) for s in active)
     latest = await repo.latest_inspection(session, institution_id)
     open_rows = await repo.open_violations(session, institution_id)
-    open_views = [
-        ViolationView(
+    open_items = [
+        ViolationOut(
             violation_id=v.violation_id,
             code=v.code,
             title_zh=v.title_zh,
             severity=v.severity or "",
-            confirmed_at=v.confirmed_at,  # type: ignore[arg-type]  # open_violations: confirmed only
+            confirmed_at=v.confirmed_at,  # open_violations: confirmed only
             rectification_due=v.rectification_due,
             escalated=v.escalated_at is not None,
         )
         for v in open_rows
     ]
     open_by_severity = dict.fromkeys(figures.SEVERITIES, 0)
-    open_by_severity.update(Counter(v.severity for v in open_views if v.severity in open_by_severity))
+    open_by_severity.update(Counter(v.severity for v in open_items if v.severity in open_by_severity))
     grade = await repo.latest_grade(session, institution_id)
-    return SummaryView(
+    return InstitutionSummaryOut(
         institution_id=institution_id,
         status=status,
         name=profile.name if profile else inst.name,
@@ -181,39 +128,36 @@ async def institution_summary(
         filed_at=inst.filed_at,
         deregistered_at=inst.deregistered_at,
         as_of=today,
-        staff_active=len(active),
-        staff_by_role=by_role,
-        staff_certified=certified,
-        staff_trained=trained,
-        certified_rate=figures.ratio(certified, len(active)),
-        training_rate=figures.ratio(trained, len(active)),
+        staff=SummaryStaffOut(
+            active=len(active),
+            by_role=by_role,
+            certified=certified,
+            trained=trained,
+            certified_rate=figures.ratio(certified, len(active)),
+            training_rate=figures.ratio(trained, len(active)),
+        ),
         inspections=await repo.inspection_count(session, institution_id),
-        latest_inspection=InspectionView(
-            task_id=latest.task_id,
-            kind=latest.kind,
-            conclusion=latest.conclusion,
-            violation_count=latest.violation_count,
-            inspected_at=latest.inspected_at,
-            published_at=latest.published_at,
-        )
-        if latest
-        else None,
-        confirmed_violations=await repo.confirmed_violation_count(session, institution_id),
-        open_violations=open_views,
-        open_by_severity=open_by_severity,
-        grade=GradeView(grade.grade, grade.score, grade.graded_at) if grade else None,
+        latest_inspection=InspectionOut.model_validate(latest, from_attributes=True) if latest else None,
+        violations=SummaryViolationsOut(
+            confirmed=await repo.confirmed_violation_count(session, institution_id),
+            open=len(open_items),
+            open_by_severity=open_by_severity,
+            open_items=open_items,
+        ),
+        credit_grade=GradeOut.model_validate(grade, from_attributes=True) if grade else None,
         annual_report=await _report_status(session, inst.filed_at, institution_id, year),
     )
 
 
 async def _report_status(
     session: AsyncSession, filed_at: datetime | None, institution_id: uuid.UUID, year: int
-) -> ReportStatusView:
+) -> AnnualReportStatusOut:
     report = await repo.annual_report(session, institution_id, year)
     if report is not None and report.submitted_at is not None:
-        return ReportStatusView(year, "on_time" if report.on_time else "late", report.submitted_at)
+        status = "on_time" if report.on_time else "late"
+        return AnnualReportStatusOut(year=year, status=status, submitted_at=report.submitted_at)
     if report is not None and report.overdue_due_date is not None:
-        return ReportStatusView(year, "overdue", None)
-    if filed_at is None or filed_at >= figures.end_of_year(year):
-        return ReportStatusView(year, "not_due", None)  # not filed during that year: owes no report
-    return ReportStatusView(year, "pending", None)
+        return AnnualReportStatusOut(year=year, status="overdue", submitted_at=None)
+    if filed_at is None or filed_at >= figures.end_of_year(year):  # not filed during that year: owes no report
+        return AnnualReportStatusOut(year=year, status="not_due", submitted_at=None)
+    return AnnualReportStatusOut(year=year, status="pending", submitted_at=None)
