@@ -6,7 +6,17 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, computed_field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    computed_field,
+    create_model,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -17,7 +27,6 @@ from shared.events.filing import (
     ClassPlan,
     ClassType,
     InstitutionProfile,
-    OperatingModel,
     ServiceType,
     fields_marked,
 )
@@ -88,6 +97,18 @@ def _check_longitude(value: float) -> float:
     return value
 
 
+def _check_unique(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise PydanticCustomError("duplicate_values", "服务类型不能重复")
+    return value
+
+
+# Rules as types (not validators of one model), so that a change is held to them like a filing.
+Latitude = Annotated[float, AfterValidator(_check_latitude)]
+Longitude = Annotated[float, AfterValidator(_check_longitude)]
+ServiceTypes = Annotated[list[ServiceType], AfterValidator(_check_unique)]
+
+
 class FilingRecord(InstitutionProfile):
     """An institution's filing: its public profile plus what only the administration sees. The
     institution row has a column of each field; ``Change`` markers say how a change takes effect."""
@@ -110,13 +131,15 @@ class InstitutionCreate(FilingRecord, RequestModel):
     uscc: str = Field(description="统一社会信用代码 (GB 32100, 18 characters with check character)")
     name: Name = Field(description="机构名称")
     organiser_type: OrganiserType
-    service_types: list[ServiceType] = Field(min_length=1, description="full_day 全日托 | half_day 半日托 | …")
+    service_types: ServiceTypes = Field(min_length=1, description="full_day 全日托 | half_day 半日托 | …")
     # resolved to the district's code by the filing service, which names the field in its errors
     district_code: str = Field(
         validation_alias="district", min_length=1, max_length=20, description="区: code (440106) or name (天河区)"
     )
     street_code: str = Field(min_length=1, max_length=20, description="街道/镇 statistical division code")
     address: Address
+    latitude: Latitude
+    longitude: Longitude
     premises_area_m2: float = Field(gt=0, le=100_000)
     classes: list[ClassIn] = Field(min_length=1, max_length=60)  # type: ignore[assignment]
     # the sum of the classes: never given (as if the field did not exist), never dumped
@@ -141,48 +164,25 @@ class InstitutionCreate(FilingRecord, RequestModel):
         except IdentifierError as exc:
             raise PydanticCustomError(exc.code, exc.message_zh) from exc
 
-    @field_validator("service_types")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise PydanticCustomError("duplicate_values", "服务类型不能重复")
-        return value
 
-    _lat = field_validator("latitude")(_check_latitude)
-    _lng = field_validator("longitude")(_check_longitude)
+def _as_changes(filing: type[BaseModel]) -> type[BaseModel]:
+    """The fields of ``filing`` that a change may give, each optional but held to the same rules
+    when given: those with a ``Change`` marker, by the name the request uses (``district``)."""
+    changeable = fields_marked(FilingRecord, Change.KEY) | fields_marked(FilingRecord, Change.MINOR)
+    fields: dict[str, Any] = {}
+    for name, info in filing.model_fields.items():
+        if name not in changeable or info.exclude:
+            continue
+        rules: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        given_as = info.validation_alias if isinstance(info.validation_alias, str) else name
+        fields[given_as] = (rules | None, Field(default=None, description=info.description))
+    return create_model(f"{filing.__name__}Changes", __base__=RequestModel, **fields)
 
 
-class InstitutionChangeIn(RequestModel):
+class InstitutionChangeIn(_as_changes(InstitutionCreate)):  # type: ignore[misc]
     """A change (变更): only the fields that change. Key fields need a decision; minor ones apply at once."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: Name | None = None
-    organiser_type: OrganiserType | None = None
-    operating_model: OperatingModel | None = None
-    service_types: list[ServiceType] | None = Field(default=None, min_length=1)
-    district: str | None = Field(default=None, min_length=1, max_length=20)
-    street_code: str | None = Field(default=None, min_length=1, max_length=20)
-    address: Address | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-    premises_area_m2: float | None = Field(default=None, gt=0, le=100_000)
-    classes: list[ClassIn] | None = Field(default=None, min_length=1, max_length=60)
-    puhui_slots: int | None = Field(default=None, ge=0, le=100_000)
-    monthly_fee_yuan: int | None = Field(default=None, ge=0, le=100_000)
-    meals: bool | None = None
-    contact_phone: Phone | None = None
-    documents: dict[DocumentKind, Sha256] | None = None
-
-    @field_validator("latitude")
-    @classmethod
-    def _lat(cls, value: float | None) -> float | None:
-        return None if value is None else _check_latitude(value)
-
-    @field_validator("longitude")
-    @classmethod
-    def _lng(cls, value: float | None) -> float | None:
-        return None if value is None else _check_longitude(value)
 
 
 class DecisionIn(RequestModel):
