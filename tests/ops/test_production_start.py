@@ -88,6 +88,8 @@ def generated_secret(name: str) -> str:
         return Signer.from_seed(LEDGER_ORIGIN, secrets.token_bytes(32)).skey
     if name == "ca.crt":
         return generated_ca_pem()
+    if name == "OIDC_ISSUER":  # compose's required issuer URL (production refuses any but https)
+        return "https://idp.example.org/realms/childcare"
     return secrets.token_urlsafe(32)  # 43 characters of A-Z a-z 0-9 - _
 
 
