@@ -4,7 +4,6 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -32,9 +31,7 @@ from services.reporting.schemas import (
     CosignatureIn,
     CosignatureOut,
     InclusionProofOut,
-    LedgerEntryOut,
     LedgerPage,
-    ProblemOut,
     PublicKeyOut,
     VerificationOut,
     VerifierKeyOut,
@@ -74,10 +71,6 @@ def _verifiers(settings: ReportingSettings) -> list[Verifier]:
     return [settings.ledger_signer().verifier, *(Verifier.parse(k) for k in settings.ledger_previous_verifier_keys)]
 
 
-def _entry_out(view: service.LedgerEntryView) -> LedgerEntryOut:
-    return LedgerEntryOut(**asdict(view))
-
-
 @router.get(
     "/ledger",
     response_model=LedgerPage,
@@ -93,10 +86,7 @@ async def read_ledger(
     ] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LedgerPage:
-    page = await service.read_ledger(session, access, after=after, limit=limit)
-    return LedgerPage(
-        entries=[_entry_out(v) for v in page.entries], next_cursor=page.next_cursor, tree_size=page.tree_size
-    )
+    return await service.read_ledger(session, access, after=after, limit=limit)
 
 
 _CSV_COLUMNS = (
@@ -150,8 +140,8 @@ async def export_ledger(
             yield _csv_line(list(_CSV_COLUMNS))
         async for batch in service.export_entries(db.transaction, access, start=start, stop=stop):
             chunk: list[str] = []
-            for view in batch:
-                out = _entry_out(view).model_dump(mode="json")
+            for entry in batch:
+                out = entry.model_dump(mode="json")
                 if format == "csv":
                     out["data"] = json.dumps(out["data"], ensure_ascii=False, sort_keys=True)
                     chunk.append(_csv_line([str(out[c]) for c in _CSV_COLUMNS]))
@@ -414,5 +404,5 @@ async def verify(
             )
             for c in view.checkpoints
         ],
-        problems=[ProblemOut(**asdict(p)) for p in view.problems],
+        problems=view.problems,
     )

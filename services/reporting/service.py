@@ -28,6 +28,7 @@ from services.reporting.errors import (
 )
 from services.reporting.models import LedgerCheckpoint
 from services.reporting.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign_checkpoint
+from services.reporting.schemas import LedgerEntryOut, LedgerPage, ProblemOut
 from shared.auth import Principal
 from shared.events import CloudEvent
 from shared.events.reporting import LedgerEntrySharedV1
@@ -182,24 +183,8 @@ def access_for(principal: Principal, grants: Grants) -> Access:
     return Access(fields_by_type=view.fields_by_type, full=view.full)
 
 
-@dataclass(frozen=True)
-class LedgerEntryView:
-    index: int
-    event_id: str
-    event_source: str
-    event_type: str
-    subject: str
-    event_time: datetime
-    recorded_at: datetime
-    leaf_hash: str
-    leaf_hash_hex: str
-    data: dict[str, Any]
-    leaf_version: int
-    disclosures: dict[str, str] | None  # v2: base64 disclosure of each field the caller may see
-    undisclosed_digests: dict[str, str] | None  # v2: base64 digest of every other field
-
-
-def entry_view(row: Any, access: Access) -> LedgerEntryView:
+def entry_view(row: Any, access: Access) -> LedgerEntryOut:
+    """An entry as the caller may see it: the answer of the ledger endpoints and each exported line."""
     version = int(row.leaf_version)
     if version == leaves.LEAF_V1:
         data = access.data(row.event_type, json.loads(bytes(row.leaf))["data"])
@@ -208,7 +193,7 @@ def entry_view(row: Any, access: Access) -> LedgerEntryView:
         full = json.loads(bytes(row.data))
         data = access.data(row.event_type, full)
         fields = leaves.field_view(bytes(row.leaf), full, json.loads(bytes(row.field_salts)), data)
-    return LedgerEntryView(
+    return LedgerEntryOut(
         index=int(row.idx),
         event_id=row.event_id,
         event_source=row.event_source,
@@ -225,14 +210,7 @@ def entry_view(row: Any, access: Access) -> LedgerEntryView:
     )
 
 
-@dataclass(frozen=True)
-class LedgerPageView:
-    entries: list[LedgerEntryView]
-    next_cursor: int
-    tree_size: int
-
-
-async def read_ledger(session: AsyncSession, access: Access, *, after: int, limit: int) -> LedgerPageView:
+async def read_ledger(session: AsyncSession, access: Access, *, after: int, limit: int) -> LedgerPage:
     """Entries after the cursor that the caller may see. The cursor advances over entries the caller
     may not see too, and never skips one: the size is read first, and every index below it is
     committed (appends commit in index order under the head lock)."""
@@ -245,7 +223,7 @@ async def read_ledger(session: AsyncSession, access: Access, *, after: int, limi
         next_cursor = int(rows[-1].idx)
     else:
         next_cursor = max(after, size - 1)
-    return LedgerPageView(entries=views, next_cursor=next_cursor, tree_size=size)
+    return LedgerPage(entries=views, next_cursor=next_cursor, tree_size=size)
 
 
 async def check_range(session: AsyncSession, start: int, end: int | None) -> tuple[int, int]:
@@ -260,7 +238,7 @@ async def check_range(session: AsyncSession, start: int, end: int | None) -> tup
 
 async def export_entries(
     transaction: Callable[[], Any], access: Access, *, start: int, stop: int, batch: int = 1000
-) -> AsyncIterator[list[LedgerEntryView]]:
+) -> AsyncIterator[list[LedgerEntryOut]]:
     """Entries start <= index < stop in keyset pages of ``batch``, each read in its own short
     transaction: memory stays flat whatever the range, and no transaction is held open while the
     client reads slowly."""
@@ -442,14 +420,6 @@ async def consistency_proof(session: AsyncSession, *, first: int, second: int) -
 
 
 @dataclass
-class Problem:
-    code: str
-    detail: str
-    index: int | None = None
-    tree_size: int | None = None
-
-
-@dataclass
 class CheckpointCheck:
     tree_size: int
     root_hash: bytes
@@ -464,7 +434,7 @@ class VerificationView:
     entries_checked: int
     root_hash: bytes
     checkpoints: list[CheckpointCheck] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[ProblemOut] = field(default_factory=list)
 
 
 async def verify_ledger(
@@ -475,7 +445,7 @@ async def verify_ledger(
     entries since a checkpoint was signed changes a root (or leaves a gap) and is reported."""
     size, peaks_blob = await repository.head(session)
     stored = list(await repository.checkpoints(session))
-    problems: list[Problem] = []
+    problems: list[ProblemOut] = []
     checks: dict[int, CheckpointCheck] = {}
     signed_roots: dict[int, bytes] = {}
     for cp_row in stored:
@@ -495,10 +465,12 @@ async def verify_ledger(
             signed_roots[check.tree_size] = opened.root
             if opened.size != check.tree_size or opened.root != check.root_hash:
                 problems.append(
-                    Problem("checkpoint_row_altered", "检查点记录与其签名内容不一致", tree_size=check.tree_size)
+                    ProblemOut(
+                        code="checkpoint_row_altered", detail="检查点记录与其签名内容不一致", tree_size=check.tree_size
+                    )
                 )
         except NoteError as exc:
-            problems.append(Problem("checkpoint_signature_invalid", str(exc), tree_size=check.tree_size))
+            problems.append(ProblemOut(code="checkpoint_signature_invalid", detail=str(exc), tree_size=check.tree_size))
     if 0 in signed_roots:
         checks[0].root_matches = signed_roots[0] == merkle.EMPTY_ROOT
 
@@ -510,22 +482,32 @@ async def verify_ledger(
         for row in rows:
             index = int(row.idx)
             if index != count:
-                problems.append(Problem("entry_missing", f"第 {count} 条缺失（下一条是第 {index} 条）", index=count))
+                problems.append(
+                    ProblemOut(code="entry_missing", detail=f"第 {count} 条缺失（下一条是第 {index} 条）", index=count)
+                )
                 break
             digest = merkle.leaf_hash(bytes(row.leaf))
             if digest != bytes(row.leaf_hash):
-                problems.append(Problem("leaf_hash_mismatch", "条目内容与其存储的哈希不一致", index=index))
+                problems.append(
+                    ProblemOut(code="leaf_hash_mismatch", detail="条目内容与其存储的哈希不一致", index=index)
+                )
             if row.leaf_version == leaves.LEAF_V2 and not leaves.fields_match(
                 bytes(row.leaf), bytes(row.data), bytes(row.field_salts)
             ):
-                problems.append(Problem("leaf_fields_mismatch", "条目保存的字段与其叶子承诺的摘要不一致", index=index))
+                problems.append(
+                    ProblemOut(
+                        code="leaf_fields_mismatch", detail="条目保存的字段与其叶子承诺的摘要不一致", index=index
+                    )
+                )
             peaks, _ = merkle.append_leaf(count, peaks, digest)
             count += 1
             if count in signed_roots:
                 checks[count].root_matches = merkle.fold_peaks(peaks) == signed_roots[count]
                 if not checks[count].root_matches:
                     problems.append(
-                        Problem("root_mismatch", "按存储条目重算的根哈希与已签名检查点不一致", tree_size=count)
+                        ProblemOut(
+                            code="root_mismatch", detail="按存储条目重算的根哈希与已签名检查点不一致", tree_size=count
+                        )
                     )
         else:
             if len(rows) == batch:
@@ -536,16 +518,18 @@ async def verify_ledger(
     for tree_size in signed_roots:
         if tree_size > count:
             problems.append(
-                Problem(
-                    "entries_missing",
-                    f"已签名检查点覆盖 {tree_size} 条，但只存有连续的 {count} 条",
+                ProblemOut(
+                    code="entries_missing",
+                    detail=f"已签名检查点覆盖 {tree_size} 条，但只存有连续的 {count} 条",
                     tree_size=tree_size,
                 )
             )
     if count != size:
-        problems.append(Problem("size_mismatch", f"台账头记录 {size} 条，实际连续条目 {count} 条", tree_size=size))
+        problems.append(
+            ProblemOut(code="size_mismatch", detail=f"台账头记录 {size} 条，实际连续条目 {count} 条", tree_size=size)
+        )
     elif root != merkle.fold_peaks(split_peaks(peaks_blob)):
-        problems.append(Problem("head_mismatch", "台账头保存的树与条目重算结果不一致", tree_size=size))
+        problems.append(ProblemOut(code="head_mismatch", detail="台账头保存的树与条目重算结果不一致", tree_size=size))
     return VerificationView(
         ok=not problems,
         tree_size=size,
