@@ -254,7 +254,14 @@ async def checkpoint_at(
     return out
 
 
-AgencyWitness = Annotated[Principal, Depends(require_roles("agency:*"))]
+def _witness(request: Request, principal: Annotated[Principal, Depends(require_roles("agency:*"))]) -> Principal:
+    """An agency that takes part in the ledger: as for every answer an agency may read, one without
+    a data-sharing grant is refused (403 no_data_sharing_grant)."""
+    service.access_for(principal, _grants(request))
+    return principal
+
+
+AgencyWitness = Annotated[Principal, Depends(_witness)]
 
 
 @router.post(
@@ -266,7 +273,9 @@ AgencyWitness = Annotated[Principal, Depends(require_roles("agency:*"))]
     "The agency should cosign only a checkpoint it has proved consistent with the last one it saw. "
     "Answers the checkpoint as now served (201 if the cosignature is new, 200 if that key had cosigned it).",
     status_code=201,
-    responses=error_responses(CheckpointNotFound, CosignatureInvalid, WitnessKeyUnknown, Unauthenticated, Forbidden),
+    responses=error_responses(
+        CheckpointNotFound, CosignatureInvalid, WitnessKeyUnknown, Unauthenticated, Forbidden, NoDataSharingGrant
+    ),
 )
 async def submit_cosignature(
     request: Request,

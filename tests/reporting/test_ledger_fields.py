@@ -9,7 +9,9 @@ import base64
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,12 +21,16 @@ from services.reporting.cosign import WitnessSigner, note_text
 from services.reporting.notes import Signer
 from shared.db import Database
 from shared.events import CloudEvent
-from tests.reporting.support import run_gocheck
+from shared.events.inspection import PlanCommittedV2, PlanDrawnV2, WitnessObserver, WitnessReveal
+from tests.reporting.support import T0, envelope, run_gocheck
 from tests.reporting.test_ledger import FILED, MARKET, OPS, POLICE, VIOLATION, Ledger, served
 from tests.support import settings_for, token
 
 MARKET_WITNESS = WitnessSigner("witness.samr.gz.gov.cn/ledger", bytes(range(100, 132)))
 POLICE_WITNESS = WitnessSigner("witness.gaj.gz.gov.cn/ledger", bytes(range(150, 182)))
+HEALTH = token("agency:health_commission")
+PLAN_COMMITTED = "cn.gov.gz.childcare.inspection.plan.committed.v2"
+PLAN_DRAWN = "cn.gov.gz.childcare.inspection.plan.drawn.v2"
 UNREGISTERED_WITNESS = WitnessSigner("witness.example/other", bytes(range(200, 232)))
 WITNESS_KEYS = {
     "market_regulation": [MARKET_WITNESS.verifier.vkey],
@@ -306,3 +312,75 @@ def test_leaf_v2_bytes_are_as_documented() -> None:
     other = fmt.leaf(CloudEvent(**{**event.model_dump(), "id": "0190c8a0-0000-7000-8000-000000000002"}))
     assert not set(json.loads(other.salts or b"").values()) & set(salts.values()), "salts differ per event"
     assert len(set(salts.values())) == len(salts), "and per field"
+
+
+def plan_events(n: int = 0) -> list[CloudEvent]:
+    """A v3 plan's commitment and draw record, as inspection publishes them (no selection, no one named)."""
+    plan_id = uuid.UUID(int=0x5000 + n)
+    observer = uuid.UUID(int=0x6000 + n)
+    at = T0 + timedelta(days=n)
+    committed = PlanCommittedV2(
+        plan_id=plan_id,
+        algorithm="gz-childcare-draw/v3",
+        commitment=hashlib.sha256(b"seed").hexdigest(),
+        institutions_hash=hashlib.sha256(b"institutions").hexdigest(),
+        inspectors_hash=hashlib.sha256(b"inspectors").hexdigest(),
+        institution_count=40,
+        inspector_count=6,
+        observers=[
+            WitnessObserver(
+                observer_id=observer,
+                organisation="广州市公证处",
+                commitment=hashlib.sha256(b"value" + b"salt").hexdigest(),
+                registered_at=at,
+            )
+        ],
+        reveal_not_before=at + timedelta(hours=24),
+        withheld_after=at + timedelta(hours=72),
+        committed_at=at,
+    )
+    drawn = PlanDrawnV2(
+        plan_id=plan_id,
+        server_seed="73" * 32,
+        reveals=[WitnessReveal(observer_id=observer, value="公证处见证值", salt="ab" * 32, revealed_at=at)],
+        witness_digest="cd" * 32,
+        draw_seed="ef" * 32,
+        selected_count=4,
+        drawn_at=at + timedelta(hours=25),
+    )
+    return [envelope(committed, str(plan_id), at=at), envelope(drawn, str(plan_id), at=at + timedelta(hours=25))]
+
+
+async def test_plan_events_reach_agencies_by_grant_and_are_recomputable(witnessed: Ledger) -> None:
+    """The plan's commitment and draw record are anchored in the ledger the agencies verify: the
+    market regulator and the health commission read them whole (their grants), the police not at
+    all; the market regulator recomputes both leaves from its view and checks their inclusion."""
+    ledger = witnessed
+    await ledger.stories(0, 1)
+    plans = plan_events(0)
+    await ledger.append(plans)
+    checkpoint = await ledger.checkpoint()
+    assert checkpoint["tree_size"] == 8
+    plan_types = {PLAN_COMMITTED, PLAN_DRAWN}
+
+    for headers in (MARKET, HEALTH):
+        entries = (await ledger.get("/v1/ledger?after=-1&limit=100", headers=headers))["entries"]
+        shown = [e for e in entries if e["event_type"] in plan_types]
+        assert [e["index"] for e in shown] == [6, 7]
+        assert [e["data"] for e in shown] == [json.loads(p.to_json())["data"] for p in plans]
+        assert all(e["undisclosed_digests"] == {} for e in shown), "granted whole"
+    police = (await ledger.get("/v1/ledger?after=-1&limit=100", headers=POLICE))["entries"]
+    assert not [e for e in police if e["event_type"] in plan_types]
+    committed = next(e for e in await agency_view(ledger, MARKET, 8) if e["entry"]["event_type"] == PLAN_COMMITTED)
+    assert committed["entry"]["data"]["commitment"] == plans[0].data["commitment"]
+
+    market = [c for c in await agency_view(ledger, MARKET, 8) if c["entry"]["event_type"] in plan_types]
+    vkey = (await ledger.client.get("/.well-known/ledger-verifier-key")).text.splitlines()[0]
+    status, report = run_gocheck({"vkey": vkey, "checkpoint": checkpoint["note"], "leaves": market})
+    assert status == 0, report
+    assert [r["check"] for r in report["results"]] == ["verifier_key", "checkpoint", "leaf[0]", "leaf[1]"]
+    # the draw record as another seed would have it does not verify
+    forged = json.loads(json.dumps(market[1]))
+    forged["entry"]["data"]["draw_seed"] = "00" * 32
+    status, _ = run_gocheck({"vkey": vkey, "checkpoint": checkpoint["note"], "leaves": [forged]})
+    assert status == 1

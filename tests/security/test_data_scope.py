@@ -286,9 +286,10 @@ async def test_finding_6_agencies_read_only_what_their_grant_covers(platform: Pl
     assert (await credit.get("/v1/credit/lists/serious_dishonesty", headers=POLICE)).status_code == 403
     assert (await credit.get("/v1/credit/lists/industry_ban", headers=POLICE)).status_code == 200
 
-    # Plans and draw records: no agency's grant holds plan or task events, so none reads them
-    # (the draw names the institutions to be inspected before the window opens); ops and
-    # supervisors read them whole.
+    # Plans and draw records: no agency's grant holds the v1 plan events or the task events these
+    # answers are built from, so none reads them here (the draw names the institutions to be
+    # inspected before the window opens); ops and supervisors read them whole. (The v2 plan events,
+    # public once committed/drawn, reach two agencies through the ledger: test_ledger_fields.)
     for agency in (MARKET, POLICE, HEALTH):
         for path in ("/v1/plans", f"/v1/plans/{plan_id}", f"/v1/plans/{plan_id}/draw"):
             r = await p.clients["inspection"].get(path, headers=agency)
