@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from shared.events import EventData
+from shared.events.filing import InstitutionProfile
 
 AT = datetime(2026, 11, 29, 8, 30, tzinfo=UTC)
 ON = date(2026, 12, 15)
@@ -172,3 +173,22 @@ def _count(annotation: Any, value: Any) -> int:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return nesting_levels(annotation, value)
     return 0
+
+
+NEW_PROFILE_FIELD = "outdoor_area_m2"
+
+
+def field_unknown_to_todays_profile() -> str:
+    """The profile field a newer producer adds that this checkout's consumers do not know.
+
+    Issue 17 adds ``outdoor_area_m2`` (户外活动场地面积) to the profile; until it lands in
+    ``InstitutionProfile``, this checkout *is* a consumer built from the commit before the field,
+    and the test feeds it the very field. Once the field has landed, the older consumer is simulated
+    the same way one version later: by the next field a newer producer might add at the same nested
+    level, which today's model does not know either.
+    """
+    if NEW_PROFILE_FIELD not in InstitutionProfile.model_fields:
+        return NEW_PROFILE_FIELD
+    later = "shaded_outdoor_area_m2"
+    assert later not in InstitutionProfile.model_fields
+    return later

@@ -49,7 +49,7 @@ from shared.events.inspection import (
 from shared.group_lag import group_lag
 from shared.outbox import Outbox
 from shared.topics import CREDIT_EVENTS, FILING_EVENTS, INSPECTION_EVENTS
-from tests.event_examples import FUTURE_EXTENSION, with_future_fields
+from tests.event_examples import FUTURE_EXTENSION, field_unknown_to_todays_profile, with_future_fields
 from tests.filing.support import insert_filed_institution
 from tests.reporting.support import profile
 from tests.support import Platform, admin_access, eventually, produce_raw, read_topic
@@ -483,24 +483,6 @@ async def test_an_event_of_the_previous_version_is_upcast_and_applied_by_todays_
 
 
 # --- the rolling deploy of outdoor_area_m2 ------------------------------------------------------------
-
-NEW_PROFILE_FIELD = "outdoor_area_m2"
-
-
-def field_unknown_to_todays_profile() -> str:
-    """The profile field a newer producer adds that this checkout's consumers do not know.
-
-    Issue 17 adds ``outdoor_area_m2`` (户外活动场地面积) to the profile; until it lands in
-    ``InstitutionProfile``, this checkout *is* a consumer built from the commit before the field,
-    and the test feeds it the very field. Once the field has landed, the older consumer is simulated
-    the same way one version later: by the next field a newer producer might add at the same nested
-    level, which today's model does not know either.
-    """
-    if NEW_PROFILE_FIELD not in InstitutionProfile.model_fields:
-        return NEW_PROFILE_FIELD
-    later = "shaded_outdoor_area_m2"
-    assert later not in InstitutionProfile.model_fields
-    return later
 
 
 async def test_a_consumer_without_the_new_profile_field_applies_filed_events_carrying_it(
