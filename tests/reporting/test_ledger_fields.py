@@ -384,3 +384,18 @@ async def test_plan_events_reach_agencies_by_grant_and_are_recomputable(witnesse
     forged["entry"]["data"]["draw_seed"] = "00" * 32
     status, _ = run_gocheck({"vkey": vkey, "checkpoint": checkpoint["note"], "leaves": [forged]})
     assert status == 1
+
+
+def test_a_rebuild_reproduces_each_entry_in_the_version_the_ledger_topic_recorded() -> None:
+    """services/reporting/rebuild.py picks, per recorded entry, the leaf version whose hash the
+    ledger topic holds: a version-1 entry is rebuilt as version 1 under a version-2 deployment."""
+    fmt = leaves.LeafFormat(version=2, salt_key=salt_key())
+    event = plan_events(0)[0]
+    v1 = merkle.leaf_hash(leaves.leaf_v1(event))
+    v2 = merkle.leaf_hash(fmt.leaf(event).leaf)
+    assert v1 != v2
+    assert (fmt.version_matching(event, v1), fmt.version_matching(event, v2)) == (1, 2)
+    assert fmt.version_matching(event, None) is None, "not recorded: this deployment's version"
+    assert fmt.version_matching(event, bytes(32)) is None
+    other_key = leaves.LeafFormat(version=2, salt_key=bytes(32))
+    assert other_key.version_matching(event, v2) is None, "another salt key cannot reproduce the leaf"
