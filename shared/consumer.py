@@ -43,7 +43,7 @@ from shared.events import CATALOGUE, CloudEvent, DecodedEvent, PoisonEvent, deco
 from shared.kafka import KafkaAccess, make_producer
 from shared.kafka_access import source_allowed
 from shared.metrics import Metrics
-from shared.outbox import inbox_table
+from shared.outbox import caused_by, inbox_table
 from shared.topics import consumer_group, dead_letter_topic, qualified
 
 log = logging.getLogger(__name__)
@@ -353,7 +353,8 @@ class ConsumerRunner:
                         if key in unseen:
                             unseen.discard(key)  # the same event twice in one batch applies once
                             try:
-                                await self.handlers[event.type](session, event)
+                                with caused_by(session, event.envelope):  # what it derives gets derived ids
+                                    await self.handlers[event.type](session, event)
                             except Exception as exc:
                                 if is_transient(exc):
                                     raise
@@ -378,7 +379,8 @@ class ConsumerRunner:
                     session.info[SCOPE_KEY] = scope
                     fresh = bool(await claim_inbox_many(session, self.name, [event.envelope]))
                     if fresh:
-                        await handler(session, event)
+                        with caused_by(session, event.envelope):
+                            await handler(session, event)
                         await scope.run()
                 break
             except asyncio.CancelledError:

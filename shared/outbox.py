@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,7 +85,40 @@ inbox_table = Table(
 
 # Written through the session's own asyncpg connection (``driver_connection``): a prepared statement
 # that asyncpg caches, rows as tuples, no per-row parameter processing by SQLAlchemy.
-_INSERT_OUTBOX = "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1, $2, $3, $4, $5)"
+# A derived event's id already present is the same announcement made again: nothing to add.
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
+
+# --- derived events -------------------------------------------------------------------------------
+# An event a service derives from another event (a consequence, not a decision of its own) gets an
+# id derived from what it announces, so that a replay (a restore catching up from the topics, a
+# consumer group reset) announces it again under the *same* id and every consumer's inbox drops it.
+# Two ways to say what it announces: the consumer runner names the event being handled (``caused_by``)
+# and the id comes from the cause's id, the kind of consequence (type), the subject and an ordinal;
+# or the caller names it (``derived_from``): for work deferred to a batch's end, which has no single
+# cause, and for announcements of a state that any of several events may reach (credit's grades).
+_DERIVED_IDS = uuid.UUID("5d6c3a52-4c1e-4c55-9b7a-1f3e8a2d9c40")
+_CAUSE = "outbox.cause"
+_ORDINALS = "outbox.ordinals"
+
+
+def derived_event_id(source: str, event_type: str, subject: str, key: str) -> str:
+    """The id of the event ``source`` derives, of this type about this subject, from ``key``."""
+    return str(uuid.uuid5(_DERIVED_IDS, "\x1f".join((source, event_type, subject, key))))
+
+
+@contextlib.contextmanager
+def caused_by(session: AsyncSession, cause: CloudEvent) -> Iterator[None]:
+    """Events added in this block without ``derived_from`` are consequences of ``cause``."""
+    session.info[_CAUSE] = f"{cause.source}\x1f{cause.id}"
+    session.info[_ORDINALS] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_CAUSE, None)
+        session.info.pop(_ORDINALS, None)
 
 
 class Outbox:
@@ -94,9 +128,12 @@ class Outbox:
         self.source = source
         self.namespace = namespace
 
-    def envelope(self, data: EventData, *, subject: str, at: datetime | None = None) -> CloudEvent:
+    def envelope(
+        self, data: EventData, *, subject: str, at: datetime | None = None, event_id: str | None = None
+    ) -> CloudEvent:
         return CloudEvent(
-            id=str(uuid7()),  # time-ordered: inserts into the indexes keyed by it stay local (shared.ids)
+            # time-ordered unless derived: inserts into the indexes keyed by it stay local (shared.ids)
+            id=event_id or str(uuid7()),
             source=self.source,
             type=data.event_type,
             time=at or datetime.now(UTC),
@@ -105,15 +142,34 @@ class Outbox:
         )
 
     async def add(
-        self, session: AsyncSession, data: EventData, *, subject: str, at: datetime | None = None
+        self,
+        session: AsyncSession,
+        data: EventData,
+        *,
+        subject: str,
+        at: datetime | None = None,
+        derived_from: str | None = None,
     ) -> CloudEvent:
-        envelope = self.envelope(data, subject=subject, at=at)
+        """``derived_from``: what this event announces, when it is a consequence (see derived_event_id)."""
+        envelope = self.envelope(
+            data, subject=subject, at=at, event_id=self._derived_id(session, data, subject, derived_from)
+        )
         row = (envelope.id, qualified(self.namespace, data.topic), subject, envelope.type, envelope.to_json())
         session.info[OUTBOX_WRITTEN] = True
         # Inside a consumer's batch the rows are written together (one executemany) before it
         # commits, in the order they were added, so their ids keep every subject's order.
         await _OUTBOX_ROWS.add(session, row)
         return envelope
+
+    def _derived_id(self, session: AsyncSession, data: EventData, subject: str, derived_from: str | None) -> str | None:
+        if derived_from is None:
+            cause = session.info.get(_CAUSE)
+            if cause is None:
+                return None  # a decision of this service's own (a request): a new id
+            ordinals: dict[tuple[str, str], int] = session.info[_ORDINALS]
+            ordinal = ordinals[(data.event_type, subject)] = ordinals.get((data.event_type, subject), -1) + 1
+            derived_from = f"{cause}\x1f{ordinal}"
+        return derived_event_id(self.source, data.event_type, subject, derived_from)
 
 
 async def _write_outbox_rows(session: AsyncSession, rows: list[tuple[str, ...]]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -214,6 +214,7 @@ async def _announce_opened(
         ),
         subject=subject_id,
         at=at,
+        derived_from="opened",  # a record opens once, whichever event opened it
     )
 
 
@@ -302,6 +303,17 @@ async def entry_inputs(session: AsyncSession, kind: str, subject_id: str) -> lis
 # --- evaluation -----------------------------------------------------------------------------------
 
 
+def announced(what: str, at: datetime) -> str:
+    """The key of a derived event's id (``Outbox.add(derived_from=)``): the state it announces and when
+    the subject's timeline reached it, not the event that happened to reach it. Grades and list
+    stays are a function of the subject's facts, so a replay that applies the records in the order
+    the live service did (``services.credit.restore``) announces each state it reaches under the id
+    the live service gave it, however its batches fall, and every consumer's inbox drops it.
+    (Records applied in another order can pass through states the live service never was in, with
+    ids of their own: hence the command, not a bare group reset, for an empty database.)"""
+    return f"{what}@{at.astimezone(UTC).isoformat(timespec='microseconds')}"
+
+
 async def reevaluate(
     session: AsyncSession,
     outbox: Outbox,
@@ -372,6 +384,7 @@ async def reevaluate(
             ),
             subject=subject_id,
             at=as_of,
+            derived_from=announced(result.grade, line.graded_at),
         )
     await _sync_lists(session, outbox, subject, line, inputs, as_of)
     if flush:
@@ -493,6 +506,7 @@ async def _sync_lists(
             ),
             subject=subject_id,
             at=as_of,
+            derived_from=announced(list_name, stay.entered_at),
         )
         if list_name == "industry_ban" and kind == "person":
             cause = entries[stay.cause_entry_ids[0]]
@@ -508,6 +522,7 @@ async def _sync_lists(
                 ),
                 subject=subject_id,
                 at=as_of,
+                derived_from=announced(list_name, stay.entered_at),
             )
     for stored_name in sorted(was_current - set(current)):
         list_name = _list(stored_name)
@@ -521,10 +536,14 @@ async def _sync_lists(
             ),
             subject=subject_id,
             at=as_of,
+            derived_from=announced(list_name, left_at),
         )
         if list_name == "industry_ban" and kind == "person":
             await outbox.add(
-                session, PersonBanLiftedV1(person_ref=subject_id, lifted_at=left_at, reason=reason), subject=subject_id
+                session,
+                PersonBanLiftedV1(person_ref=subject_id, lifted_at=left_at, reason=reason),
+                subject=subject_id,
+                derived_from=announced(list_name, left_at),
             )
 
 

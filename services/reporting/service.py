@@ -151,6 +151,8 @@ async def append_events(
                 ),
                 subject=LEDGER_SUBJECT,
                 at=recorded_at,
+                # one announcement per source event: a rebuild announcing it again uses the same id
+                derived_from=f"{envelope.source} {envelope.id}",
             )
     if rows:
         await repository.store_appends(session, rows, nodes, size, b"".join(peaks))
