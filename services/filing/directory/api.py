@@ -31,7 +31,13 @@ router = APIRouter(prefix="/v1", tags=["directory"])
 def _out(row: Row[Any]) -> PublicInstitutionOut:
     """The answer from a row of the directory's query: the profile's columns (the answer shows
     those the public sees), the district's and street's names, and the projections' facts."""
-    fields: dict[str, object] = {name: getattr(row, name) for name in InstitutionProfile.model_fields}
+    # An optional fact appears once stated (exclude_unset), so that entries without it keep exactly
+    # their previous shape.
+    fields: dict[str, object] = {
+        name: value
+        for name, info in InstitutionProfile.model_fields.items()
+        if (value := getattr(row, name)) is not None or info.is_required()
+    }
     # codes were validated against the reference data at filing; the code stands in if not
     district, street = districts().get(row.district_code), streets().get(row.street_code)
     fields.update(
