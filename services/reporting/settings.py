@@ -66,7 +66,7 @@ class ReportingSettings(ServiceSettings):
                 try:
                     WitnessVerifier.parse(key)
                 except NoteError as exc:
-                    name = f"{self.setting_name('ledger_witness_keys', agency)}[{index}]"
+                    name = f"{self.setting_name('ledger_witness_keys', agency)} key {index}"
                     raise ValueError(f"{name}: {exc}") from exc
         if self.ledger_signing_key is None:
             return self  # the development key; production refuses it (production_secret_problems)

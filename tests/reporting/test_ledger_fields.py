@@ -399,3 +399,16 @@ def test_a_rebuild_reproduces_each_entry_in_the_version_the_ledger_topic_recorde
     assert fmt.version_matching(event, bytes(32)) is None
     other_key = leaves.LeafFormat(version=2, salt_key=bytes(32))
     assert other_key.version_matching(event, v2) is None, "another salt key cannot reproduce the leaf"
+
+
+def test_witness_keys_are_checked_when_the_service_starts() -> None:
+    """Only Ed25519 cosignature/v1 verifier keys (type 0x04) whose id matches may be registered; a
+    log-style note key (type 0x01) or a mangled key stops the service with the setting's name."""
+    good = MARKET_WITNESS.verifier.vkey
+    assert settings_for("reporting", ledger_witness_keys={"market_regulation": [good]})
+    note_key = Signer.from_seed(MARKET_WITNESS.name, bytes(range(100, 132))).verifier.vkey
+    wrong_id = f"{MARKET_WITNESS.name}+00000000+{good.rsplit('+', 1)[1]}"
+    named = r"REPORTING_LEDGER_WITNESS_KEYS\[market_regulation\] \(ledger_witness_keys\) key 0: "
+    for bad in (note_key, wrong_id, "not-a-key"):
+        with pytest.raises(ValueError, match=named):
+            settings_for("reporting", ledger_witness_keys={"market_regulation": [bad]})
