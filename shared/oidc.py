@@ -114,9 +114,6 @@ class IssuerKeys:
             self.generation += 1
         self._keys = by_kid
 
-    def has(self, kid: str) -> bool:
-        return kid in self._keys
-
 
 def _get_json(url: str, timeout: float) -> dict[str, Any]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
