@@ -8,6 +8,8 @@
 FROM node:20-slim AS web-vendor
 WORKDIR /web
 COPY web/package.json web/package-lock.json web/vendor.mjs ./
+# the 托育地图's district boundaries, made into vendor/gz-districts.js by vendor.mjs
+COPY shared/reference_data/gz_district_boundaries.geojson /shared/reference_data/
 RUN npm ci --ignore-scripts --no-audit --no-fund && node vendor.mjs
 
 FROM python:3.11-slim

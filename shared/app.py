@@ -214,6 +214,7 @@ def create_service_app(
             max_token_bytes=settings.max_token_bytes,
             route_body_limits=dict(body_limits or {}),
             connect_src=tuple(settings.csp_connect_src),
+            img_src=tuple(settings.csp_img_src),
         ),
     )
     if settings.web_dir is not None and Path(settings.web_dir).is_dir():

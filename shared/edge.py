@@ -49,7 +49,7 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-act
 # Pages and Swagger UI: scripts only from files of the platform (no inline script, no eval); inline
 # style attributes are allowed (ECharts' tooltips and a few legend dots use them).
 PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src {img}; "
     "font-src 'self'; connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
@@ -112,6 +112,7 @@ class EdgeLimits:
     # instead of max_body_bytes
     route_body_limits: dict[tuple[str, str], int]
     connect_src: tuple[str, ...] = ()
+    img_src: tuple[str, ...] = ()  # extra image origins of the pages: the map's licensed tile service
 
 
 class _BodyTooLarge(StarletteHTTPException):
@@ -212,7 +213,8 @@ class EdgeGuard:
                 scheme = "https" if scope.get("scheme") == "https" else "http"
                 connect.append(f"{scheme}://{hostname}:*")
             connect += self.limits.connect_src
-            return PAGE_CSP.format(connect=" ".join(connect)).encode("latin-1")
+            img = ["'self'", "data:", *self.limits.img_src]
+            return PAGE_CSP.format(connect=" ".join(connect), img=" ".join(img)).encode("latin-1")
         return API_CSP.encode("latin-1")
 
     def _refuse(self, scope: Scope) -> tuple[int, bytes] | None:

@@ -178,6 +178,10 @@ class ServiceSettings(BaseSettings):
     # Extra origins the pages may call (Content-Security-Policy connect-src); the page's own host on
     # any port (the other services, as ./dev run starts them) is always allowed.
     csp_connect_src: list[str] = Field(default_factory=list)
+    # Extra origins the pages may load images from (Content-Security-Policy img-src): the 托育地图's
+    # base map tiles when web/assets/config.js sets one (e.g. ["https://*.tianditu.gov.cn"];
+    # docs/map.md). Empty: the map draws the district boundaries alone.
+    csp_img_src: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refuse_unsafe_timings(self) -> ServiceSettings:

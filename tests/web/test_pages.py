@@ -36,7 +36,7 @@ async def test_directory_filter_narrows_the_list_and_the_map(web_platform: WebPl
     status = page.locator("#status")
     assert f"共有已备案托育机构 {filed} 家" in await status.inner_text()
     assert await page.locator("li.institution").count() == min(filed, 20)
-    assert await page.locator("circle.institution-dot").count() == filed
+    assert await page.locator("#map").get_attribute("data-markers") == str(filed)  # one marker each (test_map.py)
     await page.screenshot(path=screenshot_path("directory.png"), full_page=True)
 
     # 天河区 (440106) and then 普惠 only: each narrows the list, and the API agrees
@@ -47,7 +47,7 @@ async def test_directory_filter_narrows_the_list_and_the_map(web_platform: WebPl
     districts = await page.locator("li.institution .meta:first-of-type").all_inner_texts()
     assert districts
     assert all(text.startswith("天河区") for text in districts)
-    assert await page.locator("circle.institution-dot").count() == expected["total"]
+    await wait_for_js(page, f"document.getElementById('map').dataset.markers === '{expected['total']}'")
     assert "district=440106" in page.url
 
     puhui = sum(1 for i in expected["items"] if i["puhui_slots"] > 0)
@@ -91,6 +91,8 @@ async def test_institution_page_shows_slots_grade_and_published_results(
     facts = await page.locator("#facts").inner_text()
     assert f"{public['total_slots']} 个" in facts
     assert ("无" if public["puhui_slots"] == 0 else f"{public['puhui_slots']} 个") in facts
+    area = public.get("outdoor_area_m2")  # absent when not stated
+    assert ("未填报" if area is None else f"{area:,g} 平方米") in facts
     await page.wait_for_selector("#credit .badge, #credit p")
     credit_text = await page.locator("#credit").inner_text()
     if credit.get("grade"):
