@@ -354,6 +354,9 @@ def plan_city(seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, today: date 
                 "puhui_slots": _puhui(r, model, total),
                 "monthly_fee_yuan": r.randrange(fee_low, fee_high, 100),
                 "meals": meals,
+                # at least 2 m² a child (托育机构设置标准); a family point may have none. Not drawn from
+                # r, so that every other generated value stays what it was
+                "outdoor_area_m2": None if model == "family" else float(total * 2 + index % 60),
             }
             outcome = r.choices(
                 ["file", "return_then_file", "return", "reject", "pending"], [0.90, 0.03, 0.02, 0.02, 0.03]

@@ -46,6 +46,7 @@ class Institution(Base):
     puhui_slots: Mapped[int] = mapped_column(Integer)
     monthly_fee_yuan: Mapped[int] = mapped_column(Integer)
     meals: Mapped[bool] = mapped_column(Boolean)
+    outdoor_area_m2: Mapped[float | None] = mapped_column(Float)
     contact_phone: Mapped[str | None] = mapped_column(Text)
     # {"business_licence": "<sha256>", …}
     documents: Mapped[dict[str, str]] = mapped_column(JSONB)

@@ -86,6 +86,9 @@ class InstitutionProfile(BaseModel):
     puhui_slots: Annotated[int, Change.KEY]
     monthly_fee_yuan: Annotated[int, Change.MINOR]
     meals: Annotated[bool, Change.KEY]
+    outdoor_area_m2: Annotated[float | None, Change.KEY] = Field(
+        default=None, ge=0, le=100_000, description="户外活动场地面积 (outdoor play area), m²; null: not stated"
+    )
 
 
 @event("cn.gov.gz.childcare.filing.institution.submitted.v1", topic=FILING_EVENTS)

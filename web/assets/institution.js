@@ -18,6 +18,7 @@ function facts(i) {
     ["普惠托位", i.puhui_slots > 0 ? `${fmt.int(i.puhui_slots)} 个（占 ${fmt.pct(share, 0)}）` : "无"],
     ["收费标准", fmt.yuan(i.monthly_fee_yuan)],
     ["提供膳食", i.meals ? "是" : "否"],
+    ["户外活动场地", i.outdoor_area_m2 == null ? "未填报" : `${Number(i.outdoor_area_m2).toLocaleString("zh-CN")} 平方米`],
   ];
   return rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
 }
