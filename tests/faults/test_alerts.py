@@ -327,7 +327,7 @@ async def test_each_fault_fires_its_alert_and_no_other(stage: Stage) -> None:
     records: list[tuple[bytes | None, bytes]] = [
         (f"poison-{n}".encode(), b"\xff\xfe not UTF-8 JSON") for n in range(POISON_RECORDS)
     ]
-    started = time.monotonic()
+    started, flood_began = time.monotonic(), time.time()
     await produce_raw(s.kafka.bootstrap, s.topic(FILING_EVENTS), records)
 
     async def all_dead_lettered() -> bool:
@@ -337,6 +337,10 @@ async def test_each_fault_fires_its_alert_and_no_other(stage: Stage) -> None:
 
     await s.watch(flood, started, within=120, also=all_dead_lettered)
     flood.note = f"all {POISON_RECORDS} dead-lettered by each consumer after {time.monotonic() - started:.0f}s"
+    # dead-lettering is progress: each consumer's last-processed time moved past the flood's start
+    progress = await s.query("max by (consumer) (childcare_consumer_last_processed_timestamp_seconds)")
+    last_processed = {r["metric"]["consumer"]: float(r["value"][1]) for r in progress}
+    assert all(last_processed.get(c, 0) > flood_began for c in consumers_of_filing), last_processed
     outcomes.append(flood)
 
     # --- 3. the database hung -------------------------------------------------------------------
