@@ -52,7 +52,7 @@ EMPTY_PIXEL = """(() => {
 
 SHOW_MAP = "document.getElementById('views').scrollIntoView()"  # for the pictures
 # no zoom or cluster animation under way (Leaflet's and leaflet.markercluster's classes while they run)
-SETTLED = "!document.querySelector('#map.leaflet-zoom-anim, #map .leaflet-cluster-anim')"
+SETTLED = "!document.querySelector('#map .leaflet-zoom-anim, #map .leaflet-cluster-anim')"
 TIANHE_WIDTH = "document.querySelector('#map path.district-440106').getBoundingClientRect().width"
 
 

@@ -62,7 +62,7 @@ export class CityMap {
       markerZoomAnimation: animate,
       minZoom: CITY_MIN_ZOOM,
       maxZoom: MAX_ZOOM,
-      zoomSnap: 0.25,
+      zoomSnap: 0.1,
       keyboard: true,
       attributionControl: true,
       zoomControl: false,
