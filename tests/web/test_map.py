@@ -8,6 +8,8 @@ axe-core finds nothing serious or critical on the directory page at either size.
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -249,6 +251,28 @@ async def test_the_map_on_a_phone_has_a_list_map_toggle_and_tappable_markers(
     link = page.locator("#map .leaflet-popup .popup-title a")
     assert await link.inner_text() == name
     assert (await link.get_attribute("href") or "").startswith("institution.html?id=")
+
+
+async def test_a_configured_base_map_is_requested_from_its_url(web_platform: WebPlatform, pages: PageFactory) -> None:
+    """The tile layer is a setting (window.CHILDCARE_MAP in assets/config.js): set here before the
+    page's scripts run, with a template on this machine (production names its licensed service)."""
+    page = await pages(width=1280, height=800)
+    template = f"{web_platform.pages}/tiles-test/{{z}}/{{x}}/{{y}}.png"
+    await page.add_init_script(f"window.CHILDCARE_MAP = {{tileLayers: [{{url: {json.dumps(template)}}}]}};")
+    await _open(page, f"{web_platform.pages}/")
+    assert await page.locator("#map .leaflet-tile").count() > 0
+    tiles = [url for url in pages.log.local if "/tiles-test/" in url]
+    assert tiles
+    assert all(re.fullmatch(rf"{re.escape(web_platform.pages)}/tiles-test/\d+/\d+/\d+\.png", url) for url in tiles)
+    # at the city's zoom, the Web Mercator tile under 天河区 is among them: the layer sits on the city
+    requested = {url.split("/tiles-test/")[1].removesuffix(".png") for url in tiles}
+    zooms = {int(key.split("/")[0]) for key in requested}
+    assert zooms <= {8, 9}
+    lat, lng = 23.1291, 113.3240
+    for z in zooms:
+        x = int((lng + 180) / 360 * 2**z)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+        assert f"{z}/{x}/{y}" in requested
 
 
 def test_every_institution_on_the_map_lies_inside_its_district(web_platform: WebPlatform) -> None:
