@@ -11,7 +11,7 @@ import { esc } from "./common.js";
 const L = window.L;
 const CITY_MIN_ZOOM = 8;
 const MAX_ZOOM = 18;
-// Below this zoom the four small central districts' names would overlap: only the others are written.
+// Below this zoom the small central districts' names (荔湾, 越秀, 海珠) would overlap: only the others are written.
 const SMALL_LABELS_ZOOM = 10;
 const SMALL_DISTRICT_DEG2 = 0.02; // bounding-box area (degrees²) under which a district counts as small
 
