@@ -65,8 +65,11 @@ class CheckpointOut(_Out):
 
 
 class CosignatureIn(_Out):
+    # Not free text: cosign.parse refuses anything but '— <key name> <base64>' (cosignature_invalid),
+    # so no personal data can be typed into it; the format names that grammar in the OpenAPI.
     signature: str = Field(
-        max_length=1000,
+        max_length=400,
+        json_schema_extra={"format": "c2sp-cosignature-line"},
         description="one C2SP cosignature/v1 line: '— <witness name> base64(key ID || u64 timestamp || Ed25519 "
         "signature)' over 'cosignature/v1\\ntime <timestamp>\\n' + the checkpoint's text",
     )
