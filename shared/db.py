@@ -123,6 +123,10 @@ def database_unavailable(error: BaseException) -> bool:
         sqlstate = getattr(current, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True
+        # A database closed to new connections (ALTER DATABASE … ALLOW_CONNECTIONS false, or being
+        # dropped) answers 55000 at connect; the same SQLSTATE elsewhere is a program error, a 500.
+        if sqlstate == "55000" and "accepting connections" in str(current):
+            return True
         if type(current).__module__.startswith("asyncpg") and type(current).__name__ in _ASYNCPG_AWAY:
             return True
         current = current.__cause__ or current.__context__

@@ -109,3 +109,31 @@ async def test_a_hung_database_answers_503_within_the_command_timeout_and_readin
         # the database back, the service recovers by itself
         assert (await client.get("/v1/institutions", headers=OFFICER)).status_code == 200
         assert (await client.get("/readyz")).json()["checks"]["database"] == "ok"
+
+
+async def test_a_database_closed_to_connections_answers_503_not_500(
+    pg: LocalPostgres, fresh_db: Callable[[str], str]
+) -> None:
+    """A database refusing new connections (SQLSTATE 55000 at connect, e.g. during maintenance) is
+    unavailable, not a program error: 503 ``database_unavailable``, and the service recovers."""
+    url = fresh_db("filing")
+    name = _database(url)
+    settings = settings_for("filing", database_url=url, run_background_workers=False)
+    async with running(create_app(settings)) as client:
+        assert (await client.get("/v1/institutions", headers=OFFICER)).status_code == 200
+        admin = await asyncpg.connect(pg.url("postgres"))
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                name,
+            )
+            # the first request may find its pooled connection gone; the next ones must connect anew
+            responses = [await client.get("/v1/institutions", headers=OFFICER) for _ in range(3)]
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await admin.close()
+        for response in responses:
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "database_unavailable"
+        assert (await client.get("/v1/institutions", headers=OFFICER)).status_code == 200
