@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from services.inspection.models import Plan
+from services.inspection.plans.models import Plan
 from services.inspection.settings import InspectionSettings
 from services.inspection.tasks import service
 from shared.app import PeriodicJob, ServiceContext

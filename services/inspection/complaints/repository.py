@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inspection.complaints.models import Complaint
-from services.inspection.models import PublishedResult
+from services.inspection.tasks.models import PublishedResult
 
 
 async def add(session: AsyncSession, complaint: Complaint) -> None:

@@ -25,8 +25,8 @@ from services.inspection.errors import (
     RevealTimeNotReached,
     WitnessRevealsPending,
 )
-from services.inspection.models import Plan, PlanObserver
 from services.inspection.plans import repository, service
+from services.inspection.plans.models import Plan, PlanObserver
 from services.inspection.plans.schemas import (
     DrawIn,
     DrawRecordOut,

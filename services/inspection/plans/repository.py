@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inspection.models import Plan, PlanObserver, Task, TaskMember
+from services.inspection.plans.models import Plan, PlanObserver
+from services.inspection.tasks.models import Task, TaskMember
 
 
 async def add(session: AsyncSession, plan: Plan) -> None:

@@ -31,8 +31,8 @@ from services.inspection.errors import (
     RevealTimeNotReached,
     WitnessRevealsPending,
 )
-from services.inspection.models import Plan, PlanObserver
 from services.inspection.plans import repository
+from services.inspection.plans.models import Plan, PlanObserver
 from services.inspection.pool import repository as pool_repository
 from services.inspection.reference import checklist
 from services.inspection.tasks import service as tasks

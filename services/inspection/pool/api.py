@@ -16,8 +16,8 @@ from services.inspection.errors import (
     InstitutionNotInPool,
     SubjectTaken,
 )
-from services.inspection.models import Inspector, InspectorConflict
 from services.inspection.pool import repository, service
+from services.inspection.pool.models import Inspector, InspectorConflict
 from services.inspection.pool.schemas import (
     ConflictIn,
     ConflictOut,

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inspection.models import Inspector, InspectorConflict, TargetGrade, TargetInstitution, TargetStaff
+from services.inspection.pool.models import Inspector, InspectorConflict, TargetGrade, TargetInstitution, TargetStaff
 from shared.projection import upsert_newest
 
 

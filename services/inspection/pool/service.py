@@ -21,8 +21,8 @@ from services.inspection.errors import (
     InstitutionNotInPool,
     SubjectTaken,
 )
-from services.inspection.models import Inspector, InspectorConflict, TargetInstitution
 from services.inspection.pool import repository
+from services.inspection.pool.models import Inspector, InspectorConflict, TargetInstitution
 from services.inspection.tasks import service as tasks
 from shared.auth import Principal
 from shared.events.credit import InstitutionGradedV1

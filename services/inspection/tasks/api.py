@@ -39,9 +39,10 @@ from services.inspection.errors import (
     TaskNotSubmitted,
     ViolationNotFound,
 )
-from services.inspection.models import CheckIn, Finding, Inspector, PublishedResult, TaskMember, Violation
+from services.inspection.pool.models import Inspector
 from services.inspection.reference import checklist, violation_catalogue
 from services.inspection.tasks import service
+from services.inspection.tasks.models import CheckIn, Finding, PublishedResult, TaskMember, Violation
 from services.inspection.tasks.schemas import (
     CheckInIn,
     CheckInOut,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inspection.models import CheckIn, Finding, PublishedResult, Task, TaskMember, Violation
+from services.inspection.tasks.models import CheckIn, Finding, PublishedResult, Task, TaskMember, Violation
 
 
 async def add(session: AsyncSession, *rows: object) -> None:

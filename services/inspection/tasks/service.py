@@ -32,20 +32,11 @@ from services.inspection.errors import (
     TaskNotSubmitted,
     ViolationNotFound,
 )
-from services.inspection.models import (
-    CheckIn,
-    Finding,
-    Inspector,
-    PublishedResult,
-    TargetInstitution,
-    TargetStaff,
-    Task,
-    TaskMember,
-    Violation,
-)
 from services.inspection.pool import repository as pool_repository
+from services.inspection.pool.models import Inspector, TargetInstitution, TargetStaff
 from services.inspection.reference import CHILD_ABUSE_CODE, SEVERITIES, checklist, violation_catalogue
 from services.inspection.tasks import repository
+from services.inspection.tasks.models import CheckIn, Finding, PublishedResult, Task, TaskMember, Violation
 from services.inspection.unlicensed import repository as unlicensed_repository
 from services.inspection.unlicensed import service as unlicensed_service
 from services.inspection.unlicensed.errors import CaseClosed, CaseNotFound, SiteLocationUnknown

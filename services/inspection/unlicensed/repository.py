@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inspection.models import TargetInstitution
+from services.inspection.pool.models import TargetInstitution
 from services.inspection.unlicensed.models import GuidanceStepRow, UnlicensedCase
 
 

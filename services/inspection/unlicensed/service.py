@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inspection.models import TargetInstitution, Task, Violation
+from services.inspection.pool.models import TargetInstitution
+from services.inspection.tasks.models import Task, Violation
 from services.inspection.unlicensed import repository
 from services.inspection.unlicensed.errors import CaseClosed, CaseNotFound, StepAlreadyCompleted, StepNotFound
 from services.inspection.unlicensed.models import GuidanceStepRow, UnlicensedCase
