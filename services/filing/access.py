@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.filing.institutions.errors import InstitutionNotFound
+from services.filing.errors import InstitutionNotFound
 from services.filing.models import Institution
 from shared.auth import Principal
 from shared.scope import DistrictOutOfScope, read_scope, require_readable

@@ -15,7 +15,6 @@ from services.filing.annual_reports.errors import (
     AnnualReportNotFound,
     DistrictOutOfScope,
     InstitutionNotFiled,
-    InstitutionNotFound,
 )
 from services.filing.annual_reports.schemas import (
     AnnualReportIn,
@@ -28,6 +27,7 @@ from services.filing.annual_reports.schemas import (
     IncidentsOut,
     StaffOut,
 )
+from services.filing.errors import InstitutionNotFound
 from services.filing.settings import FilingSettings
 from shared.auth import Principal, require_roles
 from shared.db import DbSession

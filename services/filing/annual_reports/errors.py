@@ -5,11 +5,6 @@ from __future__ import annotations
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
-class InstitutionNotFound(NotFound):
-    code = "institution_not_found"
-    message_zh = "未找到该托育机构"
-
-
 class AnnualReportNotFound(NotFound):
     code = "annual_report_not_found"
     message_zh = "未找到该机构该年度的年报"

@@ -22,10 +22,10 @@ from services.filing.annual_reports.errors import (
     DistrictOutOfScope,
     EnrolmentExceedsCapacity,
     InstitutionNotFiled,
-    InstitutionNotFound,
     YearOutOfRange,
 )
 from services.filing.annual_reports.models import AnnualReport
+from services.filing.errors import InstitutionNotFound
 from services.filing.settings import FilingSettings
 from shared.errors import InvalidInput
 from shared.events.filing import AnnualReportOverdueV1, AnnualReportSubmittedV1

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.filing.access import require_document_readable
+from services.filing.errors import InstitutionNotFound
 from services.filing.institutions import repository, service
 from services.filing.institutions.errors import (
     ChangePending,
     DistrictOutOfScope,
     DocumentNotFound,
     IllegalTransition,
-    InstitutionNotFound,
     SelfDecision,
     UsccAlreadyFiled,
 )

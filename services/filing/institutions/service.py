@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.filing.errors import InstitutionNotFound
 from services.filing.institutions import repository
 from services.filing.institutions.errors import (
     ChangePending,
     DocumentNotFound,
     IllegalTransition,
-    InstitutionNotFound,
     SelfDecision,
     UsccAlreadyFiled,
 )

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.filing.access import require_institution_readable
-from services.filing.institutions.errors import InstitutionNotFound
+from services.filing.errors import InstitutionNotFound
 from services.filing.staff import service
 from services.filing.staff.errors import (
     AlreadyEmployed,

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.filing.institutions.errors import InstitutionNotFound
+from services.filing.errors import InstitutionNotFound
 from services.filing.models import Institution
 from services.filing.staff import repository
 from services.filing.staff.errors import (
