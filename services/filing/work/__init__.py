@@ -1,0 +1,1 @@
+"""The filing service's work queues (待办): decisions, key changes, annual reports, staffing, certificates."""

@@ -1,0 +1,293 @@
+"""The filing service's queues (``shared.work``): what filing officers act on, in their districts.
+
+Training hours are not a queue: the roster records each person's training, but no requirement of
+hours per year is configured or stated in the rules the platform implements, so there is nothing to
+be below (a setting with its legal basis would have to come first).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Date, cast, func, literal, select
+from sqlalchemy.engine import Row
+
+from services.filing.annual_reports.models import AnnualReport, AnnualReportOverdue
+from services.filing.models import Institution, InstitutionChange
+from services.filing.staff.models import ROLE_ZH, StaffingStatus, StaffMember
+from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, make_item
+
+DECIDE_FILING = Action("decide_filing", "作出备案决定", "filing_officer")
+OVERSEERS = ("supervisor",)
+
+
+def _decisions(ctx: QueueContext, *, overdue: bool) -> QuerySelect:
+    late = Institution.decision_due < ctx.today
+    return select(
+        Institution.id.label("id"),
+        Institution.name.label("institution_name"),
+        Institution.district_code.label("district_code"),
+        Institution.decision_due.label("deadline"),
+        Institution.submitted_at.label("since"),
+        Institution.submission.label("submission"),
+    ).where(
+        Institution.status == "submitted",
+        late if overdue else (Institution.decision_due.is_(None) | ~late),
+        in_districts(Institution.district_code, ctx),
+    )
+
+
+def _decision_item(queue: Queue) -> Any:
+    def item(row: Row[Any], ctx: QueueContext) -> WorkItem:
+        again = f"（第{row.submission}次提交）" if row.submission > 1 else ""
+        return make_item(
+            queue,
+            ctx,
+            id=row.id,
+            kind="filing",
+            title_zh=f"{row.institution_name}：备案申请待决定{again}",
+            institution_id=row.id,
+            institution_name=row.institution_name,
+            district_code=row.district_code,
+            deadline=row.deadline,
+            link=f"/v1/institutions/{row.id}",
+        )
+
+    return item
+
+
+def _changes(ctx: QueueContext) -> QuerySelect:
+    return (
+        select(
+            InstitutionChange.id.label("id"),
+            Institution.id.label("institution_id"),
+            Institution.name.label("institution_name"),
+            Institution.district_code.label("district_code"),
+            InstitutionChange.decision_due.label("deadline"),
+            InstitutionChange.requested_at.label("since"),
+            InstitutionChange.changes.label("changes"),
+        )
+        .join(Institution, Institution.id == InstitutionChange.institution_id)
+        .where(InstitutionChange.status == "pending", in_districts(Institution.district_code, ctx))
+    )
+
+
+def _change_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
+    fields = "、".join(sorted(row.changes)) if isinstance(row.changes, dict) else ""
+    return make_item(
+        CHANGES_PENDING,
+        ctx,
+        id=row.id,
+        kind="change",
+        title_zh=f"{row.institution_name}：变更关键事项待决定（{fields}）",
+        institution_id=row.institution_id,
+        institution_name=row.institution_name,
+        district_code=row.district_code,
+        deadline=row.deadline,
+        link=f"/v1/institutions/{row.institution_id}",
+    )
+
+
+def _reports_missing(ctx: QueueContext) -> QuerySelect:
+    # the deadline sweep's marks (made the day after the due date) of a filed institution, while the
+    # year's report is still missing; a later report takes the item off the list
+    reported = (
+        select(literal(1))
+        .where(AnnualReport.institution_id == AnnualReportOverdue.institution_id)
+        .where(AnnualReport.year == AnnualReportOverdue.year)
+        .exists()
+    )
+    query = (
+        select(
+            func.concat(AnnualReportOverdue.institution_id, ":", AnnualReportOverdue.year).label("id"),
+            Institution.id.label("institution_id"),
+            Institution.name.label("institution_name"),
+            Institution.district_code.label("district_code"),
+            AnnualReportOverdue.due_date.label("deadline"),
+            AnnualReportOverdue.marked_at.label("since"),
+            AnnualReportOverdue.year.label("year"),
+        )
+        .join(Institution, Institution.id == AnnualReportOverdue.institution_id)
+        .where(Institution.status == "filed", ~reported, in_districts(Institution.district_code, ctx))
+    )
+    year = ctx.params.get("year")
+    return query if year is None else query.where(AnnualReportOverdue.year == year)
+
+
+def _report_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
+    return make_item(
+        REPORTS_MISSING,
+        ctx,
+        id=row.id,
+        kind="annual_report",
+        title_zh=f"{row.institution_name}：{row.year}年度年报逾期未报送",
+        institution_id=row.institution_id,
+        institution_name=row.institution_name,
+        district_code=row.district_code,
+        deadline=row.deadline,
+        link=f"/v1/institutions/{row.institution_id}/annual-reports/{row.year}",
+    )
+
+
+def _staffing(ctx: QueueContext) -> QuerySelect:
+    return (
+        select(
+            Institution.id.label("id"),
+            Institution.name.label("institution_name"),
+            Institution.district_code.label("district_code"),
+            cast(None, Date).label("deadline"),
+            StaffingStatus.changed_at.label("since"),
+            StaffingStatus.shortfalls.label("shortfalls"),
+        )
+        .join(Institution, Institution.id == StaffingStatus.institution_id)
+        .where(
+            StaffingStatus.compliant.is_(False),
+            Institution.status == "filed",
+            in_districts(Institution.district_code, ctx),
+        )
+    )
+
+
+def _staffing_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
+    details = [str(s.get("detail", "")) for s in row.shortfalls or [] if isinstance(s, dict)]
+    return make_item(
+        STAFFING,
+        ctx,
+        id=row.id,
+        kind="staffing",
+        title_zh=f"{row.institution_name}：{'；'.join(d for d in details if d) or '人员配备不足'}",
+        institution_id=row.id,
+        institution_name=row.institution_name,
+        district_code=row.district_code,
+        deadline=None,
+        link=f"/v1/institutions/{row.id}/staffing",
+    )
+
+
+def _earliest_expiry() -> Any:
+    """The earliest expiry of a person's health certificate and their certificates that expire."""
+    certificate = func.jsonb_array_elements(StaffMember.certificates).table_valued("value").alias("certificate")
+    earliest_certificate = (
+        select(func.min(cast(certificate.c.value.op("->>")("expires_on"), Date)))
+        .select_from(certificate)
+        .where(certificate.c.value.op("->>")("expires_on").is_not(None))
+        .scalar_subquery()
+    )
+    # LEAST ignores nulls: a person whose certificates never expire has the health certificate's date
+    return func.least(StaffMember.health_certificate_expires_on, earliest_certificate)
+
+
+def _certificates(ctx: QueueContext) -> QuerySelect:
+    earliest = _earliest_expiry()
+    horizon = ctx.today + timedelta(days=int(ctx.params.get("days") or 30))
+    return (
+        select(
+            StaffMember.id.label("id"),
+            Institution.id.label("institution_id"),
+            Institution.name.label("institution_name"),
+            Institution.district_code.label("district_code"),
+            earliest.label("deadline"),
+            StaffMember.hired_on.label("since"),
+            StaffMember.role.label("role"),
+            StaffMember.health_certificate_expires_on.label("health_expires"),
+        )
+        .join(Institution, Institution.id == StaffMember.institution_id)
+        .where(
+            StaffMember.left_on.is_(None),
+            Institution.status == "filed",
+            earliest <= horizon,
+            in_districts(Institution.district_code, ctx),
+        )
+    )
+
+
+def _certificate_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
+    # the person's name stays on the roster (personal data); the item names the role and the date
+    which = "健康证" if row.deadline == row.health_expires else "资格证书"
+    state = "已过期" if row.deadline < ctx.today else "即将到期"
+    return make_item(
+        CERTIFICATES,
+        ctx,
+        id=row.id,
+        kind="staff_certificate",
+        title_zh=f"{row.institution_name}：{ROLE_ZH.get(row.role, row.role)}的{which}{state}（{row.deadline}）",
+        institution_id=row.institution_id,
+        institution_name=row.institution_name,
+        district_code=row.district_code,
+        deadline=row.deadline,
+        link=f"/v1/institutions/{row.institution_id}/staff/{row.id}",
+    )
+
+
+DECISIONS_PENDING: Queue = Queue(
+    name="filing_decisions_pending",
+    title_zh="待作出备案决定",
+    action=DECIDE_FILING,
+    overseers=OVERSEERS,
+    query=lambda ctx: _decisions(ctx, overdue=False),
+    item=lambda row, ctx: _decision_item(DECISIONS_PENDING)(row, ctx),
+    description="Submitted filings still within their statutory decision deadline (备案办法 Art. 9: 5 working "
+    "days from a complete submission, the `decision_due` the service computed with its workday calendar).",
+)
+DECISIONS_OVERDUE: Queue = Queue(
+    name="filing_decisions_overdue",
+    title_zh="备案决定已逾期",
+    action=DECIDE_FILING,
+    overseers=OVERSEERS,
+    query=lambda ctx: _decisions(ctx, overdue=True),
+    item=lambda row, ctx: _decision_item(DECISIONS_OVERDUE)(row, ctx),
+    description="Submitted filings past their decision deadline (`decision_due` before today, Beijing): the "
+    "initial decisions the gauge `childcare_filing_decisions_overdue` (alert FilingDecisionsOverdue) counts.",
+)
+CHANGES_PENDING: Queue = Queue(
+    name="filing_changes_pending",
+    title_zh="待作出变更决定",
+    action=Action("decide_change", "作出变更决定", "filing_officer"),
+    overseers=OVERSEERS,
+    query=_changes,
+    item=_change_item,
+    description="Key-field changes (变更) awaiting a decision, with their 5-working-day deadline; overdue ones "
+    "show days_overdue > 0 (the change part of `childcare_filing_decisions_overdue`).",
+)
+REPORTS_MISSING: Queue = Queue(
+    name="annual_reports_missing",
+    title_zh="逾期未报送年报",
+    action=Action("submit_annual_report", "督促并报送年报", "filing_officer"),
+    overseers=OVERSEERS,
+    query=_reports_missing,
+    item=_report_item,
+    description="Filed institutions whose annual report for a year is still missing after that year's due date "
+    "(marked by the deadline sweep), per year.",
+    extra_params=(("year", "only this reporting year (default: every year)"),),
+)
+STAFFING: Queue = Queue(
+    name="staffing_shortfalls",
+    title_zh="人员配备不足",
+    action=Action("remedy_staffing", "督促补足人员配备", "filing_officer"),
+    overseers=OVERSEERS,
+    query=_staffing,
+    item=_staffing_item,
+    description="Filed institutions whose staffing is below the rules (carer ratios per the filed classes, a "
+    "principal, health staff), as the roster's last evaluation recorded it; no deadline.",
+)
+CERTIFICATES: Queue = Queue(
+    name="staff_certificates_expiring",
+    title_zh="从业人员证件到期",
+    action=Action("renew_certificate", "督促更新证件", "filing_officer"),
+    overseers=OVERSEERS,
+    query=_certificates,
+    item=_certificate_item,
+    description="Active staff of filed institutions whose health certificate or a certificate with an expiry "
+    "date has expired or expires within `days` (default 30); the deadline is the earliest expiry.",
+    extra_params=(("days", "certificates expiring within this many days (default 30)"),),
+)
+
+QUEUES: tuple[Queue, ...] = (
+    DECISIONS_PENDING,
+    DECISIONS_OVERDUE,
+    CHANGES_PENDING,
+    REPORTS_MISSING,
+    STAFFING,
+    CERTIFICATES,
+)
