@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, true
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -207,7 +207,7 @@ def make_item(
 def in_districts(column: Any, ctx: QueueContext) -> Any:
     """The WHERE clause limiting ``column`` (a district code) to the caller's districts."""
     if ctx.districts is None:
-        return True
+        return true()
     return column.in_(sorted(ctx.districts))
 
 

@@ -17,6 +17,7 @@ from services.inspection.settings import InspectionSettings
 from services.inspection.tasks.api import router as tasks_router
 from services.inspection.unlicensed import jobs as unlicensed_jobs
 from services.inspection.unlicensed.api import router as unlicensed_router
+from services.inspection.work.api import router as work_router
 from shared.app import create_service_app
 from shared.db import Database
 from shared.duties import log_disabled
@@ -44,6 +45,7 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
             complaints_router,
             unlicensed_router,
             quality_router,
+            work_router,
         ],
         consumers=consumers,
         jobs=jobs(settings if isinstance(settings, InspectionSettings) else InspectionSettings())
