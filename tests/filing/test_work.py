@@ -212,9 +212,9 @@ async def test_changes_reports_staffing_and_certificates(filing: tuple[httpx.Asy
     assert staffing["items"][0]["days_overdue"] is None
     assert "保育人员不足" in staffing["items"][0]["title_zh"]
 
-    certificates = await queue(client, "staff_certificates_expiring", TIANHE_OFFICER)
-    assert ids(certificates) == [str(staff["expired"]), str(staff["soon"])]
-    expired, soon = certificates["items"]
+    expiring = await queue(client, "staff_certificates_expiring", TIANHE_OFFICER)
+    assert ids(expiring) == [str(staff["expired"]), str(staff["soon"])]
+    expired, soon = expiring["items"]
     assert (expired["deadline"], expired["days_overdue"]) == ((TODAY - timedelta(days=2)).isoformat(), 2)
     assert (soon["deadline"], soon["days_overdue"]) == ((TODAY + timedelta(days=10)).isoformat(), 0)
     assert "演示" not in expired["title_zh"]  # the person's name stays on the roster
