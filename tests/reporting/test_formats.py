@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devstack.run import local_ledger_signing_key
-from services.reporting import merkle
-from services.reporting.jcs import canonicalize, format_number
-from services.reporting.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, open_note
+from services.reporting.ledger import merkle
+from services.reporting.ledger.jcs import canonicalize, format_number
+from services.reporting.ledger.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, open_note
 from services.reporting.settings import ReportingSettings, dev_signer
 from shared.grants import GrantsError, load_grants, parse_grants, project
 
@@ -310,6 +310,6 @@ def test_numbers_at_the_fast_path_boundaries_are_written_as_ecmascript(number: f
 def test_the_c_encoder_fast_path_writes_what_the_general_writer_writes(value: Any) -> None:
     """Documents whose numbers print alike in Python and ECMAScript go through the json module's C
     encoder; whatever the document, the bytes are those of the general RFC 8785 writer."""
-    from services.reporting.jcs import _general
+    from services.reporting.ledger.jcs import _general
 
     assert canonicalize(value) == _general(value).encode("utf-8")

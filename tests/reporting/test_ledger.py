@@ -18,10 +18,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.reporting import merkle
 from services.reporting.consumers import consumers
-from services.reporting.jcs import canonicalize
-from services.reporting.notes import Signer
+from services.reporting.ledger import merkle
+from services.reporting.ledger.jcs import canonicalize
+from services.reporting.ledger.notes import Signer
 from shared.db import Database
 from shared.events import CloudEvent, decode
 from shared.outbox import outbox_table

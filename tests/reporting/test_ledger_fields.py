@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from services.reporting import leaves, merkle
-from services.reporting.cosign import WitnessSigner, note_text
-from services.reporting.notes import Signer
+from services.reporting.ledger import leaves, merkle
+from services.reporting.ledger.cosign import WitnessSigner, note_text
+from services.reporting.ledger.notes import Signer
 from shared.db import Database
 from shared.events import CloudEvent
 from shared.events.inspection import PlanCommittedV2, PlanDrawnV2, WitnessObserver, WitnessReveal

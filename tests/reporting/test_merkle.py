@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.reporting import merkle
+from services.reporting.ledger import merkle
 
 LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657")] + [
     bytes.fromhex("606162636465666768696a6b6c6d6e6f")

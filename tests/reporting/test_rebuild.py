@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from devstack.kafka import LocalKafka
-from services.reporting import service
+from services.reporting.ledger import service
 from services.reporting.rebuild import rebuild
 from services.reporting.settings import ReportingSettings
 from shared.db import Database

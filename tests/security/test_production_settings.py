@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from services.credit.settings import CreditSettings
 from services.filing.settings import FilingSettings
 from services.inspection.settings import InspectionSettings
-from services.reporting.notes import Signer
+from services.reporting.ledger.notes import Signer
 from services.reporting.settings import ReportingSettings, dev_signer
 from shared.settings import (
     DEV_JWT_SECRET,

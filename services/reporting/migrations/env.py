@@ -1,4 +1,6 @@
-import services.reporting.stats.models  # noqa: F401  (the projection tables join Base.metadata)
+# Every table module of the service, so autogenerate compares against the whole schema.
+import services.reporting.ledger.models
+import services.reporting.stats.models  # noqa: F401
 from services.reporting.models import Base
 from shared.migrate import run_env
 from shared.outbox import messaging_metadata

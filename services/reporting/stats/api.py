@@ -9,7 +9,6 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.reporting.errors import NoDataSharingGrant
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats import service
 from services.reporting.stats.errors import InstitutionUnknown, YearOutOfRange
@@ -37,7 +36,7 @@ from services.reporting.stats.schemas import (
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Unauthenticated, error_responses
-from shared.grants import AgencyView, Sources, agency_view, grants_of
+from shared.grants import AgencyView, NoDataSharingGrant, Sources, agency_view, grants_of
 from shared.workdays import china_today
 
 router = APIRouter(prefix="/v1", tags=["statistics"])

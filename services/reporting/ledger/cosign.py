@@ -28,9 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.errors import CheckpointNotFound, CosignatureInvalid, WitnessKeyUnknown
-from services.reporting.models import LedgerCheckpoint, LedgerCosignature
-from services.reporting.notes import SIGNATURE_PREFIX, NoteError, valid_name
+from services.reporting.ledger.errors import CheckpointNotFound, CosignatureInvalid, WitnessKeyUnknown
+from services.reporting.ledger.models import LedgerCheckpoint, LedgerCosignature
+from services.reporting.ledger.notes import SIGNATURE_PREFIX, NoteError, valid_name
 
 ALG_COSIGNATURE_V1 = 0x04
 MAX_TIMESTAMP = 2**63 - 1

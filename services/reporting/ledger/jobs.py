@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from services.reporting import service
+from services.reporting.ledger import service
 from services.reporting.settings import ReportingSettings
 from shared.app import PeriodicJob, ServiceContext
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from services.reporting import merkle
-from services.reporting.jcs import canonicalize
+from services.reporting.ledger import merkle
+from services.reporting.ledger.jcs import canonicalize
 from shared.events import CloudEvent
 
 LEAF_V1 = 1

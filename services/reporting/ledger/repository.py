@@ -9,8 +9,8 @@ from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.merkle import Node
-from services.reporting.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode
+from services.reporting.ledger.merkle import Node
+from services.reporting.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode
 from shared.db import driver_connection
 
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting import cosign, service
-from services.reporting.errors import (
+from services.reporting.ledger import cosign, service
+from services.reporting.ledger.errors import (
     CheckpointNotFound,
     CosignatureInvalid,
     FromAfterTo,
@@ -22,8 +22,8 @@ from services.reporting.errors import (
     SizeBeyondTree,
     WitnessKeyUnknown,
 )
-from services.reporting.notes import Verifier
-from services.reporting.schemas import (
+from services.reporting.ledger.notes import Verifier
+from services.reporting.ledger.schemas import (
     CheckpointCheckOut,
     CheckpointOut,
     CheckpointPage,

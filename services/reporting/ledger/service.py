@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting import leaves, merkle, repository
-from services.reporting.errors import (
+from services.reporting.ledger import leaves, merkle, repository
+from services.reporting.ledger.errors import (
     CheckpointNotFound,
     FromAfterTo,
     IndexOutOfRange,
@@ -26,9 +26,9 @@ from services.reporting.errors import (
     LedgerInconsistent,
     SizeBeyondTree,
 )
-from services.reporting.models import LedgerCheckpoint
-from services.reporting.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign_checkpoint
-from services.reporting.schemas import LedgerEntryOut, LedgerPage, ProblemOut
+from services.reporting.ledger.models import LedgerCheckpoint
+from services.reporting.ledger.notes import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign_checkpoint
+from services.reporting.ledger.schemas import LedgerEntryOut, LedgerPage, ProblemOut
 from shared.auth import Principal
 from shared.events import CloudEvent
 from shared.events.reporting import LedgerEntrySharedV1
