@@ -39,6 +39,7 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.retention import prune_inbox, prune_outbox
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic, qualified
+from shared.wire import WireMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,8 @@ def create_service_app(
     app.add_middleware(
         PublicRateLimitMiddleware, limiter=PublicRateLimit(settings.public_rate_burst, settings.public_rate_per_minute)
     )
+    # gzip and ETag/304 on text answers (shared/wire.py): phones on a weak signal (docs/inspection.md)
+    app.add_middleware(WireMiddleware)
     # outermost: limits and security headers apply to every answer, errors included
     app.add_middleware(
         EdgeGuard,

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.inspection.catalogue import router as catalogue_router
 from services.inspection.complaints.api import router as complaints_router
 from services.inspection.consumers import consumers
+from services.inspection.evidence.api import router as evidence_router
 from services.inspection.jobs import jobs
 from services.inspection.plans.api import router as plans_router
 from services.inspection.pool.api import router as pool_router
@@ -41,6 +42,7 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
             pool_router,
             plans_router,
             tasks_router,
+            evidence_router,
             catalogue_router,
             complaints_router,
             unlicensed_router,

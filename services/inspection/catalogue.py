@@ -6,9 +6,9 @@ A basis the data marks as unverified (CATALOGUE-NOTES.md §3 tags) is shown with
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from services.inspection.reference import (
@@ -21,6 +21,21 @@ from services.inspection.reference import (
 )
 
 router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
+# A URL naming the version it wants names content that never changes: a browser (the inspectors' app)
+# may keep it for a year without asking. Without a version (or another one) the answer is the current
+# content, revalidated with its ETag (shared/wire.py).
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, no-cache"
+VersionQuery = Annotated[
+    str | None,
+    Query(description="the catalogue version the caller wants; the current one makes the answer cacheable for a year"),
+]
+
+
+def _cache(response: Response, version: str | None) -> None:
+    response.headers["cache-control"] = IMMUTABLE if version == catalogue_version() else REVALIDATE
+
+
 SOURCE_NOTE_ZH = (
     "草拟参考数据，非法律意见：来源见 shared/reference_data/CATALOGUE-NOTES.md；"
     "标注“未核实”的依据在写入执法文书前须与官方文本核对"
@@ -67,7 +82,8 @@ class ViolationCatalogueOut(BaseModel):
 
 
 @router.get("/checklist", response_model=ChecklistOut, summary="随机抽查事项清单 (public, versioned)")
-async def get_checklist() -> ChecklistOut:
+async def get_checklist(response: Response, version: VersionQuery = None) -> ChecklistOut:
+    _cache(response, version)
     items = []
     for c in checklist().values():
         flags = c.flags
@@ -94,7 +110,8 @@ async def get_checklist() -> ChecklistOut:
 
 
 @router.get("/violations", response_model=ViolationCatalogueOut, summary="违规行为目录 (public, versioned)")
-async def get_violations() -> ViolationCatalogueOut:
+async def get_violations(response: Response, version: VersionQuery = None) -> ViolationCatalogueOut:
+    _cache(response, version)
     items = []
     for v in violation_catalogue().values():
         flags = v.flags

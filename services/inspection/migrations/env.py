@@ -1,5 +1,6 @@
 # Every table module of the service, so autogenerate compares against the whole schema.
 import services.inspection.complaints.models
+import services.inspection.evidence.models
 import services.inspection.plans.models
 import services.inspection.pool.models
 import services.inspection.quality.models
