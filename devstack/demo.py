@@ -357,7 +357,15 @@ def plan_city(seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, today: date 
                 # at least 2 m² a child (托育机构设置标准); a family point may have none. Not drawn from
                 # r, so that every other generated value stays what it was
                 "outdoor_area_m2": None if model == "family" else float(total * 2 + index % 60),
+                # the public record's facts, likewise not drawn from r: hours, and a public number for
+                # three in four (a synthetic 020 landline: 8 digits after the area code)
+                "opening_hours": ("07:30-18:00", "08:00-17:30", "07:45-18:30")[index % 3],
             }
+            if index % 4:
+                body["public_phone"] = f"020-{87_000_000 + index:08d}"
+            if body["puhui_slots"] > 0:
+                # the 普惠 price, about 60 % of the institution's market fee
+                body["puhui_monthly_fee_yuan"] = body["monthly_fee_yuan"] * 6 // 1000 * 100
             outcome = r.choices(
                 ["file", "return_then_file", "return", "reject", "pending"], [0.90, 0.03, 0.02, 0.02, 0.03]
             )[0]

@@ -31,6 +31,8 @@ PATTERN_EXAMPLES: dict[str, str] = {
     r"^\d{9}$": "440106001",
     r"^[0-9a-f]{64}$": "5e" * 32,
     r"^v[0-9]+$": "v1",
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$": "07:30-18:00",
+    r"^[0-9+\-() ]{7,20}$": "020-87000001",
 }
 
 # The field a producer one version ahead adds, at every level of the payload: optional for it, unknown

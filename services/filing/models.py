@@ -47,6 +47,9 @@ class Institution(Base):
     monthly_fee_yuan: Mapped[int] = mapped_column(Integer)
     meals: Mapped[bool] = mapped_column(Boolean)
     outdoor_area_m2: Mapped[float | None] = mapped_column(Float)
+    puhui_monthly_fee_yuan: Mapped[int | None] = mapped_column(Integer)
+    opening_hours: Mapped[str | None] = mapped_column(Text)
+    public_phone: Mapped[str | None] = mapped_column(Text)
     contact_phone: Mapped[str | None] = mapped_column(Text)
     # {"business_licence": "<sha256>", …}
     documents: Mapped[dict[str, str]] = mapped_column(JSONB)

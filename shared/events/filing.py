@@ -89,6 +89,22 @@ class InstitutionProfile(BaseModel):
     outdoor_area_m2: Annotated[float | None, Change.KEY] = Field(
         default=None, ge=0, le=100_000, description="户外活动场地面积 (outdoor play area), m²; null: not stated"
     )
+    puhui_monthly_fee_yuan: Annotated[int | None, Change.MINOR] = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="普惠托位月收费 (affordable places' monthly fee), yuan; null: not stated",
+    )
+    opening_hours: Annotated[str | None, Change.MINOR] = Field(
+        default=None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="服务时间 on working days, HH:MM-HH:MM (Beijing time); null: not stated",
+    )
+    # The institution's own number for families, published by its choice; contact_phone (the
+    # filing's contact for the bureau) stays private.
+    public_phone: Annotated[str | None, Change.MINOR] = Field(
+        default=None, pattern=r"^[0-9+\-() ]{7,20}$", description="公开咨询电话 the institution publishes; null: none"
+    )
 
 
 @event("cn.gov.gz.childcare.filing.institution.submitted.v1", topic=FILING_EVENTS)

@@ -19,6 +19,9 @@ from shared.topics import INSPECTION_EVENTS
 
 Severity = Literal["minor", "general", "serious", "critical"]
 InspectionKind = Literal["random", "targeted"]
+Conclusion = Literal["compliant", "rectification_required", "non_compliant"]
+# The one vocabulary of conclusions, for every page, answer and document that shows one.
+CONCLUSION_ZH: dict[str, str] = {"compliant": "合格", "rectification_required": "责令整改", "non_compliant": "不合格"}
 
 
 @event("cn.gov.gz.childcare.inspection.plan.created.v1", topic=INSPECTION_EVENTS)
@@ -233,7 +236,7 @@ class InspectionResultPublishedV1(EventData):
     task_id: UUID
     plan_id: UUID | None = None
     kind: InspectionKind = "random"
-    conclusion: Literal["compliant", "rectification_required", "non_compliant"]
+    conclusion: Conclusion
     violation_count: int = Field(ge=0)
     violations_by_severity: dict[str, int] = Field(default_factory=dict)
     summary_zh: str

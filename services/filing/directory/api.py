@@ -11,24 +11,28 @@ from sqlalchemy import Row
 from services.filing.directory import service
 from services.filing.directory.errors import PublicInstitutionNotFound
 from services.filing.directory.schemas import (
+    CLASS_AGE_GROUP_ZH,
     CONCLUSION_ZH,
+    ORGANISER_TYPE_ZH,
     QUALITY_GRADE_ZH,
+    ClassOut,
     CodeName,
     DirectoryQuery,
     PublicInstitutionOut,
     PublicInstitutionPage,
+    PublicRecordOut,
     parse_near,
 )
 from shared.db import DbSession
 from shared.errors import InvalidInput, error_responses
-from shared.events.filing import InstitutionProfile
+from shared.events.filing import CLASS_TYPE_ZH, InstitutionProfile
 from shared.reference import districts, streets
 from shared.workdays import CHINA
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
 
-def _out(row: Row[Any]) -> PublicInstitutionOut:
+def _fields(row: Row[Any]) -> dict[str, object]:
     """The answer from a row of the directory's query: the profile's columns (the answer shows
     those the public sees), the district's and street's names, and the projections' facts."""
     # An optional fact appears once stated (exclude_unset), so that entries without it keep exactly
@@ -69,7 +73,31 @@ def _out(row: Row[Any]) -> PublicInstitutionOut:
     if "distance_km" in row._fields:
         # only in a "near" search, so that only then does the field appear (exclude_unset)
         fields["distance_km"] = round(row.distance_km, 3)
-    return PublicInstitutionOut.model_validate(fields)
+    return fields
+
+
+def _out(row: Row[Any]) -> PublicInstitutionOut:
+    return PublicInstitutionOut.model_validate(_fields(row))
+
+
+def _record(row: Row[Any]) -> PublicRecordOut:
+    fields = _fields(row)
+    filed_on = row.filed_at.astimezone(CHINA).date()
+    fields.update(
+        organiser_type_zh=ORGANISER_TYPE_ZH.get(row.organiser_type, row.organiser_type),
+        classes=[
+            ClassOut(
+                class_type=c["class_type"],
+                class_type_zh=CLASS_TYPE_ZH.get(c["class_type"], c["class_type"]),
+                age_group_zh=CLASS_AGE_GROUP_ZH.get(c["class_type"], ""),
+                size=c["size"],
+            )
+            for c in row.classes
+        ],
+        filing_number=f"穗托备{row.district_code}{filed_on.year}{row.filing_order:04d}",
+        filed_on=filed_on,
+    )
+    return PublicRecordOut.model_validate(fields)
 
 
 @router.get(
@@ -87,6 +115,7 @@ async def search_institutions(query: Annotated[DirectoryQuery, Query()], session
             street_code=query.street,
             puhui=query.puhui,
             service_type=query.service_type,
+            q=query.q,
             near=parse_near(query.near) if query.near is not None else None,
             radius_km=query.radius_km,
             page=query.page,
@@ -107,3 +136,14 @@ async def search_institutions(query: Annotated[DirectoryQuery, Query()], session
 )
 async def get_public_institution(institution_id: uuid.UUID, session: DbSession) -> PublicInstitutionOut:
     return _out(await service.get_public_institution(session, institution_id))
+
+
+@router.get(
+    "/public/institutions/{institution_id}/record",
+    response_model=PublicRecordOut,
+    response_model_exclude_unset=True,
+    summary="The institution's public record: the directory entry plus its filing's public facts (no login)",
+    responses=error_responses(PublicInstitutionNotFound, InvalidInput),
+)
+async def get_public_record(institution_id: uuid.UUID, session: DbSession) -> PublicRecordOut:
+    return _record(await service.get_public_record(session, institution_id))

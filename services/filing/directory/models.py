@@ -80,3 +80,13 @@ ix_institution_filed_location = Index(
     Institution.longitude,
     postgresql_where=text("status = 'filed'"),
 )
+
+# The name search (q=) matches a substring (ILIKE '%…%'): a trigram index (pg_trgm, created by the
+# same migration) serves it, again only over filed institutions.
+ix_institution_filed_name_trgm = Index(
+    "ix_institution_filed_name_trgm",
+    Institution.name,
+    postgresql_using="gin",
+    postgresql_ops={"name": "gin_trgm_ops"},
+    postgresql_where=text("status = 'filed'"),
+)

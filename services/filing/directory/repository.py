@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Row, Select, Table, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, Float, Row, Select, Table, func, literal, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.directory.models import DirectoryCreditGrade, DirectoryInspectionResult, DirectoryQualityGrade
@@ -39,6 +39,9 @@ class Criteria:
     puhui: bool | None = None
     service_type: str | None = None
     near: Near | None = None
+    # a whole unified social credit code (exact), else part of the name
+    uscc: str | None = None
+    name_part: str | None = None
 
 
 def _columns() -> list[Any]:
@@ -105,6 +108,12 @@ def _conditions(criteria: Criteria) -> list[ColumnElement[bool]]:
         conditions.append(Institution.puhui_slots == 0)
     if criteria.service_type is not None:
         conditions.append(Institution.service_types.any_() == criteria.service_type)
+    if criteria.uscc is not None:
+        conditions.append(Institution.uscc == criteria.uscc)
+    if criteria.name_part is not None:
+        # ILIKE '%…%' with the pattern's own wildcards escaped; served by ix_institution_filed_name_trgm
+        escaped = criteria.name_part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Institution.name.ilike(f"%{escaped}%", escape="\\"))
     if criteria.near is not None:
         conditions += _bounding_box(criteria.near)
         conditions.append(_distance_km(criteria.near) <= criteria.near.radius_km)
@@ -131,6 +140,28 @@ async def search(
 
 async def find_filed(session: AsyncSession, institution_id: uuid.UUID) -> Row[Any] | None:
     stmt = _with_projections(select(*_columns())).where(Institution.id == institution_id, Institution.status == FILED)
+    return (await session.execute(stmt)).first()
+
+
+async def find_filed_record(session: AsyncSession, institution_id: uuid.UUID) -> Row[Any] | None:
+    """``find_filed`` plus the filing's date and its order among the district's filings of that
+    (Beijing) year: the filing number's sequence."""
+    this_year = func.extract("year", func.timezone("Asia/Shanghai", Institution.filed_at))
+    earlier = Institution.__table__.alias("earlier")
+    order = (
+        select(func.count())
+        .select_from(earlier)
+        .where(
+            earlier.c.district_code == Institution.district_code,
+            earlier.c.filed_at.is_not(None),
+            func.extract("year", func.timezone("Asia/Shanghai", earlier.c.filed_at)) == this_year,
+            tuple_(earlier.c.filed_at, earlier.c.id) <= tuple_(Institution.filed_at, Institution.id),
+        )
+        .scalar_subquery()
+    )
+    stmt = _with_projections(
+        select(*_columns(), Institution.filed_at, this_year.label("filed_year"), order.label("filing_order"))
+    ).where(Institution.id == institution_id, Institution.status == FILED)
     return (await session.execute(stmt)).first()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -10,11 +11,36 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.events.filing import OPERATING_MODEL_ZH, SERVICE_TYPE_ZH, InstitutionProfile, ServiceType
+from shared.events.filing import (
+    OPERATING_MODEL_ZH,
+    SERVICE_TYPE_ZH,
+    ClassType,
+    InstitutionProfile,
+    ServiceType,
+)
+from shared.events.inspection import CONCLUSION_ZH
 from shared.grades import Grade
 from shared.reference import GZ_LATITUDE, GZ_LONGITUDE, district_by_name_or_code, streets
 
-CONCLUSION_ZH: dict[str, str] = {"compliant": "合格", "rectification_required": "责令整改", "non_compliant": "不合格"}
+__all__ = ["CONCLUSION_ZH"]  # re-exported: the directory's answers use the one vocabulary
+
+# 举办主体 (the organiser's legal form), as the filing body's OrganiserType codes
+ORGANISER_TYPE_ZH: dict[str, str] = {
+    "enterprise": "企业",
+    "public_institution": "事业单位",
+    "social_service": "社会服务机构",
+    "employer": "用人单位",
+    "individual": "个人",
+}
+# the age group each class type takes (托育机构设置标准（试行）)
+CLASS_AGE_GROUP_ZH: dict[str, str] = {
+    "infant": "6—12个月",
+    "toddler": "12—24个月",
+    "older": "24—36个月",
+    "mixed": "18个月以上混龄",
+}
+USCC_PATTERN = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+MAX_QUERY_LENGTH = 50
 
 # Guangzhou's bounding box: a "near" point outside it cannot be a Guangzhou address.
 GZ_LAT_MIN, GZ_LAT_MAX = GZ_LATITUDE
@@ -63,6 +89,12 @@ class DirectoryQuery(BaseModel):
         default=None, description="true: only institutions with 普惠 places; false: only those without"
     )
     service_type: ServiceType | None = Field(default=None, description="full_day | half_day | hourly | temporary")
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_QUERY_LENGTH,
+        description="机构名称的一部分 (part of the name, any case), or a whole 统一社会信用代码 (exact)",
+    )
     near: str | None = Field(
         default=None, max_length=64, description="lat,lng inside Guangzhou: sort by distance, within radius_km"
     )
@@ -145,6 +177,8 @@ class PublicInstitutionOut(InstitutionProfile):
     street_code: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]
     premises_area_m2: float | None = Field(default=None, exclude=True)  # type: ignore[assignment]
     classes: list[Any] | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    # on the institution's record only (its page), not in every entry of the directory's lists
+    public_phone: str | None = Field(default=None, exclude=True)
     district: CodeName
     street: CodeName
     credit_grade: Grade | None = Field(description="null: 未评级 (not graded yet)")
@@ -163,6 +197,26 @@ class PublicInstitutionOut(InstitutionProfile):
     @property
     def service_types_zh(self) -> list[str]:
         return [SERVICE_TYPE_ZH.get(t, t) for t in self.service_types]
+
+
+class ClassOut(BaseModel):
+    class_type: ClassType
+    class_type_zh: str
+    age_group_zh: str
+    size: int
+
+
+class PublicRecordOut(PublicInstitutionOut):
+    """The institution's public record (its page): the directory entry plus the filing's public
+    facts that the directory's list does not carry."""
+
+    uscc: str = Field(description="统一社会信用代码 (public, as in 国家企业信用信息公示系统)")
+    organiser_type: str
+    organiser_type_zh: str
+    classes: list[ClassOut]
+    public_phone: str | None = Field(default=None, description="公开咨询电话; absent: the institution publishes none")
+    filing_number: str = Field(description="备案编号: 穗托备 + district code + year filed + order of filing that year")
+    filed_on: date = Field(description="备案日期, Beijing date")
 
 
 class PublicInstitutionPage(BaseModel):

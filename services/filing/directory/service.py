@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.directory import repository
 from services.filing.directory.errors import PublicInstitutionNotFound, RadiusWithoutNear, StreetNotInDistrict
+from services.filing.directory.schemas import USCC_PATTERN
 from shared.events.credit import InstitutionGradedV1
 from shared.events.inspection import InspectionResultPublishedV1, QualityAssessedV1
 from shared.reference import districts, streets
@@ -32,6 +33,7 @@ class SearchRequest:
     street_code: str | None = None
     puhui: bool | None = None
     service_type: str | None = None
+    q: str | None = None
     near: tuple[float, float] | None = None
     radius_km: float | None = None
     page: int = 1
@@ -62,7 +64,16 @@ def _criteria(request: SearchRequest) -> repository.Criteria:
         near = repository.Near(latitude=request.near[0], longitude=request.near[1], radius_km=radius)
     elif request.radius_km is not None:
         raise RadiusWithoutNear()
+    uscc = name_part = None
+    if request.q is not None:
+        # a whole code (any case) is looked up exactly; anything else is part of a name
+        if USCC_PATTERN.match(request.q.upper()):
+            uscc = request.q.upper()
+        else:
+            name_part = request.q
     return repository.Criteria(
+        uscc=uscc,
+        name_part=name_part,
         district_code=request.district_code,
         street_code=request.street_code,
         puhui=request.puhui,
@@ -82,6 +93,13 @@ async def search(session: AsyncSession, request: SearchRequest) -> DirectoryPage
 
 async def get_public_institution(session: AsyncSession, institution_id: uuid.UUID) -> Row[Any]:
     row = await repository.find_filed(session, institution_id)
+    if row is None:
+        raise PublicInstitutionNotFound()
+    return row
+
+
+async def get_public_record(session: AsyncSession, institution_id: uuid.UUID) -> Row[Any]:
+    row = await repository.find_filed_record(session, institution_id)
     if row is None:
         raise PublicInstitutionNotFound()
     return row

@@ -29,7 +29,7 @@ from services.inspection.tasks import service as tasks_service
 from services.inspection.unlicensed import repository as unlicensed_repository
 from services.inspection.unlicensed import service as unlicensed_service
 from shared.errors import InvalidInput
-from shared.events.inspection import ComplaintReceivedV1, ComplaintTriagedV1
+from shared.events.inspection import CONCLUSION_ZH, ComplaintReceivedV1, ComplaintTriagedV1
 from shared.outbox import Outbox
 from shared.reference import districts, streets
 from shared.workdays import china_today
@@ -41,7 +41,6 @@ STATUS_ZH = {
     "closed": "已办结",
     "concluded": "已办结",
 }
-CONCLUSION_ZH = {"compliant": "未发现问题", "rectification_required": "责令限期整改", "non_compliant": "存在严重问题"}
 RECEIPT_LENGTH = 10  # base32: 50 bits, unguessable at the look-up rate limit
 
 

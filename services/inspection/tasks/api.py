@@ -42,7 +42,7 @@ from services.inspection.errors import (
 from services.inspection.pool.models import Inspector
 from services.inspection.reference import checklist, violation_catalogue
 from services.inspection.tasks import service
-from services.inspection.tasks.models import CheckIn, Finding, PublishedResult, TaskMember, Violation
+from services.inspection.tasks.models import CheckIn, Finding, TaskMember, Violation
 from services.inspection.tasks.schemas import (
     CheckInIn,
     CheckInOut,
@@ -50,8 +50,11 @@ from services.inspection.tasks.schemas import (
     FindingOut,
     FindingsIn,
     FindingsOut,
+    FollowUpOfOut,
     InstitutionFactsOut,
     MemberOut,
+    PublicFollowUpOut,
+    PublicViolationOut,
     PublishedPage,
     PublishedResultOut,
     RectificationIn,
@@ -74,6 +77,8 @@ from shared import duties
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
+from shared.events.inspection import CONCLUSION_ZH
+from shared.workdays import china_today
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
 
@@ -204,7 +209,37 @@ def checkin_out(c: CheckIn) -> CheckInOut:
     )
 
 
-def result_out(r: PublishedResult) -> PublishedResultOut:
+INSPECTION_TYPE_ZH = {"random": "双随机抽查", "targeted": "定向检查", "follow_up": "整改复查"}
+VIOLATION_STATUS_ZH = {
+    "confirmed": "整改中",
+    "rectification_reported": "已报告整改，待复查",
+    "closed": "已整改（复查确认）",
+    "escalated": "逾期未整改，已移交处理",
+}
+
+
+def _public_violation(v: Violation, follow_ups: list[service.PublicFollowUp]) -> PublicViolationOut:
+    kind = violation_catalogue()[v.code]
+    return PublicViolationOut(
+        code=v.code,
+        title_zh=kind.title_zh,
+        severity=v.severity,
+        severity_zh=service.SEVERITY_ZH[v.severity],
+        legal_basis=kind.legal_basis,
+        rectification_due=v.rectification_due,
+        status=v.status,
+        status_zh=VIOLATION_STATUS_ZH[v.status],
+        closed_on=china_today(v.closed_at) if v.closed_at is not None else None,
+        follow_ups=[
+            PublicFollowUpOut(task_id=f.task_id, inspected_on=f.inspected_on, rectified=f.rectified) for f in follow_ups
+        ],
+    )
+
+
+def result_out(p: service.PublicResult) -> PublishedResultOut:
+    r = p.result
+    verified = p.follow_up_of
+    inspection_type = "follow_up" if verified is not None else r.kind
     return PublishedResultOut(
         task_id=r.task_id,
         institution_id=r.institution_id,
@@ -212,13 +247,24 @@ def result_out(r: PublishedResult) -> PublishedResultOut:
         district_code=r.district_code,
         district_name=district_name(r.district_code),
         kind=r.kind,
+        inspection_type=inspection_type,
+        inspection_type_zh=INSPECTION_TYPE_ZH[inspection_type],
         inspected_on=r.inspected_on,
         published_at=r.published_at,
+        published_on=china_today(r.published_at),
         conclusion=r.conclusion,
-        conclusion_zh=service.CONCLUSION_ZH[r.conclusion],
+        conclusion_zh=CONCLUSION_ZH[r.conclusion],
         violations_by_severity=dict(r.violations_by_severity),
         summary_zh=r.summary_zh,
         on_time=r.on_time,
+        violations=[_public_violation(v, p.follow_ups.get(v.id, [])) for v in p.violations],
+        follow_up_of=None
+        if verified is None
+        else FollowUpOfOut(
+            task_id=verified.task_id,
+            title_zh=violation_catalogue()[verified.code].title_zh,
+            rectified=verified.closed_by_task_id == r.task_id,
+        ),
     )
 
 
@@ -522,12 +568,13 @@ async def review(
     )
     if not outcome.result.on_time:
         late_counter(request).inc()
+    (published,) = await service.public_details(session, [outcome.result])
     return ReviewOut(
         task_id=outcome.task.id,
         status=outcome.task.status,
         confirmed_violation_ids=[v.id for v in outcome.confirmed],
         closed_violation_ids=[v.id for v in outcome.closed],
-        result=result_out(outcome.result),
+        result=result_out(published),
     )
 
 
@@ -568,8 +615,11 @@ DistrictQuery = Annotated[str | None, AfterValidator(lambda v: None if v is None
 async def public_results(
     session: DbSession,
     district: Annotated[DistrictQuery, Query(description="code or name")] = None,
+    institution: Annotated[uuid.UUID | None, Query(description="one institution's results (its record)")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> PublishedPage:
-    rows, total = await service.public_results(session, district=district, page=page, page_size=page_size)
+    rows, total = await service.public_results(
+        session, district=district, institution_id=institution, page=page, page_size=page_size
+    )
     return PublishedPage(items=[result_out(r) for r in rows], page=page, page_size=page_size, total=total)

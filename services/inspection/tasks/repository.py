@@ -144,9 +144,11 @@ async def overdue_violations(session: AsyncSession, today: date) -> Sequence[Vio
 
 
 async def published(
-    session: AsyncSession, *, district: str | None, offset: int, limit: int
+    session: AsyncSession, *, district: str | None, offset: int, limit: int, institution_id: uuid.UUID | None = None
 ) -> tuple[Sequence[PublishedResult], int]:
     conditions = [] if district is None else [PublishedResult.district_code == district]
+    if institution_id is not None:
+        conditions.append(PublishedResult.institution_id == institution_id)
     total = (await session.execute(select(func.count()).select_from(PublishedResult).where(*conditions))).scalar_one()
     rows = (
         (
@@ -162,6 +164,43 @@ async def published(
         .all()
     )
     return rows, int(total)
+
+
+# statuses of a violation the public sees: recorded and dismissed ones were never confirmed
+PUBLIC_VIOLATION_STATUSES = ("confirmed", "rectification_reported", "closed", "escalated")
+
+
+async def public_violations(session: AsyncSession, task_ids: Sequence[uuid.UUID]) -> Sequence[Violation]:
+    """The confirmed violations of these published tasks, in the order they were recorded."""
+    stmt = (
+        select(Violation)
+        .where(Violation.task_id.in_(task_ids), Violation.status.in_(PUBLIC_VIOLATION_STATUSES))
+        .order_by(Violation.task_id, Violation.recorded_at, Violation.id)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def violations_by_id(session: AsyncSession, violation_ids: Sequence[uuid.UUID]) -> Sequence[Violation]:
+    return (await session.execute(select(Violation).where(Violation.id.in_(violation_ids)))).scalars().all()
+
+
+async def published_follow_ups(
+    session: AsyncSession, violation_ids: Sequence[uuid.UUID]
+) -> Sequence[tuple[uuid.UUID, uuid.UUID, date]]:
+    """(violation id, follow-up task id, inspected on) of the published follow-ups of these violations."""
+    stmt = (
+        select(Task.follow_up_of, Task.id, PublishedResult.inspected_on)
+        .join(PublishedResult, PublishedResult.task_id == Task.id)
+        .where(Task.follow_up_of.in_(violation_ids))
+        .order_by(PublishedResult.inspected_on, Task.id)
+    )
+    return [(v, t, d) for v, t, d in (await session.execute(stmt)).all() if v is not None]
+
+
+async def follow_up_targets(session: AsyncSession, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Task id -> the violation it follows up, for those of ``task_ids`` that are follow-ups."""
+    stmt = select(Task.id, Task.follow_up_of).where(Task.id.in_(task_ids), Task.follow_up_of.is_not(None))
+    return {t: v for t, v in (await session.execute(stmt)).all() if v is not None}
 
 
 async def unpublished_overdue(session: AsyncSession, today: date) -> int:

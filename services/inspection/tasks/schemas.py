@@ -252,6 +252,38 @@ class ReviewIn(RequestModel):
     follow_up_rectified: bool | None = Field(default=None, description="for a follow-up task: was it rectified?")
 
 
+class PublicFollowUpOut(BaseModel):
+    """A published follow-up inspection (复查) of a violation and what it found."""
+
+    task_id: UUID
+    inspected_on: date = Field(description="Beijing date")
+    rectified: bool = Field(description="the follow-up found the violation rectified (整改到位), which closed it")
+
+
+class PublicViolationOut(BaseModel):
+    """One confirmed violation as published: the catalogue's title and legal basis, never the
+    inspector's description (free text), the person concerned or the evidence."""
+
+    code: str
+    title_zh: str
+    severity: Literal["minor", "general", "serious", "critical"]
+    severity_zh: str
+    legal_basis: str
+    rectification_due: date | None = Field(description="整改期限 (Beijing date)")
+    status: Literal["confirmed", "rectification_reported", "closed", "escalated"]
+    status_zh: str
+    closed_on: date | None = Field(description="Beijing date the follow-up verified the rectification")
+    follow_ups: list[PublicFollowUpOut] = Field(description="published follow-up inspections, oldest first")
+
+
+class FollowUpOfOut(BaseModel):
+    """What a follow-up inspection (复查) verified: the violation of an earlier published inspection."""
+
+    task_id: UUID = Field(description="the earlier inspection that found the violation")
+    title_zh: str
+    rectified: bool
+
+
 class PublishedResultOut(BaseModel):
     """一公开: no personal data (no inspector, no staff, no descriptions)."""
 
@@ -261,13 +293,20 @@ class PublishedResultOut(BaseModel):
     district_code: str
     district_name: str
     kind: Literal["random", "targeted"]
-    inspected_on: date
+    inspection_type: Literal["random", "targeted", "follow_up"] = Field(
+        description="random 双随机抽查 | targeted 定向检查 | follow_up 整改复查 (targeted, verifying a rectification)"
+    )
+    inspection_type_zh: str
+    inspected_on: date = Field(description="Beijing date")
     published_at: datetime
+    published_on: date = Field(description="the Beijing date of published_at")
     conclusion: Literal["compliant", "rectification_required", "non_compliant"]
     conclusion_zh: str
     violations_by_severity: dict[str, int]
     summary_zh: str
     on_time: bool
+    violations: list[PublicViolationOut] = Field(description="confirmed violations (dismissed ones are not shown)")
+    follow_up_of: FollowUpOfOut | None = Field(description="only for a follow-up inspection")
 
 
 class ReviewOut(BaseModel):

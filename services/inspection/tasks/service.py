@@ -60,7 +60,6 @@ from shared.workdays import WorkdayCalendar, china_today
 
 CLOSED = ("submitted", "reviewed")
 OPEN = ("assigned", "in_progress")
-CONCLUSION_ZH = {"compliant": "未发现问题", "rectification_required": "责令限期整改", "non_compliant": "存在严重问题"}
 SEVERITY_ZH = {"minor": "轻微", "general": "一般", "serious": "严重", "critical": "特别严重"}
 
 
@@ -857,10 +856,56 @@ def _site_name(case: UnlicensedCase | None) -> str:
     return case.operator_name or "无证照托育场所"
 
 
+@dataclass(frozen=True)
+class PublicFollowUp:
+    task_id: uuid.UUID
+    inspected_on: date
+    rectified: bool
+
+
+@dataclass(frozen=True)
+class PublicResult:
+    """A published result with what the public record shows of it: its confirmed violations (each
+    with its published follow-ups) and, for a follow-up, the violation it verified."""
+
+    result: PublishedResult
+    violations: list[Violation]
+    follow_ups: dict[uuid.UUID, list[PublicFollowUp]]  # violation id -> its follow-ups
+    follow_up_of: Violation | None
+
+
 async def public_results(
-    session: AsyncSession, *, district: str | None, page: int, page_size: int
-) -> tuple[Sequence[PublishedResult], int]:
-    return await repository.published(session, district=district, offset=(page - 1) * page_size, limit=page_size)
+    session: AsyncSession, *, district: str | None, page: int, page_size: int, institution_id: uuid.UUID | None = None
+) -> tuple[list[PublicResult], int]:
+    rows, total = await repository.published(
+        session, district=district, institution_id=institution_id, offset=(page - 1) * page_size, limit=page_size
+    )
+    return await public_details(session, rows), total
+
+
+async def public_details(session: AsyncSession, rows: Sequence[PublishedResult]) -> list[PublicResult]:
+    """The published results with their violations and follow-ups, as the public record shows them."""
+    task_ids = [r.task_id for r in rows]
+    violations = await repository.public_violations(session, task_ids)
+    targets = await repository.follow_up_targets(session, task_ids)
+    verified = {v.id: v for v in await repository.violations_by_id(session, list(set(targets.values())))}
+    closed_by = {v.id: v.closed_by_task_id for v in [*violations, *verified.values()]}
+    follow_ups: dict[uuid.UUID, list[PublicFollowUp]] = {}
+    for violation_id, task_id, inspected_on in await repository.published_follow_ups(session, list(closed_by)):
+        rectified = closed_by.get(violation_id) == task_id
+        follow_ups.setdefault(violation_id, []).append(PublicFollowUp(task_id, inspected_on, rectified))
+    by_task: dict[uuid.UUID, list[Violation]] = {}
+    for v in violations:
+        by_task.setdefault(v.task_id, []).append(v)
+    return [
+        PublicResult(
+            result=r,
+            violations=by_task.get(r.task_id, []),
+            follow_ups=follow_ups,
+            follow_up_of=verified.get(targets[r.task_id]) if r.task_id in targets else None,
+        )
+        for r in rows
+    ]
 
 
 # --- rectification (整改) ------------------------------------------------------------------------------
