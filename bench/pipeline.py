@@ -24,8 +24,8 @@ from bench import events
 from bench.infra import Stack, cpu_seconds, percentile, plain_url
 from devstack.kafka import LocalKafka
 from services.credit.consumers import make_consumers as credit_consumers
-from services.credit.policy import POLICY_DIR, default_registry
-from services.credit.service import CreditEnv
+from services.credit.env import CreditEnv
+from services.credit.policy.documents import POLICY_DIR, default_registry
 from services.credit.settings import CreditSettings
 from services.reporting.consumers import consumers as reporting_consumers
 from services.reporting.settings import ReportingSettings

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from services.credit import service
+from services.credit.env import CreditEnv
 from services.credit.errors import (
     EntryNotCounting,
     EntryNotFound,
@@ -25,7 +25,12 @@ from services.credit.errors import (
     RuleNotRepairable,
     SubjectNotFound,
 )
+from services.credit.evaluation import service as evaluation_service
+from services.credit.evaluation.service import RecordView
 from services.credit.models import CreditEvidence, CreditRepair
+from services.credit.policy import service as policy_service
+from services.credit.records import service as records_service
+from services.credit.repair import service as repair_service
 from services.credit.schemas import (
     ActivationOut,
     CreditRecordOut,
@@ -43,7 +48,6 @@ from services.credit.schemas import (
     RepairIn,
     RepairOut,
 )
-from services.credit.service import CreditEnv, RecordView
 from services.credit.settings import CreditSettings
 from shared import duties
 from shared.auth import Principal, require_roles
@@ -166,7 +170,7 @@ def _repair_out(r: CreditRepair) -> RepairOut:
 async def institution_record(
     institution_id: uuid.UUID, session: DbSession, _: CreditReader, request: Request
 ) -> CreditRecordOut:
-    return _record_out(await service.get_record(session, _env(request), "institution", str(institution_id)))
+    return _record_out(await evaluation_service.get_record(session, _env(request), "institution", str(institution_id)))
 
 
 @router.get(
@@ -178,7 +182,7 @@ async def institution_record(
 async def person_record(
     person_ref: PersonRef, session: DbSession, _: CreditReader, request: Request
 ) -> CreditRecordOut:
-    return _record_out(await service.get_record(session, _env(request), "person", person_ref))
+    return _record_out(await evaluation_service.get_record(session, _env(request), "person", person_ref))
 
 
 @public_router.get(
@@ -188,7 +192,7 @@ async def person_record(
     responses=error_responses(SubjectNotFound),
 )
 async def public_institution(institution_id: uuid.UUID, session: DbSession) -> PublicCreditOut:
-    view = await service.get_public(session, str(institution_id))
+    view = await evaluation_service.get_public(session, str(institution_id))
     return PublicCreditOut(
         institution_id=view.institution_id,
         grade=view.grade,
@@ -258,9 +262,9 @@ async def list_members(
         # a list is its members: refused before anything is read when the grant names none of them
         view.require({"institution": _INSTITUTION_SOURCES["subject_id"], "person": person_sources["subject_id"]})
     env = _env(request)
-    policy = await service.active_policy(session, env)
-    members = await service.list_members(session, list_name)
-    names = await service.display_names(session, [(m.subject_kind, m.subject_id) for m in members])
+    policy = await policy_service.active_policy(session, env)
+    members = await evaluation_service.list_members(session, list_name)
+    names = await records_service.display_names(session, [(m.subject_kind, m.subject_id) for m in members])
     definition = policy.lists[list_name]
     out = ListOut(
         list_name=list_name,
@@ -316,7 +320,7 @@ async def list_members(
     ),
 )
 async def apply_for_repair(body: RepairIn, session: DbSession, officer: CreditOfficer, request: Request) -> RepairOut:
-    repair = await service.apply_for_repair(
+    repair = await repair_service.apply_for_repair(
         session,
         request.app.state.outbox,
         _env(request),
@@ -361,7 +365,7 @@ async def upload_evidence(
         max_bytes=credit.evidence_max_bytes if credit else DEFAULT_MAX_BYTES,
         media_types=credit.evidence_media_types if credit else list(MAGIC),
     )
-    evidence = await service.upload_evidence(
+    evidence = await repair_service.upload_evidence(
         session,
         _env(request),
         entry_id=entry_id,
@@ -380,7 +384,7 @@ async def upload_evidence(
     responses=error_responses(EvidenceNotFound, InvalidInput, Unauthenticated, Forbidden),
 )
 async def download_evidence(entry_id: uuid.UUID, sha256: Sha256Path, session: DbSession, _: CreditReader) -> Response:
-    evidence = await service.get_evidence(session, entry_id, sha256.lower())
+    evidence = await repair_service.get_evidence(session, entry_id, sha256.lower())
     return Response(evidence.content, media_type=evidence.media_type, headers={"ETag": f'"{evidence.sha256}"'})
 
 
@@ -391,7 +395,7 @@ async def download_evidence(entry_id: uuid.UUID, sha256: Sha256Path, session: Db
     responses=error_responses(RepairNotFound, Unauthenticated, Forbidden),
 )
 async def get_repair(repair_id: uuid.UUID, session: DbSession, _: CreditReader) -> RepairOut:
-    return _repair_out(await service.get_repair(session, repair_id))
+    return _repair_out(await repair_service.get_repair(session, repair_id))
 
 
 @router.post(
@@ -416,7 +420,7 @@ async def get_repair(repair_id: uuid.UUID, session: DbSession, _: CreditReader) 
 async def decide_repair(
     repair_id: uuid.UUID, body: RepairDecisionIn, session: DbSession, officer: CreditOfficer, request: Request
 ) -> RepairOut:
-    repair = await service.decide_repair(
+    repair = await repair_service.decide_repair(
         session,
         request.app.state.outbox,
         _env(request),
@@ -437,7 +441,7 @@ async def decide_repair(
     responses=error_responses(Unauthenticated, Forbidden),
 )
 async def policies(session: DbSession, _: CreditReader, request: Request) -> PolicyListOut:
-    items, active = await service.policy_versions(session, _env(request))
+    items, active = await policy_service.policy_versions(session, _env(request))
     return PolicyListOut(
         active_version=active,
         items=[
@@ -463,8 +467,8 @@ async def policies(session: DbSession, _: CreditReader, request: Request) -> Pol
 )
 async def activate_policy(version: str, session: DbSession, officer: CreditOfficer, request: Request) -> ActivationOut:
     env = _env(request)
-    previous = (await service.active_policy(session, env)).version
-    changed = await service.activate_policy(
+    previous = (await policy_service.active_policy(session, env)).version
+    changed = await evaluation_service.activate_policy(
         session, request.app.state.outbox, env, version=version, activated_by=officer.subject
     )
     return ActivationOut(version=version, previous_version=previous, grades_changed=changed)

@@ -9,9 +9,9 @@ from fastapi import FastAPI
 
 from services.credit.api import public_router, router
 from services.credit.consumers import make_consumers
+from services.credit.env import CreditEnv
 from services.credit.jobs import jobs
-from services.credit.policy import POLICY_DIR, PolicyError, default_registry
-from services.credit.service import CreditEnv
+from services.credit.policy.documents import POLICY_DIR, PolicyError, default_registry
 from services.credit.settings import CreditSettings
 from shared.app import create_service_app
 from shared.db import Database

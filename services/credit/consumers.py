@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.credit import service
-from services.credit.policy import (
+from services.credit.env import BEIJING, CreditEnv, beijing_midnight
+from services.credit.evaluation import service as evaluation_service
+from services.credit.policy.documents import (
     CHILD_ABUSE_RULE,
     CLEAN_INSPECTION_RULE,
     PERSON_CHILD_ABUSE_RULE,
@@ -26,7 +27,9 @@ from services.credit.policy import (
     UNRECTIFIED_RULE,
     VIOLATION_RULES,
 )
-from services.credit.service import CreditEnv, Source
+from services.credit.records import service as records_service
+from services.credit.records.service import Source
+from services.credit.repair import service as repair_service
 from shared.app import ConsumerSpec, ServiceContext
 from shared.batch import BatchCollector
 from shared.events import DecodedEvent
@@ -60,7 +63,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
 
     async def evaluate(session: AsyncSession, subjects: list[tuple[str, str]]) -> None:
         # each subject once, in the order the batch first touched it
-        await service.reevaluate_many(session, outbox, env, list(dict.fromkeys(subjects)))
+        await evaluation_service.reevaluate_many(session, outbox, env, list(dict.fromkeys(subjects)))
 
     # No reason is passed: the history's reasons are derived from the facts themselves (timeline.py),
     # so that a replay in any order writes the same words. Once per subject per consumed batch, all of
@@ -75,7 +78,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
 
     async def institution(session: AsyncSession, event: DecodedEvent, institution_id: str, at: datetime) -> None:
         """An event that scores nothing still opens the record (and so sets a first grade)."""
-        await service.open_record(
+        await records_service.open_record(
             session, outbox, kind="institution", subject_id=institution_id, at=at, source=src(event)
         )
         await regrade(session, "institution", institution_id)
@@ -83,7 +86,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
     @registry.on(InstitutionSubmittedV1)
     async def on_submitted(session: AsyncSession, data: InstitutionSubmittedV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
-        await service.open_record(
+        await records_service.open_record(
             session,
             outbox,
             kind="institution",
@@ -98,7 +101,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
     @registry.on(InstitutionFiledV1)
     async def on_filed(session: AsyncSession, data: InstitutionFiledV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
-        await service.open_record(
+        await records_service.open_record(
             session,
             outbox,
             kind="institution",
@@ -113,17 +116,17 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
     @registry.on(InstitutionDeregisteredV1)
     async def on_deregistered(session: AsyncSession, data: InstitutionDeregisteredV1, event: DecodedEvent) -> None:
         iid = str(data.institution_id)
-        await service.open_record(
+        await records_service.open_record(
             session, outbox, kind="institution", subject_id=iid, at=data.deregistered_at, source=src(event)
         )
         # The record and its entries stay (诚信档案 outlive the institution); only the date is kept.
-        await service.mark_deregistered(session, iid, data.deregistered_at)
+        await records_service.mark_deregistered(session, iid, data.deregistered_at)
         await regrade(session, "institution", iid)
 
     @registry.on(StaffHiredV1)
     async def on_staff_hired(session: AsyncSession, data: StaffHiredV1, event: DecodedEvent) -> None:
         # A person's record carries only the keyed reference, never a name or ID number.
-        await service.open_record(
+        await records_service.open_record(
             session, outbox, kind="person", subject_id=data.person_ref, at=event.envelope.time, source=src(event)
         )
         await regrade(session, "person", data.person_ref)
@@ -139,10 +142,10 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
         detail_zh: str,
         legal_basis: str | None = None,
     ) -> None:
-        await service.open_record(
+        await records_service.open_record(
             session, outbox, kind="institution", subject_id=institution_id, at=effective_from, source=src(event)
         )
-        await service.record_entry(
+        await records_service.record_entry(
             session,
             env,
             kind="institution",
@@ -175,7 +178,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
     @registry.on(AnnualReportOverdueV1)
     async def on_report_overdue(session: AsyncSession, data: AnnualReportOverdueV1, event: DecodedEvent) -> None:
         # Counts from the day after the due date (Beijing), whenever the sweep noticed it.
-        effective = service.beijing_midnight(data.due_date) + timedelta(days=1)
+        effective = beijing_midnight(data.due_date) + timedelta(days=1)
         await entry_for_institution(
             session,
             event,
@@ -195,10 +198,10 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
             rule_id = CHILD_ABUSE_RULE
         else:
             rule_id = VIOLATION_RULES[data.severity]
-        await service.open_record(
+        await records_service.open_record(
             session, outbox, kind="institution", subject_id=iid, at=data.confirmed_at, source=src(event)
         )
-        await service.record_entry(
+        await records_service.record_entry(
             session,
             env,
             kind="institution",
@@ -215,10 +218,10 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
         if data.person_ref is None:
             return
         person_rule = PERSON_CHILD_ABUSE_RULE if data.child_abuse else rule_id
-        await service.open_record(
+        await records_service.open_record(
             session, outbox, kind="person", subject_id=data.person_ref, at=data.confirmed_at, source=src(event)
         )
-        await service.record_entry(
+        await records_service.record_entry(
             session,
             env,
             kind="person",
@@ -271,7 +274,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
             rule_id=CLEAN_INSPECTION_RULE,
             source_key=f"inspection:{data.task_id}",
             effective_from=data.published_at,
-            detail_zh=f"检查未发现问题（{data.inspected_at.astimezone(service.BEIJING).date().isoformat()}）：{data.summary_zh}",
+            detail_zh=f"检查未发现问题（{data.inspected_at.astimezone(BEIJING).date().isoformat()}）：{data.summary_zh}",
         )
 
     @registry.on(QualityAssessedV1)
@@ -303,20 +306,20 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
             ),
         )
 
-    # --- the credit service's own decisions, read back from its topic (see service.record_*) ---------
+    # --- the credit service's own decisions, read back from its topic (record_* of repair and evaluation) ---
     # Only these three of the credit topic: the service's outputs (grades, lists) are not inputs.
 
     @registry.on(CreditRepairAppliedV1)
     async def on_repair_applied(session: AsyncSession, data: CreditRepairAppliedV1, event: DecodedEvent) -> None:
-        await service.record_repair_application(session, data)
+        await repair_service.record_repair_application(session, data)
 
     @registry.on(CreditRepairDecidedV1)
     async def on_repair_decided(session: AsyncSession, data: CreditRepairDecidedV1, event: DecodedEvent) -> None:
-        await service.record_repair_decision(session, outbox, env, data)
+        await repair_service.record_repair_decision(session, outbox, env, data)
 
     @registry.on(CreditPolicyActivatedV1)
     async def on_policy_activated(session: AsyncSession, data: CreditPolicyActivatedV1, event: DecodedEvent) -> None:
-        await service.record_policy_activation(session, outbox, env, data)
+        await evaluation_service.record_policy_activation(session, outbox, env, data)
 
     return registry
 

@@ -80,3 +80,7 @@ class EvidenceNotUploaded(Conflict):
 class RectificationOpen(Conflict):
     code = "credit_rectification_open"
     message_zh = "该信用记录所涉违法违规行为尚未经复查确认整改到位，暂不能批准信用修复"
+
+
+class ReplayConflict(RuntimeError):
+    """A decision event that contradicts the stored state (dead-lettered by the consumer)."""

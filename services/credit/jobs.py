@@ -9,9 +9,10 @@ import logging
 
 from sqlalchemy import func, select
 
-from services.credit import repository, service
+from services.credit import repository
+from services.credit.env import CreditEnv
+from services.credit.evaluation import service as evaluation_service
 from services.credit.models import CreditGradeHistory
-from services.credit.service import CreditEnv
 from services.credit.settings import CreditSettings
 from shared.app import PeriodicJob, ServiceContext
 
@@ -32,7 +33,7 @@ async def reevaluate_all(ctx: ServiceContext, env: CreditEnv) -> int:
             async with ctx.db.transaction() as session:
                 standing = await repository.standing_of(session, kind, subject_id)
                 before = standing.grade if standing is not None else None
-                await service.reevaluate(session, ctx.outbox, env, kind=kind, subject_id=subject_id)
+                await evaluation_service.reevaluate(session, ctx.outbox, env, kind=kind, subject_id=subject_id)
                 # A change is what the stored standing shows: a subject without credit information is
                 # not graded (no standing before or after), so its evaluation is no change.
                 standing = await repository.standing_of(session, kind, subject_id)

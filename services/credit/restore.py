@@ -40,7 +40,7 @@ from sqlalchemy import text
 
 from services.credit.app import create_app
 from services.credit.consumers import make_consumers
-from services.credit.service import CreditEnv
+from services.credit.env import CreditEnv
 from services.credit.settings import CreditSettings
 from shared.app import ServiceContext
 from shared.consumer import MAX_BATCH, ConsumerRunner

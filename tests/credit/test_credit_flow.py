@@ -16,7 +16,7 @@ Hand computation under policies/v1.yaml (base 100; A ≥ 90, B ≥ 75, C ≥ 60,
     serious one counts 1095 d: 100 - 15 = 85  B   graded (C → B)
     repair of the serious violation approved (allowed after 365 d): 100  A   graded (B → A)
 
-The grade history is dated by the facts (services/credit/timeline.py): the overdue report, effective
+The grade history is dated by the facts (services/credit/evaluation/timeline.py): the overdue report, effective
 2026-04-01, is the earliest entry, so once it has arrived the history starts there (95 A), and the
 expiries are dated when each period ended, not when the re-evaluation noticed.
 
@@ -33,8 +33,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from devstack.kafka import LocalKafka
-from services.credit import service
+from services.credit.evaluation import service as evaluation_service
 from services.credit.jobs import reevaluate_all
+from services.credit.repair import service as repair_service
 from shared.events.credit import CreditPolicyActivatedV1, CreditRepairAppliedV1, CreditRepairDecidedV1
 from shared.events.filing import StaffHiredV1
 from shared.topics import CREDIT_EVENTS, FILING_EVENTS, INSPECTION_EVENTS
@@ -452,13 +453,13 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
             for event in emitted:
                 data = event.data
                 if isinstance(data, CreditRepairAppliedV1):
-                    assert not await service.record_repair_application(session, data)
+                    assert not await repair_service.record_repair_application(session, data)
                 elif isinstance(data, CreditRepairDecidedV1):
-                    assert not await service.record_repair_decision(
+                    assert not await repair_service.record_repair_decision(
                         session, live.ctx.outbox, live.app.state.credit_env, data
                     )
                 elif isinstance(data, CreditPolicyActivatedV1):
-                    assert not await service.record_policy_activation(
+                    assert not await evaluation_service.record_policy_activation(
                         session, live.ctx.outbox, live.app.state.credit_env, data
                     )
         assert await snapshot(live) == live_state

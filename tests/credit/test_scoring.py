@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.credit.policy import POLICY_DIR, PolicyError, load_policy_file, load_registry
-from services.credit.scoring import EntryInput, evaluate
+from services.credit.evaluation.scoring import EntryInput, evaluate
+from services.credit.policy.documents import POLICY_DIR, PolicyError, load_policy_file, load_registry
 
 REGISTRY = load_registry()
 V1 = REGISTRY.policies["v1"]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from services.credit.policy import load_registry
-from services.credit.scoring import EntryInput
-from services.credit.timeline import build
+from services.credit.evaluation.scoring import EntryInput
+from services.credit.evaluation.timeline import build
+from services.credit.policy.documents import load_registry
 
 REGISTRY = load_registry()
 V1 = REGISTRY.policies["v1"]

@@ -15,8 +15,8 @@ from sqlalchemy import text
 
 from devstack.kafka import LocalKafka
 from services.credit.consumers import credit_handlers
-from services.credit.policy import POLICY_DIR, default_registry
-from services.credit.service import CreditEnv
+from services.credit.env import CreditEnv
+from services.credit.policy.documents import POLICY_DIR, default_registry
 from services.reporting.consumers import consumers as reporting_consumers
 from shared.app import ServiceContext
 from shared.consumer import ConsumerRunner, Handler

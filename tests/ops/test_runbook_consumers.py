@@ -10,8 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from services.credit.consumers import make_consumers
-from services.credit.policy import POLICY_DIR, default_registry
-from services.credit.service import CreditEnv
+from services.credit.env import CreditEnv
+from services.credit.policy.documents import POLICY_DIR, default_registry
 from services.filing.consumers import consumers as filing_consumers
 from services.inspection.consumers import consumers as inspection_consumers
 from services.reporting.consumers import consumers as reporting_consumers

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from services.credit.policy import ListName, Policy
-from services.credit.scoring import EntryInput, Evaluation, evaluate
+from services.credit.evaluation.scoring import EntryInput, Evaluation, evaluate
+from services.credit.policy.documents import ListName, Policy, policy_at
 from shared.grades import Grade
 
 
@@ -53,16 +53,6 @@ class Timeline:
     graded_at: datetime  # when the current grade was reached
     history: tuple[HistoryPoint, ...]
     stays: tuple[Stay, ...]  # by (entered_at, list_name)
-
-
-def policy_at(default: Policy, activations: Sequence[tuple[datetime, Policy]], moment: datetime) -> Policy:
-    """The version in force at ``moment`` (activations sorted by time; the last one at or before)."""
-    policy = default
-    for activated_at, activated in activations:
-        if activated_at > moment:
-            break
-        policy = activated
-    return policy
 
 
 def _policy_before(default: Policy, activations: Sequence[tuple[datetime, Policy]], moment: datetime) -> Policy:

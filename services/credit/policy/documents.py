@@ -7,6 +7,7 @@ lives in code; the code only knows the rule ids that events map to (``REQUIRED_R
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from shared.grades import Grade
 ListName = Literal["serious_dishonesty", "industry_ban"]
 SubjectKind = Literal["institution", "person"]
 
-POLICY_DIR = Path(__file__).parent / "policies"
+POLICY_DIR = Path(__file__).parent.parent / "policies"
 
 # The rule ids the consumers map events onto; every policy version must define them all.
 VIOLATION_RULES = {s: f"violation.{s}" for s in ("minor", "general", "serious", "critical")}
@@ -184,3 +185,13 @@ def load_registry(directory: Path = POLICY_DIR) -> PolicyRegistry:
 @lru_cache(maxsize=4)
 def default_registry(directory: str = str(POLICY_DIR)) -> PolicyRegistry:
     return load_registry(Path(directory))
+
+
+def policy_at(default: Policy, activations: Sequence[tuple[datetime, Policy]], moment: datetime) -> Policy:
+    """The version in force at ``moment`` (activations sorted by time; the last one at or before)."""
+    policy = default
+    for activated_at, activated in activations:
+        if activated_at > moment:
+            break
+        policy = activated
+    return policy

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from services.credit.policy import ListName, Policy
+from services.credit.policy.documents import ListName, Policy
 from shared.grades import Grade
 
 LineStatus = Literal["base", "counting", "capped", "expired", "repaired", "not_yet_effective", "unknown_rule", "floor"]
