@@ -13,6 +13,7 @@ from services.credit.env import CreditEnv
 from services.credit.jobs import jobs
 from services.credit.policy.documents import POLICY_DIR, PolicyError, default_registry
 from services.credit.settings import CreditSettings
+from services.credit.work.api import router as work_router
 from shared.app import create_service_app
 from shared.db import Database
 from shared.duties import log_disabled
@@ -43,7 +44,7 @@ def create_app(
         credit_settings,
         title="诚信档案服务 (credit)",
         description="Credit records, scores and grades for institutions and staff; dishonesty lists; repair.",
-        routers=[router, public_router],
+        routers=[router, public_router, work_router],
         consumers=make_consumers(env),
         jobs=jobs(env, credit_settings),
         database=database,

@@ -1,7 +1,9 @@
 """The credit service's queues (``shared.work``): what the credit officers act on, overseen by the
 supervisors. The credit record is the city's (one 诚信档案); an institution's district is the one
-its record took from filing's events. A person has no district: only city-wide callers see a
-person's items. No deadline for deciding a repair is configured in the credit policy, so repairs
+its record took from filing's events. A person's list stay (an industry ban) belongs to the
+institution where the fact that caused it happened (涉事机构: the institution's entry of the same
+fact, e.g. the confirmed violation), and so to that district; a person's repair, to none (only
+city-wide callers see it). No deadline for deciding a repair is configured in the credit policy, so repairs
 carry none and come oldest first."""
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, select
+from sqlalchemy import Date, Text, and_, case, cast, func, select
 from sqlalchemy.engine import Row
+from sqlalchemy.orm import aliased
 
-from services.credit.models import CreditListMembership, CreditRepair, CreditSubject
+from services.credit.models import CreditEntry, CreditListMembership, CreditRepair, CreditSubject
 from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, make_item
 from shared.workdays import CHINA
 
@@ -63,6 +66,23 @@ def _repair_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     )
 
 
+def _cause_institution() -> Any:
+    """The id of the institution where a membership's first cause happened: the institution whose
+    entry is of the same fact (source_key, e.g. the confirmed violation) as a cause entry."""
+    cause, same_fact = aliased(CreditEntry), aliased(CreditEntry)
+    place = aliased(CreditSubject)
+    return (
+        select(place.subject_id)
+        .select_from(cause)
+        .join(same_fact, and_(same_fact.source_key == cause.source_key, same_fact.subject_kind == "institution"))
+        .join(place, and_(place.subject_kind == "institution", place.subject_id == same_fact.subject_id))
+        .where(cast(cause.id, Text) == func.any(CreditListMembership.cause_entry_ids))
+        .order_by(cause.effective_from, cause.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def _entered(ctx: QueueContext, *, bans: bool) -> QuerySelect:
     # entered on or after the Beijing day ``days`` ago
     first_day = ctx.today - timedelta(days=int(ctx.params.get("days") or 30))
@@ -70,40 +90,47 @@ def _entered(ctx: QueueContext, *, bans: bool) -> QuerySelect:
     which = (
         CreditListMembership.list_name == "industry_ban" if bans else CreditListMembership.list_name != "industry_ban"
     )
+    cause_id = _cause_institution()
+    # an institution's stay is its own; a person's, the institution where its cause happened
+    place_id = case(
+        (CreditListMembership.subject_kind == "institution", CreditListMembership.subject_id), else_=cause_id
+    )
+    place = aliased(CreditSubject)
     return (
         select(
             CreditListMembership.id.label("id"),
             CreditListMembership.list_name.label("list_name"),
             CreditListMembership.subject_kind.label("subject_kind"),
-            CreditListMembership.subject_id.label("subject_id"),
             CreditListMembership.reason.label("reason"),
-            CreditSubject.display_name.label("display_name"),
-            CreditSubject.district_code.label("district_code"),
+            place.subject_id.label("institution_id"),
+            place.display_name.label("institution_name"),
+            place.district_code.label("district_code"),
             cast(None, Date).label("deadline"),
             CreditListMembership.entered_at.label("since"),
         )
-        .outerjoin(CreditSubject, _subject(CreditListMembership.subject_kind, CreditListMembership.subject_id))
+        .outerjoin(place, and_(place.subject_kind == "institution", place.subject_id == place_id))
         .where(
             which,
             CreditListMembership.left_at.is_(None),
             CreditListMembership.entered_at >= since,
-            in_districts(CreditSubject.district_code, ctx),
+            in_districts(place.district_code, ctx),
         )
     )
 
 
 def _entry_item(queue: Queue) -> Any:
     def item(row: Row[Any], ctx: QueueContext) -> WorkItem:
-        institution_id, name = _institution(row)
         listed = LIST_ZH.get(row.list_name, row.list_name)
+        # a person is not named in the list of work (the list itself names them to credit officers)
+        who = row.institution_name if row.subject_kind == "institution" else f"{row.institution_name or ''}从业人员"
         return make_item(
             queue,
             ctx,
             id=row.id,
             kind="list_entry",
-            title_zh=f"{name or '从业人员'}：新列入{listed}（{row.reason}）",
-            institution_id=institution_id,
-            institution_name=name,
+            title_zh=f"{who or '从业人员'}：新列入{listed}（{row.reason}）",
+            institution_id=row.institution_id,
+            institution_name=row.institution_name,
             district_code=row.district_code,
             deadline=None,
             link=f"/v1/credit/lists/{row.list_name}",
