@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from services.credit.api import public_router, router
 from services.credit.consumers import make_consumers
 from services.credit.env import CreditEnv
+from services.credit.evaluation.api import public_router
+from services.credit.evaluation.api import router as evaluation_router
 from services.credit.jobs import jobs
+from services.credit.policy.api import router as policy_router
 from services.credit.policy.documents import POLICY_DIR, PolicyError, default_registry
+from services.credit.repair.api import router as repair_router
 from services.credit.settings import CreditSettings
 from services.credit.work.api import router as work_router
 from shared.app import create_service_app
@@ -44,7 +47,7 @@ def create_app(
         credit_settings,
         title="诚信档案服务 (credit)",
         description="Credit records, scores and grades for institutions and staff; dishonesty lists; repair.",
-        routers=[router, public_router, work_router],
+        routers=[evaluation_router, repair_router, policy_router, public_router, work_router],
         consumers=make_consumers(env),
         jobs=jobs(env, credit_settings),
         database=database,

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from services.credit.models import CreditRepair
 from shared.grades import Grade
 from shared.text import FreeText, PublicText, RequestModel
 
@@ -186,3 +187,20 @@ class ActivationOut(_Out):
     version: str
     previous_version: str
     grades_changed: int
+
+
+def repair_out(r: CreditRepair) -> RepairOut:
+    return RepairOut(
+        id=r.id,
+        entry_id=r.entry_id,
+        subject_kind="institution" if r.subject_kind == "institution" else "person",
+        subject_id=r.subject_id,
+        status=r.status,
+        evidence_sha256=list(r.evidence_sha256),
+        commitment=r.commitment_zh,
+        applied_by=r.applied_by,
+        applied_at=r.applied_at,
+        decided_by=r.decided_by,
+        decided_at=r.decided_at,
+        decision_reason=r.decision_reason,
+    )

@@ -1,78 +1,42 @@
-"""Credit API: records with their explanation, the public grade, the lists, repair, policy versions."""
+"""Credit records read back with every point explained, the public grade, the lists, and putting a
+policy version in force (it re-grades every subject)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.credit.env import CreditEnv
+from services.credit.access import CreditOfficer, CreditReader, ListReader, PersonRef, credit_env
 from services.credit.errors import (
-    EntryNotCounting,
-    EntryNotFound,
-    EvidenceNotFound,
-    EvidenceNotUploaded,
     PolicyAlreadyActive,
     PolicyNotFound,
-    RectificationOpen,
-    RepairAlreadyDecided,
-    RepairExists,
-    RepairNotFound,
-    RepairSelfDecision,
-    RepairTooEarly,
-    RuleNotRepairable,
     SubjectNotFound,
 )
 from services.credit.evaluation import service as evaluation_service
 from services.credit.evaluation.service import RecordView
-from services.credit.models import CreditEvidence, CreditRepair
 from services.credit.policy import service as policy_service
 from services.credit.records import service as records_service
-from services.credit.repair import service as repair_service
 from services.credit.schemas import (
     ActivationOut,
     CreditRecordOut,
-    EvidenceOut,
     ExplainedLine,
     GradeHistoryOut,
     ListMemberOut,
     ListMembershipOut,
     ListOut,
     MeasureOut,
-    PolicyListOut,
-    PolicyOut,
     PublicCreditOut,
-    RepairDecisionIn,
-    RepairIn,
-    RepairOut,
+    repair_out,
 )
-from services.credit.settings import CreditSettings
-from shared import duties
-from shared.auth import Principal, require_roles
 from shared.db import DbSession
-from shared.documents import DEFAULT_MAX_BYTES, MAGIC, PayloadTooLarge, UnsupportedMediaType, read_upload
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
 from shared.grants import NoDataSharingGrant, Sources, agency_view, grants_of
 
 router = APIRouter(prefix="/v1/credit", tags=["credit"])
 public_router = APIRouter(prefix="/v1/public/credit", tags=["public"])
-
-CreditReader = Annotated[Principal, Depends(require_roles("credit_officer", "supervisor", "ops"))]
-CreditOfficer = Annotated[Principal, Depends(require_roles("credit_officer"))]
-ListReader = Annotated[Principal, Depends(require_roles("credit_officer", "agency:*"))]
-PersonRef = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="person_ref (64-hex keyed hash)")]
-Sha256Path = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the document")]
-
-
-def _duty(request: Request, rule_id: str) -> bool:
-    return duties.enabled(request.app.state.settings, rule_id)
-
-
-def _env(request: Request) -> CreditEnv:
-    env: CreditEnv = request.app.state.credit_env
-    return env
 
 
 def _record_out(view: RecordView) -> CreditRecordOut:
@@ -137,25 +101,8 @@ def _record_out(view: RecordView) -> CreditRecordOut:
             )
             for h in view.history
         ],
-        repairs=[_repair_out(r) for r in view.repairs],
+        repairs=[repair_out(r) for r in view.repairs],
         banned=any(m.list_name == "industry_ban" for m in view.memberships),
-    )
-
-
-def _repair_out(r: CreditRepair) -> RepairOut:
-    return RepairOut(
-        id=r.id,
-        entry_id=r.entry_id,
-        subject_kind="institution" if r.subject_kind == "institution" else "person",
-        subject_id=r.subject_id,
-        status=r.status,
-        evidence_sha256=list(r.evidence_sha256),
-        commitment=r.commitment_zh,
-        applied_by=r.applied_by,
-        applied_at=r.applied_at,
-        decided_by=r.decided_by,
-        decided_at=r.decided_at,
-        decision_reason=r.decision_reason,
     )
 
 
@@ -170,7 +117,8 @@ def _repair_out(r: CreditRepair) -> RepairOut:
 async def institution_record(
     institution_id: uuid.UUID, session: DbSession, _: CreditReader, request: Request
 ) -> CreditRecordOut:
-    return _record_out(await evaluation_service.get_record(session, _env(request), "institution", str(institution_id)))
+    view = await evaluation_service.get_record(session, credit_env(request), "institution", str(institution_id))
+    return _record_out(view)
 
 
 @router.get(
@@ -182,7 +130,7 @@ async def institution_record(
 async def person_record(
     person_ref: PersonRef, session: DbSession, _: CreditReader, request: Request
 ) -> CreditRecordOut:
-    return _record_out(await evaluation_service.get_record(session, _env(request), "person", person_ref))
+    return _record_out(await evaluation_service.get_record(session, credit_env(request), "person", person_ref))
 
 
 @public_router.get(
@@ -203,11 +151,15 @@ async def public_institution(institution_id: uuid.UUID, session: DbSession) -> P
 
 
 _E = "cn.gov.gz.childcare.credit."
+
+
 _ENTERED, _BANNED, _FILED = (
     f"{_E}list.entered.v1",
     f"{_E}person.banned.v1",
     "cn.gov.gz.childcare.filing.institution.filed.v1",
 )
+
+
 # What an agency may see of a list (shared.grants): each field shows these event fields, shown when
 # the agency's data-sharing grant covers one of them. A person's industry ban is also shared as
 # person.banned (person_ref, reason, legal basis, banned_at, until); an institution's name is the
@@ -218,15 +170,21 @@ _LIST_SOURCES: Sources = {
     "legal_basis": [(_ENTERED, "list_name")],
     "total": [(_ENTERED, "subject_id")],
 }
+
+
 _INSTITUTION_SOURCES: Sources = {
     "subject_kind": [(_ENTERED, "subject_kind")],
     "subject_id": [(_ENTERED, "subject_id")],
     "display_name": [(_FILED, "profile.name")],
     **{f: [(_ENTERED, f)] for f in ("reason", "legal_basis", "entered_at", "until")},
 }
+
+
 _PERSON_SOURCES: Sources = {
     **{f: [(_ENTERED, f)] for f in ("subject_kind", "subject_id", "reason", "legal_basis", "entered_at", "until")},
 }
+
+
 _BANNED_PERSON_SOURCES: Sources = {
     "subject_kind": [(_ENTERED, "subject_kind"), (_BANNED, "person_ref")],
     "subject_id": [(_ENTERED, "subject_id"), (_BANNED, "person_ref")],
@@ -235,6 +193,8 @@ _BANNED_PERSON_SOURCES: Sources = {
     "entered_at": [(_ENTERED, "entered_at"), (_BANNED, "banned_at")],
     "until": [(_ENTERED, "until"), (_BANNED, "until")],
 }
+
+
 _INDUSTRY_BAN_SOURCES: Sources = {
     **_LIST_SOURCES,
     **{k: [(_BANNED, "person_ref")] for k in ("list_name", "title", "legal_basis", "total")},
@@ -261,7 +221,7 @@ async def list_members(
     if not view.full:
         # a list is its members: refused before anything is read when the grant names none of them
         view.require({"institution": _INSTITUTION_SOURCES["subject_id"], "person": person_sources["subject_id"]})
-    env = _env(request)
+    env = credit_env(request)
     policy = await policy_service.active_policy(session, env)
     members = await evaluation_service.list_members(session, list_name)
     names = await records_service.display_names(session, [(m.subject_kind, m.subject_id) for m in members])
@@ -298,175 +258,13 @@ async def list_members(
 
 
 @router.post(
-    "/repairs",
-    status_code=status.HTTP_201_CREATED,
-    response_model=RepairOut,
-    summary="Apply for credit repair (信用修复申请) of one entry, with evidence",
-    description="Refused when the policy does not allow repair of the entry's rule (`credit_entry_not_repairable`, "
-    "e.g. child abuse), before the minimum publication period (`credit_repair_too_early`), when the entry no "
-    "longer counts (`credit_entry_not_counting`) or already has an open or approved repair (`credit_repair_exists`). "
-    "Every `evidence_sha256` must be a document uploaded for the entry (POST /v1/credit/entries/{entry_id}/evidence; "
-    "409 `credit_evidence_not_uploaded`, `CREDIT_SOD_REPAIR_EVIDENCE_UPLOADED`).",
-    responses=error_responses(
-        InvalidInput,
-        EntryNotFound,
-        RuleNotRepairable,
-        RepairTooEarly,
-        EntryNotCounting,
-        RepairExists,
-        EvidenceNotUploaded,
-        Unauthenticated,
-        Forbidden,
-    ),
-)
-async def apply_for_repair(body: RepairIn, session: DbSession, officer: CreditOfficer, request: Request) -> RepairOut:
-    repair = await repair_service.apply_for_repair(
-        session,
-        request.app.state.outbox,
-        _env(request),
-        entry_id=body.entry_id,
-        evidence_sha256=body.evidence_sha256,
-        commitment_zh=body.commitment,
-        applied_by=officer.subject,
-        evidence_uploaded=_duty(request, "credit.repair_evidence_uploaded"),
-    )
-    return _repair_out(repair)
-
-
-def _evidence_out(e: CreditEvidence) -> EvidenceOut:
-    return EvidenceOut(
-        entry_id=e.entry_id,
-        sha256=e.sha256,
-        media_type=e.media_type,
-        size_bytes=e.size_bytes,
-        uploaded_by=e.uploaded_by,
-        uploaded_at=e.uploaded_at,
-    )
-
-
-@router.post(
-    "/entries/{entry_id}/evidence",
-    status_code=status.HTTP_201_CREATED,
-    response_model=EvidenceOut,
-    summary="Upload an evidence document for the repair of an entry (PDF, JPEG or PNG, raw body)",
-    description="Stored with the SHA-256 of its bytes; a repair application of the entry names it in "
-    "`evidence_sha256`.",
-    responses=error_responses(
-        InvalidInput, EntryNotFound, PayloadTooLarge, UnsupportedMediaType, Unauthenticated, Forbidden
-    ),
-)
-async def upload_evidence(
-    entry_id: uuid.UUID, request: Request, session: DbSession, officer: CreditOfficer
-) -> EvidenceOut:
-    settings = request.app.state.settings
-    credit = settings if isinstance(settings, CreditSettings) else None
-    upload = await read_upload(
-        request,
-        max_bytes=credit.evidence_max_bytes if credit else DEFAULT_MAX_BYTES,
-        media_types=credit.evidence_media_types if credit else list(MAGIC),
-    )
-    evidence = await repair_service.upload_evidence(
-        session,
-        _env(request),
-        entry_id=entry_id,
-        content=upload.content,
-        media_type=upload.media_type,
-        sha256=upload.sha256,
-        uploaded_by=officer.subject,
-    )
-    return _evidence_out(evidence)
-
-
-@router.get(
-    "/entries/{entry_id}/evidence/{sha256}",
-    summary="Download an evidence document of an entry",
-    response_class=Response,
-    responses=error_responses(EvidenceNotFound, InvalidInput, Unauthenticated, Forbidden),
-)
-async def download_evidence(entry_id: uuid.UUID, sha256: Sha256Path, session: DbSession, _: CreditReader) -> Response:
-    evidence = await repair_service.get_evidence(session, entry_id, sha256.lower())
-    return Response(evidence.content, media_type=evidence.media_type, headers={"ETag": f'"{evidence.sha256}"'})
-
-
-@router.get(
-    "/repairs/{repair_id}",
-    response_model=RepairOut,
-    summary="A credit-repair application",
-    responses=error_responses(RepairNotFound, Unauthenticated, Forbidden),
-)
-async def get_repair(repair_id: uuid.UUID, session: DbSession, _: CreditReader) -> RepairOut:
-    return _repair_out(await repair_service.get_repair(session, repair_id))
-
-
-@router.post(
-    "/repairs/{repair_id}/decision",
-    response_model=RepairOut,
-    summary="Approve or refuse a credit repair, with reasons (credit officer)",
-    description="An approval stops the entry counting from the decision on; the subject is re-graded at once. "
-    "Separation of duties (shared/duties.py, each on by default): the officer who applied gets 403 "
-    "`credit_repair_self_decision` (`CREDIT_SOD_REPAIR_DECIDER_NOT_APPLICANT`); an approval of an entry caused by a "
-    "violation whose rectification is not yet verified gets 409 `credit_rectification_open` "
-    "(`CREDIT_SOD_REPAIR_AFTER_RECTIFICATION`; a policy rule may exempt itself with `repair_without_rectification`).",
-    responses=error_responses(
-        InvalidInput,
-        RepairNotFound,
-        RepairAlreadyDecided,
-        RepairSelfDecision,
-        RectificationOpen,
-        Unauthenticated,
-        Forbidden,
-    ),
-)
-async def decide_repair(
-    repair_id: uuid.UUID, body: RepairDecisionIn, session: DbSession, officer: CreditOfficer, request: Request
-) -> RepairOut:
-    repair = await repair_service.decide_repair(
-        session,
-        request.app.state.outbox,
-        _env(request),
-        repair_id=repair_id,
-        approve=body.decision == "approve",
-        reason=body.reason,
-        decided_by=officer.subject,
-        decider_not_applicant=_duty(request, "credit.repair_decider_not_applicant"),
-        after_rectification=_duty(request, "credit.repair_after_rectification"),
-    )
-    return _repair_out(repair)
-
-
-@router.get(
-    "/policies",
-    response_model=PolicyListOut,
-    summary="Every policy version and the one in force",
-    responses=error_responses(Unauthenticated, Forbidden),
-)
-async def policies(session: DbSession, _: CreditReader, request: Request) -> PolicyListOut:
-    items, active = await policy_service.policy_versions(session, _env(request))
-    return PolicyListOut(
-        active_version=active,
-        items=[
-            PolicyOut(
-                version=p.version,
-                title=p.title_zh,
-                published_on=p.published_on,
-                active=p.version == active,
-                base_score=p.base_score,
-                grades={g.grade: g.min_score for g in p.grades},
-                lowest_grade=p.lowest_grade,
-            )
-            for p in items
-        ],
-    )
-
-
-@router.post(
     "/policies/{version}/activate",
     response_model=ActivationOut,
     summary="Put a policy version in force and re-grade every subject under it (credit officer)",
     responses=error_responses(PolicyNotFound, PolicyAlreadyActive, Unauthenticated, Forbidden),
 )
 async def activate_policy(version: str, session: DbSession, officer: CreditOfficer, request: Request) -> ActivationOut:
-    env = _env(request)
+    env = credit_env(request)
     previous = (await policy_service.active_policy(session, env)).version
     changed = await evaluation_service.activate_policy(
         session, request.app.state.outbox, env, version=version, activated_by=officer.subject
