@@ -23,7 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.audit import audit_router, install_refusal_audit, install_write_audit
 from shared.consumer import ConsumerRunner
@@ -185,14 +185,7 @@ def create_service_app(
     install_refusal_audit(app)  # refused writes leave an audit row and a log line
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     if settings.cors_origins:
-        # read-only sharing: pages on another origin may GET (with a bearer token), never write
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET"],
-            allow_headers=["Authorization"],
-            max_age=600,
-        )
+        app.add_middleware(ScopedCors, origins=settings.cors_origins)
     # The service's own routes first: a request is matched against the routes in order, and the
     # busy paths are the service's, not the probes' (the order changes nothing else: no path of
     # one matches a path of the other).
@@ -236,6 +229,27 @@ _DOCS_INIT = Path(__file__).resolve().parent / "static" / "swagger-init.js"
 # What /ui/ serves: the pages and their assets. Not the npm files, not dot files, not node_modules.
 PAGE_SUFFIXES = frozenset({".html", ".js", ".css", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".webp", ".txt"})
 PAGE_EXCLUDED = frozenset({"node_modules", "package.json", "package-lock.json", "vendor.mjs"})
+
+
+# The public pages' only cross-origin writes: the complaint form (投诉) posts from the pages' origin.
+PUBLIC_WRITE_PATHS = frozenset({"/v1/public/complaints"})
+
+
+class ScopedCors:
+    """Read-only sharing: pages on another origin may GET (with a bearer token), never write, except
+    JSON POSTs to the public write paths, which take no token (no Authorization header allowed)."""
+
+    def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
+        self.read = CORSMiddleware(
+            app, allow_origins=origins, allow_methods=["GET"], allow_headers=["Authorization"], max_age=600
+        )
+        self.write = CORSMiddleware(
+            app, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=600
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        public_write = scope["type"] == "http" and scope["path"] in PUBLIC_WRITE_PATHS
+        await (self.write if public_write else self.read)(scope, receive, send)
 
 
 class PageAssets(StaticFiles):

@@ -79,6 +79,9 @@ class WebPlatform:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     bootstrap: str = ""
     namespace: str = ""
+    # each service's database, for a test that must set a fact no API sets (a publication time)
+    databases: dict[str, str] = field(default_factory=dict)
+    pg: LocalPostgres | None = None
 
     @property
     def pages(self) -> str:
@@ -198,8 +201,8 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
                 f"{prefix}_CONSUMER_SESSION_TIMEOUT_MS": "6000",
                 f"{prefix}_CORS_ORIGINS": json.dumps([origin]),
             }
-            if service == "filing":
-                env["FILING_WEB_DIR"] = str(WEB)
+            if service in ("filing", "inspection"):  # inspection serves the inspectors' app (same origin)
+                env[f"{prefix}_WEB_DIR"] = str(WEB)
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:create_app",
@@ -223,6 +226,8 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
             processes=processes,
             bootstrap=kafka.bootstrap,
             namespace=namespace,
+            databases=databases,
+            pg=pg,
         )
     finally:
         for proc in processes:
@@ -279,9 +284,15 @@ class PageFactory:
             self.log.external.append(url)
             await route.abort()
 
-    async def __call__(self, width: int = 1280, height: int = 900, mobile: bool = False) -> Any:
+    async def __call__(
+        self, width: int = 1280, height: int = 900, mobile: bool = False, timezone_id: str | None = None
+    ) -> Any:
         context = await self.browser.new_context(
-            viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile, locale="zh-CN"
+            viewport={"width": width, "height": height},
+            is_mobile=mobile,
+            has_touch=mobile,
+            locale="zh-CN",
+            timezone_id=timezone_id,
         )
         self.contexts.append(context)
         await context.route("**/*", self._guard)

@@ -100,7 +100,7 @@ async def test_institution_page_shows_slots_grade_and_published_results(
     if "serious_dishonesty" in credit.get("lists", []):
         assert "严重失信主体名单" in credit_text
     own = [r for r in results if r["institution_id"] == institution_id]
-    assert await page.locator("tr.inspection-result").count() == len(own) >= 1
+    assert await page.locator(".inspection-result").count() == len(own) >= 1
     assert worst["conclusion_zh"] in await page.locator("#inspections").inner_text()
     _assert_nothing_personal(await page.content(), web_platform)
     await page.screenshot(path=screenshot_path("institution.png"), full_page=True)

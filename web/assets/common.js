@@ -54,6 +54,32 @@ export async function getJson(service, path, params = {}, token = null) {
   return body;
 }
 
+/** POST a JSON body to one of the services' public write paths (no token): the complaint form. */
+export async function postJson(service, path, body) {
+  let response;
+  try {
+    response = await fetch(new URL(path, API[service] || here.origin), {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(0, "无法连接服务，请确认平台已启动", "network");
+  }
+  let out = null;
+  try {
+    out = await response.json();
+  } catch (err) {
+    out = null;
+  }
+  if (!response.ok) {
+    const error = out && out.error;
+    const detail = error && error.errors && error.errors.length ? error.errors.map((e) => e.message).join("；") : null;
+    throw new ApiError(response.status, detail || (error ? error.message : `服务返回错误（${response.status}）`), error ? error.code : "http");
+  }
+  return out;
+}
+
 /** Every page of a paged list (page/page_size/total/items). */
 export async function getAll(service, path, params = {}, pageSize = 100, maxPages = 200) {
   const items = [];
@@ -69,11 +95,21 @@ export function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+const BEIJING_DAY = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" });
+
+/** The Beijing calendar date (YYYY-MM-DD) of a timestamp, whatever the browser's own time zone. */
+export function beijingDate(iso) {
+  const when = new Date(iso);
+  return Number.isNaN(when.getTime()) ? String(iso).slice(0, 10) : BEIJING_DAY.format(when);
+}
+
 export const fmt = {
   int: (n) => (n === null || n === undefined || Number.isNaN(n) ? "—" : Math.round(n).toLocaleString("zh-CN")),
   num: (n, digits = 2) => (n === null || n === undefined || Number.isNaN(n) ? "—" : Number(n).toFixed(digits)),
   pct: (n, digits = 1) => (n === null || n === undefined || Number.isNaN(n) ? "—" : `${(Number(n) * 100).toFixed(digits)}%`),
-  date: (iso) => (iso ? String(iso).slice(0, 10) : "—"),
+  // A date ("2026-12-06") as it is; a timestamp as its Beijing date: cutting "2026-12-05T17:30:00Z"
+  // at 10 characters would say the 5th where Guangzhou already has the 6th.
+  date: (iso) => (!iso ? "—" : String(iso).length <= 10 ? String(iso) : beijingDate(iso)),
   yuan: (n) => (n === null || n === undefined ? "—" : `${Number(n).toLocaleString("zh-CN")} 元/月`),
 };
 

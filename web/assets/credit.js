@@ -11,17 +11,28 @@ const detail = document.getElementById("detail");
 let all = [];
 
 function matches(i) {
-  const q = form.elements.q.value.trim();
   const grade = form.elements.grade.value;
   if (district.value && i.district.code !== district.value) return false;
-  if (q && !i.name.includes(q)) return false;
   if (grade === "none" && i.credit_grade) return false;
   if (grade && grade !== "none" && i.credit_grade !== grade) return false;
   return true;
 }
 
-function search() {
-  const found = all.filter(matches);
+async function search() {
+  // a name or a unified social credit code is searched by the directory (the same search as the
+  // map's), the district and grade narrow what it found
+  const q = form.elements.q.value.trim();
+  let candidates = all;
+  if (q) {
+    setStatus(status, "正在查询…");
+    try {
+      candidates = await getAll("filing", "/v1/public/institutions", { q, district: district.value });
+    } catch (err) {
+      setStatus(status, `查询失败：${err.message}`, true);
+      return;
+    }
+  }
+  const found = candidates.filter(matches);
   const shown = found.slice(0, 50);
   list.innerHTML = shown
     .map(
@@ -68,7 +79,7 @@ async function start() {
   }
   const seen = new Map(all.map((i) => [i.district.code, i.district.name]));
   for (const [code, name] of [...seen.entries()].sort()) district.append(new Option(name, code));
-  search();
+  await search();
   document.body.dataset.ready = "true";
 }
 

@@ -30,7 +30,7 @@ const km = (n) => `${Number(n).toFixed(n < 10 ? 2 : 1)} 公里`;
 
 function filtersFromUrl() {
   const params = new URL(window.location.href).searchParams;
-  for (const name of ["district", "street", "puhui", "service_type"]) {
+  for (const name of ["q", "district", "street", "puhui", "service_type"]) {
     const value = params.get(name);
     if (value !== null) form.elements[name].value = value;
   }
@@ -43,8 +43,9 @@ function filtersFromUrl() {
 
 function currentFilters() {
   const out = {};
-  for (const name of ["district", "street", "puhui", "service_type"]) {
-    if (form.elements[name].value) out[name] = form.elements[name].value;
+  for (const name of ["q", "district", "street", "puhui", "service_type"]) {
+    const value = form.elements[name].value.trim();
+    if (value) out[name] = value;
   }
   return out;
 }

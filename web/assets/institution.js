@@ -1,31 +1,116 @@
-// One institution as families see it: filed facts, 普惠, credit grade, published inspection results.
-import { ApiError, CONCLUSION_CLASS, GRADE_TEXT, SEVERITY_ZH, esc, fmt, getAll, getJson, param, setStatus } from "./common.js";
+// One institution's public record: its filing (备案), fees, slots, credit grade with what the grade
+// means for its supervision, quality grade, and every published inspection with each violation, its
+// rectification and the follow-up (复查) that verified it; a printable report per inspection.
+import { ApiError, CONCLUSION_CLASS, GRADE_TEXT, esc, fmt, getAll, getJson, param, setStatus } from "./common.js";
 import { drawMap } from "./map.js";
 
 const status = document.getElementById("status");
 const LISTS_ZH = { serious_dishonesty: "严重失信主体名单", industry_ban: "从业禁止名单" };
-const KIND_ZH = { random: "双随机抽查", targeted: "定向检查" };
+// What each grade means for the institution's supervision: the measures of the credit policy in
+// force (services/credit/policies, 分级分类监管). The credit service's public answer carries the grade
+// and the policy version only, so the page states the measures of the grade in words.
+const GRADE_MEASURES_ZH = {
+  A: ["降低双随机抽查比例和频次，无事不扰"],
+  B: ["按常规比例和频次开展双随机抽查"],
+  C: ["提高双随机抽查比例和频次", "列为重点监管对象，加强日常检查"],
+  D: ["大幅提高抽查比例和频次，主动实施现场检查", "依法限制申请普惠托育等财政补助和示范评选"],
+};
+const VIOLATION_CLASS = { closed: "ok", rectification_reported: "warn", confirmed: "warn", escalated: "bad" };
 
 function facts(i) {
   const share = i.total_slots ? i.puhui_slots / i.total_slots : 0;
+  const classes = (i.classes || []).map((c) => `${c.class_type_zh}（${c.age_group_zh}）${c.size} 人`).join("；");
+  const vacancies = i.vacancies == null ? null : `${fmt.int(i.vacancies)} 个`;
   const rows = [
+    ["备案编号", i.filing_number],
+    ["备案日期", fmt.date(i.filed_on)],
+    ["统一社会信用代码", i.uscc],
+    ["举办主体", i.organiser_type_zh],
+    ["办托模式", i.operating_model_zh],
     ["所在区", i.district.name],
     ["街道（镇）", i.street.name],
     ["地址", i.address],
-    ["举办类型", i.operating_model_zh],
     ["服务类型", i.service_types_zh.join("、")],
+    ["收托年龄与班级", classes || "—"],
+    ["服务时间", i.opening_hours ? `工作日 ${i.opening_hours.replace("-", "—")}` : "未填报"],
+    ["咨询电话", i.public_phone || "未公开"],
     ["备案托位", `${fmt.int(i.total_slots)} 个`],
     ["普惠托位", i.puhui_slots > 0 ? `${fmt.int(i.puhui_slots)} 个（占 ${fmt.pct(share, 0)}）` : "无"],
     ["收费标准", fmt.yuan(i.monthly_fee_yuan)],
+    ["普惠托位收费", i.puhui_slots > 0 ? (i.puhui_monthly_fee_yuan == null ? "未填报" : fmt.yuan(i.puhui_monthly_fee_yuan)) : "无普惠托位"],
+    ["空余托位", vacancies || "未公布"],
     ["提供膳食", i.meals ? "是" : "否"],
     ["户外活动场地", i.outdoor_area_m2 == null ? "未填报" : `${Number(i.outdoor_area_m2).toLocaleString("zh-CN")} 平方米`],
   ];
   return rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
 }
 
-function severities(counts) {
-  const parts = Object.entries(counts || {}).filter(([, n]) => n > 0).map(([s, n]) => `${SEVERITY_ZH[s] || s} ${n} 项`);
-  return parts.length ? parts.join("、") : "无";
+function creditHtml(c, institution) {
+  if (!c) {
+    return institution.credit_grade
+      ? `<p><span class="badge grade-${esc(institution.credit_grade)}">信用等级 ${esc(GRADE_TEXT[institution.credit_grade])}</span></p>`
+      : "<p>未评级（尚无信用信息）</p>";
+  }
+  const lists = (c.lists || []).map((l) => `<span class="badge bad">已列入${esc(LISTS_ZH[l] || l)}</span>`).join("")
+    || '<span class="badge ok">未列入失信名单</span>';
+  if (!c.grade) return `<p>未评级（尚无信用信息）</p><div class="badges">${lists}</div>`;
+  const measures = (GRADE_MEASURES_ZH[c.grade] || []).map((m) => `<li>${esc(m)}</li>`).join("");
+  return `<p><span class="badge grade-${esc(c.grade)}">信用等级 ${esc(GRADE_TEXT[c.grade] || c.grade)}</span></p>
+    <p class="meta">评定日期 ${fmt.date(c.graded_at)} · 评价规则 ${esc(c.policy_version || "—")}</p>
+    <div class="badges">${lists}</div>
+    <h3 class="small">该等级对应的监管措施</h3><ul class="measures">${measures}</ul>`;
+}
+
+function qualityHtml(q) {
+  if (!q) return "<p>尚未开展现场质量评估</p>";
+  return `<p><span class="badge grade-${esc(q.grade)}">质量评估 ${esc(q.grade)}（${esc(q.grade_zh)}）</span>${q.veto_failed ? ' <span class="badge bad">基础项未达标</span>' : ""}</p>
+    <p class="meta">评估日期 ${fmt.date(q.assessed_on)} · 复评期限 ${fmt.date(q.reassess_by)}</p>
+    <p class="meta">${esc(q.note_zh)}</p>`;
+}
+
+function violationRow(v) {
+  const followUps = v.follow_ups.length
+    ? v.follow_ups.map((f) => `${fmt.date(f.inspected_on)} 复查：${f.rectified ? "整改到位" : "未整改到位"}`).join("；")
+    : "尚未复查";
+  return `<tr class="violation"><td>${esc(v.title_zh)}</td>
+    <td><span class="badge severity-${esc(v.severity)}">${esc(v.severity_zh)}</span></td>
+    <td>${esc(v.legal_basis)}</td><td>${fmt.date(v.rectification_due)}</td>
+    <td><span class="badge ${VIOLATION_CLASS[v.status] || ""}">${esc(v.status_zh)}</span></td>
+    <td class="follow-up">${esc(followUps)}</td></tr>`;
+}
+
+function inspectionHtml(r, institution) {
+  const verified = r.follow_up_of
+    ? `<p class="follow-up-of">复查 ${esc(r.follow_up_of.title_zh)} 的整改情况：<strong>${r.follow_up_of.rectified ? "整改到位" : "未整改到位"}</strong></p>`
+    : "";
+  const violations = r.violations.length
+    ? `<div class="table-wrap"><table class="violations"><caption>发现的问题（${r.violations.length} 项）</caption>
+        <thead><tr><th scope="col">问题</th><th scope="col">严重程度</th><th scope="col">法律依据</th><th scope="col">整改期限</th><th scope="col">整改状态</th><th scope="col">复查结果</th></tr></thead>
+        <tbody>${r.violations.map(violationRow).join("")}</tbody></table></div>`
+    : "<p>未发现问题</p>";
+  return `<article class="card inspection-result" id="inspection-${esc(r.task_id)}" data-task="${esc(r.task_id)}" aria-labelledby="title-${esc(r.task_id)}">
+    <header class="inspection-head">
+      <h3 id="title-${esc(r.task_id)}">${fmt.date(r.inspected_on)} ${esc(r.inspection_type_zh)}</h3>
+      <span class="badge conclusion ${CONCLUSION_CLASS[r.conclusion] || ""}">${esc(r.conclusion_zh)}</span>
+    </header>
+    <p class="print-only">${esc(institution.name)} · 备案编号 ${esc(institution.filing_number)} · 统一社会信用代码 ${esc(institution.uscc)} · ${esc(institution.address)}</p>
+    <dl class="facts inspection-facts">
+      <dt>检查日期</dt><dd class="inspected-on">${fmt.date(r.inspected_on)}</dd>
+      <dt>检查类型</dt><dd>${esc(r.inspection_type_zh)}</dd>
+      <dt>检查结论</dt><dd>${esc(r.conclusion_zh)}</dd>
+      <dt>公开日期</dt><dd class="published-on">${fmt.date(r.published_at)}</dd>
+      <dt>说明</dt><dd>${esc(r.summary_zh)}</dd>
+    </dl>
+    ${verified}${violations}
+    <p class="no-print"><button type="button" class="secondary print-report" data-print="${esc(r.task_id)}">打印检查报告</button></p>
+  </article>`;
+}
+
+function printReport(taskId) {
+  // the print style sheet shows only the article marked for printing
+  for (const el of document.querySelectorAll(".inspection-result")) el.classList.toggle("printing", el.dataset.task === taskId);
+  document.body.classList.add("print-one");
+  window.print();
 }
 
 async function start() {
@@ -36,7 +121,7 @@ async function start() {
   }
   let institution;
   try {
-    institution = await getJson("filing", `/v1/public/institutions/${encodeURIComponent(id)}`);
+    institution = await getJson("filing", `/v1/public/institutions/${encodeURIComponent(id)}/record`);
   } catch (err) {
     setStatus(status, err instanceof ApiError && err.status === 404 ? "未找到该机构（可能尚未备案或已注销）。" : `加载失败：${err.message}`, true);
     return;
@@ -46,45 +131,41 @@ async function start() {
   document.getElementById("facts").innerHTML = facts(institution);
   document.getElementById("map-desc").textContent =
     `${institution.name} 位于${institution.district.name}${institution.street.name}（灰点为同区其他机构）`;
+  document.getElementById("complain").href = `complaint.html?institution=${encodeURIComponent(institution.id)}`;
+  document.getElementById("quality").innerHTML = qualityHtml(institution.quality_assessment);
   document.getElementById("content").hidden = false;
   setStatus(status, "");
 
   const [neighbours, credit, results] = await Promise.allSettled([
     getAll("filing", "/v1/public/institutions", { district: institution.district.code }),
     getJson("credit", `/v1/public/credit/institutions/${encodeURIComponent(id)}`),
-    getAll("inspection", "/v1/public/inspection-results", { district: institution.district.code }),
+    getAll("inspection", "/v1/public/inspection-results", { institution: institution.id }),
   ]);
   drawMap(document.getElementById("map"), neighbours.status === "fulfilled" ? neighbours.value : [], [institution], {
     focusId: institution.id,
   });
+  document.getElementById("credit").innerHTML = creditHtml(credit.status === "fulfilled" ? credit.value : null, institution);
 
-  const creditEl = document.getElementById("credit");
-  if (credit.status === "fulfilled") {
-    const c = credit.value;
-    const lists = (c.lists || []).map((l) => `<span class="badge bad">已列入${esc(LISTS_ZH[l] || l)}</span>`).join("");
-    creditEl.innerHTML = c.grade
-      ? `<p><span class="badge grade-${esc(c.grade)}">信用等级 ${esc(GRADE_TEXT[c.grade] || c.grade)}</span>
-         <span class="meta">评定日期 ${fmt.date(c.graded_at)} · 评价规则 ${esc(c.policy_version || "—")}</span></p>
-         <div class="badges">${lists}</div>`
-      : `<p>未评级（尚无信用信息）</p><div class="badges">${lists}</div>`;
+  const box = document.getElementById("inspections");
+  const caption = document.getElementById("inspections-caption");
+  if (results.status === "fulfilled") {
+    const own = results.value;
+    caption.textContent = own.length ? `共 ${own.length} 次公开的检查结果，最新的在前` : "尚无公开的检查结果";
+    box.innerHTML = own.map((r) => inspectionHtml(r, institution)).join("");
   } else {
-    creditEl.innerHTML = institution.credit_grade
-      ? `<p><span class="badge grade-${esc(institution.credit_grade)}">信用等级 ${esc(GRADE_TEXT[institution.credit_grade])}</span></p>`
-      : "<p>未评级（尚无信用信息）</p>";
+    setStatus(caption, `检查结果加载失败：${results.reason.message}`, true);
   }
-
-  const body = document.getElementById("inspections");
-  const own = results.status === "fulfilled" ? results.value.filter((r) => r.institution_id === institution.id) : [];
-  document.getElementById("inspections-caption").textContent = `共 ${own.length} 次公开的检查结果`;
-  body.innerHTML = own.length
-    ? own
-        .map(
-          (r) => `<tr class="inspection-result"><td>${fmt.date(r.inspected_on)}</td><td>${esc(KIND_ZH[r.kind] || r.kind)}</td>
-          <td><span class="badge ${CONCLUSION_CLASS[r.conclusion] || ""}">${esc(r.conclusion_zh)}</span></td>
-          <td>${esc(severities(r.violations_by_severity))}</td><td>${fmt.date(r.published_at)}</td></tr>`,
-        )
-        .join("")
-    : '<tr><td colspan="5">尚无公开的检查结果</td></tr>';
+  box.addEventListener("click", (event) => {
+    const taskId = event.target?.dataset?.print;
+    if (taskId) printReport(taskId);
+  });
+  window.addEventListener("afterprint", () => document.body.classList.remove("print-one"));
+  const printing = param("print");
+  if (printing) {
+    // a report's print view (…&print=<task id>): the same page as the printer sees it
+    for (const el of document.querySelectorAll(".inspection-result")) el.classList.toggle("printing", el.dataset.task === printing);
+    document.body.classList.add("print-one");
+  }
   document.body.dataset.ready = "true";
 }
 

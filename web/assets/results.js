@@ -2,7 +2,6 @@
 import { CONCLUSION_CLASS, esc, fmt, getAll, getJson, setStatus } from "./common.js";
 
 const PAGE = 20;
-const KIND_ZH = { random: "双随机抽查", targeted: "定向检查" };
 const form = document.getElementById("filters");
 const district = document.getElementById("district");
 const status = document.getElementById("status");
@@ -24,7 +23,7 @@ async function load() {
       ? out.items
           .map(
             (r) => `<tr class="result-row"><td><a href="institution.html?id=${encodeURIComponent(r.institution_id)}">${esc(r.institution_name)}</a></td>
-            <td>${esc(r.district_name)}</td><td>${fmt.date(r.inspected_on)}</td><td>${esc(KIND_ZH[r.kind] || r.kind)}</td>
+            <td>${esc(r.district_name)}</td><td>${fmt.date(r.inspected_on)}</td><td>${esc(r.inspection_type_zh)}</td>
             <td><span class="badge ${CONCLUSION_CLASS[r.conclusion] || ""}">${esc(r.conclusion_zh)}</span></td>
             <td class="num">${Object.values(r.violations_by_severity || {}).reduce((a, b) => a + b, 0)}</td>
             <td>${esc(r.summary_zh)}</td></tr>`,
