@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.inspection.catalogue import router as catalogue_router
+from services.inspection.complaints import jobs as complaints_jobs
 from services.inspection.complaints.api import router as complaints_router
 from services.inspection.consumers import consumers
 from services.inspection.evidence.api import router as evidence_router
@@ -51,7 +52,8 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
         ],
         consumers=consumers,
         jobs=jobs(settings if isinstance(settings, InspectionSettings) else InspectionSettings())
-        + unlicensed_jobs.jobs(),
+        + unlicensed_jobs.jobs()
+        + complaints_jobs.jobs(),
         database=database,
     )
     # exported from the start, so dashboards and alerts see 0 rather than nothing

@@ -1,11 +1,10 @@
 """Gauges of unlicensed-operator cases, read from the database (the same city-wide number on every
-replica), and pruning of idle complaint rate buckets."""
+replica)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.inspection.complaints import ratelimit
 from services.inspection.unlicensed import repository, service
 from shared.app import PeriodicJob, ServiceContext
 
@@ -20,7 +19,6 @@ async def measure_cases(ctx: ServiceContext) -> None:
     async with ctx.db.transaction() as session:
         overdue = await service.overdue_steps(session, now=now)
         open_cases = sum((await repository.open_counts_by_district(session)).values())
-        await ratelimit.prune(session, now)
     ctx.metrics.gauge(OVERDUE, OVERDUE_HELP).set(overdue)
     ctx.metrics.gauge(OPEN, OPEN_HELP).set(open_cases)
 

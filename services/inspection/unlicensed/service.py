@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inspection.pool.models import TargetInstitution
-from services.inspection.tasks.models import Task, Violation
 from services.inspection.unlicensed import repository
 from services.inspection.unlicensed.errors import CaseClosed, CaseNotFound, StepAlreadyCompleted, StepNotFound
 from services.inspection.unlicensed.models import GuidanceStepRow, UnlicensedCase
@@ -324,12 +323,29 @@ async def on_institution_filed(session: AsyncSession, outbox: Outbox, data: Inst
     return len(matched)
 
 
+class InspectedTask(Protocol):
+    """What the review hook reads of a task: the case whose site it inspected, if any."""
+
+    @property
+    def case_id(self) -> uuid.UUID | None: ...
+
+
+class ConfirmedViolation(Protocol):
+    """What the review hook reads of a confirmed violation (tasks own the rows; cases only link one)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def code(self) -> str: ...
+
+
 async def on_violation_confirmed(
     session: AsyncSession,
     outbox: Outbox,
     *,
-    task: Task,
-    violations: Sequence[Violation],
+    task: InspectedTask,
+    violations: Sequence[ConfirmedViolation],
     institution: TargetInstitution | None,
     by: str,
     now: datetime,
