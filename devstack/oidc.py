@@ -47,6 +47,12 @@ def workbench_redirect_uris(pages_origins: list[str]) -> list[str]:
     return [f"{origin}/ui/work/callback.html" for origin in pages_origins]
 
 
+def inspector_redirect_uris(inspection_origins: list[str]) -> list[str]:
+    """The inspectors' app (web/inspector/, served by the inspection service) signs in with the same
+    public client and comes back to its own page: /ui/inspector/."""
+    return [f"{origin}/ui/inspector/" for origin in inspection_origins]
+
+
 def signing_key(kid: str, alg: str = "RS256") -> dict[str, Any]:
     """A new private JWK: RSA 2048 for RS256, P-256 for ES256."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa

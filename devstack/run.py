@@ -24,7 +24,7 @@ from typing import Any
 
 from devstack.kafka import LocalKafka, die_with_parent
 from devstack.monitoring import LocalPrometheus, local_prometheus_config, start_lag_exporter, stop_process
-from devstack.oidc import LocalOidcProvider, demo_accounts, workbench_redirect_uris
+from devstack.oidc import LocalOidcProvider, demo_accounts, inspector_redirect_uris, workbench_redirect_uris
 from devstack.postgres import DATA_ROOT, SERVICES, LocalPostgres, prepare_service_database
 from shared.auth import TokenSettings, mint_token
 from shared.identifiers import uscc_check_char
@@ -48,8 +48,10 @@ def web_env(service: str) -> dict[str, str]:
     """The pages are served by filing; the other services let them read (GET) across origins."""
     pages = [f"http://127.0.0.1:{PORTS['filing']}", f"http://localhost:{PORTS['filing']}"]
     env = {f"{service.upper()}_CORS_ORIGINS": json.dumps(pages)}
-    if service == "filing":
-        env["FILING_WEB_DIR"] = str(WEB_DIR)
+    if service in ("filing", "inspection"):
+        # the inspection service serves them too: the inspectors' app (/ui/inspector/) writes to its own
+        # origin (same-origin writes, its service worker), never across origins
+        env[f"{service.upper()}_WEB_DIR"] = str(WEB_DIR)
     return env
 
 
@@ -233,6 +235,9 @@ def main(argv: list[str] | None = None) -> None:
         OIDC_PORT,
         redirect_uris=workbench_redirect_uris(
             [f"http://127.0.0.1:{PORTS['filing']}", f"http://localhost:{PORTS['filing']}"]
+        )
+        + inspector_redirect_uris(
+            [f"http://127.0.0.1:{PORTS['inspection']}", f"http://localhost:{PORTS['inspection']}"]
         ),
     )
     services: list[ServiceProcess] = []
@@ -370,6 +375,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  一公开 (results)        {pages}/results.html")
         print(f"  信用查询 (credit)       {pages}/credit.html")
         print(f"  规划仪表盘 (dashboard)  {pages}/dashboard.html")
+        print(f"  检查员移动端 (inspector) http://127.0.0.1:{PORTS['inspection']}/ui/inspector/")
         if not (WEB_DIR / "vendor" / "echarts.common.min.js").exists():
             print("  (charts need web/vendor/: `cd web && npm ci && npm run vendor`, or ./dev run installs it)")
         if not args.no_demo:

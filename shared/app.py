@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -227,7 +228,11 @@ def create_service_app(
 DEFAULT_DOCS_ASSETS = Path(__file__).resolve().parents[1] / "web" / "vendor" / "swagger-ui"
 _DOCS_INIT = Path(__file__).resolve().parent / "static" / "swagger-init.js"
 # What /ui/ serves: the pages and their assets. Not the npm files, not dot files, not node_modules.
-PAGE_SUFFIXES = frozenset({".html", ".js", ".css", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".webp", ".txt"})
+PAGE_SUFFIXES = frozenset(
+    {".html", ".js", ".css", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".webp", ".txt", ".webmanifest"}
+)
+# the web app manifest of an installable page (the inspectors' app, web/inspector/)
+mimetypes.add_type("application/manifest+json", ".webmanifest")
 PAGE_EXCLUDED = frozenset({"node_modules", "package.json", "package-lock.json", "vendor.mjs"})
 
 

@@ -1,0 +1,322 @@
+"""检查员移动端 (issue 21): the inspectors' offline-first app at /ui/inspector/, driven in headless
+Chromium as a phone (390×844, touch, geolocation set at the site) against the whole platform.
+
+* A whole inspection through the screens: sign-in (a pasted token), my tasks, the task and its
+  institution, GPS check-in, the checklist by area with a note and a photo, a violation picked from
+  the catalogue with the person involved and a photo, both signatures, the review status; the task
+  opened again is answered 304. Each screen is photographed and scanned with axe-core.
+* Offline in the middle of an inspection (Playwright's set_offline): findings and a violation with
+  a photo are recorded, the page is reloaded, then the network comes back: exactly one violation,
+  one finding per item and one stored photo on the server, exactly one violation event on Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import struct
+import urllib.error
+import urllib.request
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any
+
+from services.inspection.reference import checklist
+from shared.topics import INSPECTION_EVENTS, qualified
+from shared.workdays import china_today
+from tests.support import read_topic
+from tests.web.conftest import PageFactory, WebPlatform, screenshot_path, wait_for_js
+from tests.web.test_map import _axe_findings
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844, "mobile": True}
+ITEMS = list(checklist())[:4]
+VIOLATION_RECORDED = "cn.gov.gz.childcare.inspection.violation.recorded.v1"
+
+
+def _call(platform: WebPlatform, method: str, path: str, token: str, body: Any = None, **headers: str) -> Any:
+    request = urllib.request.Request(
+        platform.urls["inspection"] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:400]!r}") from exc
+
+
+def photo_png(width: int = 96, height: int = 64) -> bytes:
+    """A real colour PNG, as a camera roll would hand it to the page."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes([(x * 3) % 256, (y * 4) % 256, 120]) for x in range(width)) for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+class Team:
+    def __init__(self, platform: WebPlatform) -> None:
+        self.platform = platform
+        run = uuid.uuid4().hex[:6]
+        self.subjects = [f"web-inspector-{run}-a", f"web-inspector-{run}-b"]
+        self.supervisor = platform.token("supervisor")
+        pool = _call(platform, "GET", "/v1/target-institutions?district=440106", self.supervisor)
+        target = pool["items"][0]
+        ids = []
+        for subject in self.subjects:
+            inspector = _call(
+                platform,
+                "POST",
+                "/v1/inspectors",
+                self.supervisor,
+                {
+                    "subject": subject,
+                    "name": f"检查员{subject[-1].upper()}",
+                    "agency": "天河区卫生健康局",
+                    "badge_number": f"GZ-{uuid.uuid4().hex[:10]}",
+                    "districts": ["440106"],
+                },
+            )
+            ids.append(inspector["id"])
+        task = _call(
+            platform,
+            "POST",
+            "/v1/targeted-inspections",
+            self.supervisor,
+            {
+                "institution_id": target["institution_id"],
+                "inspector_ids": ids,
+                "reason": "complaint",
+                "reason_detail": "家长投诉：午睡时段无人看护",
+                "due_by": china_today().isoformat(),
+                "checklist_items": ITEMS,
+            },
+        )
+        self.task_id: str = task["id"]
+        self.institution: dict[str, Any] = self.detail()["institution"]  # its filed location among the facts
+
+    def token(self, member: int = 0) -> str:
+        return self.platform.token("inspector", subject=self.subjects[member])
+
+    def detail(self) -> Any:
+        return _call(self.platform, "GET", f"/v1/tasks/{self.task_id}", self.supervisor)
+
+
+async def _phone(pages: PageFactory, platform: WebPlatform, team: Team) -> Any:
+    page = await pages(**PHONE)
+    context = page.context
+    origin = platform.urls["inspection"]
+    await context.grant_permissions(["geolocation"], origin=origin)
+    # on site: a few metres from the filed location
+    await context.set_geolocation(
+        {"latitude": team.institution["latitude"] + 0.0002, "longitude": team.institution["longitude"], "accuracy": 8}
+    )
+    await page.goto(f"{origin}/ui/inspector/")
+    await wait_for_js(page, "document.body.dataset.ready === 'true'")
+    return page
+
+
+async def _sign_in(page: Any, token: str) -> None:
+    await page.fill("#token", token)
+    await page.click("text=使用此令牌登录")
+    await page.wait_for_selector(".tabs")
+
+
+async def _settled(page: Any) -> None:
+    """Until no action is under way and the outbox is empty (every write answered)."""
+    await wait_for_js(
+        page, "document.body.dataset.busy === '0' && document.body.dataset.pending === '0'", within_ms=60_000
+    )
+
+
+async def _shot(page: Any, name: str, *, axe: bool = True) -> None:
+    await page.screenshot(path=str(screenshot_path(name)), full_page=False)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shutil.copyfile(screenshot_path(name), SCREENSHOTS / name)
+    if axe:
+        assert await _axe_findings(page) == [], name
+
+
+async def _answer_checklist(page: Any, *, photo: bytes) -> None:
+    for code in ITEMS[1:]:
+        await page.check(f'input[name="r-{code}"][value="pass"]')
+    failed = ITEMS[0]
+    await page.fill(f"#n-{failed}", "消毒记录缺失两周")
+    await page.check(f'input[name="r-{failed}"][value="fail"]')
+    await page.set_input_files(
+        f'input[data-action="photo"][data-item="{failed}"]',
+        files=[{"name": "disinfection.png", "mimeType": "image/png", "buffer": photo}],
+    )
+    await page.wait_for_selector(f'li[data-item="{failed}"] .thumbs img')
+
+
+async def _record_violation(page: Any, task_id: str, *, photo: bytes) -> None:
+    await page.goto(page.url.split("#")[0] + f"#/task/{task_id}/violation")
+    await page.wait_for_selector("#v-search")
+    await page.fill("#v-search", "CHILD_ABUSE")
+    await page.click('[data-code="CHILD_ABUSE"]')
+    await page.wait_for_selector("#v-chosen .sev-critical")
+    await page.fill("#v-description", "午睡时保育员拖拽幼儿手臂，监控可见")
+    options = await page.locator("#v-person option").count()
+    if options > 1:
+        await page.select_option("#v-person", index=1)
+    await page.set_input_files(
+        'input[data-action="v-photo"]', files=[{"name": "cctv.png", "mimeType": "image/png", "buffer": photo}]
+    )
+    await page.wait_for_selector("#v-thumbs img")
+
+
+async def _violation_events(platform: WebPlatform, task_id: str) -> list[dict[str, Any]]:
+    records = await read_topic(platform.bootstrap, qualified(platform.namespace, INSPECTION_EVENTS))
+    events = [json.loads(r.value) for r in records]
+    return [e for e in events if e["type"] == VIOLATION_RECORDED and e["data"]["task_id"] == task_id]
+
+
+def _stored_photos(platform: WebPlatform, team: Team, detail: Any) -> list[str]:
+    hashes = [h for f in detail["findings"] for h in f["evidence_sha256"]]
+    hashes += [h for v in detail["violations"] for h in v["evidence_sha256"]]
+    for digest in hashes:
+        request = urllib.request.Request(
+            f"{platform.urls['inspection']}/v1/tasks/{team.task_id}/evidence/{digest}",
+            headers={"Authorization": f"Bearer {team.supervisor}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["Content-Type"] == "image/jpeg"  # resized on the phone
+            assert response.read()[:3] == b"\xff\xd8\xff"
+    return hashes
+
+
+async def test_a_whole_inspection_through_the_app(web_platform: WebPlatform, pages: PageFactory) -> None:
+    team = Team(web_platform)
+    page = await _phone(pages, web_platform, team)
+    await _shot(page, "inspector-signin.png")
+    await _sign_in(page, team.token(0))
+    name = team.institution["name"]
+    await page.wait_for_selector(f"text={name}")
+    await _shot(page, "inspector-tasks.png")
+
+    await page.click(f'a[href="#/task/{team.task_id}"]')
+    await page.wait_for_selector("#h-checkin")
+    assert name in await page.inner_text("#title")
+    await page.click("text=获取位置并签到")
+    await page.wait_for_selector('[data-action="checkin"]')
+    assert "距机构登记地址约" in await page.inner_text("#gps-status")
+    await page.click('[data-action="checkin"]')
+    await _settled(page)
+    await _shot(page, "inspector-task.png")
+
+    await page.click(f'a[href="#/task/{team.task_id}/checklist"]')
+    await page.wait_for_selector(".item")
+    await _answer_checklist(page, photo=photo_png())
+    await _settled(page)
+    await _shot(page, "inspector-checklist.png")
+
+    await _record_violation(page, team.task_id, photo=photo_png(80, 80))
+    await _shot(page, "inspector-violation.png")
+    await page.click("text=保存违规记录")
+    await page.wait_for_selector("#h-violations")
+    await _settled(page)
+
+    await page.wait_for_selector('[data-action="submit"]:not([disabled])')
+    await page.click('[data-action="submit"]')
+    await _settled(page)
+    # the second member signs from their own phone
+    _call(web_platform, "POST", f"/v1/tasks/{team.task_id}/submit", team.token(1), {}, **{"Idempotency-Key": "b-1"})
+
+    # a repeated open of the task costs a 304
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if r.url.endswith(f"/v1/tasks/{team.task_id}") else None)
+    await page.goto(page.url.split("#")[0] + "#/tasks/done")
+    await page.wait_for_selector(f'a[href="#/task/{team.task_id}"]')
+    statuses.clear()
+    await page.click(f'a[href="#/task/{team.task_id}"]')
+    await page.wait_for_selector("#review")
+    await page.goto(page.url.split("#")[0] + "#/tasks/done")
+    await page.wait_for_selector(f'a[href="#/task/{team.task_id}"]')
+    await page.click(f'a[href="#/task/{team.task_id}"]')
+    await page.wait_for_selector("#review")
+    assert statuses == [200, 304]
+    assert "检查组已全部签名提交，等待审核" in await page.inner_text("#review")
+
+    detail = team.detail()
+    assert detail["status"] == "submitted"
+    assert len(detail["checkins"]) == 1
+    assert detail["checkins"][0]["far_from_site"] is False
+    assert {f["item_code"]: f["result"] for f in detail["findings"]} == {
+        ITEMS[0]: "fail",
+        **{c: "pass" for c in ITEMS[1:]},
+    }
+    assert [f["note"] for f in detail["findings"] if f["item_code"] == ITEMS[0]] == ["消毒记录缺失两周"]
+    assert [(v["code"], v["severity"]) for v in detail["violations"]] == [("CHILD_ABUSE", "critical")]
+    assert len(_stored_photos(web_platform, team, detail)) == 2
+
+    _call(web_platform, "POST", f"/v1/tasks/{team.task_id}/review", team.supervisor, {"dismissed_violation_ids": []})
+    await page.reload()
+    await wait_for_js(page, "document.body.dataset.ready === 'true'")
+    await page.wait_for_selector("text=结果已公示")
+    await wait_for_js(page, "document.getElementById('review').textContent.includes('公示：')")
+    await _shot(page, "inspector-review.png")
+    assert len(await _violation_events(web_platform, team.task_id)) == 1
+
+
+async def test_offline_mid_inspection_then_back_online(web_platform: WebPlatform, pages: PageFactory) -> None:
+    team = Team(web_platform)
+    page = await _phone(pages, web_platform, team)
+    await _sign_in(page, team.token(0))
+    await page.click(f'a[href="#/task/{team.task_id}"]')
+    await page.wait_for_selector("#h-checkin")
+    await page.goto(page.url.split("#")[0] + f"#/task/{team.task_id}/violation")
+    await page.wait_for_selector("[data-code]")  # the catalogue is on the phone now
+    # the service worker controls the page: the app opens without a network
+    await wait_for_js(page, "navigator.serviceWorker.controller !== null")
+
+    await page.context.set_offline(True)
+    await page.goto(page.url.split("#")[0] + f"#/task/{team.task_id}/checklist")
+    await page.wait_for_selector(".item")
+    await _answer_checklist(page, photo=photo_png())
+    await _record_violation(page, team.task_id, photo=photo_png(80, 80))
+    await page.click("text=保存违规记录")
+    await page.wait_for_selector("#h-violations")
+    await page.wait_for_selector(".violation .pending-tag")
+    await _shot(page, "inspector-offline.png")
+
+    # something half typed, then the page is reloaded (or the tab killed) while offline
+    await page.goto(page.url.split("#")[0] + f"#/task/{team.task_id}/violation")
+    await page.fill("#v-description", "另一处：消防通道堆放杂物（未写完")
+    await page.reload()
+    await wait_for_js(page, "document.body.dataset.ready === 'true'")
+    await page.wait_for_selector("#v-description")
+    assert await page.input_value("#v-description") == "另一处：消防通道堆放杂物（未写完"
+    pending = int(await page.get_attribute("body", "data-pending") or 0)
+    assert pending >= 1 + len(ITEMS) + 1  # two photos, the findings and the violation, all still queued
+    await page.goto(page.url.split("#")[0] + "#/sync")
+    await page.wait_for_selector(".outbox li")
+    await _shot(page, "inspector-sync.png")
+
+    # nothing reached the service while offline
+    assert team.detail()["violations"] == []
+    assert team.detail()["findings"] == []
+
+    await page.context.set_offline(False)
+    await page.evaluate("window.dispatchEvent(new Event('online'))")
+    await _settled(page)
+    detail = team.detail()
+    assert [v["code"] for v in detail["violations"]] == ["CHILD_ABUSE"]
+    assert sorted(f["item_code"] for f in detail["findings"]) == sorted(ITEMS)
+    assert len(_stored_photos(web_platform, team, detail)) == 2
+    events: list[dict[str, Any]] = []
+    for _ in range(50):  # the outbox relay publishes within a moment
+        events = await _violation_events(web_platform, team.task_id)
+        if events:
+            break
+        await asyncio.sleep(0.2)
+    assert [e["data"]["code"] for e in events] == ["CHILD_ABUSE"]

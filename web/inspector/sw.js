@@ -1,0 +1,82 @@
+// The service worker of the inspectors' app (scope /ui/inspector/): the app opens without a signal.
+// The shell (pages, scripts, styles, icons) is served from the cache and refreshed behind it (a new
+// version shows on the next start); the checklist and the violation catalogue are answered from the
+// network when it answers and from the cache when it does not. Task data and the writes are the
+// app's own business (IndexedDB, store.js and queue.js), so nothing here ever replays a write.
+const CACHE = "inspector-v1";
+const SHELL = [
+  "./",
+  "./index.html",
+  "./app.js",
+  "./api.js",
+  "./auth.js",
+  "./geo.js",
+  "./photo.js",
+  "./queue.js",
+  "./store.js",
+  "./inspector.css",
+  "./manifest.webmanifest",
+  "./icon-192.png",
+  "./icon-512.png",
+  "../assets/config.js",
+];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((cache) => cache.addAll(SHELL))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+async function shell(request) {
+  const cache = await caches.open(CACHE);
+  // a page opened with a query (the sign-in's ?code=) is the same page
+  const key = request.mode === "navigate" ? new URL("./index.html", self.registration.scope).href : request;
+  const cached = await cache.match(key, { ignoreSearch: request.mode === "navigate" });
+  const fresh = fetch(request)
+    .then((response) => {
+      if (response.ok && request.mode !== "navigate") cache.put(request, response.clone());
+      return response;
+    })
+    .catch(() => null);
+  if (cached) return cached;
+  const response = await fresh;
+  return response || new Response("离线，且本机尚未保存此页面", { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+}
+
+async function reference(request) {
+  const cache = await caches.open(CACHE);
+  try {
+    const response = await fetch(request);
+    if (response.ok) cache.put(request, response.clone());
+    return response;
+  } catch (err) {
+    const cached = await cache.match(request);
+    if (cached) return cached;
+    throw err;
+  }
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  const scope = new URL(self.registration.scope);
+  if (url.pathname.startsWith(scope.pathname) || url.pathname === "/ui/assets/config.js") {
+    event.respondWith(shell(request));
+  } else if (url.pathname.startsWith("/v1/catalogue/")) {
+    event.respondWith(reference(request));
+  }
+});
