@@ -140,7 +140,7 @@ class Queue:
     query: Callable[[QueueContext], QuerySelect]
     item: Callable[[Row[Any], QueueContext], WorkItem]
     description: str = ""
-    # queue-specific query parameters: name -> (type, default, description)
+    # the query parameters this queue takes besides the common ones: (name, description); "year", "days"
     extra_params: tuple[tuple[str, str], ...] = ()
 
     @property
