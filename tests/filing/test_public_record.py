@@ -5,12 +5,13 @@ groups, hours, the public phone (never the private contact phone), the 普惠 fe
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from services.filing.annual_reports.models import AnnualReport
 from shared.db import Database
 from tests.filing.support import insert_filed_institution, make_uscc
 from tests.support import create_app, running, settings_for
@@ -118,3 +119,36 @@ async def test_the_record_has_the_filing_facts_and_only_the_public_phone(
 
     hidden = await add(db, name="未备案的", status="submitted", filed_at=None)
     assert (await client.get(f"{LIST}/{hidden}/record")).status_code == 404
+
+
+def annual_report(institution_id: str, year: int, enrolled: int) -> AnnualReport:
+    return AnnualReport(
+        institution_id=institution_id,
+        year=year,
+        enrolment=[{"class_type": "older", "children": enrolled}],
+        enrolled_children=enrolled,
+        staff={"carers": 4},
+        staff_count=4,
+        incidents=0,
+        incident_descriptions=[],
+        monthly_fee_yuan=3000,
+        puhui_monthly_fee_yuan=None,
+        due_date=date(year + 1, 3, 31),
+        on_time=True,
+        submitted_by="officer",
+        submitted_at=datetime(year + 1, 2, 1, tzinfo=UTC),
+    )
+
+
+async def test_the_record_states_vacancies_from_the_latest_annual_report(
+    directory: tuple[httpx.AsyncClient, Database],
+) -> None:
+    client, db = directory
+    institution_id = await add(db, classes=[{"class_type": "older", "size": 20}, {"class_type": "toddler", "size": 15}])
+    record = (await client.get(f"{LIST}/{institution_id}/record")).json()
+    assert "enrolment" not in record, "no report, no figure"
+
+    async with db.transaction() as session:
+        session.add_all([annual_report(institution_id, 2024, 30), annual_report(institution_id, 2025, 26)])
+    record = (await client.get(f"{LIST}/{institution_id}/record")).json()
+    assert record["enrolment"] == {"year": 2025, "enrolled_children": 26, "vacancies": 35 - 26}

@@ -20,7 +20,8 @@ const VIOLATION_CLASS = { closed: "ok", rectification_reported: "warn", confirme
 function facts(i) {
   const share = i.total_slots ? i.puhui_slots / i.total_slots : 0;
   const classes = (i.classes || []).map((c) => `${c.class_type_zh}（${c.age_group_zh}）${c.size} 人`).join("；");
-  const vacancies = i.vacancies == null ? null : `${fmt.int(i.vacancies)} 个`;
+  const e = i.enrolment;
+  const vacancies = e ? `${fmt.int(e.vacancies)} 个（据 ${e.year} 年度年报，在托 ${fmt.int(e.enrolled_children)} 人）` : null;
   const rows = [
     ["备案编号", i.filing_number],
     ["备案日期", fmt.date(i.filed_on)],
@@ -38,7 +39,7 @@ function facts(i) {
     ["普惠托位", i.puhui_slots > 0 ? `${fmt.int(i.puhui_slots)} 个（占 ${fmt.pct(share, 0)}）` : "无"],
     ["收费标准", fmt.yuan(i.monthly_fee_yuan)],
     ["普惠托位收费", i.puhui_slots > 0 ? (i.puhui_monthly_fee_yuan == null ? "未填报" : fmt.yuan(i.puhui_monthly_fee_yuan)) : "无普惠托位"],
-    ["空余托位", vacancies || "未公布"],
+    ["空余托位", vacancies || "未公布（尚无年报）"],
     ["提供膳食", i.meals ? "是" : "否"],
     ["户外活动场地", i.outdoor_area_m2 == null ? "未填报" : `${Number(i.outdoor_area_m2).toLocaleString("zh-CN")} 平方米`],
   ];

@@ -18,6 +18,7 @@ from services.filing.directory.schemas import (
     ClassOut,
     CodeName,
     DirectoryQuery,
+    PublicEnrolmentOut,
     PublicInstitutionOut,
     PublicInstitutionPage,
     PublicRecordOut,
@@ -97,6 +98,12 @@ def _record(row: Row[Any]) -> PublicRecordOut:
         filing_number=f"穗托备{row.district_code}{filed_on.year}{row.filing_order:04d}",
         filed_on=filed_on,
     )
+    if row.report_year is not None:
+        fields["enrolment"] = PublicEnrolmentOut(
+            year=row.report_year,
+            enrolled_children=row.report_enrolled,
+            vacancies=max(0, row.total_slots - row.report_enrolled),
+        )
     return PublicRecordOut.model_validate(fields)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Float, Row, Select, Table, func, literal, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.filing.annual_reports.models import AnnualReport
 from services.filing.directory.models import DirectoryCreditGrade, DirectoryInspectionResult, DirectoryQualityGrade
 from services.filing.models import Institution
 from shared.events.filing import InstitutionProfile
@@ -159,9 +160,28 @@ async def find_filed_record(session: AsyncSession, institution_id: uuid.UUID) ->
         )
         .scalar_subquery()
     )
-    stmt = _with_projections(
-        select(*_columns(), Institution.filed_at, this_year.label("filed_year"), order.label("filing_order"))
-    ).where(Institution.id == institution_id, Institution.status == FILED)
+    # the latest annual report's enrolment (年报在托人数): the vacancies the record states, with its year
+    latest_report = (
+        select(AnnualReport.year, AnnualReport.enrolled_children)
+        .where(AnnualReport.institution_id == Institution.id)
+        .order_by(AnnualReport.year.desc())
+        .limit(1)
+        .correlate(Institution)
+        .lateral("latest_report")
+    )
+    stmt = (
+        _with_projections(
+            select(
+                *_columns(),
+                Institution.filed_at,
+                order.label("filing_order"),
+                latest_report.c.year.label("report_year"),
+                latest_report.c.enrolled_children.label("report_enrolled"),
+            )
+        )
+        .outerjoin(latest_report, literal(True))
+        .where(Institution.id == institution_id, Institution.status == FILED)
+    )
     return (await session.execute(stmt)).first()
 
 

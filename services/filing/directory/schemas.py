@@ -206,6 +206,14 @@ class ClassOut(BaseModel):
     size: int
 
 
+class PublicEnrolmentOut(BaseModel):
+    """What the institution's latest annual report (年报) says of its places."""
+
+    year: int = Field(description="the report's year (filed in the year after)")
+    enrolled_children: int = Field(description="在托婴幼儿 at the report")
+    vacancies: int = Field(description="备案托位 minus 在托婴幼儿 (at least 0)")
+
+
 class PublicRecordOut(PublicInstitutionOut):
     """The institution's public record (its page): the directory entry plus the filing's public
     facts that the directory's list does not carry."""
@@ -217,6 +225,9 @@ class PublicRecordOut(PublicInstitutionOut):
     public_phone: str | None = Field(default=None, description="公开咨询电话; absent: the institution publishes none")
     filing_number: str = Field(description="备案编号: 穗托备 + district code + year filed + order of filing that year")
     filed_on: date = Field(description="备案日期, Beijing date")
+    enrolment: PublicEnrolmentOut | None = Field(
+        default=None, description="from the latest annual report; absent: no report yet"
+    )
 
 
 class PublicInstitutionPage(BaseModel):
