@@ -241,12 +241,19 @@ PUBLIC_WRITE_PATHS = frozenset({"/v1/public/complaints"})
 
 
 class ScopedCors:
-    """Read-only sharing: pages on another origin may GET (with a bearer token), never write, except
-    JSON POSTs to the public write paths, which take no token (no Authorization header allowed)."""
+    """Sharing with the platform's pages on another origin: they may GET with a bearer token, and the
+    officers' workbench (/ui/work/) may POST/PATCH with one (a decision, a review, a triage); a bearer
+    token is never sent by the browser on its own (no cookies: allow_credentials stays off), so no other
+    site can make an officer's browser write. The public write paths take JSON POSTs without a token
+    (no Authorization header allowed)."""
 
     def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
         self.read = CORSMiddleware(
-            app, allow_origins=origins, allow_methods=["GET"], allow_headers=["Authorization"], max_age=600
+            app,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
         )
         self.write = CORSMiddleware(
             app, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=600

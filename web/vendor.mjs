@@ -19,6 +19,9 @@ const files = [
   ["node_modules/leaflet.markercluster/dist/leaflet.markercluster.js", "vendor/leaflet/leaflet.markercluster.js"],
   ["node_modules/leaflet.markercluster/dist/MarkerCluster.css", "vendor/leaflet/MarkerCluster.css"],
   ["node_modules/leaflet.markercluster/MIT-LICENCE.txt", "vendor/leaflet/markercluster.LICENSE.txt"],
+  // panva's oauth4webapi: the workbench's sign-in (authorization code + PKCE) in the browser (an ES module)
+  ["node_modules/oauth4webapi/build/index.js", "vendor/oauth4webapi.js"],
+  ["node_modules/oauth4webapi/LICENSE.md", "vendor/oauth4webapi.LICENSE.txt"],
 ];
 mkdirSync(join(here, "vendor", "swagger-ui"), { recursive: true });
 mkdirSync(join(here, "vendor", "leaflet"), { recursive: true });

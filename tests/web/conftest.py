@@ -30,6 +30,7 @@ import pytest
 
 from devstack.demo import Summary, generate
 from devstack.kafka import LocalKafka, free_port
+from devstack.oidc import LocalOidcProvider, workbench_redirect_uris
 from devstack.postgres import SERVICES, LocalPostgres
 from shared.auth import mint_token
 from shared.settings import ServiceSettings
@@ -82,6 +83,8 @@ class WebPlatform:
     # each service's database, for a test that must set a fact no API sets (a publication time)
     databases: dict[str, str] = field(default_factory=dict)
     pg: LocalPostgres | None = None
+    # the OpenID Connect provider (devstack/oidc/) the services trust and the workbench signs in through
+    oidc_issuer: str = ""
 
     @property
     def pages(self) -> str:
@@ -186,7 +189,10 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
     logs.mkdir(exist_ok=True)
     databases = {s: f"web_{s}_{uuid.uuid4().hex[:8]}" for s in SERVICES}
     processes: list[subprocess.Popen[bytes]] = []
+    # the officers' sign-in (the workbench, /ui/work/): a real provider, as ./dev run starts one
+    oidc = LocalOidcProvider(tmp_root / "web-oidc", free_port(), redirect_uris=workbench_redirect_uris([origin]))
     try:
+        oidc.start()
         for service in SERVICES:
             url = pg.create_service_database(databases[service], service, template=f"tpl_{service}")
             prefix = service.upper()
@@ -200,6 +206,7 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
                 f"{prefix}_OUTBOX_POLL_INTERVAL_SECONDS": "0.2",
                 f"{prefix}_CONSUMER_SESSION_TIMEOUT_MS": "6000",
                 f"{prefix}_CORS_ORIGINS": json.dumps([origin]),
+                f"{prefix}_OIDC_ISSUER": oidc.issuer,  # development tokens stay accepted (not production)
             }
             if service in ("filing", "inspection"):  # inspection serves the inspectors' app (same origin)
                 env[f"{prefix}_WEB_DIR"] = str(WEB)
@@ -228,6 +235,7 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
             namespace=namespace,
             databases=databases,
             pg=pg,
+            oidc_issuer=oidc.issuer,
         )
     finally:
         for proc in processes:
@@ -240,6 +248,7 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
         for name in databases.values():
             if pg.database_exists(name):
                 pg.drop_database(name)
+        oidc.stop()
 
 
 @dataclass

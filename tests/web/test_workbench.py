@@ -1,0 +1,299 @@
+"""The officers' workbench (/ui/work/) in Chromium, on the demo city, signing in through the real
+OpenID Connect provider the services trust (devstack/oidc/, started by the web platform): the morning
+list's counts are the services' own summaries; a filing is decided by a second officer after the
+submitter is refused with the API's Chinese message (four eyes); a submitted task is reviewed; and
+the public directory and the public record then show what was done. axe-core finds nothing serious
+on any workbench page; screenshots of the morning list and the two item pages go to
+docs/screenshots/workbench-*.png."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from services.filing.institutions.errors import SelfDecision
+from shared.auth import mint_token
+from tests.web.conftest import PageFactory, WebPlatform, screenshot_path, wait_for_js
+from tests.web.test_map import _axe_findings
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE: dict[str, Any] = {"width": 390, "height": 844, "mobile": True}
+DESKTOP: dict[str, Any] = {"width": 1280, "height": 800}
+SIZES = (("", DESKTOP), ("-phone", PHONE))
+WORK_SERVICES = ("filing", "inspection", "credit")
+# The provider's development login page (oidc-provider's devInteractions, never deployed) imports a
+# Google font; the guard aborts it like any request leaving the machine. Only that is forgiven here,
+# and only while the browser is on the provider's pages.
+PROVIDER_FONT = "https://fonts.googleapis.com/"
+STATUS = "(document.getElementById('status') || {dataset: {}}).dataset"
+QUEUE_SHOWN = f"location.pathname.endsWith('/queue.html') && {STATUS}.total"
+ITEM_SHOWN = f"location.pathname.endsWith('/item.html') && {STATUS}.ready"
+
+
+def _keep(name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shutil.copyfile(screenshot_path(name), SCREENSHOTS / name)
+
+
+async def _signed_in(web_platform: WebPlatform, pages: PageFactory, account: str, size: dict[str, Any]) -> Any:
+    """A new browser (its own session) signed in as ``account`` through the provider's login and
+    consent pages, back on the morning list."""
+    page = await pages(**size)
+    # the deployment's configuration of the provider (assets/config.js would set it); ./dev run's
+    # default (the pages' port + 9) is not this test platform's port
+    await page.context.add_init_script(f"window.CHILDCARE_OIDC = {json.dumps({'issuer': web_platform.oidc_issuer})};")
+    await page.goto(f"{web_platform.pages}/work/")
+    external_before = len(pages.log.external)
+    await page.get_by_role("button", name="通过统一身份认证登录").click()
+    await page.wait_for_url(f"{web_platform.oidc_issuer}/**")
+    await page.locator('input[name="login"]').fill(account)
+    await page.locator('input[name="password"]').fill("demo")
+    await page.locator('button[type="submit"]').click()
+    await page.wait_for_selector('input[name="prompt"][value="consent"]', state="attached")
+    await page.locator('button[type="submit"]').first.click()
+    await page.wait_for_url(f"{web_platform.pages}/work/")
+    leaked = pages.log.external[external_before:]
+    assert all(url.startswith(PROVIDER_FONT) for url in leaked), leaked
+    del pages.log.external[external_before:]
+    await wait_for_js(page, f"location.pathname.endsWith('/work/') && {STATUS}.ready")
+    token = await page.evaluate("sessionStorage.getItem('work.token')")
+    assert token, "the access token is kept for the tab"
+    assert token.count(".") == 2
+    return page
+
+
+async def _open(page: Any, url: str) -> None:
+    await page.goto(url)
+    await wait_for_js(page, f"{STATUS}.ready || {STATUS}.total")
+
+
+def _item_page(web_platform: WebPlatform, service: str, queue: str, item: dict[str, Any]) -> str:
+    query = urlencode(
+        {"service": service, "queue": queue, "kind": item["kind"], "id": item["id"], "link": item["link"]}
+    )
+    return f"{web_platform.pages}/work/item.html?{query}"
+
+
+def _call(
+    web_platform: WebPlatform, method: str, service: str, path: str, token: str, body: Any = None
+) -> tuple[int, Any]:
+    """A write as the inspectors' phones make it (JSON, an idempotency key)."""
+    request = urllib.request.Request(
+        web_platform.urls[service] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"workbench-test-{uuid.uuid4().hex}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _a_submitted_task(web_platform: WebPlatform) -> dict[str, Any]:
+    """A task awaiting review (the demo city's, or one of its open tasks finished here by its team
+    through the inspectors' API: check in on site, every checklist item answered, all sign)."""
+    awaiting = _queue(web_platform, "inspection", "tasks_awaiting_review")["items"]
+    if any(i["institution"] for i in awaiting):
+        return next(i for i in awaiting if i["institution"])
+    _, pool = web_platform.get("inspection", "/v1/inspectors", "supervisor")
+    subjects = {i["id"]: i["subject"] for i in pool["items"]}
+
+    def inspector(subject: str) -> str:
+        return mint_token(web_platform.token_settings, subject=subject, roles=["inspector"])
+
+    open_tasks = []
+    for subject in subjects.values():
+        status, mine = _call(web_platform, "GET", "inspection", "/v1/me/tasks", inspector(subject))
+        if status == 200:
+            open_tasks += [t for t in mine["items"] if t["status"] in ("assigned", "in_progress") and t["institution"]]
+    assert open_tasks, "the demo city has open inspection tasks"
+    task_id = open_tasks[0]["id"]
+    _, task = web_platform.get("inspection", f"/v1/tasks/{task_id}", "supervisor")
+    place = task["institution"]
+    tokens = [inspector(subjects[m["inspector_id"]]) for m in task["members"]]
+    checked_in = {c["inspector_id"] for c in task["checkins"]}
+    for member, token in zip(task["members"], tokens, strict=True):
+        if member["inspector_id"] not in checked_in:
+            at = {"lat": place["latitude"] + 0.0003, "lng": place["longitude"] - 0.0002}
+            status, answer = _call(web_platform, "POST", "inspection", f"/v1/tasks/{task_id}/check-in", token, at)
+            assert status in (200, 201), answer
+    items = [{"item_code": c["item_code"], "result": "pass", "note": None} for c in task["checklist"]]
+    status, answer = _call(
+        web_platform, "PUT", "inspection", f"/v1/tasks/{task_id}/findings", tokens[0], {"items": items}
+    )
+    assert status in (200, 201), answer
+    for token in tokens:
+        status, answer = _call(web_platform, "POST", "inspection", f"/v1/tasks/{task_id}/submit", token)
+        assert status in (200, 201), answer
+    awaiting = _queue(web_platform, "inspection", "tasks_awaiting_review")["items"]
+    return next(i for i in awaiting if i["id"] == task_id)
+
+
+def _queue(web_platform: WebPlatform, service: str, queue: str, **params: Any) -> dict[str, Any]:
+    query = "&".join(f"{k}={v}" for k, v in {"page_size": 100, **params}.items())
+    status, answer = web_platform.get(service, f"/v1/work/queues/{queue}?{query}", "supervisor")
+    assert status == 200, answer
+    return dict(answer)
+
+
+async def test_the_morning_list_of_a_supervisor_is_the_services_summaries(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    expected: dict[str, int] = {}
+    summaries: dict[str, Any] = {}
+    for service in WORK_SERVICES:
+        status, summary = web_platform.get(service, "/v1/work/summary", "supervisor")
+        assert status == 200, summary
+        summaries[service] = summary
+        expected.update({q["queue"]: q["count"] for q in summary["queues"]})
+    assert sum(expected.values()) > 0
+
+    for suffix, size in SIZES:
+        page = await _signed_in(web_platform, pages, "demo-supervisor", size)
+        assert await page.locator("#officer-display").inner_text() == "市卫健委托育监管主管（演示）"
+        assert await page.locator("#officer-roles").inner_text() == "监管主管"
+        assert await page.locator("#officer-districts").inner_text() == "全市"
+        shown = await page.locator("a[data-queue]").evaluate_all(
+            "links => Object.fromEntries(links.map(a => "
+            "[a.dataset.queue, Number(a.querySelector('.count').dataset.count)]))"
+        )
+        assert shown == expected
+        assert f"共 {sum(expected.values())} 项待办" in await page.locator("#status").inner_text()
+        assert await _axe_findings(page) == []
+        await page.screenshot(path=screenshot_path(f"workbench-morning{suffix}.png"), full_page=True)
+        _keep(f"workbench-morning{suffix}.png")
+
+    # a queue as a table: its total and first rows are the API's, earliest deadline first, overdue marked
+    queue = max(expected, key=lambda q: expected[q])
+    service = next(s for s in WORK_SERVICES if any(q["queue"] == queue for q in summaries[s]["queues"]))
+    answer = _queue(web_platform, service, queue, page_size=20)
+    assert answer["total"] > 0
+    await page.locator(f'a[data-queue="{queue}"]').click()
+    await wait_for_js(page, QUEUE_SHOWN)
+    assert await page.locator("#status").inner_text() == f"共 {answer['total']} 项"
+    rows = await page.locator("#items tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    assert rows == [item["id"] for item in answer["items"]]
+    overdue = [item["id"] for item in answer["items"] if (item["days_overdue"] or 0) > 0]
+    assert await page.locator("#items tbody tr.overdue").evaluate_all("rows => rows.map(r => r.dataset.id)") == overdue
+    assert await _axe_findings(page) == []
+
+
+async def test_a_filing_is_decided_by_a_second_officer_and_appears_in_the_public_directory(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    pending = [
+        item
+        for queue in ("filing_decisions_pending", "filing_decisions_overdue")
+        for item in _queue(web_platform, "filing", queue)["items"]
+        if item["district"]["code"] in ("440106", "440104")  # the districts with two demo officers
+    ]
+    assert pending, "the demo leaves filings awaiting a decision in 天河区 or 越秀区"
+    item = pending[0]
+    district = item["district"]["code"]
+    institution = item["institution"]
+    status, public = web_platform.get("filing", f"/v1/public/institutions/{institution['id']}/record")
+    assert status == 404, "not public before it is filed"
+
+    # the officer who submitted it (the demo's officer of the district) may not decide it
+    submitter = await _signed_in(web_platform, pages, f"demo-officer-{district}", DESKTOP)
+    item_page = _item_page(web_platform, "filing", "filing_decisions_pending", item)
+    await _open(submitter, item_page)
+    await submitter.get_by_label("予以备案").check()
+    await submitter.get_by_role("button", name="提交决定").click()
+    dialog = submitter.get_by_role("dialog")
+    assert "予以备案" in await dialog.inner_text()
+    await dialog.get_by_role("button", name="确认予以备案").click()
+    alert = submitter.get_by_role("alert")
+    await alert.wait_for()
+    assert await alert.inner_text() == SelfDecision.message_zh
+    assert await submitter.evaluate("document.activeElement.id") == "action-error"
+
+    # the district's second officer decides it, from the morning list through the queue
+    for suffix, size in SIZES:
+        reviewer = await _signed_in(web_platform, pages, f"demo-reviewer-{district}", size)
+        assert await reviewer.locator("#officer-districts").inner_text() in ("天河区", "越秀区")
+        await _open(reviewer, item_page)
+        assert institution["name"] in await reviewer.locator("h1").inner_text()
+        assert await _axe_findings(reviewer) == []
+        await reviewer.screenshot(path=screenshot_path(f"workbench-filing{suffix}.png"), full_page=True)
+        _keep(f"workbench-filing{suffix}.png")
+    await reviewer.close()
+
+    reviewer = await _signed_in(web_platform, pages, f"demo-reviewer-{district}", DESKTOP)
+    queue = "filing_decisions_overdue" if item["days_overdue"] else "filing_decisions_pending"
+    await reviewer.locator(f'a[data-queue="{queue}"]').click()
+    await wait_for_js(reviewer, QUEUE_SHOWN)
+    await reviewer.locator(f'#items tr[data-id="{item["id"]}"] a').click()
+    await wait_for_js(reviewer, ITEM_SHOWN)
+    await reviewer.get_by_label("予以备案").check()
+    await reviewer.get_by_role("button", name="提交决定").click()
+    await reviewer.keyboard.press("Tab")  # from 取消 (focused first) to the confirmation
+    await reviewer.keyboard.press("Enter")
+    done = reviewer.locator("#action-done")
+    await done.wait_for()
+    assert "已作出决定：予以备案" in await done.inner_text()
+    status, decided = web_platform.get("filing", f"/v1/institutions/{institution['id']}", "supervisor")
+    assert decided["status"] == "filed"
+
+    # the public directory finds it by name
+    await reviewer.goto(f"{web_platform.pages}/")
+    await wait_for_js(reviewer, "document.body.dataset.ready")
+    await reviewer.get_by_label("机构名称或统一社会信用代码", exact=True).fill(institution["name"])
+    await reviewer.get_by_role("button", name="查询", exact=True).click()
+    await wait_for_js(reviewer, "document.querySelector('#status').textContent.includes('家')")
+    assert institution["name"] in await reviewer.locator("li.institution h3").all_inner_texts()
+
+
+async def test_a_task_is_reviewed_and_its_result_is_public(web_platform: WebPlatform, pages: PageFactory) -> None:
+    item = _a_submitted_task(web_platform)
+    task_id = item["id"]
+    institution_id = item["institution"]["id"]
+    _, before = web_platform.get("inspection", f"/v1/public/inspection-results?institution={institution_id}")
+    assert task_id not in [r["task_id"] for r in before["items"]]
+    status, task = web_platform.get("inspection", f"/v1/tasks/{task_id}", "supervisor")
+    assert status == 200
+    assert task["status"] == "submitted"
+
+    item_page = _item_page(web_platform, "inspection", "tasks_awaiting_review", item)
+    for suffix, size in SIZES:
+        page = await _signed_in(web_platform, pages, "demo-supervisor", size)
+        await _open(page, item_page)
+        assert item["institution"]["name"] in await page.locator("h1").inner_text()
+        assert await page.locator("ul.violations li").count() == len(task["violations"])
+        assert await _axe_findings(page) == []
+        await page.screenshot(path=screenshot_path(f"workbench-task{suffix}.png"), full_page=True)
+        _keep(f"workbench-task{suffix}.png")
+
+    # the dialog can be dismissed (nothing is sent), then the review is confirmed
+    await page.get_by_label("公开的检查摘要（选填）").fill("已对照检查清单逐项检查。")
+    await page.get_by_role("button", name="审核并公开").click()
+    await page.get_by_role("dialog").get_by_role("button", name="取消").click()
+    assert await page.get_by_role("dialog").count() == 0
+    assert await page.evaluate("document.activeElement.id") == "act", "focus returns to the button"
+    status, still = web_platform.get("inspection", f"/v1/tasks/{task_id}", "supervisor")
+    assert still["status"] == "submitted"
+    await page.get_by_role("button", name="审核并公开").click()
+    await page.get_by_role("dialog").get_by_role("button", name="确认公开").click()
+    done = page.locator("#action-done")
+    await done.wait_for()
+    assert f"确认违规 {len(task['violations'])} 项" in await done.inner_text()
+
+    # the public record of the institution shows the published result
+    _, after = web_platform.get("inspection", f"/v1/public/inspection-results?institution={institution_id}")
+    assert task_id in [r["task_id"] for r in after["items"]]
+    await page.goto(f"{web_platform.pages}/institution.html?id={institution_id}")
+    await wait_for_js(page, "document.body.dataset.ready")
+    await page.locator(f"#inspection-{task_id}").wait_for()
+    assert urlsplit(page.url).path.endswith("/institution.html")

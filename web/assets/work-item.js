@@ -1,0 +1,383 @@
+// One queue item with its action, by kind: decide a filing or a key change (filing), review a task
+// (inspection), record a rectification report (inspection), triage a complaint (inspection), decide a
+// credit repair (credit). Each action is confirmed in a <dialog> and calls the existing API; a refusal
+// shows the API's own Chinese message (e.g. the second-person rule of shared/duties.py).
+import { SERVICE_ZH, call, confirmDialog, el, queueHref, requireOfficer } from "./work.js";
+
+const who = requireOfficer();
+const params = new URLSearchParams(window.location.search);
+const service = params.get("service");
+const queue = params.get("queue");
+const kind = params.get("kind");
+const id = params.get("id");
+const link = params.get("link") || "";
+const status = document.getElementById("status");
+const details = document.getElementById("details");
+const actionBox = document.getElementById("action");
+const form = document.getElementById("action-form");
+const errorBox = document.getElementById("action-error");
+const doneBox = document.getElementById("action-done");
+
+const STATUS_ZH = {
+  submitted: "已提交待决定", filed: "已备案", returned: "退回补正", rejected: "不予备案", deregistered: "已注销",
+  suspended: "暂停", pending: "待决定", approved: "已批准", refused: "已驳回", received: "已受理待分办",
+  triaged: "已分办", reviewed: "已审核", assigned: "已分派", in_progress: "检查中", confirmed: "已确认",
+  rectification_reported: "已报整改", closed: "已关闭", escalated: "逾期未整改",
+};
+const SEVERITY_ZH = { minor: "一般", major: "较重", serious: "严重", critical: "严重" };
+
+function facts(rows) {
+  const dl = el("dl", { class: "facts" });
+  for (const [label, value] of rows) {
+    if (value === undefined || value === null || value === "") continue;
+    dl.append(el("dt", { text: label }), el("dd", { text: String(value) }));
+  }
+  return dl;
+}
+
+function card(title, ...children) {
+  const headingId = `h-${Math.random().toString(36).slice(2, 8)}`;
+  return el("section", { class: "card", "aria-labelledby": headingId }, el("h2", { id: headingId, text: title }), ...children);
+}
+
+function field(labelText, control, hint) {
+  const wrap = el("div", { class: "field" });
+  wrap.append(el("label", { for: control.id, text: labelText }), control);
+  if (hint) {
+    const hintId = `${control.id}-hint`;
+    wrap.append(el("p", { class: "hint", id: hintId, text: hint }));
+    control.setAttribute("aria-describedby", hintId);
+  }
+  return wrap;
+}
+
+function choices(legend, name, options) {
+  const set = el("fieldset", { class: "choices" }, el("legend", { text: legend }));
+  options.forEach(([value, label], n) => {
+    const input = el("input", { type: "radio", name, id: `${name}-${value}`, value });
+    if (n === 0) input.checked = true;
+    set.append(el("div", { class: "choice" }, input, el("label", { for: input.id, text: label })));
+  });
+  return set;
+}
+
+function textarea(idName, { required = false, max = 1000 } = {}) {
+  const area = el("textarea", { id: idName, name: idName, rows: "3", maxlength: String(max) });
+  if (required) area.setAttribute("aria-required", "true");
+  return area;
+}
+
+function chosen(name) {
+  const input = form.querySelector(`input[name="${name}"]:checked`);
+  return input ? input.value : null;
+}
+
+function showError(message) {
+  errorBox.textContent = message;
+  errorBox.hidden = false;
+  errorBox.setAttribute("tabindex", "-1");
+  errorBox.focus();
+}
+
+/** The action form: fields, a submit button; confirm, call, then show the outcome (or the API's error). */
+function actionForm(title, fields, submitLabel, { describe, send, done }) {
+  document.getElementById("action-title").textContent = title;
+  form.replaceChildren(...fields, el("button", { type: "submit", id: "act", text: submitLabel }));
+  actionBox.hidden = false;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errorBox.hidden = true;
+    doneBox.hidden = true;
+    let request;
+    try {
+      request = describe();
+    } catch (err) {
+      showError(err.message);
+      return;
+    }
+    if (!(await confirmDialog(`确认${title}`, request.question, request.confirm))) return;
+    const button = document.getElementById("act");
+    button.disabled = true;
+    try {
+      const answer = await send(request);
+      form.hidden = true;
+      doneBox.textContent = done(answer, request);
+      doneBox.hidden = false;
+      doneBox.setAttribute("tabindex", "-1");
+      doneBox.focus();
+    } catch (err) {
+      showError(err.message);
+      button.disabled = false;
+    }
+  });
+}
+
+// --- filing: a submission or a pending key change ---------------------------------------------------
+
+async function filing() {
+  const inst = await call("filing", `/v1/institutions/${id}`);
+  const change = inst.pending_change;
+  setTitle(`${kind === "change" ? "变更决定" : "备案决定"}：${inst.name}`);
+  details.append(
+    card(
+      "机构信息",
+      facts([
+        ["机构名称", inst.name],
+        ["统一社会信用代码", inst.uscc],
+        ["所在区", inst.district_name || inst.district_code],
+        ["地址", inst.address],
+        ["办托模式", inst.operating_model_zh],
+        ["状态", STATUS_ZH[inst.status] || inst.status],
+        ["决定期限", change ? change.decision_due : inst.decision_due],
+        ["托位数", inst.total_capacity ?? inst.capacity],
+      ]),
+    ),
+  );
+  const open = kind === "change" ? Boolean(change) : inst.status === "submitted";
+  if (!open) {
+    status.textContent = "该事项已办结。";
+    return;
+  }
+  const reason = textarea("reason");
+  actionForm(
+    kind === "change" ? "作出变更决定" : "作出备案决定",
+    [
+      choices("决定", "decision", [["file", "予以备案"], ["return", "退回补正"], ["reject", "不予备案"]]),
+      field("理由（退回补正、不予备案时必填）", reason, "理由将告知举办者。"),
+    ],
+    "提交决定",
+    {
+      describe() {
+        const decision = chosen("decision");
+        const text = reason.value.trim();
+        if (decision !== "file" && !text) throw new Error("退回补正或不予备案须填写理由");
+        const label = { file: "予以备案", return: "退回补正", reject: "不予备案" }[decision];
+        return {
+          body: { decision, reason: text || null },
+          question: `对“${inst.name}”作出决定：${label}。决定作出后将通知举办者并对外公示。`,
+          confirm: `确认${label}`,
+          label,
+        };
+      },
+      send: (request) => call("filing", `/v1/institutions/${id}/decision`, { method: "POST", body: request.body }),
+      done: (answer, request) => `已作出决定：${request.label}（当前状态：${STATUS_ZH[answer.status] || answer.status}）`,
+    },
+  );
+}
+
+// --- inspection: review a submitted task -------------------------------------------------------------
+
+function violationList(violations, { dismissable }) {
+  const list = el("ul", { class: "violations" });
+  for (const v of violations) {
+    const text = `${v.title_zh}（${SEVERITY_ZH[v.severity] || v.severity}）— ${v.legal_basis}`;
+    const li = el("li", { "data-violation": v.id });
+    if (dismissable) {
+      const box = el("input", { type: "checkbox", id: `dismiss-${v.id}`, name: "dismiss", value: v.id });
+      li.append(box, el("label", { for: box.id, text: `不予确认：${text}` }));
+    } else {
+      li.append(el("span", { text }));
+    }
+    li.append(el("p", { class: "meta", text: `状态：${STATUS_ZH[v.status] || v.status}${v.rectification_due ? `；整改期限 ${v.rectification_due}` : ""}` }));
+    list.append(li);
+  }
+  return list;
+}
+
+async function task() {
+  const t = await call("inspection", `/v1/tasks/${id}`);
+  const name = t.institution ? t.institution.name : "无证经营场所";
+  setTitle(`审核检查结果：${name}`);
+  details.append(
+    card(
+      "检查任务",
+      facts([
+        ["检查对象", name],
+        ["所在区", t.institution ? t.institution.district_name : null],
+        ["检查类型", t.kind === "random" ? "双随机抽查" : t.reason === "follow_up" ? "整改复查" : "定向检查"],
+        ["状态", STATUS_ZH[t.status] || t.status],
+        ["公开期限", t.publication_due],
+        ["检查人员", t.members.map((m) => m.name).filter(Boolean).join("、")],
+        ["发现问题", `${t.violations.length} 项`],
+      ]),
+    ),
+  );
+  if (t.status !== "submitted") {
+    status.textContent = "该任务已审核。";
+    return;
+  }
+  const summary = textarea("summary", { max: 2000 });
+  const fields = [];
+  if (t.violations.length) {
+    fields.push(el("fieldset", { class: "choices" }, el("legend", { text: "确认违规事项（勾选不予确认的事项）" }), violationList(t.violations, { dismissable: true })));
+  } else {
+    fields.push(el("p", { text: "检查未发现问题，审核后公开检查结论为合格。" }));
+  }
+  if (t.reason === "follow_up") fields.push(choices("复查结论", "rectified", [["true", "整改到位"], ["false", "未整改到位"]]));
+  fields.push(field("公开的检查摘要（选填）", summary, "将随检查结果向社会公开，请勿填写个人信息。"));
+  actionForm("审核并公开检查结果", fields, "审核并公开", {
+    describe() {
+      const dismissed = [...form.querySelectorAll('input[name="dismiss"]:checked')].map((box) => box.value);
+      const body = { dismissed_violation_ids: dismissed };
+      if (summary.value.trim()) body.summary_zh = summary.value.trim();
+      if (t.reason === "follow_up") body.follow_up_rectified = chosen("rectified") === "true";
+      const confirmed = t.violations.length - dismissed.length;
+      return {
+        body,
+        question: `确认 ${confirmed} 项违规、不予确认 ${dismissed.length} 项，并向社会公开“${name}”的检查结果。`,
+        confirm: "确认公开",
+      };
+    },
+    send: (request) => call("inspection", `/v1/tasks/${id}/review`, { method: "POST", body: request.body }),
+    done: (answer) => `已审核并公开：确认违规 ${answer.confirmed_violation_ids.length} 项。`,
+  });
+}
+
+// --- inspection: a violation's rectification report ----------------------------------------------------
+
+async function violation() {
+  const t = await call("inspection", link);
+  const v = t.violations.find((x) => x.id === id);
+  if (!v) throw new Error("未找到该违规事项");
+  const name = t.institution ? t.institution.name : "无证经营场所";
+  setTitle(`整改：${name}`);
+  details.append(card("违规事项", violationList([v], { dismissable: false })));
+  if (v.status !== "confirmed" || !["rectifications_due", "rectifications_overdue"].includes(queue)) {
+    status.textContent = v.status === "confirmed" ? "该事项需安排检查处置，请在检查计划中办理。" : "该事项已登记整改或已关闭。";
+    return;
+  }
+  actionForm("登记整改报告", [el("p", { text: "登记机构已提交整改报告；登记后将安排复查核实整改情况。" })], "登记整改报告", {
+    describe: () => ({ body: { evidence_sha256: [] }, question: `登记“${name}”就“${v.title_zh}”的整改报告。`, confirm: "确认登记" }),
+    send: (request) => call("inspection", `/v1/violations/${id}/rectification`, { method: "POST", body: request.body }),
+    done: () => "已登记整改报告，待复查核实。",
+  });
+}
+
+// --- inspection: triage a complaint -------------------------------------------------------------------
+
+async function complaint() {
+  const c = await call("inspection", `/v1/complaints/${id}`);
+  setTitle(`分办投诉：${c.institution_name || c.address || c.district_name}`);
+  details.append(
+    card(
+      "投诉内容",
+      facts([
+        ["类别", c.category_zh],
+        ["被投诉对象", c.institution_name || c.operator_name || c.address],
+        ["所在区", c.district_name],
+        ["受理时间", c.received_at ? c.received_at.slice(0, 10) : null],
+        ["状态", STATUS_ZH[c.status] || c.status],
+      ]),
+      el("p", { class: "complaint-text", text: c.description }),
+    ),
+  );
+  if (c.status !== "received") {
+    status.textContent = "该投诉已分办。";
+    return;
+  }
+  const reason = textarea("reason", { required: true });
+  const reply = textarea("public-reply", { max: 500 });
+  const agency = el("input", { type: "text", id: "referred-to", name: "referred-to", maxlength: "100" });
+  const options = [["referral", "转交有关部门办理"], ["close", "不予立案，办结"]];
+  if (c.about === "address") options.push(["open_unlicensed_case", "立案查处无证经营"]);
+  actionForm(
+    "分办投诉",
+    [
+      choices("分办方式", "triage", options),
+      field("承办部门（转交时必填）", agency),
+      field("分办理由（内部）", reason, "不对外公开。"),
+      field("给投诉人的答复（选填）", reply, "将向投诉人公开，请勿填写个人信息。"),
+    ],
+    "提交分办",
+    {
+      describe() {
+        const action = chosen("triage");
+        const body = { action, reason: reason.value.trim() };
+        if (body.reason.length < 2) throw new Error("请填写分办理由（至少2个字）");
+        if (action === "referral") {
+          if (!agency.value.trim()) throw new Error("转交办理须填写承办部门");
+          body.referred_to = agency.value.trim();
+        }
+        if (reply.value.trim()) body.public_reply = reply.value.trim();
+        const label = options.find(([value]) => value === action)[1];
+        return { body, question: `对该投诉：${label}。`, confirm: "确认分办", label };
+      },
+      send: (request) => call("inspection", `/v1/complaints/${id}/triage`, { method: "POST", body: request.body }),
+      done: (_answer, request) => `已分办：${request.label}。`,
+    },
+  );
+}
+
+// --- credit: decide a repair application ------------------------------------------------------------
+
+async function repair() {
+  const r = await call("credit", `/v1/credit/repairs/${id}`);
+  setTitle("信用修复决定");
+  details.append(
+    card(
+      "修复申请",
+      facts([
+        ["主体类型", r.subject_kind === "institution" ? "托育机构" : "从业人员"],
+        ["申请时间", r.applied_at ? r.applied_at.slice(0, 10) : null],
+        ["信用承诺", r.commitment],
+        ["证明材料", `${r.evidence_sha256.length} 份`],
+        ["状态", STATUS_ZH[r.status] || r.status],
+      ]),
+    ),
+  );
+  if (r.status !== "pending") {
+    status.textContent = "该申请已作出决定。";
+    return;
+  }
+  const reason = textarea("reason", { required: true, max: 2000 });
+  actionForm(
+    "作出信用修复决定",
+    [choices("决定", "decision", [["approve", "准予修复"], ["refuse", "不予修复"]]), field("决定理由", reason)],
+    "提交决定",
+    {
+      describe() {
+        const decision = chosen("decision");
+        if (!reason.value.trim()) throw new Error("请填写决定理由");
+        const label = decision === "approve" ? "准予修复" : "不予修复";
+        return { body: { decision, reason: reason.value.trim() }, question: `对该信用修复申请：${label}。`, confirm: `确认${label}`, label };
+      },
+      send: (request) => call("credit", `/v1/credit/repairs/${id}/decision`, { method: "POST", body: request.body }),
+      done: (_answer, request) => `已作出决定：${request.label}。`,
+    },
+  );
+}
+
+// --- other kinds: what the item is, and where its action lives ----------------------------------------
+
+async function other() {
+  const answer = link ? await call(service, link) : null;
+  setTitle("待办事项");
+  const rows = answer && typeof answer === "object" ? Object.entries(answer).filter(([, v]) => typeof v === "string" || typeof v === "number") : [];
+  details.append(card("事项信息", facts(rows.slice(0, 12))));
+  status.textContent = "此类事项请在相应业务系统中办理。";
+}
+
+function setTitle(text) {
+  document.getElementById("item-title").textContent = text;
+  document.title = `${text} — 托育监管工作台`;
+}
+
+const PAGES = { filing, change: filing, task, violation, complaint, credit_repair: repair };
+
+if (who) {
+  const back = document.getElementById("back");
+  if (service && queue) {
+    back.href = queueHref(service, queue);
+    back.textContent = `← 返回${SERVICE_ZH[service] || ""}待办列表`;
+  }
+  (PAGES[kind] || other)()
+    .then(() => {
+      if (status.textContent === "正在加载……") status.textContent = "";
+      status.dataset.ready = "true";
+    })
+    .catch((err) => {
+      status.textContent = err.message;
+      status.classList.add("error");
+      status.dataset.ready = "true";
+    });
+}
