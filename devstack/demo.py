@@ -47,6 +47,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from devstack.boundaries import inside_district
 from services.filing.institutions.schemas import CLASS_LIMITS, DOCUMENT_ZH
 from services.filing.settings import FilingSettings
 from services.filing.staff.service import carer_ratios
@@ -361,6 +362,10 @@ def plan_city(seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, today: date 
                 # three in four (a synthetic 020 landline: 8 digits after the area code)
                 "opening_hours": ("07:30-18:00", "08:00-17:30", "07:45-18:30")[index % 3],
             }
+            # inside the district's real boundary (the 托育地图 draws it; docs/map.md): a point that fell
+            # outside moves towards the district's interior, deterministically (no draw from r)
+            lat, lng = inside_district(code, body["latitude"], body["longitude"])
+            body["latitude"], body["longitude"] = round(lat, 6), round(lng, 6)
             if index % 4:
                 body["public_phone"] = f"020-{87_000_000 + index:08d}"
             if body["puhui_slots"] > 0:
