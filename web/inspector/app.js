@@ -679,16 +679,29 @@ async function changedField(target) {
 
 // --- after a write was answered: the task as the service now has it -------------------------------------
 
+// The answer of a check-in, findings or a violation is merged into the phone's copy of the task (no
+// new download per tap); a signature changes the team and the status, so the task is read again.
 queue.onSent(async (entry, body) => {
-  if (entry.kind === "submit" && body) await store.put("kv", true, `signed:${entry.taskId}`);
-  if (entry.kind !== "photo") {
+  if (entry.kind === "photo" || !body) return;
+  if (entry.kind === "submit") {
+    await store.put("kv", true, `signed:${entry.taskId}`);
     try {
       await getCached("tasks", entry.taskId, `/v1/tasks/${entry.taskId}`);
       await getCached("kv", "my-tasks", "/v1/me/tasks");
     } catch (err) {
       /* shown from the queue's copy until the next read */
     }
+    return;
   }
+  const cached = await store.get("tasks", entry.taskId);
+  if (!cached) return;
+  const task = cached.body;
+  if (entry.kind === "checkin") task.checkins = [...task.checkins, body];
+  else if (entry.kind === "findings") task.findings = body.items;
+  else if (entry.kind === "violation") task.violations = [...task.violations.filter((v) => v.id !== body.id), body];
+  if (task.status === "assigned") task.status = "in_progress";
+  // the copy is no longer what the tag named: the next open downloads the task once
+  await store.put("tasks", { ...cached, body: task, etag: null }, entry.taskId);
 });
 
 let refreshTimer = null;

@@ -3,7 +3,7 @@
 // version shows on the next start); the checklist and the violation catalogue are answered from the
 // network when it answers and from the cache when it does not. Task data and the writes are the
 // app's own business (IndexedDB, store.js and queue.js), so nothing here ever replays a write.
-const CACHE = "inspector-v1";
+const CACHE = "inspector-v2";
 const SHELL = [
   "./",
   "./index.html",
@@ -43,7 +43,9 @@ async function shell(request) {
   const cache = await caches.open(CACHE);
   // a page opened with a query (the sign-in's ?code=) is the same page
   const key = request.mode === "navigate" ? new URL("./index.html", self.registration.scope).href : request;
-  const cached = await cache.match(key, { ignoreSearch: request.mode === "navigate" });
+  // ignoreVary: the services answer text with "Vary: Accept-Encoding", and a module script's request
+  // is not the request that filled the cache; the cached body is decoded, whatever the encoding was
+  const cached = await cache.match(key, { ignoreSearch: request.mode === "navigate", ignoreVary: true });
   const fresh = fetch(request)
     .then((response) => {
       if (response.ok && request.mode !== "navigate") cache.put(request, response.clone());
@@ -62,7 +64,7 @@ async function reference(request) {
     if (response.ok) cache.put(request, response.clone());
     return response;
   } catch (err) {
-    const cached = await cache.match(request);
+    const cached = await cache.match(request, { ignoreVary: true });
     if (cached) return cached;
     throw err;
   }
