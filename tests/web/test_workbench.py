@@ -13,6 +13,7 @@ import shutil
 import urllib.error
 import urllib.request
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -118,8 +119,10 @@ def _a_submitted_task(web_platform: WebPlatform) -> dict[str, Any]:
         status, mine = _call(web_platform, "GET", "inspection", "/v1/me/tasks", inspector(subject))
         if status == 200:
             open_tasks += [t for t in mine["items"] if t["status"] in ("assigned", "in_progress") and t["institution"]]
-    assert open_tasks, "the demo city has open inspection tasks"
-    task_id = open_tasks[0]["id"]
+    if open_tasks:
+        task_id = open_tasks[0]["id"]
+    else:  # every demo task is done at this scale: a targeted inspection by two of the district's inspectors
+        task_id = _targeted_inspection(web_platform, pool["items"])
     _, task = web_platform.get("inspection", f"/v1/tasks/{task_id}", "supervisor")
     place = task["institution"]
     tokens = [inspector(subjects[m["inspector_id"]]) for m in task["members"]]
@@ -134,11 +137,35 @@ def _a_submitted_task(web_platform: WebPlatform) -> dict[str, Any]:
         web_platform, "PUT", "inspection", f"/v1/tasks/{task_id}/findings", tokens[0], {"items": items}
     )
     assert status in (200, 201), answer
+    if not task["violations"]:  # one finding for the reviewer to confirm
+        finding = {"code": "DISCLOSURE_INCOMPLETE", "description": "未在醒目位置公示收费项目和膳食信息"}
+        status, answer = _call(web_platform, "POST", "inspection", f"/v1/tasks/{task_id}/violations", tokens[0], finding)
+        assert status in (200, 201), answer
     for token in tokens:
         status, answer = _call(web_platform, "POST", "inspection", f"/v1/tasks/{task_id}/submit", token)
         assert status in (200, 201), answer
     awaiting = _queue(web_platform, "inspection", "tasks_awaiting_review")["items"]
     return next(i for i in awaiting if i["id"] == task_id)
+
+
+def _targeted_inspection(web_platform: WebPlatform, pool: list[dict[str, Any]]) -> str:
+    _, filed = web_platform.get("filing", "/v1/institutions?status=filed&page_size=100", "supervisor")
+    for institution in filed["items"]:
+        team = [i["id"] for i in pool if i["active"] and institution["district_code"] in i["districts"]][:2]
+        if len(team) < 2:
+            continue
+        body = {
+            "institution_id": institution["id"],
+            "inspector_ids": team,
+            "reason": "other",
+            "reason_detail": "工作台测试：定向检查",
+            "due_by": (date.today() + timedelta(days=7)).isoformat(),
+        }
+        supervisor = web_platform.token("supervisor")
+        status, task = _call(web_platform, "POST", "inspection", "/v1/targeted-inspections", supervisor, body)
+        if status == 201:
+            return str(task["id"])
+    raise AssertionError("no institution with two inspectors of its district to inspect")
 
 
 def _queue(web_platform: WebPlatform, service: str, queue: str, **params: Any) -> dict[str, Any]:

@@ -22,9 +22,10 @@ const STATUS_ZH = {
   submitted: "已提交待决定", filed: "已备案", returned: "退回补正", rejected: "不予备案", deregistered: "已注销",
   suspended: "暂停", pending: "待决定", approved: "已批准", refused: "已驳回", received: "已受理待分办",
   triaged: "已分办", reviewed: "已审核", assigned: "已分派", in_progress: "检查中", confirmed: "已确认",
-  rectification_reported: "已报整改", closed: "已关闭", escalated: "逾期未整改",
+  rectification_reported: "已报整改", closed: "已关闭", escalated: "逾期未整改", recorded: "待审核确认",
 };
-const SEVERITY_ZH = { minor: "一般", major: "较重", serious: "严重", critical: "严重" };
+const TASK_STATUS_ZH = { assigned: "已分派", in_progress: "检查中", submitted: "已提交待审核", reviewed: "已审核公开" };
+const SEVERITY_ZH = { minor: "轻微", general: "一般", serious: "严重", critical: "特别严重" };
 
 function facts(rows) {
   const dl = el("dl", { class: "facts" });
@@ -195,7 +196,7 @@ async function task() {
         ["检查对象", name],
         ["所在区", t.institution ? t.institution.district_name : null],
         ["检查类型", t.kind === "random" ? "双随机抽查" : t.reason === "follow_up" ? "整改复查" : "定向检查"],
-        ["状态", STATUS_ZH[t.status] || t.status],
+        ["状态", TASK_STATUS_ZH[t.status] || t.status],
         ["公开期限", t.publication_due],
         ["检查人员", t.members.map((m) => m.name).filter(Boolean).join("、")],
         ["发现问题", `${t.violations.length} 项`],
