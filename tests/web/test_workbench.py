@@ -139,7 +139,9 @@ def _a_submitted_task(web_platform: WebPlatform) -> dict[str, Any]:
     assert status in (200, 201), answer
     if not task["violations"]:  # one finding for the reviewer to confirm
         finding = {"code": "DISCLOSURE_INCOMPLETE", "description": "未在醒目位置公示收费项目和膳食信息"}
-        status, answer = _call(web_platform, "POST", "inspection", f"/v1/tasks/{task_id}/violations", tokens[0], finding)
+        status, answer = _call(
+            web_platform, "POST", "inspection", f"/v1/tasks/{task_id}/violations", tokens[0], finding
+        )
         assert status in (200, 201), answer
     for token in tokens:
         status, answer = _call(web_platform, "POST", "inspection", f"/v1/tasks/{task_id}/submit", token)
