@@ -1,7 +1,8 @@
 """The scheduled re-evaluation: entries expire and grades recover when their period ends, with no
 new event. Every subject is re-evaluated in its own short transaction; each change is published like
-any other (``InstitutionGradedV1``, list left, ban lifted). History rows and list exits are dated when
-the period ended, not when this job noticed. Idempotent: a second run changes nothing."""
+any other (``InstitutionGradedV1`` or ``InstitutionRescoredV1``, list left, ban lifted). History
+rows and list exits are dated when the period ended, not when this job noticed. Idempotent: a
+second run changes nothing."""
 
 from __future__ import annotations
 

@@ -37,6 +37,26 @@ class InstitutionGradedV1(EventData):
     reason: str = ""
 
 
+@event("cn.gov.gz.childcare.credit.institution.rescored.v1", topic=CREDIT_EVENTS)
+class InstitutionRescoredV1(EventData):
+    """An institution's score or policy version changed while its grade stayed (a repair, an expiry,
+    a new entry or a policy activation within the grade's band); key = institution id.
+
+    ``InstitutionGradedV1`` means "the grade changed" and is published only then; without this event
+    a consumer showing the score kept the one of the last grade change (reporting showed 84 after a
+    repair that took the record from 84 to 86 inside grade B). ``scored_at`` is when it was published
+    and is ordered with ``InstitutionGradedV1.graded_at`` (both the evaluation instant): a consumer
+    keeping the newest of either holds credit's current score."""
+
+    institution_id: UUID
+    grade: Grade
+    score: float
+    previous_score: float
+    policy_version: str
+    scored_at: datetime
+    reason: str = ""
+
+
 @event("cn.gov.gz.childcare.credit.list.entered.v1", topic=CREDIT_EVENTS)
 class CreditListEnteredV1(EventData):
     """A subject entered a list: serious_dishonesty (严重失信主体名单) or industry_ban (从业禁止)."""

@@ -231,3 +231,13 @@ def grades(events: list[DecodedEvent]) -> list[tuple[str | None, str, float, str
             d = e.data.model_dump()
             out.append((d["previous_grade"], d["grade"], d["score"], d["policy_version"]))
     return out
+
+
+def rescores(events: list[DecodedEvent]) -> list[tuple[str, float, float, str]]:
+    """(grade, previous score, score, policy) of every InstitutionRescoredV1 emitted, in order."""
+    out = []
+    for e in events:
+        if e.type.endswith("institution.rescored.v1"):
+            d = e.data.model_dump()
+            out.append((d["grade"], d["previous_score"], d["score"], d["policy_version"]))
+    return out

@@ -50,6 +50,7 @@ from tests.credit.support import (
     escalated,
     grades,
     report_overdue,
+    rescores,
     submitted,
     upload_evidence,
     violation,
@@ -118,7 +119,17 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
         assert await credit.scalar("SELECT count(*) FROM credit_entry") == 5
 
         emitted = await credit.emitted()
-        assert [e.type.split(".")[-3] for e in emitted] == ["record", "institution", "institution", "institution"]
+        # A score change inside a grade is announced too (InstitutionRescoredV1), so that consumers
+        # showing the score hold credit's current one.
+        assert [".".join(e.type.split(".")[-3:-1]) for e in emitted] == [
+            "record.opened",
+            "institution.graded",
+            "institution.rescored",
+            "institution.graded",
+            "institution.rescored",
+            "institution.graded",
+        ]
+        assert rescores(emitted) == [("A", 102.0, 97.0, "v1"), ("B", 82.0, 77.0, "v1")]
         assert grades(emitted) == [(None, "A", 102.0, "v1"), ("A", "B", 82.0, "v1"), ("B", "C", 67.0, "v1")]
 
         public = await credit.client.get(f"/v1/public/credit/institutions/{x}")

@@ -46,6 +46,7 @@ from shared.events.credit import (
     CreditListLeftV1,
     CreditPolicyActivatedV1,
     InstitutionGradedV1,
+    InstitutionRescoredV1,
     PersonBanLiftedV1,
     PersonBannedV1,
 )
@@ -117,6 +118,8 @@ async def reevaluate(
         return evaluate(inputs, policy_at(default, activations, as_of), as_of)
     result = line.current
     previous = standing.grade if standing is not None else None
+    previous_score = standing.score if standing is not None else None
+    previous_policy = standing.policy_version if standing is not None else None
     if standing is None:
         session.add(
             CreditStanding(
@@ -152,6 +155,27 @@ async def reevaluate(
             subject=subject_id,
             at=as_of,
             derived_from=announced(result.grade, line.graded_at),
+        )
+    elif (
+        kind == "institution"
+        and previous_score is not None
+        and (previous_score != result.score or previous_policy != result.policy_version)
+    ):
+        # Same grade, other score (or policy): consumers showing the score must hear of it too.
+        await outbox.add(
+            session,
+            InstitutionRescoredV1(
+                institution_id=uuid.UUID(subject_id),
+                grade=result.grade,
+                score=float(result.score),
+                previous_score=float(previous_score),
+                policy_version=result.policy_version,
+                scored_at=as_of,
+                reason=line.scored_reason,
+            ),
+            subject=subject_id,
+            at=as_of,
+            derived_from=announced(f"{result.grade}/{result.score}/{result.policy_version}", line.scored_at),
         )
     await _sync_lists(session, outbox, subject, line, inputs, as_of)
     if flush:

@@ -53,6 +53,10 @@ class Timeline:
     graded_at: datetime  # when the current grade was reached
     history: tuple[HistoryPoint, ...]
     stays: tuple[Stay, ...]  # by (entered_at, list_name)
+    # when the current score under the current policy was reached, and what happened then (the key
+    # and reason of InstitutionRescoredV1: a change of score inside one grade has no history row)
+    scored_at: datetime
+    scored_reason: str
 
 
 def _policy_before(default: Policy, activations: Sequence[tuple[datetime, Policy]], moment: datetime) -> Policy:
@@ -113,12 +117,16 @@ def build(
 
     history: list[HistoryPoint] = []
     graded_at = start
+    scored: tuple[float, str] | None = None
+    scored_at = start
     open_stays: dict[ListName, Stay] = {}
     closed: list[Stay] = []
     for moment in sorted(m for m in moments if start <= m <= now):
         policy = policy_at(default, activations, moment)
         result = evaluate(ordered, policy, moment)
         last = history[-1] if history else None
+        if scored != (float(result.score), policy.version):
+            scored, scored_at = (float(result.score), policy.version), moment
         if last is None or result.grade != last.grade or policy.version != last.policy_version:
             before = _policy_before(default, activations, moment)
             history.append(
@@ -152,4 +160,14 @@ def build(
             closed.append(replace(open_stays.pop(name), left_at=moment, left_reason=f"列入{title}的原因已届满或已修复"))
     stays = sorted([*closed, *open_stays.values()], key=lambda s: (s.entered_at, s.list_name))
     current = evaluate(ordered, policy_at(default, activations, now), now)
-    return Timeline(current=current, graded_at=graded_at, history=tuple(history), stays=tuple(stays))
+    scored_policy = policy_at(default, activations, scored_at)
+    scored_before = _policy_before(default, activations, scored_at)
+    scored_reason = _reason(scored_at, ordered, scored_before, scored_policy, repair_reasons)
+    return Timeline(
+        current=current,
+        graded_at=graded_at,
+        history=tuple(history),
+        stays=tuple(stays),
+        scored_at=scored_at,
+        scored_reason=scored_reason,
+    )

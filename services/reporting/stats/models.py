@@ -144,7 +144,8 @@ class ProjViolation(Base):
 
 
 class ProjCreditGrade(Base):
-    """Every grade an institution was given; the newest ``graded_at`` is in force."""
+    """Every grade an institution was given, and every change of score inside a grade
+    (``InstitutionRescoredV1``); the newest ``graded_at`` is in force."""
 
     __tablename__ = "proj_credit_grade"
     __table_args__ = (

@@ -28,7 +28,7 @@ from services.reporting.stats.models import (
     ProjViolation,
 )
 from shared.events import DecodedEvent
-from shared.events.credit import InstitutionGradedV1
+from shared.events.credit import InstitutionGradedV1, InstitutionRescoredV1
 from shared.events.filing import (
     AnnualReportOverdueV1,
     AnnualReportSubmittedV1,
@@ -271,6 +271,25 @@ async def _graded(session: AsyncSession, data: InstitutionGradedV1, event: Decod
             "grade": data.grade,
             "score": data.score,
             "graded_at": data.graded_at,
+        },
+        ["event_id"],
+    )
+
+
+@projections.on(InstitutionRescoredV1)
+async def _rescored(session: AsyncSession, data: InstitutionRescoredV1, event: DecodedEvent) -> None:
+    # The score changed inside the grade (a repair, an expiry, a policy): a version like a grade
+    # change's, so the newest of either is credit's current score (84 vs 86 otherwise).
+    await repo.ensure_institution(session, data.institution_id)
+    await repo.upsert(
+        session,
+        ProjCreditGrade,
+        {
+            "event_id": event.envelope.id,
+            "institution_id": data.institution_id,
+            "grade": data.grade,
+            "score": data.score,
+            "graded_at": data.scored_at,
         },
         ["event_id"],
     )
