@@ -326,3 +326,33 @@ async def test_a_task_is_reviewed_and_its_result_is_public(web_platform: WebPlat
     await wait_for_js(page, "document.body.dataset.ready")
     await page.locator(f"#inspection-{task_id}").wait_for()
     assert urlsplit(page.url).path.endswith("/institution.html")
+
+
+async def test_a_rectification_report_is_recorded_from_a_queue_narrowed_to_one_district(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    due = _queue(web_platform, "inspection", "rectifications_due")["items"]
+    assert due, "the demo's confirmed violations are within their rectification deadline"
+    item = due[0]
+    district = item["district"]
+    in_district = _queue(web_platform, "inspection", "rectifications_due", district=district["code"], page_size=20)
+
+    page = await _signed_in(web_platform, pages, "demo-supervisor", DESKTOP)
+    await page.locator('a[data-queue="rectifications_due"]').click()
+    await wait_for_js(page, QUEUE_SHOWN)
+    await page.get_by_label("区", exact=True).select_option(label=district["name"])
+    await wait_for_js(page, f"{STATUS}.total === '{in_district['total']}' && !document.querySelector('#items[hidden]')")
+    rows = await page.locator("#items tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    assert rows == [i["id"] for i in in_district["items"]]
+    assert set(await page.locator("#items tbody td:nth-child(2)").all_inner_texts()) == {district["name"]}
+
+    await page.locator(f'#items tr[data-id="{item["id"]}"] a').click()
+    await wait_for_js(page, ITEM_SHOWN)
+    assert await _axe_findings(page) == []
+    await page.get_by_role("button", name="登记整改报告").click()
+    await page.get_by_role("dialog").get_by_role("button", name="确认登记").click()
+    await page.locator("#action-done").wait_for()
+    _, task = web_platform.get("inspection", item["link"], "supervisor")
+    violation = next(v for v in task["violations"] if v["id"] == item["id"])
+    assert violation["status"] == "rectification_reported"
+    assert item["id"] not in [i["id"] for i in _queue(web_platform, "inspection", "rectifications_due")["items"]]
