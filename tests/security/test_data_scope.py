@@ -197,6 +197,8 @@ async def test_finding_5_officers_reach_only_their_districts_and_inspectors_only
         ("PUT", "/v1/tasks/{task_id}/findings", {"items": [{"item_code": item, "result": "pass"}]}),
         ("POST", "/v1/tasks/{task_id}/violations", {"code": violation, "description": "现场检查发现问题"}),
         ("POST", "/v1/tasks/{task_id}/submit", None),
+        ("POST", "/v1/tasks/{task_id}/evidence", None),  # the photo's bytes: refused before they are read
+        ("GET", "/v1/tasks/{task_id}/evidence/{sha256}", None),
     ]
     for method, path, declared in routes_of(p, "inspection"):
         if "{task_id}" in path and any("inspector" in roles for roles in declared):
@@ -204,7 +206,7 @@ async def test_finding_5_officers_reach_only_their_districts_and_inspectors_only
     for method, template, body in task_cases:
         r = await insp.request(
             method,
-            template.replace("{task_id}", w.task_id),
+            template.replace("{task_id}", w.task_id).replace("{sha256}", "0" * 64),
             json=body,
             headers={**stranger, "Idempotency-Key": str(uuid.uuid4())},
         )

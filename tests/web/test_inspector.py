@@ -338,3 +338,57 @@ def test_bytes_over_the_wire_for_one_inspection(web_platform: WebPlatform) -> No
     assert statuses.count(304) >= 2
     assert [c["status"] for c in before["calls"]].count(304) == 0
     assert after["received"] * 3 < before["received"]
+
+
+async def test_a_write_refused_after_a_reassignment_is_shown_with_what_to_do(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    team = Team(web_platform)
+    page = await _phone(pages, web_platform, team)
+    await _sign_in(page, team.token(0))
+    await page.click(f'a[href="#/task/{team.task_id}"]')
+    await page.wait_for_selector("#h-checkin")
+    await page.goto(page.url.split("#")[0] + f"#/task/{team.task_id}/checklist")
+    await page.wait_for_selector(".item")
+    await page.context.set_offline(True)
+    await page.check(f'input[name="r-{ITEMS[0]}"][value="pass"]')
+    await wait_for_js(page, "document.body.dataset.busy === '0' && document.body.dataset.pending === '1'")
+
+    # meanwhile the supervisor gives the task to another team
+    replacement = _call(
+        web_platform,
+        "POST",
+        "/v1/inspectors",
+        team.supervisor,
+        {
+            "subject": f"web-inspector-{uuid.uuid4().hex[:6]}-c",
+            "name": "检查员C",
+            "agency": "天河区卫生健康局",
+            "badge_number": f"GZ-{uuid.uuid4().hex[:10]}",
+            "districts": ["440106"],
+        },
+    )
+    members = [m["inspector_id"] for m in team.detail()["members"]]
+    _call(
+        web_platform,
+        "PUT",
+        f"/v1/tasks/{team.task_id}/team",
+        team.supervisor,
+        {"inspector_ids": [members[1], replacement["id"]]},
+    )
+
+    await page.context.set_offline(False)
+    await page.evaluate("window.dispatchEvent(new Event('online'))")
+    await wait_for_js(page, "document.getElementById('sync-banner').dataset.conflicts === '1'")
+    await page.goto(page.url.split("#")[0] + "#/sync")
+    await page.wait_for_selector(".outbox li.conflict")
+    shown = await page.inner_text(".outbox li.conflict")
+    assert "您已被移出该任务的检查组" in shown
+    assert "丢弃" in shown
+    await _shot(page, "inspector-conflict.png")
+    assert team.detail()["findings"] == []
+
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.click("text=丢弃这条")
+    await _settled(page)
+    await page.wait_for_selector("text=所有记录都已提交")

@@ -85,6 +85,13 @@ async function prefetch(tasks) {
 // Guangzhou's calendar, whatever the phone's time zone: due dates are China's dates (the service's).
 const CHINA_DATE = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" });
 
+const CHINA_TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+
+/** A timestamp as Guangzhou's clock shows it (12/06 07:10). */
+function when(iso) {
+  return iso ? CHINA_TIME.format(new Date(iso)) : "";
+}
+
 function chinaDate(d = new Date()) {
   return CHINA_DATE.format(d); // YYYY-MM-DD
 }
@@ -191,12 +198,12 @@ async function tasksScreen(tab) {
   view.innerHTML = `
     <p class="who">${esc((me.claims && (me.claims.name || me.claims.sub)) || "")}
       <button type="button" class="link" data-action="sign-out">退出登录</button></p>
-    ${data.offline ? `<p class="note">离线：显示本机保存的任务（${esc((data.cachedAt || "").slice(0, 16).replace("T", " "))}）</p>` : ""}
+    ${data.offline ? `<p class="note">离线：显示本机保存的任务（${esc(when(data.cachedAt || ""))}）</p>` : ""}
     <nav class="tabs" aria-label="任务分组">
       ${Object.keys(labels)
         .map(
           (k) =>
-            `<a href="#/tasks/${k}" ${k === current ? 'aria-current="page"' : ""}>${labels[k]}（${lists[k].length}）</a>`,
+            `<a href="#/tasks/${k}" ${k === current ? 'aria-current="page"' : ""}>${labels[k]} ${lists[k].length}</a>`,
         )
         .join("")}
     </nav>
@@ -263,11 +270,11 @@ async function taskScreen(id) {
   const checkins = t.checkins
     .map(
       (c) =>
-        `<li>${esc(c.checked_in_at.slice(0, 16).replace("T", " "))} · 距登记地址 ${esc(shownDistance(c.distance_m))}${c.far_from_site ? ' · <span class="warn">远离现场</span>' : ""}</li>`,
+        `<li>${esc(when(c.checked_in_at))} · 距登记地址 ${esc(shownDistance(c.distance_m))}${c.far_from_site ? ' · <span class="warn">远离现场</span>' : ""}</li>`,
     )
     .join("");
   view.innerHTML = `
-    ${offline ? `<p class="note">离线：显示本机保存的任务资料（${esc((cachedAt || "").slice(0, 16).replace("T", " "))}）</p>` : ""}
+    ${offline ? `<p class="note">离线：显示本机保存的任务资料（${esc(when(cachedAt || ""))}）</p>` : ""}
     <section class="card">
       <p><span class="status status-${esc(t.status)}">${esc(STATUS_ZH[t.status] || t.status)}</span>
         ${esc(KIND_ZH[t.kind] || t.kind)} · 截止 ${esc(t.due_by)}</p>
@@ -296,7 +303,7 @@ async function taskScreen(id) {
       <ul class="plain">${t.members
         .map(
           (m) =>
-            `<li>${esc(m.name || "检查员")}（执法证 ${esc(m.badge_number || "")}）· ${m.signed_at ? `已签名 ${esc(m.signed_at.slice(0, 16).replace("T", " "))}` : "未签名"}</li>`,
+            `<li>${esc(m.name || "检查员")}（执法证 ${esc(m.badge_number || "")}）· ${m.signed_at ? `已签名 ${esc(when(m.signed_at))}` : "未签名"}</li>`,
         )
         .join("")}</ul>
       ${pendingSubmit ? '<p>您的签名已保存 <span class="pending-tag">待同步</span></p>' : ""}
@@ -455,7 +462,7 @@ async function syncScreen() {
       .map(
         (e) => `<li class="${e.state === "conflict" ? "conflict" : ""}">
           <strong>${esc(KINDS_ZH[e.kind] || e.kind)}</strong> ${esc(e.label || "")}
-          <span class="task-meta">${esc(e.createdAt.slice(0, 16).replace("T", " "))}</span>
+          <span class="task-meta">${esc(when(e.createdAt))}</span>
           ${
             e.state === "conflict"
               ? `<p class="problem" role="alert">未被接受：${esc(e.error.message)}</p><p>${esc(e.error.advice)}</p>

@@ -3,7 +3,7 @@
 // version shows on the next start); the checklist and the violation catalogue are answered from the
 // network when it answers and from the cache when it does not. Task data and the writes are the
 // app's own business (IndexedDB, store.js and queue.js), so nothing here ever replays a write.
-const CACHE = "inspector-v2";
+const CACHE = "inspector-v3";
 const SHELL = [
   "./",
   "./index.html",
