@@ -114,6 +114,9 @@ class WireMiddleware:
                 headers.add_vary_header("Accept-Encoding")
             if text and accepts_gzip and (more or len(body) >= self.minimum_size):
                 headers["content-encoding"] = "gzip"
+                etag = headers.get("etag")
+                if etag is not None and not etag.startswith("W/"):  # a static file's tag: not these bytes
+                    headers["etag"] = f"W/{etag}"
                 if more:  # a stream: compress as it passes, without a length
                     if "content-length" in headers:
                         del headers["content-length"]

@@ -748,6 +748,9 @@ async function route() {
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       await signInScreen("登录已过期或无效，请重新登录（未提交的记录仍保存在本机）");
+    } else if (err instanceof ApiError && err.status === 404 && hash.startsWith("#/tasks")) {
+      // opened from another service's /ui/ (they serve the same pages): the API is the inspection service's
+      view.innerHTML = problem("此页面须从检查服务打开（检查服务地址/ui/inspector/，开发环境端口 8002）");
     } else {
       view.innerHTML = problem(err.message || String(err));
     }
