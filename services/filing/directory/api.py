@@ -71,6 +71,15 @@ def _fields(row: Row[Any]) -> dict[str, object]:
             "reassess_by": row.quality_reassess_by,
             "note_zh": "依据WS/T 821—2023（推荐性标准）现场评估；等级分数线为暂定值",
         }
+    if row.puhui_suspended_since is not None:
+        # set only while suspended (exclude_unset): other entries keep exactly their previous shape
+        fields["puhui_suspension"] = {
+            "status_zh": "普惠 暂停",
+            "reason_zh": row.puhui_suspended_reason,
+            "legal_basis": row.puhui_suspended_legal_basis,
+            "since": row.puhui_suspended_since,
+            "until_zh": "信用修复或列入严重失信主体名单的期限届满后恢复",
+        }
     if "distance_km" in row._fields:
         # only in a "near" search, so that only then does the field appear (exclude_unset)
         fields["distance_km"] = round(row.distance_km, 3)

@@ -71,6 +71,25 @@ class DirectoryQualityGrade(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class DirectoryPuhuiSuspension(Base):
+    """普惠 status suspended while the institution is on the serious-dishonesty list (严重失信主体名单),
+    from credit's list events (entered/left); one row per institution, the newest change (by
+    ``changed_at``: ``entered_at``, or ``left_at`` once left) wins, so late or repeated events are
+    harmless. In effect while ``left_at`` is null. The reason and legal basis are the list's, from
+    the credit policy file (policies/v*.yaml ``lists.serious_dishonesty``) as the event carries them."""
+
+    __tablename__ = "directory_puhui_suspension"
+
+    institution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_id: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 # The "near" search narrows filed institutions by a latitude/longitude box before the exact
 # great-circle test; this index serves that box. It lives on the institution table, so it is
 # declared here (the directory is its only user) and created by the directory's migration.

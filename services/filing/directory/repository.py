@@ -14,7 +14,12 @@ from sqlalchemy import ColumnElement, Float, Row, Select, Table, func, literal, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.annual_reports.models import AnnualReport
-from services.filing.directory.models import DirectoryCreditGrade, DirectoryInspectionResult, DirectoryQualityGrade
+from services.filing.directory.models import (
+    DirectoryCreditGrade,
+    DirectoryInspectionResult,
+    DirectoryPuhuiSuspension,
+    DirectoryQualityGrade,
+)
 from services.filing.models import Institution
 from shared.events.filing import InstitutionProfile
 from shared.projection import upsert_newest
@@ -59,6 +64,9 @@ def _columns() -> list[Any]:
         DirectoryQualityGrade.scheme_version.label("quality_scheme_version"),
         DirectoryQualityGrade.assessed_at.label("quality_assessed_at"),
         DirectoryQualityGrade.reassess_by.label("quality_reassess_by"),
+        DirectoryPuhuiSuspension.reason.label("puhui_suspended_reason"),
+        DirectoryPuhuiSuspension.legal_basis.label("puhui_suspended_legal_basis"),
+        DirectoryPuhuiSuspension.entered_at.label("puhui_suspended_since"),
     ]
 
 
@@ -68,7 +76,13 @@ def _with_projections(stmt: Select[Any]) -> Select[Any]:
         .outerjoin(DirectoryCreditGrade, DirectoryCreditGrade.institution_id == Institution.id)
         .outerjoin(DirectoryInspectionResult, DirectoryInspectionResult.institution_id == Institution.id)
         .outerjoin(DirectoryQualityGrade, DirectoryQualityGrade.institution_id == Institution.id)
+        .outerjoin(DirectoryPuhuiSuspension, _puhui_suspended())
     )
+
+
+def _puhui_suspended() -> ColumnElement[bool]:
+    """The join to a 普惠 suspension in effect (a left one is kept as the newest fact, not shown)."""
+    return (DirectoryPuhuiSuspension.institution_id == Institution.id) & DirectoryPuhuiSuspension.left_at.is_(None)
 
 
 def _distance_km(near: Near) -> ColumnElement[float]:
@@ -103,10 +117,12 @@ def _conditions(criteria: Criteria) -> list[ColumnElement[bool]]:
         conditions.append(Institution.district_code == criteria.district_code)
     if criteria.street_code is not None:
         conditions.append(Institution.street_code == criteria.street_code)
+    # a suspended 普惠 status is not offered as 普惠 (serious-dishonesty list): it counts as none
     if criteria.puhui is True:
         conditions.append(Institution.puhui_slots > 0)
+        conditions.append(DirectoryPuhuiSuspension.institution_id.is_(None))
     elif criteria.puhui is False:
-        conditions.append(Institution.puhui_slots == 0)
+        conditions.append((Institution.puhui_slots == 0) | DirectoryPuhuiSuspension.institution_id.is_not(None))
     if criteria.service_type is not None:
         conditions.append(Institution.service_types.any_() == criteria.service_type)
     if criteria.uscc is not None:
@@ -126,7 +142,8 @@ async def search(
 ) -> tuple[Sequence[Row[Any]], int]:
     """One page of matching filed institutions and the total number of matches."""
     conditions = _conditions(criteria)
-    total = (await session.execute(select(func.count()).select_from(Institution).where(*conditions))).scalar_one()
+    counted = select(func.count()).select_from(Institution).outerjoin(DirectoryPuhuiSuspension, _puhui_suspended())
+    total = (await session.execute(counted.where(*conditions))).scalar_one()
     columns = _columns()
     if criteria.near is not None:
         distance = _distance_km(criteria.near)
@@ -269,5 +286,30 @@ async def upsert_quality_if_newer(
         scheme_version=scheme_version,
         assessed_at=assessed_at,
         reassess_by=reassess_by,
+        event_id=event_id,
+    )
+
+
+async def upsert_puhui_suspension_if_newer(
+    session: AsyncSession,
+    *,
+    institution_id: uuid.UUID,
+    reason: str,
+    legal_basis: str,
+    entered_at: datetime,
+    left_at: datetime | None,
+    event_id: str,
+) -> bool:
+    """Keep the newest change of the institution's serious-dishonesty listing; True if stored."""
+    return await _upsert_newest(
+        session,
+        DirectoryPuhuiSuspension,
+        "changed_at",
+        institution_id=institution_id,
+        reason=reason,
+        legal_basis=legal_basis,
+        entered_at=entered_at,
+        left_at=left_at,
+        changed_at=left_at or entered_at,
         event_id=event_id,
     )

@@ -86,7 +86,8 @@ class DirectoryQuery(BaseModel):
         default=None, min_length=1, max_length=20, description="街道/镇: 9-digit code (440106001)"
     )
     puhui: bool | None = Field(
-        default=None, description="true: only institutions with 普惠 places; false: only those without"
+        default=None,
+        description="true: only institutions with 普惠 places (not suspended); false: only those without",
     )
     service_type: ServiceType | None = Field(default=None, description="full_day | half_day | hourly | temporary")
     q: str | None = Field(
@@ -162,6 +163,16 @@ class QualityGradeOut(BaseModel):
     note_zh: str
 
 
+class PuhuiSuspensionOut(BaseModel):
+    """普惠 status suspended: the institution is on the serious-dishonesty list (严重失信主体名单)."""
+
+    status_zh: str = Field(description="普惠 暂停")
+    reason_zh: str
+    legal_basis: str = Field(description="the list's legal basis, from the credit policy in force")
+    since: datetime
+    until_zh: str = Field(description="when it ends: on credit repair or when the listing expires")
+
+
 class PublicInstitutionOut(InstitutionProfile):
     """One filed institution as the public sees it: the profile, read from the institution's row,
     but for the fields hidden below (so a new field of the profile is shown). ``distance_km`` only
@@ -185,6 +196,10 @@ class PublicInstitutionOut(InstitutionProfile):
     latest_inspection: LatestInspectionOut | None
     quality_assessment: QualityGradeOut | None = Field(
         default=None, description="the latest on-site quality assessment (WS/T 821); absent: 未评估"
+    )
+    puhui_suspension: PuhuiSuspensionOut | None = Field(
+        default=None,
+        description="present while 普惠 is suspended (serious-dishonesty list): not offered as 普惠 then",
     )
     distance_km: float | None = Field(default=None, description="great-circle distance from near, 3 decimals")
 

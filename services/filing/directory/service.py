@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.filing.directory import repository
 from services.filing.directory.errors import PublicInstitutionNotFound, RadiusWithoutNear, StreetNotInDistrict
 from services.filing.directory.schemas import USCC_PATTERN
-from shared.events.credit import InstitutionGradedV1
+from shared.events.credit import CreditListEnteredV1, CreditListLeftV1, InstitutionGradedV1
 from shared.events.inspection import InspectionResultPublishedV1, QualityAssessedV1
 from shared.reference import districts, streets
 
@@ -114,6 +114,36 @@ async def record_grade(session: AsyncSession, data: InstitutionGradedV1, *, even
         score=data.score,
         policy_version=data.policy_version,
         graded_at=data.graded_at,
+        event_id=event_id,
+    )
+
+
+async def record_listing(session: AsyncSession, data: CreditListEnteredV1 | CreditListLeftV1, *, event_id: str) -> bool:
+    """An institution entered or left the serious-dishonesty list (严重失信主体名单): its 普惠 status is
+    suspended until it leaves (repaired or expired), the list's reason and legal basis shown. Other
+    lists (从业禁止, persons) are not the directory's. True if stored."""
+    if data.list_name != "serious_dishonesty" or data.subject_kind != "institution":
+        return False
+    institution_id = uuid.UUID(data.subject_id)
+    if isinstance(data, CreditListEnteredV1):
+        return await repository.upsert_puhui_suspension_if_newer(
+            session,
+            institution_id=institution_id,
+            reason=data.reason,
+            legal_basis=data.legal_basis,
+            entered_at=data.entered_at,
+            left_at=None,
+            event_id=event_id,
+        )
+    # the exit carries no legal basis or entry time: those of the stay stay (or empty if the exit
+    # came first; the entry, older, then does not replace it)
+    return await repository.upsert_puhui_suspension_if_newer(
+        session,
+        institution_id=institution_id,
+        reason=data.reason,
+        legal_basis="",
+        entered_at=data.left_at,
+        left_at=data.left_at,
         event_id=event_id,
     )
 
