@@ -15,7 +15,9 @@ function showSignIn() {
     button.disabled = true;
     status.textContent = "正在前往统一身份认证平台……";
     try {
-      await startSignIn(sessionStorage.getItem("work.returnTo"));
+      const returnTo = sessionStorage.getItem("work.returnTo");
+      sessionStorage.removeItem("work.returnTo");
+      await startSignIn(returnTo);
     } catch (err) {
       status.textContent = err.message;
       status.classList.add("error");

@@ -118,7 +118,9 @@ export async function finishSignIn() {
     throw new Error("登录失败：身份认证平台未能签发令牌，请重新登录");
   }
   sessionStorage.setItem(TOKEN_KEY, result.access_token);
-  return flow.returnTo || WORK;
+  // back to a workbench page of this origin only (never a place named by someone else)
+  const next = flow.returnTo ? new URL(flow.returnTo, WORK) : null;
+  return next && next.origin === here.origin && next.pathname.startsWith(new URL(WORK).pathname) ? next.href : WORK;
 }
 
 /** A call to a service with the officer's token; errors carry the API's Chinese message. */
