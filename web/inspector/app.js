@@ -27,6 +27,7 @@ const esc = (v) =>
   String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
 let me = null; // {token, claims}
+let signInError = null; // a sign-in that came back refused
 let renderSeq = 0;
 
 // --- data: the service when it answers, the phone's copy when it does not ---------------------------------
@@ -591,7 +592,12 @@ async function clicked(target) {
     } else if (action === "oidc") {
       await auth.startSignIn();
     } else if (action === "sign-out") {
+      const waiting = queue.state.pending;
+      if (waiting && !window.confirm(`还有 ${waiting} 条记录未提交，退出后仍保存在本机，重新登录后继续提交。确定退出？`)) return;
       await auth.signOut();
+      // another inspector may use this phone next: the tasks seen so far go with the sign-out
+      await store.clear("tasks");
+      await store.del("kv", "my-tasks");
       window.location.hash = "#/signin";
     } else if (action === "locate") {
       await checkIn(taskId);
@@ -734,7 +740,7 @@ async function route() {
   try {
     me = await auth.signedIn();
     if (!me || me.expired) {
-      await signInScreen(me && me.expired ? "登录已过期，请重新登录（未提交的记录仍保存在本机）" : null);
+      await signInScreen(me && me.expired ? "登录已过期，请重新登录（未提交的记录仍保存在本机）" : signInError);
       return;
     }
     let m;
@@ -769,7 +775,7 @@ async function start() {
   try {
     if (await auth.finishSignIn()) window.location.hash = "#/tasks";
   } catch (err) {
-    await signInScreen(err.message);
+    signInError = err.message;
   }
   await queue.count();
   document.body.dataset.pending = String(queue.state.pending);
