@@ -236,6 +236,14 @@ async def test_mobile_flow_idempotent_writes_review_and_publication(platform: Pl
     assert staff_ref not in public.text
     assert "inspector" not in public.text
     assert "推搡" not in public.text
+    # the text says what was decided (issue 20): the conclusion, the rectification and its deadline,
+    # and the consequences of child abuse — not a generic "已依法责令整改"
+    text = item["summary_zh"]
+    assert text == reviewed.json()["result"]["summary_zh"]
+    assert text.startswith("本次检查发现问题1项（特别严重1项），检查结论：不合格，责令整改，整改期限至")
+    assert "列入严重失信主体名单、不予信用修复" in text
+    assert "终身不得从事婴幼儿照护服务（《人口与计划生育法》第四十一条第二款）" in text
+    assert "已依法责令整改" not in text
 
     # what the credit service gets, read from the topic
     topic = p.topic(INSPECTION_EVENTS)

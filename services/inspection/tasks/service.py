@@ -44,6 +44,7 @@ from services.inspection.unlicensed.models import UnlicensedCase
 from shared.auth import Principal
 from shared.errors import AppError, InvalidInput
 from shared.events.inspection import (
+    CONCLUSION_ZH,
     InspectionResultPublishedV1,
     RectificationReportedV1,
     TaskAssignedV1,
@@ -709,11 +710,31 @@ def conclusion_of(confirmed: Sequence[Violation]) -> str:
     return "rectification_required"
 
 
-def _summary(conclusion: str, by_severity: dict[str, int]) -> str:
+def _zh_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def result_summary(conclusion: str, by_severity: dict[str, int], confirmed: Sequence[Violation]) -> str:
+    """The published result's text: what was found and what was decided — the conclusion, the
+    rectification ordered and by when, and for child abuse the consequences the law attaches (the
+    credit policy lists the institution and bans the person; 人口与计划生育法 第四十一条第二款),
+    not a generic "已依法责令整改"."""
     if conclusion == "compliant":
         return "本次检查未发现违法违规问题。"
     parts = "、".join(f"{SEVERITY_ZH[s]}{n}项" for s, n in by_severity.items() if n)
-    return f"本次检查发现问题{sum(by_severity.values())}项（{parts}），已依法责令整改。"
+    text = f"本次检查发现问题{sum(by_severity.values())}项（{parts}），检查结论：{CONCLUSION_ZH[conclusion]}"
+    if conclusion == "non_compliant":
+        text += "，责令整改"
+    dues = [v.rectification_due for v in confirmed if v.rectification_due is not None]
+    if dues:
+        text += f"，整改期限至{_zh_date(min(dues))}"
+    abuse = sum(v.code == CHILD_ABUSE_CODE for v in confirmed)
+    if abuse:
+        text += (
+            f"；其中虐待、伤害婴幼儿{abuse}项，机构列入严重失信主体名单、不予信用修复，"
+            "直接责任人员终身不得从事婴幼儿照护服务（《人口与计划生育法》第四十一条第二款）"
+        )
+    return text + "。"
 
 
 async def review(
@@ -818,7 +839,7 @@ async def review(
         kind=task.kind,
         conclusion=conclusion,
         violations_by_severity=by_severity,
-        summary_zh=data.summary_zh or _summary(conclusion, by_severity),
+        summary_zh=data.summary_zh or result_summary(conclusion, by_severity, confirmed),
         inspected_on=china_today(task.submitted_at),
         publication_due=task.publication_due,
         published_at=now,
