@@ -90,7 +90,7 @@ def _call(
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={
-            "Authorization": f"Bearer {token}",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
             "Content-Type": "application/json",
             "Idempotency-Key": f"workbench-test-{uuid.uuid4().hex}",
         },
@@ -356,3 +356,43 @@ async def test_a_rectification_report_is_recorded_from_a_queue_narrowed_to_one_d
     violation = next(v for v in task["violations"] if v["id"] == item["id"])
     assert violation["status"] == "rectification_reported"
     assert item["id"] not in [i["id"] for i in _queue(web_platform, "inspection", "rectifications_due")["items"]]
+
+
+async def test_a_complaint_is_triaged_and_a_refusal_shows_the_api_message(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    _, filed = web_platform.get("filing", "/v1/public/institutions?page_size=1", "supervisor")
+    about = filed["items"][0]
+    complaint = {"institution_id": about["id"], "category": "fees", "description": "收费项目未公示，另收材料费。"}
+    status, received = _call(web_platform, "POST", "inspection", "/v1/public/complaints", "", complaint)
+    assert status == 201, received
+    untriaged = _queue(web_platform, "inspection", "complaints_untriaged")["items"]
+    item = next(i for i in untriaged if i["institution"] and i["institution"]["id"] == about["id"])
+
+    # a public reply may not carry a mobile number: the service's own refusal, shown as it is
+    refused_body = {"action": "close", "reason": "经核实收费已公示", "public_reply": "如有疑问请致电13800138000"}
+    supervisor = web_platform.token("supervisor")
+    status, refusal = _call(
+        web_platform, "POST", "inspection", f"/v1/complaints/{item['id']}/triage", supervisor, refused_body
+    )
+    assert status == 422
+    page = await _signed_in(web_platform, pages, "demo-supervisor", DESKTOP)
+    await _open(page, _item_page(web_platform, "inspection", "complaints_untriaged", item))
+    assert await _axe_findings(page) == []
+    await page.get_by_label("不予立案，办结").check()
+    await page.get_by_label("分办理由（内部）").fill(refused_body["reason"])
+    await page.get_by_label("给投诉人的答复（选填）").fill(refused_body["public_reply"])
+    await page.get_by_role("button", name="提交分办").click()
+    await page.get_by_role("dialog").get_by_role("button", name="确认分办").click()
+    alert = page.get_by_role("alert")
+    await alert.wait_for()
+    problems = refusal["error"].get("errors") or [refusal["error"]]
+    assert await alert.inner_text() == "；".join(e["message"] for e in problems)
+
+    await page.get_by_label("给投诉人的答复（选填）").fill("经核实，该机构已在醒目位置公示收费项目。")
+    await page.get_by_role("button", name="提交分办").click()
+    await page.get_by_role("dialog").get_by_role("button", name="确认分办").click()
+    await page.locator("#action-done").wait_for()
+    _, triaged = web_platform.get("inspection", f"/v1/complaints/{item['id']}", "supervisor")
+    assert triaged["action"] == "close"
+    assert triaged["public_reply"] == "经核实，该机构已在醒目位置公示收费项目。"
