@@ -274,7 +274,13 @@ async function taskScreen(id) {
         `<li>${esc(when(c.checked_in_at))} · 距登记地址 ${esc(shownDistance(c.distance_m))}${c.far_from_site ? ' · <span class="warn">远离现场</span>' : ""}</li>`,
     )
     .join("");
+  // once submitted, the review status is what the inspector comes back for: it goes first
+  const review = `<section class="card" aria-labelledby="h-review">
+      <h2 id="h-review">审核状态</h2>
+      <p id="review">${reviewText(t)}</p>
+    </section>`;
   view.innerHTML = `
+    ${open ? "" : review}
     ${offline ? `<p class="note">离线：显示本机保存的任务资料（${esc(when(cachedAt || ""))}）</p>` : ""}
     <section class="card">
       <p><span class="status status-${esc(t.status)}">${esc(STATUS_ZH[t.status] || t.status)}</span>
@@ -311,10 +317,7 @@ async function taskScreen(id) {
       ${iSigned && !pendingSubmit && open ? "<p>您已签名，等待其他组员签名。检查记录有改动时签名会失效，需要重新签名。</p>" : ""}
       ${open && !pendingSubmit ? `<button type="button" class="primary" data-action="submit" ${done < total ? "disabled" : ""}>签名并提交</button>${done < total ? `<p class="hint">还有 ${total - done} 项未填写，填完后才能签名提交。</p>` : ""}` : ""}
     </section>
-    <section class="card" aria-labelledby="h-review">
-      <h2 id="h-review">审核状态</h2>
-      <p id="review">${reviewText(t)}</p>
-    </section>`;
+    ${open ? review : ""}`;
   view.dataset.taskId = id;
   if (t.status === "reviewed" && !offline) showReview(t);
 }
