@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from devstack.demo import plan_city
+from tests.support import eventually
 from tests.web.conftest import PageFactory, WebPlatform, screenshot_path, wait_for_js
 
 RESIDENT_ID = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9X](?![0-9])")
@@ -85,12 +86,23 @@ async def test_institution_page_shows_slots_grade_and_published_results(
     institution_id = worst["institution_id"]
     _, public = web_platform.get("filing", f"/v1/public/institutions/{institution_id}")
     _, credit = web_platform.get("credit", f"/v1/public/credit/institutions/{institution_id}")
+    listed = "serious_dishonesty" in credit.get("lists", [])
+    if listed:  # filing's directory hears of the listing from credit's event: 普惠 is suspended
+
+        async def suspended() -> bool:
+            return "puhui_suspension" in web_platform.get("filing", f"/v1/public/institutions/{institution_id}")[1]
+
+        await eventually(suspended, within=30)
+        _, public = web_platform.get("filing", f"/v1/public/institutions/{institution_id}")
     page = await pages()
     await _open(page, f"{web_platform.pages}/institution.html?id={institution_id}")
     assert await page.locator("h1").inner_text() == public["name"]
     facts = await page.locator("#facts").inner_text()
     assert f"{public['total_slots']} 个" in facts
     assert ("无" if public["puhui_slots"] == 0 else f"{public['puhui_slots']} 个") in facts
+    if listed:
+        assert "普惠 暂停（自 " in facts
+        assert public["puhui_suspension"]["legal_basis"] in facts
     area = public.get("outdoor_area_m2")  # absent when not stated
     assert ("未填报" if area is None else f"{area:,g} 平方米") in facts
     await page.wait_for_selector("#credit .badge, #credit p")

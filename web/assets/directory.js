@@ -78,7 +78,9 @@ function card(i) {
   const inspection = i.latest_inspection
     ? `<span class="badge ${CONCLUSION_CLASS[i.latest_inspection.conclusion] || ""}">最近检查：${esc(i.latest_inspection.conclusion_zh)}（${fmt.date(i.latest_inspection.published_at)}）</span>`
     : '<span class="badge">尚无公开检查结果</span>';
-  const puhui = i.puhui_slots > 0 ? `<span class="badge puhui">普惠托位 ${i.puhui_slots}</span>` : "";
+  const puhui = i.puhui_suspension
+    ? `<span class="badge bad">${esc(i.puhui_suspension.status_zh)}</span>`
+    : i.puhui_slots > 0 ? `<span class="badge puhui">普惠托位 ${i.puhui_slots}</span>` : "";
   return `<li class="institution" data-id="${esc(i.id)}">
     <h3><a href="institution.html?id=${encodeURIComponent(i.id)}">${esc(i.name)}</a></h3>
     <p class="meta">${esc(i.district.name)} · ${esc(i.street.name)} · ${esc(i.operating_model_zh)} · ${esc(i.service_types_zh.join("、"))}</p>

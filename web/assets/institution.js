@@ -37,6 +37,10 @@ function facts(i) {
     ["咨询电话", i.public_phone || "未公开"],
     ["备案托位", `${fmt.int(i.total_slots)} 个`],
     ["普惠托位", i.puhui_slots > 0 ? `${fmt.int(i.puhui_slots)} 个（占 ${fmt.pct(share, 0)}）` : "无"],
+    // serious-dishonesty list: 普惠 suspended, with the reason and legal basis the API gives
+    ...(i.puhui_suspension
+      ? [["普惠资格", `${i.puhui_suspension.status_zh}（自 ${fmt.date(i.puhui_suspension.since)}）：${i.puhui_suspension.reason_zh}；依据：${i.puhui_suspension.legal_basis}；${i.puhui_suspension.until_zh}`]]
+      : []),
     ["收费标准", fmt.yuan(i.monthly_fee_yuan)],
     ["普惠托位收费", i.puhui_slots > 0 ? (i.puhui_monthly_fee_yuan == null ? "未填报" : fmt.yuan(i.puhui_monthly_fee_yuan)) : "无普惠托位"],
     ["空余托位", vacancies || "未公布（尚无年报）"],
