@@ -85,6 +85,11 @@ class WebPlatform:
     pg: LocalPostgres | None = None
     # the OpenID Connect provider (devstack/oidc/) the services trust and the workbench signs in through
     oidc_issuer: str = ""
+    # What tests added to this shared platform beyond the demo (results they had published, persons a
+    # confirmed violation of theirs banned), so that a test comparing with the demo's summary stays
+    # exact whatever order the tests run in.
+    results_published_by_tests: int = 0
+    persons_banned_by_tests: list[str] = field(default_factory=list)
 
     @property
     def pages(self) -> str:
@@ -210,6 +215,9 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
             }
             if service in ("filing", "inspection"):  # inspection serves the inspectors' app (same origin)
                 env[f"{prefix}_WEB_DIR"] = str(WEB)
+            if service == "inspection":
+                # every browser test is one client address; the per-address limit has its own tests
+                env[f"{prefix}_COMPLAINT_IP_BURST"] = "100"
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:create_app",

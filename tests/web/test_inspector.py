@@ -261,6 +261,10 @@ async def test_a_whole_inspection_through_the_app(web_platform: WebPlatform, pag
     assert len(_stored_photos(web_platform, team, detail)) == 2
 
     _call(web_platform, "POST", f"/v1/tasks/{team.task_id}/review", team.supervisor, {"dismissed_violation_ids": []})
+    web_platform.results_published_by_tests += 1
+    web_platform.persons_banned_by_tests += [
+        v["person_ref"] for v in detail["violations"] if v.get("person_ref") and v["code"] == "CHILD_ABUSE"
+    ]
     await page.reload()
     await wait_for_js(page, "document.body.dataset.ready === 'true'")
     await wait_for_js(page, "(document.getElementById('review') || {textContent: ''}).textContent.includes('公示：')")

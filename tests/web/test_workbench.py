@@ -317,6 +317,10 @@ async def test_a_task_is_reviewed_and_its_result_is_public(web_platform: WebPlat
     await page.get_by_role("dialog").get_by_role("button", name="确认公开").click()
     done = page.locator("#action-done")
     await done.wait_for()
+    web_platform.results_published_by_tests += 1
+    web_platform.persons_banned_by_tests += [
+        v["person_ref"] for v in task["violations"] if v.get("person_ref") and v["code"] == "CHILD_ABUSE"
+    ]
     assert f"确认违规 {len(task['violations'])} 项" in await done.inner_text()
 
     # the public record of the institution shows the published result
