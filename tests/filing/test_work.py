@@ -233,6 +233,7 @@ async def test_changes_reports_staffing_and_certificates(filing: tuple[httpx.Asy
             "annual_reports_missing",
             "staffing_shortfalls",
             "staff_certificates_expiring",
+            "staff_training_below_requirement",
         ]
         for q in summary["queues"]:
             assert q["count"] == (await queue(client, q["queue"], headers))["total"], q
@@ -244,4 +245,77 @@ async def test_changes_reports_staffing_and_certificates(filing: tuple[httpx.Asy
         "annual_reports_missing": 1,
         "staffing_shortfalls": 1,
         "staff_certificates_expiring": 2,
+        "staff_training_below_requirement": 0,
     }
+
+
+def _member(institution_id: uuid.UUID, role: str, training: list[dict[str, Any]], **overrides: Any) -> StaffMember:
+    return StaffMember(
+        institution_id=institution_id,
+        name=f"演示{role}",
+        person_ref=f"ref-{role}-{uuid.uuid4()}",
+        id_number_encrypted=b"x",
+        id_masked="4401**********0000",
+        role=role,
+        certificates=[],
+        health_certificate_expires_on=TODAY + timedelta(days=300),
+        training=training,
+        hired_on=TODAY - timedelta(days=100),
+        hired_by="officer",
+        **overrides,
+    )
+
+
+def _hours(*hours: float) -> list[dict[str, Any]]:
+    return [{"hours": h, "date": str(TODAY - timedelta(days=30)), "topic": "托育机构负责人岗位培训"} for h in hours]
+
+
+async def test_staff_training_below_the_principals_60_hours(filing: tuple[httpx.AsyncClient, Database]) -> None:
+    client, db = filing
+    tianhe = await institution(db, TIANHE, name="天河培训托育")
+    enough = await institution(db, TIANHE, name="天河达标托育")
+    yuexiu = await institution(db, YUEXIU, name="越秀培训托育")
+    submitted = await institution(db, TIANHE, status="submitted", decided_at=None, filed_at=None)
+    async with db.transaction() as session:
+        short = _member(tianhe, "principal", _hours(24, 16))  # 40 hours: below 60
+        session.add(short)
+        session.add(_member(enough, "principal", _hours(40, 20)))  # exactly 60: meets it
+        session.add(_member(tianhe, "carer", []))  # no requirement for carers
+        session.add(_member(tianhe, "principal", [], left_on=TODAY - timedelta(days=1)))  # left: not on the list
+        session.add(_member(submitted, "principal", []))  # not filed yet: nothing to follow up
+        other = _member(yuexiu, "principal", _hours(8))
+        session.add(other)
+        await session.flush()
+
+    page = await queue(client, "staff_training_below_requirement", TIANHE_OFFICER)
+    assert page["title_zh"] == "从业人员培训学时不足"
+    assert ids(page) == [str(short.id)]
+    [item] = page["items"]
+    assert item["kind"] == "staff_training"
+    assert (
+        item["title_zh"]
+        == "天河培训托育：负责人培训40学时，低于60学时（《托育机构质量评估标准》（WS/T 821—2023）5.2.1）"
+    )
+    assert "演示" not in item["title_zh"]  # the person's name stays on the roster
+    assert (item["deadline"], item["days_overdue"]) == (None, None)
+    assert item["institution"] == {"id": str(tianhe), "name": "天河培训托育"}
+    assert item["district"] == {"code": TIANHE, "name": "天河区"}
+    assert item["action"] == {"code": "complete_training", "label_zh": "督促完成培训学时", "role": "filing_officer"}
+    # the link is the person on the roster, whose recorded hours are the 40 the item names
+    person = await client.get(item["link"], headers=TIANHE_OFFICER)
+    assert person.status_code == 200, person.text
+    assert (person.json()["role"], person.json()["training_hours"]) == ("principal", 40)
+
+    # scope: the other district's officer sees only its own principal; the city's supervisor both
+    assert ids(await queue(client, "staff_training_below_requirement", YUEXIU_OFFICER)) == [str(other.id)]
+    assert sorted(ids(await queue(client, "staff_training_below_requirement", CITY_SUPERVISOR))) == sorted(
+        [str(short.id), str(other.id)]
+    )
+    assert (await queue(client, "staff_training_below_requirement", NO_DISTRICT_OFFICER))["total"] == 0
+    refused = await client.get("/v1/work/queues/staff_training_below_requirement", headers=INSPECTOR)
+    assert refused.status_code == 403
+
+    # the morning list counts it
+    for headers, count in ((TIANHE_OFFICER, 1), (YUEXIU_OFFICER, 1), (CITY_SUPERVISOR, 2)):
+        summary = (await client.get("/v1/work/summary", headers=headers)).json()
+        assert {q["queue"]: q["count"] for q in summary["queues"]}["staff_training_below_requirement"] == count

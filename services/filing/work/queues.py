@@ -1,8 +1,7 @@
 """The filing service's queues (``shared.work``): what filing officers act on, in their districts.
 
-Training hours are not a queue: the roster records each person's training, but no requirement of
-hours per year is configured or stated in the rules the platform implements, so there is nothing to
-be below (a setting with its legal basis would have to come first).
+Training hours are measured against ``services.filing.staff.training.TRAINING_REQUIREMENTS`` (the
+principal's 60 hours of WS/T 821—2023 5.2.1), the one place the requirement is stated.
 """
 
 from __future__ import annotations
@@ -10,12 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Date, cast, func, literal, select
+from sqlalchemy import Date, Numeric, case, cast, func, literal, select
 from sqlalchemy.engine import Row
 
 from services.filing.annual_reports.models import AnnualReport, AnnualReportOverdue
 from services.filing.models import Institution, InstitutionChange
 from services.filing.staff.models import ROLE_ZH, StaffingStatus, StaffMember
+from services.filing.staff.training import TRAINING_REQUIREMENTS
 from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, make_item
 
 DECIDE_FILING = Action("decide_filing", "作出备案决定", "filing_officer")
@@ -220,6 +220,59 @@ def _certificate_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     )
 
 
+def _training_hours() -> Any:
+    """The person's recorded training hours: the sum of the roster's training entries (0 if none)."""
+    entry = func.jsonb_array_elements(StaffMember.training).table_valued("value").alias("entry")
+    return (
+        select(func.coalesce(func.sum(cast(entry.c.value.op("->>")("hours"), Numeric)), 0))
+        .select_from(entry)
+        .scalar_subquery()
+    )
+
+
+def _training(ctx: QueueContext) -> QuerySelect:
+    hours = _training_hours()
+    required = case({r.role: cast(r.min_hours, Numeric) for r in TRAINING_REQUIREMENTS}, value=StaffMember.role)
+    return (
+        select(
+            StaffMember.id.label("id"),
+            Institution.id.label("institution_id"),
+            Institution.name.label("institution_name"),
+            Institution.district_code.label("district_code"),
+            cast(None, Date).label("deadline"),
+            StaffMember.hired_on.label("since"),
+            StaffMember.role.label("role"),
+            hours.label("hours"),
+        )
+        .join(Institution, Institution.id == StaffMember.institution_id)
+        .where(
+            StaffMember.left_on.is_(None),
+            StaffMember.role.in_([r.role for r in TRAINING_REQUIREMENTS]),
+            Institution.status == "filed",
+            hours < required,
+            in_districts(Institution.district_code, ctx),
+        )
+    )
+
+
+def _training_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
+    # the person's name stays on the roster (personal data); the item names the role and the hours
+    [requirement] = [r for r in TRAINING_REQUIREMENTS if r.role == row.role]
+    return make_item(
+        TRAINING,
+        ctx,
+        id=row.id,
+        kind="staff_training",
+        title_zh=f"{row.institution_name}：{ROLE_ZH.get(row.role, row.role)}培训{float(row.hours):g}学时，"
+        f"低于{requirement.min_hours:g}学时（{requirement.basis_zh}）",
+        institution_id=row.institution_id,
+        institution_name=row.institution_name,
+        district_code=row.district_code,
+        deadline=None,
+        link=f"/v1/institutions/{row.institution_id}/staff/{row.id}",
+    )
+
+
 DECISIONS_PENDING: Queue = Queue(
     name="filing_decisions_pending",
     title_zh="待作出备案决定",
@@ -283,6 +336,18 @@ CERTIFICATES: Queue = Queue(
     extra_params=(("days", "certificates expiring within this many days (default 30)"),),
 )
 
+TRAINING: Queue = Queue(
+    name="staff_training_below_requirement",
+    title_zh="从业人员培训学时不足",
+    action=Action("complete_training", "督促完成培训学时", "filing_officer"),
+    overseers=OVERSEERS,
+    query=_training,
+    item=_training_item,
+    description="Active staff of filed institutions whose recorded training hours are below their role's "
+    "requirement (services/filing/staff/training.py: the principal's 60 hours, WS/T 821—2023 5.2.1); the item "
+    "names the role and the hours, not the person; no deadline.",
+)
+
 QUEUES: tuple[Queue, ...] = (
     DECISIONS_PENDING,
     DECISIONS_OVERDUE,
@@ -290,4 +355,5 @@ QUEUES: tuple[Queue, ...] = (
     REPORTS_MISSING,
     STAFFING,
     CERTIFICATES,
+    TRAINING,
 )
