@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  信用查询 (credit)       {pages}/credit.html")
         print(f"  规划仪表盘 (dashboard)  {pages}/dashboard.html")
         print(f"  检查员移动端 (inspector) http://127.0.0.1:{PORTS['inspection']}/ui/inspector/")
-        if not (WEB_DIR / "vendor" / "echarts.common.min.js").exists():
+        if not (WEB_DIR / "vendor" / "echarts.min.js").exists():
             print("  (charts need web/vendor/: `cd web && npm ci && npm run vendor`, or ./dev run installs it)")
         if not args.no_demo:
             load_demo_city(token_settings, args.demo_scale)

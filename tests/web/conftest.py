@@ -183,7 +183,7 @@ def wait_until_quiet(bootstrap: str, namespace: str, database_urls: list[str], w
 
 @pytest.fixture(scope="session")
 def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterator[WebPlatform]:
-    if not (WEB / "vendor" / "echarts.common.min.js").exists():
+    if not (WEB / "vendor" / "echarts.min.js").exists():
         pytest.fail("web/vendor/ is missing: run `cd web && npm ci && npm run vendor` (./dev bootstrap does)")
     base = _free_port_block()
     ports = {s: base + n for n, s in enumerate(SERVICES, start=1)}
