@@ -12,7 +12,8 @@ What it creates (all names start with 演示 and every identifier is synthetic, 
   (``gz_districts.csv``), every operating model, a 普惠 share near 30%; filing decisions (most
   filed, some returned and resubmitted, some returned, rejected or still pending);
 * staff rosters per the class ratios (1:3, 1:5, 1:7; mixed 1:5) with a principal and a health worker,
-  most carers certified; the year's annual reports, a few missing (they become overdue later);
+  most carers certified, the principals trained 60 hours but two in 天河区 40; the year's annual
+  reports, a few missing (they become overdue later);
 * inspectors per district; two random plans, each witnessed by two independent observers (监督员) who
   commit before the plan's commit and reveal after its reveal time (the demo platform shortens the
   24 h delay with INSPECTION_DRAW_REVEAL_DELAY_SECONDS, and the demo says so), then drawn: the first
@@ -51,6 +52,7 @@ from devstack.boundaries import inside_district
 from services.filing.institutions.schemas import CLASS_LIMITS, DOCUMENT_ZH
 from services.filing.settings import FilingSettings
 from services.filing.staff.service import carer_ratios
+from services.filing.staff.training import TRAINING_REQUIREMENTS
 from shared.auth import TokenSettings, mint_token
 from shared.identifiers import resident_id_check_char, uscc_check_char
 from shared.reference import District, Street, districts, streets
@@ -101,6 +103,10 @@ CLASS_MAX = {kind: limit for kind, (limit, _) in CLASS_LIMITS.items()}
 CARER_RATIO = carer_ratios(FilingSettings.model_construct())
 DOCUMENT_KINDS = tuple(DOCUMENT_ZH)
 FORCED_OUTCOMES = ("return_then_file", "reject", "return", "pending")
+# a principal's recorded training: the requirement (WS/T 821—2023 5.2.1, 60 hours); two in 天河 fall short
+PRINCIPAL_TRAINING_HOURS = int(next(t.min_hours for t in TRAINING_REQUIREMENTS if t.role == "principal"))
+SHORT_PRINCIPAL_TRAINING_HOURS = 40
+SHORT_TRAINING_DISTRICT = "440106"
 # The draws' independent observers (监督员, docs/draw.md §1.1), named by organisation. Each commits to
 # sha256(value || salt) before the plan's commit and reveals after its reveal time. A real observer
 # draws its value and salt at random and keeps them; the demo derives them from its seed, so a second
@@ -223,7 +229,12 @@ def _person_name(rng: random.Random, taken: set[str]) -> str:
 
 
 def _staff(
-    rng: random.Random, plan_index: int, district_code: str, classes: list[dict[str, Any]], today: date
+    rng: random.Random,
+    plan_index: int,
+    district_code: str,
+    classes: list[dict[str, Any]],
+    today: date,
+    principal_hours: int = PRINCIPAL_TRAINING_HOURS,
 ) -> tuple[StaffPlan, ...]:
     roles = ["principal", "health"]
     carers = sum(math.ceil(c["size"] / CARER_RATIO[c["class_type"]]) for c in classes)
@@ -241,7 +252,9 @@ def _staff(
         training = []
         if role == "principal":
             certificates.append({"kind": "托育机构负责人岗位培训合格证", "number": f"FZR-DEMO-{plan_index:05d}"})
-            training.append({"hours": 60, "date": str(today - timedelta(days=200)), "topic": "托育机构负责人岗位培训"})
+            training.append(
+                {"hours": principal_hours, "date": str(today - timedelta(days=200)), "topic": "托育机构负责人岗位培训"}
+            )
         elif role == "health":
             certificates.append({"kind": "托幼机构卫生保健人员培训合格证", "number": f"WB-DEMO-{plan_index:05d}"})
         elif role == "carer" and certified:
@@ -307,6 +320,7 @@ def plan_city(seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, today: date 
     model_names = list(MODELS)
     model_weights = [MODELS[m][0] for m in model_names]
     plans: list[InstitutionPlan] = []
+    short_training_left = 2
     for code in all_districts:
         own = sorted(by_district[code], key=lambda s: s.code)
         order = own[:]
@@ -376,7 +390,19 @@ def plan_city(seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, today: date 
             )[0]
             if k == 1 and ordinal < len(FORCED_OUTCOMES):
                 outcome = FORCED_OUTCOMES[ordinal]  # every decision path, whatever the scale
-            staff = _staff(r, index, code, classes, today)
+            # the first two filed in 天河 have a principal with 40 training hours, below the 60 of WS/T
+            # 821—2023 5.2.1 (the queue staff_training_below_requirement); two, so that one stays filed
+            # if the draw puts the other under the child-abuse case's suspension. Not drawn from r
+            short = code == SHORT_TRAINING_DISTRICT and outcome == "file" and short_training_left > 0
+            short_training_left -= short
+            staff = _staff(
+                r,
+                index,
+                code,
+                classes,
+                today,
+                principal_hours=SHORT_PRINCIPAL_TRAINING_HOURS if short else PRINCIPAL_TRAINING_HOURS,
+            )
             report = _annual_report(r, body, staff)
             plans.append(
                 InstitutionPlan(

@@ -17,6 +17,7 @@ import httpx
 from devstack.demo import Api, Generator
 from devstack.kafka import LocalKafka
 from devstack.postgres import SERVICES
+from services.filing.staff.training import TRAINING_REQUIREMENTS
 from shared.reference import districts
 from shared.settings import ServiceSettings
 from shared.workdays import CHINA, china_today
@@ -27,12 +28,15 @@ SEED = 7
 CITY_SUPERVISOR = token("supervisor", "ops", subject="test-supervisor")
 CREDIT = token("credit_officer", subject="test-credit")
 WORK_SERVICES = ("filing", "inspection", "credit")
+TRAINING_REQUIRED = {t.role: t.min_hours for t in TRAINING_REQUIREMENTS}
 # the queues the demo produces at this scale (devstack/demo.py): filings still pending, a roster short
-# of carers, plan A's violations within their rectification deadline, the serious-dishonesty listing
-# of the institution with the child-abuse case and the industry ban of its abuser
+# of carers, 天河's principals with 40 training hours, plan A's violations within their rectification
+# deadline, the serious-dishonesty listing of the institution with the child-abuse case and the
+# industry ban of its abuser
 DEMO_QUEUES = {
     "filing_decisions_pending",
     "staffing_shortfalls",
+    "staff_training_below_requirement",
     "rectifications_due",
     "list_entries_new",
     "bans_new",
@@ -103,6 +107,8 @@ async def expected_from_the_apis(p: Platform, today: date) -> Expected:
             ]
             if min(expiries) <= horizon:
                 expected.add("staff_certificates_expiring", i["district_code"])
+            if person["training_hours"] < TRAINING_REQUIRED.get(person["role"], 0):
+                expected.add("staff_training_below_requirement", i["district_code"])
     for year in range(2020, today.year + 1):
         completion = await get(filing, "/v1/annual-reports/completion", CITY_SUPERVISOR, year=year)
         for d in completion["districts"]:
