@@ -1,7 +1,7 @@
 """P4 (replay) and P6 (growth): rebuild the credit and reporting read models from the topics.
 
 A dataset of N filing events is produced straight to a namespace's topics (with the ledger topic's
-``entry_shared`` records that name each event in order, as the live reporting service would have
+``entry_shared.v2`` records that name each event in order, as the live reporting service would have
 left them). Then, one after the other:
 
 * bare: one aiokafka consumer reads every record of the topics the rebuild reads, to their end;
@@ -13,6 +13,7 @@ left them). Then, one after the other:
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 import time
@@ -29,7 +30,7 @@ from services.reporting.rebuild import rebuild
 from services.reporting.settings import ReportingSettings
 from shared.db import Database
 from shared.events import CloudEvent
-from shared.events.reporting import LedgerEntrySharedV1
+from shared.events.reporting import LedgerEntrySharedV2
 from shared.outbox import Outbox
 from shared.topics import DOMAIN_TOPICS, FILING_EVENTS, LEDGER_CHANGES, qualified
 
@@ -37,12 +38,12 @@ from shared.topics import DOMAIN_TOPICS, FILING_EVENTS, LEDGER_CHANGES, qualifie
 def _ledger_record(namespace: str, index: int, envelope: CloudEvent, outbox: Outbox) -> events.Record:
     """The rebuild reads only the order (source and id) from these; the leaf hash is a stand-in
     (hashing the canonical leaf is what the rebuild itself does, and is timed there)."""
-    shared = LedgerEntrySharedV1(
+    shared = LedgerEntrySharedV2(
         index=index,
-        leaf_hash=hashlib.sha256(envelope.id.encode()).hexdigest(),
-        source_event_id=envelope.id,
-        source_event_source=envelope.source,
-        source_event_type=envelope.type,
+        leaf_hash=base64.b64encode(hashlib.sha256(envelope.id.encode()).digest()).decode(),
+        event_id=envelope.id,
+        event_source=envelope.source,
+        event_type=envelope.type,
         event_time=envelope.time,
         recorded_at=envelope.time,
     )

@@ -30,6 +30,7 @@ PATTERN_EXAMPLES: dict[str, str] = {
     r"^\d{6}$": "440106",
     r"^\d{9}$": "440106001",
     r"^[0-9a-f]{64}$": "5e" * 32,
+    r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$": "Xl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl4=",  # base64 of the same
     r"^v[0-9]+$": "v1",
     r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$": "07:30-18:00",
     r"^[0-9+\-() ]{7,20}$": "020-87000001",
@@ -48,8 +49,9 @@ def example(model: type[EventData], *, seed: int = 1) -> EventData:
 
 
 def _fields(model: type[BaseModel], seed: int) -> dict[str, Any]:
+    # keyed as the constructor takes them: by alias where a field has one (as on the wire)
     return {
-        name: _value(info.annotation, info, f"{model.__name__}.{name}", seed)
+        info.alias or name: _value(info.annotation, info, f"{model.__name__}.{name}", seed)
         for name, info in model.model_fields.items()
     }
 

@@ -3,7 +3,8 @@ replaying the topics.
 
 The ledger's order is the order the live consumer happened to read three multi-partition topics
 in, which a replay cannot reproduce by itself. That order is on record, though: the single-partition
-ledger topic holds one ``entry_appended`` record per entry, in index order, naming the source event.
+ledger topic holds one ``entry_shared`` record per entry, in index order, naming the source event
+(``entry_shared.v2``; older ``entry_shared.v1`` records are read as v2 through their upcaster).
 So the rebuild reads the ledger topic for the order and the domain topics for the events, and
 appends them in that order: the same leaves in the same order give the same root at every size.
 Events on the domain topics that the ledger topic does not mention yet (appended after the last
@@ -21,6 +22,7 @@ partitions side by side too, so that is a window, not the log); then the unmenti
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +37,7 @@ from shared.batch import SCOPE_KEY, BatchScope
 from shared.consumer import claim_inbox_many
 from shared.db import Database
 from shared.events import DecodedEvent, PoisonEvent, decode
-from shared.events.reporting import LedgerEntrySharedV1
+from shared.events.reporting import LedgerEntrySharedV2
 from shared.grants import load_grants
 from shared.kafka import KafkaAccess
 from shared.kafka_access import source_allowed
@@ -183,7 +185,7 @@ async def rebuild(
                     decoded = decode(record.value)
                 except PoisonEvent:
                     continue
-                if not isinstance(decoded.data, LedgerEntrySharedV1) or decoded.envelope.source != settings.source:
+                if not isinstance(decoded.data, LedgerEntrySharedV2) or decoded.envelope.source != settings.source:
                     continue
                 if decoded.data.index < next_index:
                     # A re-send of a record already read (the relay sends at least once); the topic
@@ -191,7 +193,7 @@ async def rebuild(
                     counts["duplicate"] += 1
                     continue
                 next_index = decoded.data.index + 1
-                key = (decoded.data.source_event_source, decoded.data.source_event_id)
+                key = (decoded.data.event_source, decoded.data.event_id)
                 while key not in ahead and domain_left:
                     domain_left = await read_ahead()
                 found = ahead.pop(key, None)
@@ -199,7 +201,7 @@ async def rebuild(
                     counts["missing"] += 1  # the domain topics no longer hold it (retention)
                     continue
                 counts["recorded"] += 1
-                recorded_hashes[key] = bytes.fromhex(decoded.data.leaf_hash)
+                recorded_hashes[key] = base64.b64decode(decoded.data.leaf_hash)
                 plan.append((found[3], False))
                 if len(plan) >= batch:
                     await flush()

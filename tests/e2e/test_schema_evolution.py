@@ -436,9 +436,10 @@ GRADED_V0 = "cn.gov.gz.childcare.credit.institution.graded.v0"
 
 @pytest.fixture
 def graded_v0_upcaster() -> Iterator[None]:
-    """No upcaster is registered in the catalogue today (docs/events.md), so this registers one, for
-    the test only, as the procedure there would: an older wire form of a type today's consumers
-    handle, ``institution.graded.v0``, whose grade was called ``level`` and whose score was kept in
+    """No upcaster of a type a service consumes is registered in the catalogue (docs/events.md: the
+    only one lifts the ledger topic's ``entry_shared.v1``, which only the rebuild reads), so this
+    registers one, for the test only, as the procedure there would: an older wire form of a type
+    today's consumers handle, ``institution.graded.v0``, whose grade was called ``level`` and whose score was kept in
     tenths of a point, lifted to ``graded.v1``."""
 
     @upcaster(GRADED_V0, InstitutionGradedV1.event_type)

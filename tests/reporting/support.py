@@ -3,6 +3,7 @@ Go verifier (tests/reporting/gocheck) built once per run."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
@@ -20,6 +21,7 @@ from shared.events import CloudEvent, EventData
 from shared.events.credit import InstitutionGradedV1, PersonBannedV1
 from shared.events.filing import InstitutionFiledV1, InstitutionProfile, InstitutionSubmittedV1, StaffHiredV1
 from shared.events.inspection import ViolationConfirmedV1
+from shared.events.reporting import LedgerEntrySharedV1, LedgerEntrySharedV2
 from shared.outbox import Outbox
 
 GOCHECK_DIR = Path(__file__).resolve().parent / "gocheck"
@@ -142,3 +144,25 @@ def run_gocheck(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     )
     assert done.returncode in (0, 1), done.stderr.decode()
     return done.returncode, json.loads(done.stdout)
+
+
+def entry_shared_v1(record: bytes) -> bytes:
+    """A ledger-topic record (``entry_shared.v2``) as the reporting service wrote the same entry
+    before v2: ``entry_shared.v1``, the same envelope, the leaf hash in hex and the source event's
+    fields named ``source_event_*`` (old records of this kind stay on the topic)."""
+    envelope = CloudEvent.model_validate_json(record)
+    assert envelope.type == LedgerEntrySharedV2.event_type, envelope.type
+    data = envelope.data
+    v1 = LedgerEntrySharedV1(
+        index=data["index"],
+        leaf_hash=base64.b64decode(data["leaf_hash"], validate=True).hex(),
+        source_event_id=data["event_id"],
+        source_event_source=data["event_source"],
+        source_event_type=data["event_type"],
+        subject=data["subject"],
+        event_time=data["event_time"],
+        recorded_at=data["recorded_at"],
+        data=data["data"],
+    )
+    old = envelope.model_copy(update={"type": LedgerEntrySharedV1.event_type, "data": v1.model_dump(mode="json")})
+    return old.to_json().encode()

@@ -23,9 +23,10 @@ from services.reporting.ledger import merkle
 from services.reporting.ledger.jcs import canonicalize
 from services.reporting.ledger.notes import Signer
 from shared.db import Database
-from shared.events import CloudEvent, decode
+from shared.events import CloudEvent, PoisonEvent, decode
+from shared.events.reporting import LedgerEntrySharedV2
 from shared.outbox import outbox_table
-from tests.reporting.support import institution_story, run_gocheck
+from tests.reporting.support import entry_shared_v1, institution_story, run_gocheck
 from tests.support import create_app, running, settings_for, token
 
 OPS = token("ops")
@@ -318,8 +319,8 @@ async def test_ledger_topic_carries_only_what_every_agency_may_see(ledger: Ledge
         payloads = (await session.execute(outbox_table.select().order_by(outbox_table.c.id))).all()
     records = [json.loads(p.payload) for p in payloads]
     assert [r["data"]["index"] for r in records] == list(range(6))
-    assert {r["type"] for r in records} == {"cn.gov.gz.childcare.reporting.ledger.entry_shared.v1"}
-    by_type = {r["data"]["source_event_type"]: r["data"] for r in records}
+    assert {r["type"] for r in records} == {"cn.gov.gz.childcare.reporting.ledger.entry_shared.v2"}
+    by_type = {r["data"]["event_type"]: r["data"] for r in records}
     assert by_type[FILED]["data"] == {
         "institution_id": events[1].data["institution_id"],
         "profile": {k: events[1].data["profile"][k] for k in ("name", "district_code", "street_code")},
@@ -329,6 +330,35 @@ async def test_ledger_topic_carries_only_what_every_agency_may_see(ledger: Ledge
     assert by_type[BANNED]["data"] == {}, "not every agency may see bans"
     assert by_type[BANNED]["subject"] is None
     assert all(r["subject"] == "ledger" for r in records)
+    # the names and encodings of /v1/ledger: an agency compares a record with the API's entry as is
+    entries = (await ledger.get("/v1/ledger?after=-1&limit=100"))["entries"]
+    same = ("index", "leaf_hash", "leaf_version", "event_id", "event_source", "event_type", "event_time", "recorded_at")
+    assert [{k: r["data"][k] for k in same} for r in records] == [{k: e[k] for k in same} for e in entries]
+
+
+async def test_an_entry_shared_v1_record_is_read_as_v2_with_the_same_leaf_hash(ledger: Ledger) -> None:
+    """Records the service wrote before v2 (hex leaf hash, ``source_event_*`` names) stay on the
+    topic; every reader decodes them through the upcaster into the v2 record of the same entry."""
+    await ledger.stories(0, 1)
+    async with ledger.db.transaction() as session:
+        payloads = (await session.execute(outbox_table.select().order_by(outbox_table.c.id))).all()
+    assert len(payloads) == 6
+    for payload in payloads:
+        old = entry_shared_v1(payload.payload.encode())
+        assert json.loads(old)["type"] == "cn.gov.gz.childcare.reporting.ledger.entry_shared.v1"
+        hex_hash = json.loads(old)["data"]["leaf_hash"]
+        read_old, read_new = decode(old), decode(payload.payload.encode())
+        assert read_old.type == read_new.type == "cn.gov.gz.childcare.reporting.ledger.entry_shared.v2"
+        assert isinstance(read_old.data, LedgerEntrySharedV2)
+        assert read_old.data.leaf_version is None, "v1 did not carry it"
+        assert read_old.data == read_new.data.model_copy(update={"leaf_version": None}), "else the same, field by field"
+        assert base64.b64decode(read_old.data.leaf_hash) == bytes.fromhex(hex_hash), "the same 32 bytes"
+        assert read_old.original.type.endswith(".entry_shared.v1"), "the record as written is kept"
+    # the upcaster re-encodes only a hex hash: anything else is refused by v2's validation, not guessed
+    broken = json.loads(old)
+    broken["data"]["leaf_hash"] = "not hex"
+    with pytest.raises(PoisonEvent, match="invalid_payload"):
+        decode(json.dumps(broken).encode())
 
 
 async def test_cursors_never_skip_or_repeat_while_writes_continue(fresh_db: Callable[[str], str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -15,9 +16,10 @@ from services.reporting.ledger import service
 from services.reporting.rebuild import rebuild
 from services.reporting.settings import ReportingSettings
 from shared.db import Database
-from shared.events import CATALOGUE
+from shared.events import CATALOGUE, CloudEvent
+from shared.events.reporting import LedgerEntrySharedV2
 from shared.topics import LEDGER_CHANGES
-from tests.reporting.support import institution_story
+from tests.reporting.support import entry_shared_v1, institution_story
 from tests.support import Platform, eventually, produce_raw, read_topic, settings_for, token
 
 OPS = token("ops")
@@ -66,6 +68,59 @@ async def test_replaying_the_topics_into_an_empty_database_reproduces_the_root(
             assert (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == 0
             # a second run (or the live consumer reading the topics again) changes nothing
         assert (await rebuild(empty, settings)).appended == 0
+    finally:
+        await empty.dispose()
+
+
+async def test_a_ledger_topic_holding_v1_and_v2_records_rebuilds_the_same_ledger(
+    kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
+) -> None:
+    """A deployment upgraded mid-way leaves its first entries on the ledger topic as ``entry_shared.v1``
+    (hex leaf hash, ``source_event_*`` names) and the rest as v2. The rebuild reads the old records
+    through the upcaster: the same leaves in the same order, the same root."""
+    events = [e for n in range(4) for e in institution_story(n)]
+    for event in events:
+        topic = f"{namespace}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+    async with Platform(kafka.bootstrap, namespace, {"reporting": fresh_db("reporting")}) as p:
+
+        async def announced() -> bool:
+            return len(await read_topic(p.bootstrap, p.topic(LEDGER_CHANGES))) == len(events)
+
+        await eventually(announced, within=30)
+        checkpoint = (await p.clients["reporting"].get("/v1/ledger/checkpoint")).json()
+        original = await leaf_hashes(p.dbs["reporting"])
+        records = await read_topic(p.bootstrap, p.topic(LEDGER_CHANGES))
+    assert checkpoint["tree_size"] == len(events)
+    assert {CloudEvent.model_validate_json(r.value).type for r in records} == {LedgerEntrySharedV2.event_type}
+
+    # The same history in a namespace of its own, its ledger topic written as the upgrade left it.
+    upgraded = f"t{uuid.uuid4().hex[:8]}."
+    kafka.provision(upgraded)
+    for event in events:
+        topic = f"{upgraded}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+    half = len(records) // 2
+    written = [(r.key, entry_shared_v1(r.value)) for r in records[:half]] + [(r.key, r.value) for r in records[half:]]
+    await produce_raw(kafka.bootstrap, f"{upgraded}{LEDGER_CHANGES}", written)
+
+    empty = Database(fresh_db("reporting"), pool_size=2)
+    try:
+        # A deployment whose new leaves are version 1: an entry comes out as version 2 only if the
+        # hash read from its record (hex in v1, base64 in v2) is exactly the one the live ledger made.
+        settings = settings_for(
+            "reporting", kafka_bootstrap_servers=kafka.bootstrap, kafka_namespace=upgraded, ledger_leaf_version=1
+        )
+        assert isinstance(settings, ReportingSettings)
+        result = await rebuild(empty, settings, batch=5)
+        assert (result.tree_size, result.appended, result.in_recorded_order) == (24, 24, 24)
+        assert await leaf_hashes(empty) == original
+        async with empty.transaction() as session:
+            root = await service.root_at(session, checkpoint["tree_size"])
+            assert base64.b64encode(root).decode() == checkpoint["root_hash"]
+            versions = (await session.execute(text("SELECT DISTINCT leaf_version FROM ledger_entry"))).scalars().all()
+            assert versions == [2], "every entry in the version the live ledger appended it with"
+            assert (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == 0
     finally:
         await empty.dispose()
 

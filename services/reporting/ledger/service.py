@@ -31,7 +31,7 @@ from services.reporting.ledger.notes import Checkpoint, NoteError, Signer, Verif
 from services.reporting.ledger.schemas import LedgerEntryOut, LedgerPage, ProblemOut
 from shared.auth import Principal
 from shared.events import CloudEvent
-from shared.events.reporting import LedgerEntrySharedV1
+from shared.events.reporting import LedgerEntrySharedV2
 from shared.grants import Grants, agency_view, project
 from shared.outbox import Outbox
 
@@ -138,12 +138,13 @@ async def append_events(
             fields = shared_fields.get(envelope.type)
             await outbox.add(
                 session,
-                LedgerEntrySharedV1(
+                LedgerEntrySharedV2(
                     index=size - 1,
-                    leaf_hash=digest.hex(),
-                    source_event_id=envelope.id,
-                    source_event_source=envelope.source,
-                    source_event_type=envelope.type,
+                    leaf_hash=b64(digest),
+                    leaf_version=made.version,
+                    event_id=envelope.id,
+                    event_source=envelope.source,
+                    event_type=envelope.type,
                     subject=envelope.subject if fields is not None else None,
                     event_time=envelope.time,
                     recorded_at=recorded_at,
