@@ -41,6 +41,7 @@ from shared.events.filing import (
     StaffLeftV1,
 )
 from shared.events.inspection import InspectionResultPublishedV1, ViolationClosedV1, ViolationConfirmedV1
+from shared.reference import districts
 from shared.workdays import CHINA, china_today
 from tests.reporting.support import envelope, profile
 from tests.support import Platform, eventually, produce_raw, settings_for, token
@@ -375,31 +376,70 @@ async def test_slots_density_and_puhui_share_per_district_and_city(scenario: Sce
     assert len(d) == 11
     # 天河: T1 (100/40) + T2 as changed on 2024-09-01 (60/50); T3 deregistered in June.
     assert d[TIANHE]["institutions"] == 2
-    assert d[TIANHE]["slots"] == {"value": 160, "target": 13960, "progress": 0.0115}  # 160/13960
+    assert d[TIANHE]["slots"] == {  # 160/13960
+        "value": 160, "target": 13960, "progress": 0.0115, "gap": 13800,
+        "baseline_2022": 6716, "planned_2025": 17060, "to_add_2025": 16900,
+    }  # fmt: skip
     assert d[TIANHE]["slots_per_1000"] == {"value": 0.0715, "target": 5.0, "residents": 2238000}  # 160/2238
     assert d[TIANHE]["puhui"] == {"slots": 90, "share": 0.5625, "target": None}  # 90/160; no 2024 target
     # 越秀: T4 (200/0) + T5 (20/20, filed 01:00 on 1 January 2024 Beijing).
-    assert d[YUEXIU]["slots"] == {"value": 220, "target": 6760, "progress": 0.0325}  # 220/6760
+    assert d[YUEXIU]["slots"] == {  # 220/6760
+        "value": 220, "target": 6760, "progress": 0.0325, "gap": 6540,
+        "baseline_2022": 3111, "planned_2025": 8320, "to_add_2025": 8100,
+    }  # fmt: skip
     assert d[YUEXIU]["slots_per_1000"]["value"] == 0.2292  # 220/960
     assert d[YUEXIU]["puhui"] == {"slots": 20, "share": 0.0909, "target": None}  # 20/220
     # 从化: T8 (10/10) + T9 (30/30); T6 only submitted.
-    assert d[CONGHUA]["slots"] == {"value": 40, "target": 2460, "progress": 0.0163}  # 40/2460
+    assert d[CONGHUA]["slots"] == {  # 40/2460
+        "value": 40, "target": 2460, "progress": 0.0163, "gap": 2420,
+        "baseline_2022": 1020, "planned_2025": 3070, "to_add_2025": 3030,
+    }  # fmt: skip
     assert d[CONGHUA]["slots_per_1000"]["value"] == 0.0546  # 40/732.6
     assert d[CONGHUA]["puhui"]["share"] == 1.0
     # a district without institutions is there, with zeros and its target
     assert d["440111"]["institutions"] == 0
-    assert d["440111"]["slots"] == {"value": 0, "target": 12990, "progress": 0.0}
+    assert d["440111"]["slots"] == {
+        "value": 0, "target": 12990, "progress": 0.0, "gap": 12990,
+        "baseline_2022": 8001, "planned_2025": 15130, "to_add_2025": 15130,
+    }  # fmt: skip
     assert d["440111"]["puhui"]["share"] is None
     c = body["city"]
     assert c["code"] == "440100"
     assert c["institutions"] == 6
-    assert c["slots"] == {"value": 420, "target": 103360, "progress": 0.0041}  # 420/103360 (sum of annex)
+    assert c["slots"] == {  # 420/103360 (sum of annex)
+        "value": 420, "target": 103360, "progress": 0.0041, "gap": 102940,
+        "baseline_2022": 60336, "planned_2025": 121800, "to_add_2025": 121380,
+    }  # fmt: skip
     assert c["slots_per_1000"] == {"value": 0.0223, "target": 5.0, "residents": 18827000}  # 420/18827
     assert c["puhui"] == {"slots": 150, "share": 0.3571, "target": None}  # 150/420
 
 
-async def test_annual_report_completion_is_for_the_previous_year(scenario: Scenario) -> None:
-    d = by_code(body := await stats(scenario.client, "/v1/stats/districts?year=2024"))
+async def test_progress_by_year_is_each_years_statistics(scenario: Scenario) -> None:
+    body = await stats(scenario.client, "/v1/stats/progress")
+    this_year = china_today().year
+    assert (body["baseline_year"], body["years"]) == (2022, list(range(2023, this_year + 1)))
+    assert [d["code"] for d in body["districts"]] == list(districts())
+    # the city's slots from the 2022 baseline to each year's target (the annex's sums)
+    assert [(y["year"], y["slots"]["target"], y["slots_per_1000"]["target"]) for y in body["city"]["years"][:3]] == [
+        (2023, 70010, 4.0),
+        (2024, 103360, 5.0),
+        (2025, 121800, 5.8),
+    ]
+    assert {y["slots"]["baseline_2022"] for y in body["city"]["years"]} == {60336}
+    # each year is that year's own statistics
+    for n, year in enumerate(body["years"]):
+        answer = await stats(scenario.client, f"/v1/stats/districts?year={year}")
+        for area, row in zip([*body["districts"], body["city"]], [*answer["districts"], answer["city"]], strict=True):
+            assert area["code"] == row["code"]
+            assert {k: area["years"][n][k] for k in ("slots", "slots_per_1000", "puhui")} == {
+                k: row[k] for k in ("slots", "slots_per_1000", "puhui")
+            }, (year, area["code"])
+    assert [y["slots"]["value"] for y in body["city"]["years"]][1:3] == [420, 265]  # as in 2024's and 2025's tests
+
+
+async def test_annual_report_completion_is_for_the_reports_of_the_year(scenario: Scenario) -> None:
+    # the 年报 of 2023 (filed by 31 March 2024) are the figures of 2023
+    d = by_code(body := await stats(scenario.client, "/v1/stats/districts?year=2023"))
     common = {"report_year": 2023, "target": None}
     # 天河 owes 2023 reports from T1 (on time) and T3 (deregistered after the due day; overdue);
     # T2 was filed in 2024.
@@ -498,19 +538,35 @@ async def test_2025_uses_the_profiles_and_targets_of_2025(scenario: Scenario) ->
     body = await stats(scenario.client, "/v1/stats/districts?year=2025")
     d = by_code(body)
     # 天河: T1 100/40 + T2 as changed on 2025-02-01 80/60. 越秀: T5 20/20 + T10 25/10 (T4 deregistered).
-    assert d[TIANHE]["slots"] == {"value": 180, "target": 17060, "progress": 0.0106}  # 180/17060
+    assert d[TIANHE]["slots"] == {  # 180/17060
+        "value": 180, "target": 17060, "progress": 0.0106, "gap": 16880,
+        "baseline_2022": 6716, "planned_2025": 17060, "to_add_2025": 16880,
+    }  # fmt: skip
     assert d[TIANHE]["puhui"] == {"slots": 100, "share": 0.5556, "target": 0.3}
-    assert d[YUEXIU]["slots"] == {"value": 45, "target": 8320, "progress": 0.0054}  # 45/8320
+    assert d[YUEXIU]["slots"] == {  # 45/8320
+        "value": 45, "target": 8320, "progress": 0.0054, "gap": 8275,
+        "baseline_2022": 3111, "planned_2025": 8320, "to_add_2025": 8275,
+    }  # fmt: skip
     assert d[YUEXIU]["puhui"] == {"slots": 30, "share": 0.6667, "target": 0.3}
     c = body["city"]
-    assert c["slots"] == {"value": 265, "target": 121800, "progress": 0.0022}  # 265/121800
+    assert c["slots"] == {  # 265/121800
+        "value": 265, "target": 121800, "progress": 0.0022, "gap": 121535,
+        "baseline_2022": 60336, "planned_2025": 121800, "to_add_2025": 121535,
+    }  # fmt: skip
     assert c["slots_per_1000"]["target"] == 5.8
     assert c["puhui"] == {"slots": 170, "share": 0.6415, "target": 0.3}  # 170/265
-    # 2024 reports: owed by T1, T2, T4 (deregistered 2025-05-01, after the due day), T5, T8, T9; only
-    # T2's is in.
-    assert c["annual_reports"]["report_year"] == 2024
-    assert (c["annual_reports"]["expected"], c["annual_reports"]["submitted"]) == (6, 1)
-    assert (c["annual_reports"]["completion_rate"], c["annual_reports"]["target"]) == (0.1667, 1.0)
+    # 2024 reports (the figures of 2024): owed by T1, T2, T4 (deregistered 2025-05-01, after the due
+    # day), T5, T8, T9; only T2's is in.
+    c24 = (await stats(scenario.client, "/v1/stats/districts?year=2024"))["city"]
+    assert c24["annual_reports"]["report_year"] == 2024
+    assert (c24["annual_reports"]["expected"], c24["annual_reports"]["submitted"]) == (6, 1)
+    assert (c24["annual_reports"]["completion_rate"], c24["annual_reports"]["target"]) == (0.1667, None)
+    # 2025 reports (due 31 March 2026) carry the plan's 100 %: owed by T1, T2, T5, T8, T9, T10 (T4 closed
+    # before the due day); none is in
+    ar = c["annual_reports"]
+    assert (ar["report_year"], ar["expected"], ar["submitted"], ar["completion_rate"], ar["target"]) == (
+        2025, 6, 0, 0.0, 1.0,
+    )  # fmt: skip
     # the grade in force at the end of 2025: T2's C now counts
     assert c["credit_grades"] == {"A": 0, "B": 2, "C": 1, "D": 0, "ungraded": 3}
 

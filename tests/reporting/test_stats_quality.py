@@ -1,4 +1,4 @@
-"""Quality assessment, filing pass rate (备案通过率) and unlicensed-operator cases in the district
+"""Quality assessment, filing pass rate (备案通过率), unlicensed-operator cases and complaints in the district
 statistics, from events (real Kafka, real PostgreSQL).
 
 A small data set is produced onto the domain topics as the filing and inspection services would
@@ -24,7 +24,13 @@ from services.reporting.settings import ReportingSettings
 from shared.db import Database
 from shared.events import CloudEvent
 from shared.events.filing import InstitutionRejectedV1, InstitutionReturnedV1
-from shared.events.inspection import QualityAssessedV1, UnlicensedCaseClosedV1, UnlicensedCaseOpenedV1
+from shared.events.inspection import (
+    ComplaintReceivedV1,
+    ComplaintTriagedV1,
+    QualityAssessedV1,
+    UnlicensedCaseClosedV1,
+    UnlicensedCaseOpenedV1,
+)
 from tests.reporting.test_stats_flow import (
     CONGHUA,
     TIANHE,
@@ -44,6 +50,7 @@ from tests.support import Platform, settings_for
 
 Q1, Q2, Q3, Q4, Q5, Q6, Q7 = (uuid.UUID(int=0x9A11_0000 + n) for n in range(1, 8))
 U1, U2, U3, U4, U5, U6 = (uuid.UUID(int=0xCA5E_0000 + n) for n in range(1, 7))
+C1, C2, C3 = (uuid.UUID(int=0xC0C0_0000 + n) for n in range(1, 4))
 
 
 def returned(s: Story, iid: uuid.UUID, at: datetime) -> None:
@@ -103,6 +110,24 @@ def case_closed(s: Story, cid: uuid.UUID, district: str, opened: datetime, at: d
     )
 
 
+def complaint(s: Story, cid: uuid.UUID, district: str, category: str, at: datetime) -> None:
+    s.add(
+        ComplaintReceivedV1(
+            complaint_id=cid, about="address", district_code=district, category=category, anonymous=True, received_at=at
+        ),
+        cid,
+        at,
+    )
+
+
+def triaged(s: Story, cid: uuid.UUID, district: str, action: str, at: datetime) -> None:
+    s.add(
+        ComplaintTriagedV1(complaint_id=cid, action=action, district_code=district, triaged_by="ops-1", triaged_at=at),
+        cid,
+        at,
+    )
+
+
 def data_set() -> list[CloudEvent]:
     s = Story([])
     # Q1 天河: returned 2024-01-10, filed 2024-02-01. Its on-site C is 2025 in Beijing.
@@ -143,11 +168,20 @@ def data_set() -> list[CloudEvent]:
     case_closed(s, U4, YUEXIU, bj(2024, 11, 1), z(2024, 12, 31, 17), "filed")
     case_opened(s, U5, CONGHUA, bj(2023, 5, 1))
     case_opened(s, U6, CONGHUA, bj(2025, 1, 10))
+    # C1 天河 received 2024-03-01, a targeted inspection on 2024-03-05 (the triage arrives first). C2
+    # 越秀 received 18:00 on 31 December 2024 (Beijing), closed on 2025-01-03: waiting at the end of
+    # 2024. C3 从化 received 2023-12-20, referred on 2024-01-02.
+    triaged(s, C1, TIANHE, "targeted_inspection", bj(2024, 3, 5))
+    complaint(s, C1, TIANHE, "safety", bj(2024, 3, 1))
+    complaint(s, C2, YUEXIU, "fees", z(2024, 12, 31, 10))
+    triaged(s, C2, YUEXIU, "close", bj(2025, 1, 3))
+    complaint(s, C3, CONGHUA, "abuse", bj(2023, 12, 20))
+    triaged(s, C3, CONGHUA, "referral", bj(2024, 1, 2))
     # a redelivery of U3's closure and Q4's return: counted once
     s.events += [
         e for e in s.events if (e.subject, e.type.split(".")[-2]) in ((str(U3), "case_closed"), (str(Q4), "returned"))
     ]
-    assert len(s.events) == 26 + 2
+    assert len(s.events) == 26 + 6 + 2
     return s.events
 
 
@@ -245,12 +279,42 @@ async def test_unlicensed_cases(scenario: Scenario) -> None:
     assert body25["city"]["unlicensed_cases"] == {"opened": 1, "open": 3, "closed_filed": 1, "closed_down": 0}
 
 
+async def test_complaints_received_and_triaged(scenario: Scenario) -> None:
+    d = by_code(body := await stats(scenario.client, "/v1/stats/districts?year=2024"))
+    categories0 = {c: 0 for c in ("safety", "abuse", "hygiene_food", "staffing", "fees", "unlicensed", "other")}
+    actions0 = {a: 0 for a in ("targeted_inspection", "referral", "close", "open_unlicensed_case")}
+    assert d[TIANHE]["complaints"] == {
+        "received": 1, "by_category": {**categories0, "safety": 1},
+        "triaged": 1, "by_action": {**actions0, "targeted_inspection": 1}, "untriaged": 0,
+    }  # fmt: skip
+    assert d[YUEXIU]["complaints"] == {
+        "received": 1, "by_category": {**categories0, "fees": 1}, "triaged": 0, "by_action": actions0, "untriaged": 1,
+    }  # fmt: skip
+    # C3 was received in 2023 and triaged in 2024
+    assert d[CONGHUA]["complaints"] == {
+        "received": 0, "by_category": categories0, "triaged": 1, "by_action": {**actions0, "referral": 1},
+        "untriaged": 0,
+    }  # fmt: skip
+    city = body["city"]["complaints"]
+    assert (city["received"], city["triaged"], city["untriaged"]) == (2, 2, 1)
+    later = (await stats(scenario.client, "/v1/stats/districts?year=2025"))["city"]["complaints"]
+    assert (later["received"], later["triaged"], later["by_action"]["close"], later["untriaged"]) == (0, 1, 1, 0)
+    earlier = (await stats(scenario.client, "/v1/stats/districts?year=2023"))["city"]["complaints"]
+    assert (earlier["received"], earlier["triaged"], earlier["untriaged"]) == (1, 0, 1)
+
+
 async def test_existing_keys_are_unchanged(scenario: Scenario) -> None:
     body = await stats(scenario.client, "/v1/stats/districts?year=2024")
+    # the keys there were, and those added since (per operating model, complaints); none removed
     assert set(body["city"]) == {
         "code", "name", "institutions", "slots", "slots_per_1000", "puhui", "annual_reports", "staff",
         "inspections", "violations", "credit_grades", "quality_assessment", "filing_decisions", "unlicensed_cases",
+        "operating_models", "complaints",
     }  # fmt: skip
+    # every figure has its Chinese name in the answer
+    assert {"slots.value", "inspections.coverage", "filing_decisions.pass_rate", "complaints.received"} <= set(
+        body["labels"]
+    )
 
 
 async def test_replay_gives_the_same_figures(scenario: Scenario) -> None:

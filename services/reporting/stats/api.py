@@ -3,18 +3,23 @@ summary (ops, supervisors, agencies with a data-sharing grant)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.reporting.settings import ReportingSettings
-from services.reporting.stats import service
+from services.reporting.stats import figures, service
 from services.reporting.stats.errors import InstitutionUnknown, YearOutOfRange
-from services.reporting.stats.figures import DistrictFigures, StreetCoverage
+from services.reporting.stats.figures import DistrictFigures, DistrictStats, StreetCoverage
 from services.reporting.stats.schemas import (
+    DISTRICT_LABELS_ZH,
+    STREET_LABELS_ZH,
     AnnualReportsOut,
+    ComplaintsOut,
     DensityOut,
     DistrictStatsOut,
     DistrictStatsPage,
@@ -22,6 +27,10 @@ from services.reporting.stats.schemas import (
     GradesOut,
     InspectionsOut,
     InstitutionSummaryOut,
+    OperatingModelOut,
+    ProgressAreaOut,
+    ProgressPage,
+    ProgressYearOut,
     PuhuiOut,
     QualityAssessmentOut,
     QualityGradesOut,
@@ -57,13 +66,25 @@ def _policy(request: Request) -> service.StatsPolicy:
     )
 
 
+def _slots_out(fig: DistrictFigures) -> SlotsOut:
+    return SlotsOut(
+        value=fig.slots,
+        target=fig.slot_target,
+        progress=fig.slot_progress,
+        gap=fig.slot_gap,
+        baseline_2022=fig.slots_2022,
+        planned_2025=fig.slots_planned_2025,
+        to_add_2025=fig.slots_to_add_2025,
+    )
+
+
 def _district_out(fig: DistrictFigures) -> DistrictStatsOut:
     ar = fig.annual_reports
     return DistrictStatsOut(
         code=fig.code,
         name=fig.name,
         institutions=fig.institutions,
-        slots=SlotsOut(value=fig.slots, target=fig.slot_target, progress=fig.slot_progress),
+        slots=_slots_out(fig),
         slots_per_1000=DensityOut(value=fig.slots_per_1000, target=fig.slots_per_1000_target, residents=fig.residents),
         puhui=PuhuiOut(slots=fig.puhui_slots, share=fig.puhui_share, target=fig.puhui_share_target),
         annual_reports=AnnualReportsOut(
@@ -98,6 +119,8 @@ def _district_out(fig: DistrictFigures) -> DistrictStatsOut:
         ),
         filing_decisions=FilingDecisionsOut(**vars(fig.filing_decisions)),
         unlicensed_cases=UnlicensedCasesOut(**vars(fig.unlicensed)),
+        operating_models=[OperatingModelOut(**vars(m)) for m in fig.models.values()],
+        complaints=ComplaintsOut(**vars(fig.complaints)),
     )
 
 
@@ -115,6 +138,50 @@ async def district_stats(request: Request, session: DbSession, year: Year) -> Di
         as_of=stats.as_of,
         districts=[_district_out(f) for f in stats.districts],
         city=_district_out(stats.city),
+        labels=DISTRICT_LABELS_ZH,
+    )
+
+
+def _nth_district(stats: DistrictStats, n: int) -> DistrictFigures:
+    return stats.districts[n]
+
+
+@router.get(
+    "/stats/progress",
+    response_model=ProgressPage,
+    summary="Progress by year: filed slots, slots per 1,000 residents and 普惠 share of every year since 2023, "
+    "beside each year's target and the annex's 2022 baseline",
+    description="Public (aggregate figures only). Definitions: docs/statistics.md.",
+)
+async def progress_stats(session: DbSession) -> ProgressPage:
+    stats = await service.progress(session, today=china_today())
+
+    def area(pick: Callable[[DistrictStats], DistrictFigures]) -> ProgressAreaOut:
+        first = pick(stats.years[0]) if stats.years else None
+        rows = [pick(y) for y in stats.years]
+        return ProgressAreaOut(
+            code=first.code if first else "",
+            name=first.name if first else "",
+            years=[
+                ProgressYearOut(
+                    year=y.year,
+                    slots=_slots_out(f),
+                    slots_per_1000=DensityOut(
+                        value=f.slots_per_1000, target=f.slots_per_1000_target, residents=f.residents
+                    ),
+                    puhui=PuhuiOut(slots=f.puhui_slots, share=f.puhui_share, target=f.puhui_share_target),
+                )
+                for y, f in zip(stats.years, rows, strict=True)
+            ],
+        )
+
+    count = len(stats.years[0].districts) if stats.years else 0
+    return ProgressPage(
+        baseline_year=figures.PLAN_START - 1,
+        years=[y.year for y in stats.years],
+        districts=[area(functools.partial(_nth_district, n=n)) for n in range(count)],
+        city=area(lambda y: y.city),
+        labels={k: v for k, v in DISTRICT_LABELS_ZH.items() if k.split(".")[0] in ("slots", "slots_per_1000", "puhui")},
     )
 
 
@@ -149,6 +216,7 @@ async def street_stats(request: Request, session: DbSession, year: Year) -> Stre
             UncoveredStreetOut(code=s.code, name=s.name, district_code=s.district_code, district_name=s.district_name)
             for s in stats.uncovered
         ],
+        labels=STREET_LABELS_ZH,
     )
 
 

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shared.events.filing import OPERATING_MODEL_ZH
 from shared.grades import GRADES
 from shared.reference import District, districts, streets
 from shared.workdays import CHINA
@@ -29,6 +30,11 @@ ROLES = ("principal", "carer", "health", "security", "cook", "other")
 # training (e.g. 托育机构负责人岗位培训合格证, 托幼机构卫生保健人员培训合格证) is the evidence of training.
 TRAINING_MARKER = "培训"
 TARGETS_FILE = Path(__file__).resolve().parent / "plan_targets.csv"
+# The annex's baseline is the slots existing in December 2022: what was filed from 2023 on is "new" (新增).
+PLAN_START = 2023
+PLAN_END = 2025
+COMPLAINT_CATEGORIES = ("safety", "abuse", "hygiene_food", "staffing", "fees", "unlicensed", "other")
+TRIAGE_ACTIONS = ("targeted_inspection", "referral", "close", "open_unlicensed_case")
 
 
 def ratio(numerator: int, denominator: int) -> float | None:
@@ -114,6 +120,7 @@ class FiledInstitution:
     operating_model: str
     total_slots: int
     puhui_slots: int
+    filed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,15 @@ class QualityFact:
 class DecisionFact:
     district_code: str | None
     outcome: str  # filed | returned | rejected
+
+
+@dataclass(frozen=True)
+class ComplaintFact:
+    district_code: str
+    category: str | None  # None until the receipt is projected
+    received_at: datetime | None
+    triaged_at: datetime | None
+    action: str | None
 
 
 @dataclass(frozen=True)
@@ -213,6 +229,31 @@ class UnlicensedFigures:
     closed_down: int = 0
 
 
+@dataclass
+class ModelFigures:
+    """One operating model (办托模式) over the filed institutions, and the plan's targets for it."""
+
+    model: str
+    label: str
+    institutions: int = 0
+    slots: int = 0
+    puhui_slots: int = 0
+    added_institutions: int = 0  # filed from 2023 on (新增 since the annex's 2022 baseline)
+    added_slots: int = 0
+    added_institutions_target: float | None = None
+    added_slots_target: float | None = None
+    slots_target: float | None = None
+
+
+@dataclass
+class ComplaintFigures:
+    received: int = 0
+    by_category: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPLAINT_CATEGORIES, 0))
+    triaged: int = 0
+    by_action: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TRIAGE_ACTIONS, 0))
+    untriaged: int = 0
+
+
 DECISIONS = ("filed", "returned", "rejected")
 
 
@@ -225,6 +266,10 @@ class DistrictFigures:
     slots: int = 0
     slot_target: int | None = None
     slot_progress: float | None = None
+    slots_2022: int = 0
+    slots_planned_2025: int = 0
+    slot_gap: int | None = None
+    slots_to_add_2025: int = 0
     slots_per_1000: float | None = None
     slots_per_1000_target: float | None = None
     puhui_slots: int = 0
@@ -240,6 +285,10 @@ class DistrictFigures:
     quality: QualityFigures = field(default_factory=QualityFigures)
     filing_decisions: FilingDecisionFigures = field(default_factory=FilingDecisionFigures)
     unlicensed: UnlicensedFigures = field(default_factory=UnlicensedFigures)
+    models: dict[str, ModelFigures] = field(
+        default_factory=lambda: {m: ModelFigures(m, label) for m, label in OPERATING_MODEL_ZH.items()}
+    )
+    complaints: ComplaintFigures = field(default_factory=ComplaintFigures)
 
 
 @dataclass
@@ -251,8 +300,11 @@ class DistrictStats:
     city: DistrictFigures
 
 
-def _finish(fig: DistrictFigures, year: int) -> None:
+def _finish(fig: DistrictFigures, year: int, *, city: bool) -> None:
     fig.slot_progress = ratio(fig.slots, fig.slot_target) if fig.slot_target else None
+    # what is still missing (never negative: a district past its target has no gap)
+    fig.slot_gap = max(fig.slot_target - fig.slots, 0) if fig.slot_target is not None else None
+    fig.slots_to_add_2025 = max(fig.slots_planned_2025 - fig.slots, 0)
     fig.slots_per_1000 = round(fig.slots * 1000 / fig.residents, 4) if fig.residents else None
     fig.slots_per_1000_target = plan_target("slots_per_1000", year)
     fig.puhui_share = ratio(fig.puhui_slots, fig.slots)
@@ -270,6 +322,11 @@ def _finish(fig: DistrictFigures, year: int) -> None:
     fd = fig.filing_decisions
     fd.total = fd.filed + fd.returned + fd.rejected
     fd.pass_rate = ratio(fd.filed, fd.total)
+    employer, kindergarten = fig.models["employer"], fig.models["kindergarten_class"]
+    scope = "" if city else "_per_district"
+    employer.added_institutions_target = plan_target(f"employer_institutions_added{scope}", year)
+    employer.added_slots_target = plan_target(f"employer_slots_added{scope}", year)
+    kindergarten.slots_target = plan_target(f"kindergarten_class_slots{scope}", year)
 
 
 def _into(figs: Mapping[str, DistrictFigures], code: str | None, city: DistrictFigures) -> list[DistrictFigures]:
@@ -292,18 +349,30 @@ def district_stats(
     assessments: Mapping[uuid.UUID, QualityFact] | None = None,
     decisions: Sequence[DecisionFact] = (),
     cases: Sequence[CaseFact] = (),
+    complaints: Sequence[ComplaintFact] = (),
 ) -> DistrictStats:
     """Every district (zeros included) and the city, for ``year``. ``filed``: institutions filed
     at the end of ``year``; ``report_expected``: those owing a report for ``year - 1``; ``staff``:
     staff rows of the filed institutions; ``inspected``: institutions with a published inspection
     in ``year``; ``violations``: confirmed in ``year``; ``grades``: grade in force at the end;
     ``assessments``: newest on-site quality assessment before the end; ``decisions``: filing
-    decisions made in ``year``; ``cases``: unlicensed-operator cases opened before the end."""
+    decisions made in ``year``; ``cases``: unlicensed-operator cases opened before the end;
+    ``complaints``: received or triaged before the end.
+
+    The annual reports are those **of** ``year`` (年报 of Y, filed by the due day in Y+1):
+    ``report_expected`` are the institutions owing one."""
     day = as_of_date(year, today)
-    report_year = year - 1
+    report_year = year
     refs = districts()
     figs = {
-        code: DistrictFigures(code=code, name=d.name, residents=residents(d), slot_target=slot_target(d, year))
+        code: DistrictFigures(
+            code=code,
+            name=d.name,
+            residents=residents(d),
+            slot_target=slot_target(d, year),
+            slots_2022=d.slots_2022,
+            slots_planned_2025=d.slots_planned_2025,
+        )
         for code, d in refs.items()
     }
     for fig in figs.values():
@@ -314,8 +383,11 @@ def district_stats(
         name=CITY_NAME,
         residents=sum(f.residents for f in figs.values()),
         slot_target=None if None in targets else sum(t or 0 for t in targets),
+        slots_2022=sum(f.slots_2022 for f in figs.values()),
+        slots_planned_2025=sum(f.slots_planned_2025 for f in figs.values()),
         annual_reports=AnnualReportFigures(report_year),
     )
+    plan_start = start_of_year(PLAN_START)
 
     district_of: dict[uuid.UUID, str] = {}
     for inst in filed:
@@ -326,6 +398,14 @@ def district_stats(
             fig.puhui_slots += inst.puhui_slots
             fig.inspected += inst.institution_id in inspected
             fig.grades[grades.get(inst.institution_id, "ungraded")] += 1
+            model = fig.models.get(inst.operating_model)
+            if model is not None:
+                model.institutions += 1
+                model.slots += inst.total_slots
+                model.puhui_slots += inst.puhui_slots
+                if inst.filed_at is not None and inst.filed_at >= plan_start:
+                    model.added_institutions += 1
+                    model.added_slots += inst.total_slots
 
     for person in staff:
         code = district_of.get(person.institution_id)
@@ -382,9 +462,59 @@ def district_stats(
             u.closed_filed += closed_in_year and case.outcome == "filed"
             u.closed_down += closed_in_year and case.outcome == "closed_down"
 
-    for fig in (*figs.values(), city):
-        _finish(fig, year)
+    for complaint in complaints:
+        received = complaint.received_at
+        triaged_in_year = complaint.triaged_at is not None and start <= complaint.triaged_at < end
+        for fig in _into(figs, complaint.district_code, city):
+            c = fig.complaints
+            if received is not None and start <= received < end:
+                c.received += 1
+                if complaint.category in c.by_category:
+                    c.by_category[complaint.category] += 1
+            if triaged_in_year:
+                c.triaged += 1
+                if complaint.action in c.by_action:
+                    c.by_action[complaint.action] += 1
+            c.untriaged += (
+                received is not None
+                and received < end
+                and (complaint.triaged_at is None or complaint.triaged_at >= end)
+            )
+
+    for fig in figs.values():
+        _finish(fig, year, city=False)
+    _finish(city, year, city=True)
     return DistrictStats(year=year, as_of=day, report_year=report_year, districts=list(figs.values()), city=city)
+
+
+# --- progress by year ------------------------------------------------------------------------------
+
+
+@dataclass
+class ProgressStats:
+    """The slot figures of every year from the plan's first (2023) to ``last_year``, from the
+    same definition as :func:`district_stats` (each year's own filed institutions and targets)."""
+
+    years: list[DistrictStats]
+
+
+def progress(filed_by_year: Mapping[int, Sequence[FiledInstitution]], today: date) -> ProgressStats:
+    return ProgressStats(
+        years=[
+            district_stats(
+                year=year,
+                today=today,
+                filed=filed,
+                staff=(),
+                report_expected=(),
+                reports={},
+                inspected=set(),
+                violations=(),
+                grades={},
+            )
+            for year, filed in sorted(filed_by_year.items())
+        ]
+    )
 
 
 # --- street coverage ------------------------------------------------------------------------------

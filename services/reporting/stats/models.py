@@ -207,3 +207,19 @@ class ProjUnlicensedCase(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class ProjComplaint(Base):
+    """A complaint (投诉) as the public statistics count it: district, category, when it was received
+    and how it was triaged. No words or contact of the complainant (the events carry none). A triage
+    that arrives before the receipt creates the row with the triage's district; the receipt's district
+    and category win."""
+
+    __tablename__ = "proj_complaint"
+
+    complaint_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    district_code: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str | None] = mapped_column(Text)

@@ -18,6 +18,7 @@ from services.reporting.stats import repository as repo
 from services.reporting.stats.models import (
     PROFILE_RANK,
     ProjAnnualReport,
+    ProjComplaint,
     ProjCreditGrade,
     ProjFilingDecision,
     ProjInspection,
@@ -43,6 +44,8 @@ from shared.events.filing import (
     StaffLeftV1,
 )
 from shared.events.inspection import (
+    ComplaintReceivedV1,
+    ComplaintTriagedV1,
     InspectionResultPublishedV1,
     QualityAssessedV1,
     UnlicensedCaseClosedV1,
@@ -339,6 +342,32 @@ async def _case_closed(session: AsyncSession, data: UnlicensedCaseClosedV1, _: D
         ["case_id"],
         {"closed_at": data.closed_at, "outcome": data.outcome},
         where=lambda excluded: table.c.closed_at.is_(None) | (table.c.closed_at <= excluded.closed_at),
+    )
+
+
+@projections.on(ComplaintReceivedV1)
+async def _complaint_received(session: AsyncSession, data: ComplaintReceivedV1, _: DecodedEvent) -> None:
+    values = {"district_code": data.district_code, "category": data.category, "received_at": data.received_at}
+    # the receipt is authoritative for district and category, whether the triage came first or not
+    await repo.upsert(session, ProjComplaint, {"complaint_id": data.complaint_id, **values}, ["complaint_id"], values)
+
+
+@projections.on(ComplaintTriagedV1)
+async def _complaint_triaged(session: AsyncSession, data: ComplaintTriagedV1, _: DecodedEvent) -> None:
+    table = ProjComplaint.__table__
+    # of two triages the later one stands, whatever order they arrive in
+    await repo.upsert(
+        session,
+        ProjComplaint,
+        {
+            "complaint_id": data.complaint_id,
+            "district_code": data.district_code,
+            "triaged_at": data.triaged_at,
+            "action": data.action,
+        },
+        ["complaint_id"],
+        {"triaged_at": data.triaged_at, "action": data.action},
+        where=lambda excluded: table.c.triaged_at.is_(None) | (table.c.triaged_at <= excluded.triaged_at),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from services.reporting.stats.figures import (
     CaseFact,
+    ComplaintFact,
     DecisionFact,
     FiledInstitution,
     QualityFact,
@@ -25,6 +26,7 @@ from services.reporting.stats.figures import (
 )
 from services.reporting.stats.models import (
     ProjAnnualReport,
+    ProjComplaint,
     ProjCreditGrade,
     ProjFilingDecision,
     ProjInspection,
@@ -203,6 +205,7 @@ async def filed_institutions(
             profile.c.operating_model,
             profile.c.total_slots,
             profile.c.puhui_slots,
+            i.filed_at,
         )
         .select_from(i)
         .join(profile, true())
@@ -216,6 +219,7 @@ async def filed_institutions(
             operating_model=r.operating_model,
             total_slots=r.total_slots,
             puhui_slots=r.puhui_slots,
+            filed_at=r.filed_at,
         )
         for r in rows
     ]
@@ -316,6 +320,17 @@ async def unlicensed_cases_opened_before(session: AsyncSession, end: datetime) -
     c = ProjUnlicensedCase
     rows = await session.execute(select(c.district_code, c.opened_at, c.closed_at, c.outcome).where(c.opened_at < end))
     return [CaseFact(r.district_code, r.opened_at, r.closed_at, r.outcome) for r in rows]
+
+
+async def complaints_received_or_triaged_before(session: AsyncSession, end: datetime) -> list[ComplaintFact]:
+    """Complaints received, or (receipt not yet projected) triaged, before ``end``."""
+    c = ProjComplaint
+    rows = await session.execute(
+        select(c.district_code, c.category, c.received_at, c.triaged_at, c.action).where(
+            or_(c.received_at < end, c.triaged_at < end)
+        )
+    )
+    return [ComplaintFact(r.district_code, r.category, r.received_at, r.triaged_at, r.action) for r in rows]
 
 
 # --- reads for the institution summary ------------------------------------------------------------

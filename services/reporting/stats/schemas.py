@@ -16,6 +16,10 @@ class SlotsOut(_Out):
     value: int = Field(description="filed slots: institutions filed by the end of the year and not deregistered")
     target: int | None = Field(description="annex target of the year (2023–2025), else null")
     progress: float | None = Field(description="value / target")
+    gap: int | None = Field(description="max(target − value, 0): slots still missing for the year's target")
+    baseline_2022: int = Field(description="annex: slots existing in December 2022 (2022年已有托位)")
+    planned_2025: int = Field(description="annex: slots planned for 2025 (2025年规划托位)")
+    to_add_2025: int = Field(description="max(planned_2025 − value, 0): still to add for the 2025 plan")
 
 
 class DensityOut(_Out):
@@ -104,6 +108,27 @@ class UnlicensedCasesOut(_Out):
     closed_down: int = Field(description="closed in the year by closing the operator down (依法关停)")
 
 
+class OperatingModelOut(_Out):
+    model: str = Field(description="operating model code (public, public_private, private, employer, …)")
+    label: str = Field(description="its Chinese name (办托模式)")
+    institutions: int
+    slots: int
+    puhui_slots: int
+    added_institutions: int = Field(description="of which filed from 2023 on (新增 since the 2022 baseline)")
+    added_slots: int = Field(description="slots of the added institutions")
+    added_institutions_target: float | None = Field(description="plan: institutions to add by the year (employer)")
+    added_slots_target: float | None = Field(description="plan: slots to add by the year (employer)")
+    slots_target: float | None = Field(description="plan: slots of the model by the year (kindergarten classes)")
+
+
+class ComplaintsOut(_Out):
+    received: int = Field(description="complaints received in the year")
+    by_category: dict[str, int] = Field(description="received in the year, per category")
+    triaged: int = Field(description="complaints triaged in the year")
+    by_action: dict[str, int] = Field(description="triaged in the year, per action")
+    untriaged: int = Field(description="received before the end of the year and not triaged before it")
+
+
 class DistrictStatsOut(_Out):
     code: str
     name: str
@@ -119,6 +144,8 @@ class DistrictStatsOut(_Out):
     quality_assessment: QualityAssessmentOut
     filing_decisions: FilingDecisionsOut
     unlicensed_cases: UnlicensedCasesOut
+    operating_models: list[OperatingModelOut] = Field(description="per operating model, with the plan's targets")
+    complaints: ComplaintsOut
 
 
 class DistrictStatsPage(_Out):
@@ -126,6 +153,28 @@ class DistrictStatsPage(_Out):
     as_of: date = Field(description="day staff and certificates are counted on: 31 Dec, or today in the current year")
     districts: list[DistrictStatsOut]
     city: DistrictStatsOut
+    labels: dict[str, str] = Field(description="the Chinese name of each figure, by its path (what pages show)")
+
+
+class ProgressYearOut(_Out):
+    year: int
+    slots: SlotsOut
+    slots_per_1000: DensityOut
+    puhui: PuhuiOut
+
+
+class ProgressAreaOut(_Out):
+    code: str
+    name: str
+    years: list[ProgressYearOut]
+
+
+class ProgressPage(_Out):
+    baseline_year: int = Field(description="the annex's baseline (slots existing in December 2022)")
+    years: list[int]
+    districts: list[ProgressAreaOut]
+    city: ProgressAreaOut
+    labels: dict[str, str]
 
 
 class StreetCoverageOut(_Out):
@@ -152,6 +201,7 @@ class StreetStatsPage(_Out):
     districts: list[StreetCoverageOut]
     city: StreetCoverageOut
     uncovered: list[UncoveredStreetOut]
+    labels: dict[str, str]
 
 
 class InspectionOut(_Out):
@@ -219,3 +269,96 @@ class InstitutionSummaryOut(_Out):
     violations: SummaryViolationsOut
     credit_grade: GradeOut | None
     annual_report: AnnualReportStatusOut
+
+
+# The Chinese name of every figure, by its path in the answers: pages show these, so one figure has
+# one name everywhere (docs/statistics.md gives the definitions).
+DISTRICT_LABELS_ZH: dict[str, str] = {
+    "institutions": "备案机构",
+    "slots.value": "备案托位",
+    "slots.target": "托位目标",
+    "slots.progress": "托位完成率",
+    "slots.gap": "距年度目标还差",
+    "slots.baseline_2022": "2022年已有托位",
+    "slots.planned_2025": "2025年规划托位",
+    "slots.to_add_2025": "距2025年规划还需新增",
+    "slots_per_1000.value": "每千人口托位数",
+    "slots_per_1000.target": "每千人口托位目标",
+    "slots_per_1000.residents": "常住人口",
+    "puhui.slots": "普惠托位",
+    "puhui.share": "普惠托位占比",
+    "puhui.target": "普惠托位占比目标",
+    "annual_reports.expected": "应报年报",
+    "annual_reports.submitted": "已报年报",
+    "annual_reports.on_time": "按时报送",
+    "annual_reports.late": "逾期补报",
+    "annual_reports.overdue": "逾期未报",
+    "annual_reports.completion_rate": "年报完成率",
+    "annual_reports.on_time_rate": "年报按时率",
+    "annual_reports.target": "年报完成率目标",
+    "staff.active": "在岗人员",
+    "staff.certified": "持证人员",
+    "staff.certified_rate": "从业人员持证率",
+    "staff.trained": "受训人员",
+    "staff.training_rate": "培训率",
+    "inspections.filed_institutions": "备案机构",
+    "inspections.inspected": "有检查结果的机构",
+    "inspections.coverage": "检查覆盖率",
+    "violations.minor": "轻微",
+    "violations.general": "一般",
+    "violations.serious": "严重",
+    "violations.critical": "特别严重",
+    "violations.total": "确认违规",
+    "credit_grades.A": "A级",
+    "credit_grades.B": "B级",
+    "credit_grades.C": "C级",
+    "credit_grades.D": "D级",
+    "credit_grades.ungraded": "未评级",
+    "quality_assessment.assessed": "已现场评估机构",
+    "quality_assessment.share": "质量评估覆盖率",
+    "quality_assessment.grades.A": "评估A级",
+    "quality_assessment.grades.B": "评估B级",
+    "quality_assessment.grades.C": "评估C级",
+    "quality_assessment.grades.D": "评估D级",
+    "filing_decisions.filed": "予以备案",
+    "filing_decisions.returned": "退回补正",
+    "filing_decisions.rejected": "不予备案",
+    "filing_decisions.total": "备案审核决定",
+    "filing_decisions.pass_rate": "备案通过率",
+    "unlicensed_cases.opened": "新立无证照案件",
+    "unlicensed_cases.open": "年末在办案件",
+    "unlicensed_cases.closed_filed": "结案：已备案",
+    "unlicensed_cases.closed_down": "结案：依法关停",
+    "operating_models.institutions": "机构",
+    "operating_models.slots": "托位",
+    "operating_models.puhui_slots": "普惠托位",
+    "operating_models.added_institutions": "2023年起新增机构",
+    "operating_models.added_slots": "2023年起新增托位",
+    "operating_models.added_institutions_target": "新增机构目标",
+    "operating_models.added_slots_target": "新增托位目标",
+    "operating_models.slots_target": "托位目标",
+    "complaints.received": "收到投诉",
+    "complaints.triaged": "已分办投诉",
+    "complaints.untriaged": "年末待分办",
+    "complaints.by_category.safety": "安全隐患",
+    "complaints.by_category.abuse": "虐待、伤害婴幼儿",
+    "complaints.by_category.hygiene_food": "卫生与膳食",
+    "complaints.by_category.staffing": "人员资质与配比",
+    "complaints.by_category.fees": "收费与合同",
+    "complaints.by_category.unlicensed": "无证照或未备案经营",
+    "complaints.by_category.other": "其他",
+    "complaints.by_action.targeted_inspection": "专项检查",
+    "complaints.by_action.referral": "转交其他部门",
+    "complaints.by_action.close": "不予立案结束",
+    "complaints.by_action.open_unlicensed_case": "无证照立案",
+}
+
+STREET_LABELS_ZH: dict[str, str] = {
+    "covered": "有普惠机构的街镇",
+    "streets": "街镇数",
+    "share": "普惠街镇覆盖率",
+    "target": "普惠街镇覆盖率目标",
+    "public_private_covered": "有公建民营普惠机构的街镇",
+    "public_private_share": "公建民营街镇覆盖率",
+    "public_private_target": "公建民营街镇覆盖率目标",
+}

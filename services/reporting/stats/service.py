@@ -44,8 +44,8 @@ async def district_stats(session: AsyncSession, *, year: int, today: date, polic
     check_year(year, today, policy)
     end = figures.end_of_year(year)
     filed = await repo.filed_institutions(session, filed_before=end, present_at=end)
-    report_year = year - 1
-    # owing a report for Y-1: filed before the end of Y-1 and not deregistered before its due day
+    report_year = year  # the 年报 of Y, due in Y+1
+    # owing a report for Y: filed before the end of Y and not deregistered before its due day
     due = figures.report_due_midnight(report_year, policy.report_due_month, policy.report_due_day)
     expected = await repo.filed_institutions(session, filed_before=figures.end_of_year(report_year), present_at=due)
     return figures.district_stats(
@@ -61,7 +61,18 @@ async def district_stats(session: AsyncSession, *, year: int, today: date, polic
         assessments=await repo.onsite_assessments_at(session, end),
         decisions=await repo.filing_decisions_between(session, figures.start_of_year(year), end),
         cases=await repo.unlicensed_cases_opened_before(session, end),
+        complaints=await repo.complaints_received_or_triaged_before(session, end),
     )
+
+
+async def progress(session: AsyncSession, *, today: date) -> figures.ProgressStats:
+    """Each year from the plan's first to this one (a later year keeps counting against nothing: its
+    targets are null)."""
+    filed_by_year: dict[int, list[figures.FiledInstitution]] = {}
+    for year in range(figures.PLAN_START, today.year + 1):
+        end = figures.end_of_year(year)
+        filed_by_year[year] = await repo.filed_institutions(session, filed_before=end, present_at=end)
+    return figures.progress(filed_by_year, today)
 
 
 async def street_stats(session: AsyncSession, *, year: int, today: date, policy: StatsPolicy) -> StreetStats:
