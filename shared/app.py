@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import logging
 import mimetypes
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -264,8 +267,42 @@ class ScopedCors:
         await (self.write if public_write else self.read)(scope, receive, send)
 
 
+# How long a browser keeps what /ui/ serves (issue 22). Pages and the platform's own scripts are
+# asked for again before each use ("no-cache": a 304 with the ETag costs a round trip, no body), so a
+# deployment is seen at once and a page never runs with scripts of another version. A file requested
+# with ?v=<the first 12 hex of its content's SHA-256> (the pages' heads name the vendor/ libraries so,
+# written by web/heads.mjs) is never anything else under that address: a year, immutable. A stale
+# fingerprint is served like an unfingerprinted file, never kept.
+REVALIDATE = "no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def content_fingerprint(path: str | os.PathLike[str], stat_result: os.stat_result) -> str:
+    """The first 12 hex of the file's SHA-256, remembered while its size and mtime stay the same."""
+    key = (os.fspath(path), stat_result.st_mtime_ns, stat_result.st_size)
+    if key not in _FINGERPRINTS:
+        if len(_FINGERPRINTS) > 1024:
+            _FINGERPRINTS.clear()
+        with open(path, "rb") as file:
+            _FINGERPRINTS[key] = hashlib.file_digest(file, "sha256").hexdigest()[:12]
+    return _FINGERPRINTS[key]
+
+
+_FINGERPRINTS: dict[tuple[str, int, int], str] = {}
+
+
 class PageAssets(StaticFiles):
-    """StaticFiles limited to page assets (PAGE_SUFFIXES), never the npm or dot files beside them."""
+    """StaticFiles limited to page assets (PAGE_SUFFIXES), never the npm or dot files beside them,
+    with a cache lifetime on every answer (REVALIDATE, IMMUTABLE); shared/wire.py gzips the text."""
+
+    def file_response(
+        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        wanted = QueryParams(scope.get("query_string", b"")).get("v")
+        fresh = wanted is not None and wanted == content_fingerprint(full_path, stat_result)
+        response.headers["cache-control"] = IMMUTABLE if fresh and status_code == 200 else REVALIDATE
+        return response
 
     def get_path(self, scope: Scope) -> str:
         path = super().get_path(scope)

@@ -1,8 +1,12 @@
 // Writes the public pages' common <head> (partials/head.html) into every public page, between its
 // two markers, so that the pages share one head block (charset, viewport, robots, icon, style sheet,
 // the deferred config script). Each page keeps its own title, description and scripts after it.
-// Run by `npm run heads` after editing the partial; tests/web/test_heads.py fails when a page differs.
-import { readFileSync, writeFileSync } from "node:fs";
+// It also names each library a page loads from vendor/ with its content's fingerprint
+// (vendor/x.js?v=<first 12 hex of its SHA-256>), which the platform lets browsers keep for a year
+// (shared/app.py PageAssets). Run by `npm run heads` after editing the partial and by `npm run vendor`
+// after building vendor/; tests/web/test_heads.py fails when a page differs.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,6 +21,12 @@ for (const page of PUBLIC_PAGES) {
   const from = html.indexOf(START);
   const to = html.indexOf(END);
   if (from < 0 || to < from) throw new Error(`${page}: no common head markers`);
-  writeFileSync(path, html.slice(0, from + START.length) + partial + html.slice(to));
+  const headed = html.slice(0, from + START.length) + partial + html.slice(to);
+  const stamped = headed.replace(/(src|href)="(vendor\/[^"?]+)(\?v=[0-9a-f]*)?"/g, (whole, attr, file) => {
+    const built = join(here, file);
+    if (!existsSync(built)) return `${attr}="${file}"`; // not built yet: npm run vendor stamps it
+    return `${attr}="${file}?v=${createHash("sha256").update(readFileSync(built)).digest("hex").slice(0, 12)}"`;
+  });
+  writeFileSync(path, stamped);
   console.log(`heads: partials/head.html -> ${page}`);
 }

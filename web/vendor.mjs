@@ -68,3 +68,6 @@ await esbuild.build({
   outfile: join(here, "vendor", "echarts.min.js"),
 });
 console.log("vendor: echarts/core + bar, line, grid, legend, markLine, tooltip, SVG -> vendor/echarts.min.js");
+
+// the pages name the libraries with their fingerprints (heads.mjs): renew them for what was just built
+await import("./heads.mjs");

@@ -4,6 +4,7 @@ description of its own, no script that blocks the first paint."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -52,3 +53,13 @@ def test_descriptions_differ() -> None:
     descriptions = [re.findall(r'<meta name="description" content="([^"]+)">', _head(p)) for p in PUBLIC_PAGES]
     assert all(len(d) == 1 for d in descriptions)
     assert len({d[0] for d in descriptions}) == len(PUBLIC_PAGES)
+
+
+@pytest.mark.parametrize("page", PUBLIC_PAGES)
+def test_libraries_are_named_with_their_current_fingerprint(page: str) -> None:
+    # the platform lets a browser keep vendor/x.js?v=<fingerprint> for a year (shared/app.py), so the
+    # fingerprint must be the built file's (cd web && npm run vendor renews them)
+    for file, fingerprint in re.findall(r'(?:src|href)="(vendor/[^"?]+)\?v=([0-9a-f]+)"', _head(page)):
+        assert (WEB / file).exists(), f"{page}: {file} is not built (cd web && npm ci && npm run vendor)"
+        assert fingerprint == hashlib.sha256((WEB / file).read_bytes()).hexdigest()[:12], f"{page}: {file}"
+    assert not re.search(r'(?:src|href)="vendor/[^"?]+"', _head(page)), f"{page}: a library without fingerprint"
