@@ -85,6 +85,18 @@ RULES: tuple[DutyRule, ...] = (
         reason="Whoever enters the application does not approve it: 《行政事业单位内部控制规范（试行）》"
         "（财会〔2012〕21号）第十二条（不相容岗位相互分离）; 《托育机构登记和备案办法（试行）》（审核备案）.",
     ),
+    DutyRule(
+        id="filing.suspension_confirmer_not_proposer",
+        service="filing",
+        setting="sod_suspension_confirmer_not_proposer",
+        code="suspension_self_decision",
+        status=403,
+        rule="The decision that ends a suspension (暂停收托: resume or deregister) is proposed by one filing "
+        "officer and confirmed by another of the district.",
+        reason="A decision with legal effect on an institution is not taken by one person alone: "
+        "《行政事业单位内部控制规范（试行）》（财会〔2012〕21号）第十二条（不相容岗位相互分离）; "
+        "《托育机构登记和备案办法（试行）》（注销备案）.",
+    ),
 )
 
 RULES_BY_ID = {r.id: r for r in RULES}

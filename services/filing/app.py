@@ -12,6 +12,7 @@ from services.filing.institutions.api import router as institutions_router
 from services.filing.institutions.jobs import jobs as institution_jobs
 from services.filing.settings import FilingSettings
 from services.filing.staff.api import router as staff_router
+from services.filing.suspension.api import router as suspension_router
 from services.filing.work.api import router as work_router
 from shared.app import create_service_app
 from shared.db import Database
@@ -27,7 +28,14 @@ def create_app(settings: ServiceSettings | None = None, database: Database | Non
         settings,
         title="托育机构登记备案服务 (filing)",
         description="Institution filing, staff roster, annual reports and the public directory (托育地图).",
-        routers=[institutions_router, staff_router, annual_reports_router, directory_router, work_router],
+        routers=[
+            institutions_router,
+            suspension_router,
+            staff_router,
+            annual_reports_router,
+            directory_router,
+            work_router,
+        ],
         consumers=consumers,
         jobs=[
             *institution_jobs(),

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, Text, func
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -20,7 +20,8 @@ class Base(DeclarativeBase):
 
 class Institution(Base):
     """One institution's filing. ``status``: submitted → filed | returned | rejected; filed →
-    deregistered. Filed values stay in force while a key change awaits its decision."""
+    deregistered; filed → suspended (暂停收托, a confirmed child-abuse case) → filed | deregistered
+    (the filing officers' decision). Filed values stay in force while a key change awaits its decision."""
 
     __tablename__ = "institution"
     __table_args__ = (
@@ -96,6 +97,39 @@ class InstitutionChange(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decision_due: Mapped[date] = mapped_column(Date)
     decision_due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InstitutionSuspension(Base):
+    """A suspension (暂停收托) and its decision: one row per confirmed child-abuse violation that
+    suspended a filed institution (``violation_id`` unique: the same confirmation redelivered under
+    another event id suspends nothing twice). Open while ``decided_at`` is null; one officer
+    proposes the outcome (``proposed_*``), another confirms it (``decided_*``: four-eyes,
+    shared/duties.py ``filing.suspension_confirmer_not_proposer``)."""
+
+    __tablename__ = "institution_suspension"
+    __table_args__ = (
+        Index(
+            "uq_institution_suspension_open",
+            "institution_id",
+            unique=True,
+            postgresql_where=text("decided_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institution.id"), index=True)
+    violation_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    task_id: Mapped[uuid.UUID] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    proposed_outcome: Mapped[str | None] = mapped_column(Text)  # resume | deregister
+    proposal_reason: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str | None] = mapped_column(Text)
+    proposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -33,3 +33,4 @@ class FilingSettings(ServiceSettings):
 
     # Separation of duties (shared/duties.py: each rule with its reason; on unless switched off).
     sod_decider_not_submitter: bool = True
+    sod_suspension_confirmer_not_proposer: bool = True

@@ -194,6 +194,33 @@ class InstitutionDeregisteredV1(EventData):
     deregistered_at: datetime
 
 
+@event("cn.gov.gz.childcare.filing.institution.suspended.v1", topic=FILING_EVENTS)
+class InstitutionSuspendedV1(EventData):
+    """暂停收托: a confirmed child-abuse case (inspection's ``violation.confirmed.v1`` with
+    ``child_abuse``) suspended a filed institution until the filing officers decide (resume or
+    deregister). No personal data: the violation is named by its id and catalogue title only."""
+
+    institution_id: UUID
+    suspended_at: datetime
+    reason: str = Field(min_length=1, description="暂停收托 reason as shown to the public")
+    legal_basis: str = Field(min_length=1, description="the confirmed violation's legal basis (violation catalogue)")
+    violation_id: UUID
+    task_id: UUID
+
+
+@event("cn.gov.gz.childcare.filing.institution.resumed.v1", topic=FILING_EVENTS)
+class InstitutionResumedV1(EventData):
+    """恢复收托: a suspension ended by the filing officers' decision to resume (proposed by one
+    officer, confirmed by another); the institution is ``filed`` again. A decision to deregister
+    instead is ``institution.deregistered.v1``."""
+
+    institution_id: UUID
+    reason: str = Field(min_length=1)
+    proposed_by: str
+    decided_by: str
+    resumed_at: datetime
+
+
 class Certificate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -1,11 +1,13 @@
 """Sanctions that take effect (issue 20, item 4), on the real broker: a confirmed child-abuse case puts
 the institution on the serious-dishonesty list (严重失信主体名单), and the filing service's public
 directory then shows its 普惠 status suspended, with the list's reason and legal basis from the
-credit policy, and stops offering it in a 普惠 search; when the listing ends the directory offers its
-普惠 places again: when it expires (found by the scheduled re-evaluation), or when a credit repair of
-its cause is approved by a second credit officer (四眼原则). The shipped policy never repairs child
-abuse (the application is refused and 普惠 stays suspended); the repair path is shown with a policy
-that also lists a serious violation, which is repairable after its minimum publication period."""
+credit policy, and stops offering it in a 普惠 search (the case also suspends the institution in
+filing, 暂停收托, until two filing officers decide: tests/credit/test_suspension.py); when the listing
+ends the directory offers its 普惠 places again (a suspended institution once filing resumed it):
+when it expires (found by the scheduled re-evaluation), or when a credit repair of its cause is
+approved by a second credit officer (四眼原则). The shipped policy never repairs child abuse (the
+application is refused and 普惠 stays suspended); the repair path is shown with a policy that also
+lists a serious violation, which is repairable after its minimum publication period."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from tests.filing.support import insert_filed_institution
 from tests.support import Platform, eventually, token
 
 LIST = "/v1/public/institutions"
+FILING_PROPOSER = token("filing_officer", subject="filing-officer-propose", districts=["440106"])
+FILING_CONFIRMER = token("filing_officer", subject="filing-officer-confirm", districts=["440106"])
 # 四眼原则 (shared/duties.py credit.repair_decider_not_applicant): one officer applies, another decides
 APPLICANT = token("credit_officer", subject="credit-officer-apply")
 DECIDER = token("credit_officer", subject="credit-officer-decide")
@@ -79,7 +83,9 @@ async def test_serious_dishonesty_listing_suspends_puhui_until_it_ends(
         assert str(abused) not in found
         assert str(other) in found
         assert "puhui_suspension" not in await entry(other)
-        not_puhui = await filing.get(LIST, params={"puhui": "false", "district": "440106"})
+        # the case also suspended the institution in filing (暂停收托: tests/credit/test_suspension.py),
+        # which the directory lists only on request
+        not_puhui = await filing.get(LIST, params={"puhui": "false", "district": "440106", "include_suspended": "true"})
         assert str(abused) in {item["id"] for item in not_puhui.json()["items"]}
 
         # The listing ends with the entry's period (child abuse is never repairable): 3 years on,
@@ -93,6 +99,15 @@ async def test_serious_dishonesty_listing_suspends_puhui_until_it_ends(
             return "puhui_suspension" not in await entry(abused)
 
         await eventually(restored, within=30)
+        # 暂停收托 is filing's own decision, not the listing's: still not offered until two filing
+        # officers resume it, then its 普惠 places are offered again
+        assert str(abused) not in await puhui_search()
+        path = f"/v1/institutions/{abused}/suspension"
+        proposal = {"outcome": "resume", "reason": "涉事人员已依法处理，经复查符合要求"}
+        proposed = await filing.post(f"{path}/proposal", json=proposal, headers=FILING_PROPOSER)
+        assert proposed.status_code == 200, proposed.text
+        resumed = await filing.post(f"{path}/decision", json={"outcome": "resume"}, headers=FILING_CONFIRMER)
+        assert resumed.status_code == 200, resumed.text
         assert str(abused) in await puhui_search()
 
 

@@ -234,6 +234,7 @@ async def test_changes_reports_staffing_and_certificates(filing: tuple[httpx.Asy
             "staffing_shortfalls",
             "staff_certificates_expiring",
             "staff_training_below_requirement",
+            "filings_suspended",
         ]
         for q in summary["queues"]:
             assert q["count"] == (await queue(client, q["queue"], headers))["total"], q
@@ -246,6 +247,7 @@ async def test_changes_reports_staffing_and_certificates(filing: tuple[httpx.Asy
         "staffing_shortfalls": 1,
         "staff_certificates_expiring": 2,
         "staff_training_below_requirement": 0,
+        "filings_suspended": 0,
     }
 
 

@@ -303,6 +303,7 @@ async def test_each_duty_rule_is_declared_with_its_reason_on_by_default_and_swit
         "credit.repair_evidence_uploaded",
         "credit.repair_after_rectification",
         "filing.decider_not_submitter",
+        "filing.suspension_confirmer_not_proposer",
     }
     api_doc = (ROOT_DOCS / "api.md").read_text(encoding="utf-8")
     for rule in duties.RULES:

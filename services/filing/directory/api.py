@@ -24,6 +24,8 @@ from services.filing.directory.schemas import (
     PublicRecordOut,
     parse_near,
 )
+from services.filing.suspension.schemas import STATUS_ZH as SUSPENSION_STATUS_ZH
+from services.filing.suspension.schemas import UNTIL_ZH as SUSPENSION_UNTIL_ZH
 from shared.db import DbSession
 from shared.errors import InvalidInput, error_responses
 from shared.events.filing import CLASS_TYPE_ZH, InstitutionProfile
@@ -79,6 +81,16 @@ def _fields(row: Row[Any]) -> dict[str, object]:
             "legal_basis": row.puhui_suspended_legal_basis,
             "since": row.puhui_suspended_since,
             "until_zh": "信用修复或列入严重失信主体名单的期限届满后恢复",
+        }
+    if row.suspended_since is not None:
+        # set only while suspended (exclude_unset): other entries keep exactly their previous shape
+        fields["suspension"] = {
+            "status_zh": SUSPENSION_STATUS_ZH,
+            "reason_zh": row.suspended_reason,
+            "legal_basis": row.suspended_legal_basis,
+            "since": row.suspended_since,
+            "until_zh": SUSPENSION_UNTIL_ZH,
+            "puhui_zh": "暂停收托期间不提供普惠托位",
         }
     if "distance_km" in row._fields:
         # only in a "near" search, so that only then does the field appear (exclude_unset)
@@ -136,6 +148,7 @@ async def search_institutions(query: Annotated[DirectoryQuery, Query()], session
             radius_km=query.radius_km,
             page=query.page,
             page_size=query.page_size,
+            include_suspended=query.include_suspended,
         ),
     )
     return PublicInstitutionPage(
@@ -147,7 +160,7 @@ async def search_institutions(query: Annotated[DirectoryQuery, Query()], session
     "/public/institutions/{institution_id}",
     response_model=PublicInstitutionOut,
     response_model_exclude_unset=True,
-    summary="托育地图: one filed institution (public, no login)",
+    summary="托育地图: one filed institution (public, no login); a suspended one (暂停收托) carries `suspension`",
     responses=error_responses(PublicInstitutionNotFound, InvalidInput),
 )
 async def get_public_institution(institution_id: uuid.UUID, session: DbSession) -> PublicInstitutionOut:

@@ -20,7 +20,7 @@ from services.filing.directory.models import (
     DirectoryPuhuiSuspension,
     DirectoryQualityGrade,
 )
-from services.filing.models import Institution
+from services.filing.models import Institution, InstitutionSuspension
 from shared.events.filing import InstitutionProfile
 from shared.projection import upsert_newest
 
@@ -29,6 +29,8 @@ EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 # Inline, not a bind parameter: the planner can only use the partial index
 # ix_institution_filed_location when it sees the constant (prepared statements get generic plans).
 FILED: ColumnElement[str] = literal_column("'filed'")
+# 暂停收托 (services/filing/suspension): shown on its record and by an explicit filter, never by default
+SUSPENDED: ColumnElement[str] = literal_column("'suspended'")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Criteria:
     # a whole unified social credit code (exact), else part of the name
     uscc: str | None = None
     name_part: str | None = None
+    # also suspended institutions (暂停收托), marked; by default only those taking children
+    include_suspended: bool = False
 
 
 def _columns() -> list[Any]:
@@ -67,6 +71,9 @@ def _columns() -> list[Any]:
         DirectoryPuhuiSuspension.reason.label("puhui_suspended_reason"),
         DirectoryPuhuiSuspension.legal_basis.label("puhui_suspended_legal_basis"),
         DirectoryPuhuiSuspension.entered_at.label("puhui_suspended_since"),
+        InstitutionSuspension.reason.label("suspended_reason"),
+        InstitutionSuspension.legal_basis.label("suspended_legal_basis"),
+        InstitutionSuspension.suspended_at.label("suspended_since"),
     ]
 
 
@@ -77,6 +84,12 @@ def _with_projections(stmt: Select[Any]) -> Select[Any]:
         .outerjoin(DirectoryInspectionResult, DirectoryInspectionResult.institution_id == Institution.id)
         .outerjoin(DirectoryQualityGrade, DirectoryQualityGrade.institution_id == Institution.id)
         .outerjoin(DirectoryPuhuiSuspension, _puhui_suspended())
+        .outerjoin(
+            InstitutionSuspension,
+            (InstitutionSuspension.institution_id == Institution.id)
+            & (Institution.status == SUSPENDED)
+            & InstitutionSuspension.decided_at.is_(None),
+        )
     )
 
 
@@ -112,17 +125,25 @@ def _bounding_box(near: Near) -> list[ColumnElement[bool]]:
 
 
 def _conditions(criteria: Criteria) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Institution.status == FILED]
+    conditions: list[ColumnElement[bool]] = [
+        Institution.status.in_([FILED, SUSPENDED]) if criteria.include_suspended else Institution.status == FILED
+    ]
     if criteria.district_code is not None:
         conditions.append(Institution.district_code == criteria.district_code)
     if criteria.street_code is not None:
         conditions.append(Institution.street_code == criteria.street_code)
-    # a suspended 普惠 status is not offered as 普惠 (serious-dishonesty list): it counts as none
+    # a suspended 普惠 status is not offered as 普惠 (serious-dishonesty list), nor are the places of a
+    # suspended institution (暂停收托): either counts as none
     if criteria.puhui is True:
         conditions.append(Institution.puhui_slots > 0)
         conditions.append(DirectoryPuhuiSuspension.institution_id.is_(None))
+        conditions.append(Institution.status == FILED)
     elif criteria.puhui is False:
-        conditions.append((Institution.puhui_slots == 0) | DirectoryPuhuiSuspension.institution_id.is_not(None))
+        conditions.append(
+            (Institution.puhui_slots == 0)
+            | DirectoryPuhuiSuspension.institution_id.is_not(None)
+            | (Institution.status == SUSPENDED)
+        )
     if criteria.service_type is not None:
         conditions.append(Institution.service_types.any_() == criteria.service_type)
     if criteria.uscc is not None:
@@ -156,8 +177,13 @@ async def search(
     return rows, int(total)
 
 
+def _public_status() -> ColumnElement[bool]:
+    """One institution by its link: filed, or suspended (暂停收托, shown marked)."""
+    return Institution.status.in_([FILED, SUSPENDED])
+
+
 async def find_filed(session: AsyncSession, institution_id: uuid.UUID) -> Row[Any] | None:
-    stmt = _with_projections(select(*_columns())).where(Institution.id == institution_id, Institution.status == FILED)
+    stmt = _with_projections(select(*_columns())).where(Institution.id == institution_id, _public_status())
     return (await session.execute(stmt)).first()
 
 
@@ -197,7 +223,7 @@ async def find_filed_record(session: AsyncSession, institution_id: uuid.UUID) ->
             )
         )
         .outerjoin(latest_report, literal(True))
-        .where(Institution.id == institution_id, Institution.status == FILED)
+        .where(Institution.id == institution_id, _public_status())
     )
     return (await session.execute(stmt)).first()
 

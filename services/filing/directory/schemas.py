@@ -102,6 +102,11 @@ class DirectoryQuery(BaseModel):
     radius_km: float | None = Field(
         default=None, gt=0, le=MAX_RADIUS_KM, allow_inf_nan=False, description="only with near; default 5"
     )
+    include_suspended: bool = Field(
+        default=False,
+        description="true: also institutions suspended (暂停收托) after a confirmed child-abuse case, marked with "
+        "`suspension`; by default only those taking children are listed",
+    )
     page: int = Field(default=1, ge=1, le=100_000)
     page_size: int = Field(default=20, ge=1, le=100)
 
@@ -173,6 +178,18 @@ class PuhuiSuspensionOut(BaseModel):
     until_zh: str = Field(description="when it ends: on credit repair or when the listing expires")
 
 
+class SuspensionPublicOut(BaseModel):
+    """暂停收托: a confirmed child-abuse case suspended the institution until the filing officers decide
+    (恢复收托 or 注销备案); not offered as a normal choice meanwhile, its 普惠 places neither."""
+
+    status_zh: str = Field(description="暂停收托")
+    reason_zh: str
+    legal_basis: str = Field(description="the confirmed violation's legal basis (violation catalogue)")
+    since: datetime
+    until_zh: str = Field(description="what ends it: the filing officers' decision to resume or deregister")
+    puhui_zh: str = Field(description="普惠 places are not offered while suspended")
+
+
 class PublicInstitutionOut(InstitutionProfile):
     """One filed institution as the public sees it: the profile, read from the institution's row,
     but for the fields hidden below (so a new field of the profile is shown). ``distance_km`` only
@@ -200,6 +217,10 @@ class PublicInstitutionOut(InstitutionProfile):
     puhui_suspension: PuhuiSuspensionOut | None = Field(
         default=None,
         description="present while 普惠 is suspended (serious-dishonesty list): not offered as 普惠 then",
+    )
+    suspension: SuspensionPublicOut | None = Field(
+        default=None,
+        description="present while the institution is suspended (暂停收托): listed only with include_suspended",
     )
     distance_km: float | None = Field(default=None, description="great-circle distance from near, 3 decimals")
 

@@ -1,8 +1,9 @@
 """The public directory (托育地图): filed institutions for families, with the credit grade and the
 latest published inspection result that the filing service projects from other services' events.
 
-Only ``filed`` institutions are ever shown, and only public facts about them: no staff, no personal
-phone numbers, no officer ids.
+Only ``filed`` institutions are listed by default; a suspended one (暂停收托) is shown, marked, by
+its link and by ``include_suspended``. Only public facts about them: no staff, no personal phone
+numbers, no officer ids.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class SearchRequest:
     radius_km: float | None = None
     page: int = 1
     page_size: int = 20
+    include_suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ def _criteria(request: SearchRequest) -> repository.Criteria:
         puhui=request.puhui,
         service_type=request.service_type,
         near=near,
+        include_suspended=request.include_suspended,
     )
 
 

@@ -207,7 +207,8 @@ async def list_institutions(
     session: DbSession,
     reader: Reader,
     status_filter: Annotated[
-        Literal["submitted", "filed", "returned", "rejected", "deregistered"] | None, Query(alias="status")
+        Literal["submitted", "filed", "suspended", "returned", "rejected", "deregistered"] | None,
+        Query(alias="status"),
     ] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,

@@ -205,6 +205,7 @@ class DeregistrationIn(RequestModel):
 STATUS_ZH = {
     "submitted": "已提交待审核",
     "filed": "已备案",
+    "suspended": "暂停收托",
     "returned": "退回补正",
     "rejected": "不予备案",
     "deregistered": "已注销",

@@ -1,7 +1,8 @@
 """Institution filing (登记备案): submission, decisions, changes, deregistration.
 
 Lifecycle: submitted → filed | returned | rejected; returned → submitted (a resubmission restarts
-the decision clock); filed → deregistered. A change (变更) of a filed institution applies minor
+the decision clock); filed → deregistered; filed → suspended → filed | deregistered (暂停收托 after a
+confirmed child-abuse case: services/filing/suspension). A change (变更) of a filed institution applies minor
 fields at once and holds key fields for a decision, while the filed values stay in force.
 
 No commits here: the caller's unit of work owns the transaction. Every state change writes its event
@@ -509,8 +510,19 @@ async def deregister(
     session: AsyncSession, outbox: Outbox, institution_id: uuid.UUID, *, reason: str, officer: Principal
 ) -> Institution:
     institution = await _locked(session, institution_id, officer)
+    if institution.status == "suspended":
+        raise _illegal(institution, "直接注销：暂停收托的机构由两名备案人员作出注销备案或恢复收托的决定")
     if institution.status != "filed":
         raise _illegal(institution, "注销（仅已备案机构可注销）")
+    await apply_deregistration(session, outbox, institution, reason=reason, officer=officer)
+    return institution
+
+
+async def apply_deregistration(
+    session: AsyncSession, outbox: Outbox, institution: Institution, *, reason: str, officer: Principal
+) -> None:
+    """注销 a locked institution (filed, or suspended when the officers so decide): a pending
+    change is refused, the event written."""
     now = datetime.now(UTC)
     change = await repository.pending_change(session, institution.id)
     if change is not None:  # a change of an institution that closes is moot: refuse it, visibly
@@ -540,7 +552,6 @@ async def deregister(
         subject=str(institution.id),
         at=now,
     )
-    return institution
 
 
 async def get(session: AsyncSession, institution_id: uuid.UUID) -> tuple[Institution, InstitutionChange | None]:

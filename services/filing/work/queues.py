@@ -13,7 +13,7 @@ from sqlalchemy import Date, Numeric, case, cast, func, literal, select
 from sqlalchemy.engine import Row
 
 from services.filing.annual_reports.models import AnnualReport, AnnualReportOverdue
-from services.filing.models import Institution, InstitutionChange
+from services.filing.models import Institution, InstitutionChange, InstitutionSuspension
 from services.filing.staff.models import ROLE_ZH, StaffingStatus, StaffMember
 from services.filing.staff.training import TRAINING_REQUIREMENTS
 from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, make_item
@@ -273,6 +273,45 @@ def _training_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     )
 
 
+def _suspended(ctx: QueueContext) -> QuerySelect:
+    return (
+        select(
+            Institution.id.label("id"),
+            Institution.name.label("institution_name"),
+            Institution.district_code.label("district_code"),
+            cast(None, Date).label("deadline"),
+            InstitutionSuspension.suspended_at.label("since"),
+            InstitutionSuspension.proposed_outcome.label("proposed_outcome"),
+        )
+        .join(InstitutionSuspension, InstitutionSuspension.institution_id == Institution.id)
+        .where(
+            Institution.status == "suspended",
+            InstitutionSuspension.decided_at.is_(None),
+            in_districts(Institution.district_code, ctx),
+        )
+    )
+
+
+def _suspended_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
+    proposed = {
+        "resume": "（已提出恢复收托意见，待另一名备案人员确认）",
+        "deregister": "（已提出注销备案意见，待另一名备案人员确认）",
+    }
+    return make_item(
+        SUSPENDED,
+        ctx,
+        id=row.id,
+        kind="suspension",
+        title_zh=f"{row.institution_name}：虐童事件经确认，暂停收托，待作出恢复收托或注销备案的决定"
+        f"{proposed.get(row.proposed_outcome or '', '')}",
+        institution_id=row.id,
+        institution_name=row.institution_name,
+        district_code=row.district_code,
+        deadline=None,
+        link=f"/v1/institutions/{row.id}/suspension",
+    )
+
+
 DECISIONS_PENDING: Queue = Queue(
     name="filing_decisions_pending",
     title_zh="待作出备案决定",
@@ -348,6 +387,18 @@ TRAINING: Queue = Queue(
     "names the role and the hours, not the person; no deadline.",
 )
 
+SUSPENDED: Queue = Queue(
+    name="filings_suspended",
+    title_zh="暂停收托待决定",
+    action=Action("decide_suspension", "作出恢复收托或注销备案的决定", "filing_officer"),
+    overseers=OVERSEERS,
+    query=_suspended,
+    item=_suspended_item,
+    description="Institutions suspended (暂停收托) after a confirmed child-abuse case, awaiting the filing officers' "
+    "decision (one proposes resume or deregister at `POST …/suspension/proposal`, another confirms at "
+    "`POST …/suspension/decision`); no statutory deadline, oldest suspension first when sorted by since.",
+)
+
 QUEUES: tuple[Queue, ...] = (
     DECISIONS_PENDING,
     DECISIONS_OVERDUE,
@@ -356,4 +407,5 @@ QUEUES: tuple[Queue, ...] = (
     STAFFING,
     CERTIFICATES,
     TRAINING,
+    SUSPENDED,
 )
