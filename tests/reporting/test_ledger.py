@@ -361,6 +361,39 @@ async def test_an_entry_shared_v1_record_is_read_as_v2_with_the_same_leaf_hash(l
         decode(json.dumps(broken).encode())
 
 
+async def test_go_checks_each_ledger_topic_record_against_the_signed_tree(ledger: Ledger) -> None:
+    """An agency reading the ledger topic checks every record's leaf hash with Go's tlog as it comes:
+    tlog.ParseHash takes it as it is (the encoding of the checkpoint and of every proof), and
+    tlog.CheckRecord finds it at the record's index. Records upcast from entry_shared.v1 as well."""
+    await ledger.stories(0, 2)  # 12 entries
+    checkpoint = await ledger.checkpoint()
+    key = await ledger.get("/v1/ledger/public-key", headers={})
+    async with ledger.db.transaction() as session:
+        payloads = (await session.execute(outbox_table.select().order_by(outbox_table.c.id))).all()
+    records = [json.loads(p.payload)["data"] for p in payloads]
+    upcast = [decode(entry_shared_v1(p.payload.encode())).envelope.data for p in payloads]
+    assert len(records) == len(upcast) == checkpoint["tree_size"] == 12
+    announced = []
+    for record in records + upcast:
+        path = f"/v1/ledger/proof/inclusion?index={record['index']}&size={checkpoint['tree_size']}"
+        announced.append({"record": record, "proof": (await ledger.get(path))["proof"]})
+    payload = {"vkey": key["verifier_key"], "checkpoint": checkpoint["note"], "announced": announced}
+    status, report = run_gocheck(payload)
+    assert status == 0, report
+    assert [r["check"] for r in report["results"]] == [
+        "verifier_key",
+        "checkpoint",
+        *(f"announced[{i}]" for i in range(24)),
+    ]
+    # Go refuses the hex that entry_shared.v1 carried, and a record's hash at another index
+    as_hex = {**records[3], "leaf_hash": base64.b64decode(records[3]["leaf_hash"]).hex()}
+    moved = {**records[3], "index": 4}
+    wrong = [{"record": as_hex, "proof": announced[3]["proof"]}, {"record": moved, "proof": announced[3]["proof"]}]
+    status, report = run_gocheck({**payload, "announced": wrong})
+    assert status == 1
+    assert [r["ok"] for r in report["results"][2:]] == [False, False]
+
+
 async def test_cursors_never_skip_or_repeat_while_writes_continue(fresh_db: Callable[[str], str]) -> None:
     db = Database(fresh_db("reporting"), pool_size=4)
     app = create_app("reporting", settings_for("reporting", run_background_workers=False), db)

@@ -10,7 +10,8 @@
 //	 "consistency": ["<base64>", ...],
 //	 "history": [{"old": "<signed note>", "new": "<signed note>", "proof": ["<base64>", ...]}],
 //	 "leaves": [{"entry": {<an entry of GET /v1/ledger as an agency sees it>}, "proof": ["<base64>", ...]}],
-//	 "witness_vkeys": ["<name+hexid+base64(0x04 || public key)>", ...], "cosigned": "<note>"}
+//	 "witness_vkeys": ["<name+hexid+base64(0x04 || public key)>", ...], "cosigned": "<note>",
+//	 "announced": [{"record": {<the data of a ledger-topic entry_shared.v2 record>}, "proof": ["<base64>", ...]}]}
 //
 // "history" holds pairs of historic checkpoints (fetched by tree size, GET
 // /v1/ledger/checkpoints/{size}?format=note) and the consistency proof between them: each note
@@ -24,6 +25,11 @@
 // "cosigned" is a checkpoint served with witness cosignatures (C2SP tlog-cosignature): note.Open
 // must verify it with the log's key and with every witness key (cosignature/v1 verifiers, which
 // golang.org/x/mod/sumdb/note lets a caller supply as note.Verifier implementations).
+//
+// "announced" are the ledger topic's records (docs/ledger.md, "The ledger topic"): each record's
+// leaf_hash is parsed with tlog.ParseHash, which accepts only the encoding the checkpoints and every
+// proof use (standard base64 of 32 bytes), must be written exactly as tlog.Hash.String writes it,
+// and is checked to be in the checkpoint's tree at the record's index with tlog.CheckRecord.
 //
 // Output: one JSON object with the parsed tree sizes and a verdict per check; exit status 1 if any
 // check failed, 2 if the input could not be read.
@@ -53,6 +59,27 @@ type inclusion struct {
 	Index  int64    `json:"index"`
 	Record string   `json:"record"`
 	Proof  []string `json:"proof"`
+}
+
+// A ledger-topic record (entry_shared.v2), every field named: the input is read with
+// DisallowUnknownFields, so a record under other names (v1's source_event_*) is refused. Index and
+// leaf_hash are checked against the log; the others are the source event's, not hashed here.
+type announcedRecord struct {
+	Index       int64          `json:"index"`
+	LeafHash    string         `json:"leaf_hash"`
+	LeafVersion *int           `json:"leaf_version"`
+	EventID     string         `json:"event_id"`
+	EventSource string         `json:"event_source"`
+	EventType   string         `json:"event_type"`
+	Subject     *string        `json:"subject"`
+	EventTime   string         `json:"event_time"`
+	RecordedAt  string         `json:"recorded_at"`
+	Data        map[string]any `json:"data"`
+}
+
+type announced struct {
+	Record announcedRecord `json:"record"`
+	Proof  []string        `json:"proof"`
 }
 
 type historic struct {
@@ -94,6 +121,7 @@ type input struct {
 	Leaves        []leafCheck `json:"leaves"`
 	WitnessVkeys  []string    `json:"witness_vkeys"`
 	Cosigned      string      `json:"cosigned"`
+	Announced     []announced `json:"announced"`
 }
 
 type result struct {
@@ -170,6 +198,21 @@ func parseProof(items []string) ([]tlog.Hash, error) {
 	return out, nil
 }
 
+func checkAnnounced(a announced, cp checkpoint) error {
+	h, err := tlog.ParseHash(a.Record.LeafHash)
+	if err != nil {
+		return fmt.Errorf("leaf_hash: %w", err)
+	}
+	if h.String() != a.Record.LeafHash {
+		return errors.New("leaf_hash is not written as tlog.Hash.String writes it")
+	}
+	proof, err := parseProof(a.Proof)
+	if err != nil {
+		return err
+	}
+	return tlog.CheckRecord(tlog.RecordProof(proof), cp.Tree.N, cp.Tree.Hash, a.Record.Index, h)
+}
+
 func errString(err error) string {
 	if err == nil {
 		return ""
@@ -237,6 +280,10 @@ func main() {
 
 	for i, lc := range in.Leaves {
 		add(fmt.Sprintf("leaf[%d]", i), checkLeaf(lc, cp))
+	}
+
+	for i, a := range in.Announced {
+		add(fmt.Sprintf("announced[%d]", i), checkAnnounced(a, cp))
 	}
 
 	if in.Cosigned != "" {
