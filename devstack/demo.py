@@ -17,9 +17,17 @@ What it creates (all names start with 演示 and every identifier is synthetic, 
 * inspectors per district; two random plans, each witnessed by two independent observers (监督员) who
   commit before the plan's commit and reveal after its reveal time (the demo platform shortens the
   24 h delay with INSPECTION_DRAW_REVEAL_DELAY_SECONDS, and the demo says so), then drawn: the first
-  inspected completely (findings, violations of every severity including one confirmed child-abuse
-  case, review and publication 一公开, rectification and a follow-up), the second under way;
-* a credit repair (信用修复) of a minor violation; the abuser on the industry-ban list (从业禁止).
+  inspected completely (findings, violations of every severity, review and publication 一公开,
+  rectification and a follow-up), the second under way;
+* the day's work concentrated in 天河区 (``WORKLOAD_DISTRICT``), so that its district supervisor
+  (``demo-supervisor-440106``) has something in every queue the demo can produce: a roster one carer
+  short and a health certificate about to expire, a key-field change awaiting its decision, a parent's
+  complaint of child abuse that the supervisor turns into a targeted inspection which confirms it
+  (the institution on the serious-dishonesty list, the abuser banned from the industry, 从业禁止),
+  an inspection on referral whose violations wait for their rectification (one reported and waiting
+  for its follow-up, with a credit repair applied for), another waiting for review, a complaint not
+  yet triaged and the district's next random plan, still a draft, whose window opens in two weeks;
+* a credit repair (信用修复) of a minor violation.
 
 Deterministic: the same seed and scale give the same institutions, people and scenarios (the draws
 themselves use the inspection service's fresh server seed, by design). Idempotent: every step first
@@ -41,7 +49,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -103,6 +111,9 @@ CLASS_MAX = {kind: limit for kind, (limit, _) in CLASS_LIMITS.items()}
 CARER_RATIO = carer_ratios(FilingSettings.model_construct())
 DOCUMENT_KINDS = tuple(DOCUMENT_ZH)
 FORCED_OUTCOMES = ("return_then_file", "reject", "return", "pending")
+# The district where the demo concentrates the day's work, so that one district supervisor's morning
+# list (demo-supervisor-440106 in devstack/oidc/accounts.json) shows every queue the demo produces.
+WORKLOAD_DISTRICT = "440106"
 # a principal's recorded training: the requirement (WS/T 821—2023 5.2.1, 60 hours); two in 天河 fall short
 PRINCIPAL_TRAINING_HOURS = int(next(t.min_hours for t in TRAINING_REQUIREMENTS if t.role == "principal"))
 SHORT_PRINCIPAL_TRAINING_HOURS = 40
@@ -416,6 +427,31 @@ def plan_city(seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, today: date 
                     annual_report=report,
                 )
             )
+    return _district_workload(plans, today)
+
+
+def _district_workload(plans: list[InstitutionPlan], today: date) -> list[InstitutionPlan]:
+    """In ``WORKLOAD_DISTRICT``, the first institution that files employs one carer fewer than its
+    classes need (a staffing shortfall), and the second's health worker's health certificate expires
+    in 12 days (a certificate expiring). Changed after every draw, so nothing else moves."""
+    filed = [n for n, p in enumerate(plans) if p.district_code == WORKLOAD_DISTRICT and p.outcome == "file"]
+    if filed:
+        plan = plans[filed[0]]
+        carers = [n for n, s in enumerate(plan.staff) if s.role == "carer"]
+        if len(carers) >= 2:
+            staff = tuple(s for n, s in enumerate(plan.staff) if n != carers[-1])
+            report = plan.annual_report
+            if report is not None:
+                report = {**report, "staff": {**report["staff"], "carers": report["staff"]["carers"] - 1}}
+            plans[filed[0]] = replace(plan, staff=staff, annual_report=report)
+    if len(filed) > 1:
+        plan = plans[filed[1]]
+        expiring = str(today + timedelta(days=12))
+        staff = tuple(
+            replace(s, body={**s.body, "health_certificate_expires_on": expiring}) if s.role == "health" else s
+            for s in plan.staff
+        )
+        plans[filed[1]] = replace(plan, staff=staff)
     return plans
 
 
@@ -653,6 +689,8 @@ class Generator:
         self.inspectors: dict[str, dict[str, Any]] = {}  # subject -> inspector
         self.by_id: dict[str, InstitutionPlan] = {}
         self.task_views: dict[str, dict[str, Any]] = {}
+        # the district's minor violation whose credit repair is applied for (institution, violation)
+        self.district_repair: tuple[str, str] | None = None
 
     def say(self, text: str) -> None:
         if self.out is not None:
@@ -685,6 +723,7 @@ class Generator:
         await self.phase("follow_up", self.rectify_and_follow_up(plan_a))
         plan_b = await self.phase("plan_b", self.random_plan("b"))
         await self.phase("inspect_b", self.inspect(plan_b, share_done=0.4))
+        await self.phase("district", self.district_workload())
         await self.phase("credit", self.credit_outcomes())
         await self.phase("count", self.count_present())
         self.summary.seconds = time.monotonic() - started
@@ -980,7 +1019,7 @@ class Generator:
     async def inspect(self, record: Mapping[str, Any], *, share_done: float) -> None:
         tasks = sorted(record["tasks"], key=lambda t: self._uscc_of(t["institution_id"]))
         views = [await self.task(t["task_id"]) for t in tasks]
-        scenarios = self._scenarios(views, child_abuse=share_done >= 1.0)
+        scenarios = self._scenarios(views, clean_first=share_done < 1.0)
         targets = []
         n = len(views)
         for k, view in enumerate(views):
@@ -1010,11 +1049,11 @@ class Generator:
         return plan.uscc if plan else institution_id
 
     def _scenarios(
-        self, views: Sequence[Mapping[str, Any]], *, child_abuse: bool
+        self, views: Sequence[Mapping[str, Any]], *, clean_first: bool
     ) -> dict[str, list[tuple[str, str | None]]]:
-        """Violations per task (code, person name or None). The first tasks cover every severity
-        and, in the first plan, one child-abuse case against a carer on the roster; the second plan
-        starts with a clean one."""
+        """Violations per task (code, person name or None). The first tasks cover every severity;
+        the second plan starts with a clean one. (The child-abuse case is not left to the draw: it
+        comes from a complaint, ``district_workload``.)"""
         forced: list[list[tuple[str, str | None]]] = [
             [("DISCLOSURE_INCOMPLETE", None)],
             [("PRICE_NOT_MARKED", None), ("DAILY_HEALTH_CHECK_LAPSE", None)],
@@ -1033,20 +1072,13 @@ class Generator:
             ("CCTV_COVERAGE_INCOMPLETE", "serious"),
             ("STAFF_HEALTH_CERT_MISSING", "serious"),
         ]
-        if not child_abuse:
+        if clean_first:
             # The second plan opens with a clean inspection: its first task is always among the
             # reviewed ones, while the first plan's few tasks (a small city) may all be forced.
             forced.insert(0, [])
         out: dict[str, list[tuple[str, str | None]]] = {}
         drawn: list[str] = []  # tasks whose scenario is rolled, not forced
-        abuser = None
-        if child_abuse:
-            abuser = next((v for v in views if any(s["role"] == "carer" for s in v["staff"])), None)
         for view in views:
-            if view is abuser:
-                carer = next(s for s in view["staff"] if s["role"] == "carer")
-                out[view["id"]] = [("CHILD_ABUSE", carer["name"])]
-                continue
             rng = random.Random(f"{self.seed}:scenario:{self._uscc_of(view['institution']['institution_id'])}")
             if forced:
                 out[view["id"]] = forced.pop(0)
@@ -1234,6 +1266,249 @@ class Generator:
             await self.task(follow["id"])
         await self.task(view["id"])  # the original violation is now rectified or closed
 
+    # --- the district's workload (WORKLOAD_DISTRICT) -----------------------------------------------
+
+    def district_supervisor(self) -> Actor:
+        """The district's supervisor (科室负责人): triages its complaints, orders and reviews its
+        inspections; the account demo-supervisor-440106 of the local OIDC provider."""
+        return Actor(f"demo-supervisor-{WORKLOAD_DISTRICT}", ["supervisor"], [WORKLOAD_DISTRICT])
+
+    def _workload_institutions(self) -> list[InstitutionPlan]:
+        """The district's filed institutions in plan order (the first two carry the roster's shortfall,
+        certificate and training cases, ``plan_city``); the abuse case goes to the last one."""
+        return [
+            p
+            for p in self.plans
+            if p.district_code == WORKLOAD_DISTRICT and p.outcome == "file" and self.status.get(p.uscc) == "filed"
+        ]
+
+    async def district_workload(self) -> None:
+        """Every queue the demo can produce, in one district, through the same APIs as the rest: what
+        happened today in 天河区 (dates are relative to today, so nothing here is overdue yet: a filing
+        decision, a rectification, an annual report or an unlicensed operator's step falls overdue only
+        when its date has passed, which a demo made today cannot show)."""
+        places = self._workload_institutions()
+        if len(places) < 5:
+            return  # a city too small to hold the district's day (the smallest tested scale has 5)
+        team = [
+            i["id"] for s, i in sorted(self.inspectors.items()) if s.startswith(f"demo-inspector-{WORKLOAD_DISTRICT}-")
+        ]
+        await self.key_field_change(places[1])
+        await self.complaint_inspection(
+            places[-1],
+            team[:2],
+            category="abuse",
+            description="演示：家长反映孩子午睡后手臂有多处淤青，孩子说被老师打了，怀疑保育人员打骂幼儿",
+            scenario="CHILD_ABUSE",
+        )
+        referral = "演示：消防救援大队转来：该机构午休室安全出口被杂物堵塞，合同未约定服务内容"
+        await self.targeted_inspection(
+            places[2], team[1:3], referral, [("DISCLOSURE_INCOMPLETE", None), ("SERVICE_AGREEMENT_MISSING", None)]
+        )
+        await self.targeted_inspection(
+            places[3], team[:2], "演示：街道办转来群众反映：疏散通道堆放杂物", [("FIRE_EXIT_OBSTRUCTED", None)]
+        )
+        await self.complaint(places[3], "fees", "演示：家长反映机构在公示收费之外每月另收材料费300元，未签书面协议")
+        await self.draft_plan()
+
+    async def key_field_change(self, plan: InstitutionPlan) -> None:
+        """The institution asks to file a larger premises after building work (a key field: it waits for
+        the reviewer's decision)."""
+        iid = self.ids[plan.uscc]
+        current = await self.api.json("filing", "GET", f"/v1/institutions/{iid}", self.supervisor)
+        if current["pending_change"] is not None or current["premises_area_m2"] != plan.body["premises_area_m2"]:
+            return
+        await self.api.call(
+            "filing",
+            "POST",
+            f"/v1/institutions/{iid}/changes",
+            self.officer(plan.district_code),
+            json_body={"premises_area_m2": plan.body["premises_area_m2"] + 60.0},
+        )
+        self.summary.created["changes"] += 1
+
+    async def complaint(self, plan: InstitutionPlan, category: str, description: str) -> dict[str, Any]:
+        """A parent's complaint about the institution on the public form (anonymous), once."""
+        iid = self.ids[plan.uscc]
+        page = 1
+        while True:
+            out = await self.api.json(
+                "inspection",
+                "GET",
+                "/v1/complaints",
+                self.supervisor,
+                params={"district": plan.district_code, "page": page, "page_size": 100},
+            )
+            found = next((c for c in out["items"] if c["description"] == description), None)
+            if found is not None:
+                return dict(found)
+            if page * 100 >= out["total"]:
+                break
+            page += 1
+        await self.api.call(
+            "inspection",
+            "POST",
+            "/v1/public/complaints",
+            None,
+            json_body={"institution_id": iid, "category": category, "description": description},
+        )
+        self.summary.created["complaints"] += 1
+        return await self.complaint(plan, category, description)
+
+    async def complaint_inspection(
+        self, plan: InstitutionPlan, team: list[str], *, category: str, description: str, scenario: str
+    ) -> None:
+        """A complaint the district supervisor triages into a targeted inspection, which finds what was
+        complained of (against a carer on the roster) and is reviewed and published."""
+        complaint = await self.complaint(plan, category, description)
+        if complaint["status"] == "received":
+            complaint = await self.api.json(
+                "inspection",
+                "POST",
+                f"/v1/complaints/{complaint['id']}/triage",
+                self.district_supervisor(),
+                json_body={
+                    "action": "targeted_inspection",
+                    "reason": "演示：涉嫌虐童，立即组织定向检查并调取监控录像",
+                    "public_reply": "已受理，已安排现场检查，处理结果将依法公开",
+                    "inspector_ids": team,
+                    "due_by": str(self.today + timedelta(days=3)),
+                    "checklist_items": [_ITEM_FOR_CODE[scenario]],
+                },
+            )
+            self.summary.created["tasks"] += 1
+        view = await self.task(complaint["task_id"])
+        carer = next(s["name"] for s in view["staff"] if s["role"] == "carer")
+        await self._finish(view, [(scenario, carer)], reviewed=True)
+
+    async def targeted_inspection(
+        self, plan: InstitutionPlan, team: list[str], detail: str, scenario: list[tuple[str, str | None]]
+    ) -> None:
+        """An inspection on referral (转办). With two violations, the first (minor) is rectified and
+        waits for its follow-up, with a credit repair applied for; otherwise it waits for review."""
+        iid = self.ids[plan.uscc]
+        lead = next(s for s, i in self.inspectors.items() if i["id"] == team[0])
+        mine = await self.api.json("inspection", "GET", "/v1/me/tasks", Actor(lead, ["inspector"]))
+        task = next(
+            (
+                t
+                for t in mine["items"]
+                if t["institution"] and t["institution"]["institution_id"] == iid and detail in str(t["reason"])
+            ),
+            None,
+        )
+        if task is None:
+            task = await self.api.json(
+                "inspection",
+                "POST",
+                "/v1/targeted-inspections",
+                self.district_supervisor(),
+                json_body={
+                    "institution_id": iid,
+                    "inspector_ids": team,
+                    "reason": "referral",
+                    "reason_detail": detail,
+                    "due_by": str(self.today + timedelta(days=7)),
+                    "checklist_items": sorted({_ITEM_FOR_CODE[code] for code, _ in scenario}),
+                },
+            )
+            self.summary.created["tasks"] += 1
+        view = await self.task(task["id"])
+        reviewed = len(scenario) > 1
+        view = await self._finish(view, scenario, reviewed=reviewed)
+        if not reviewed:
+            return
+        minor = next(v for v in view["violations"] if v["severity"] == "minor")
+        if minor["status"] == "confirmed":
+            await self.api.call(
+                "inspection",
+                "POST",
+                f"/v1/violations/{minor['id']}/rectification",
+                self.district_supervisor(),
+                json_body={"evidence_sha256": [self.documents["premises_proof"]]},
+            )
+            self.summary.created["rectifications"] += 1
+            await self.task(view["id"])
+        self.district_repair = (iid, minor["id"])
+
+    async def _finish(
+        self, view: dict[str, Any], scenario: list[tuple[str, str | None]], *, reviewed: bool
+    ) -> dict[str, Any]:
+        """The team inspects and signs; the district supervisor reviews and publishes when asked."""
+        if view["status"] in ("assigned", "in_progress"):
+            await self.work_task(view, scenario, "submitted")
+            view = self.task_views[view["id"]]
+        if reviewed and view["status"] == "submitted":
+            await self.api.call(
+                "inspection", "POST", f"/v1/tasks/{view['id']}/review", self.district_supervisor(), json_body={}
+            )
+            self.summary.created["results_published"] += 1
+            view = await self.task(view["id"])
+        return view
+
+    async def draft_plan(self) -> None:
+        """The district's next random plan, drafted, its window opening in two weeks: still to be
+        published (committed) before then."""
+        name = f"演示：{self.year}年天河区托育机构消防安全专项抽查"
+        plans = await self.api.json("inspection", "GET", "/v1/plans", self.supervisor)
+        if any(p["name"] == name for p in plans):
+            return
+        body = {
+            **self._plan_body("b"),
+            "name": name,
+            "districts": [WORKLOAD_DISTRICT],
+            "window_start": str(self.today + timedelta(days=14)),
+            "window_end": str(self.today + timedelta(days=74)),
+        }
+        await self.api.call("inspection", "POST", "/v1/plans", self.district_supervisor(), json_body=body)
+        self.summary.created["plans"] += 1
+
+    async def district_repair_pending(self) -> None:
+        """The referral's minor violation: the institution applies for a credit repair (信用修复) with
+        its rectification report; the decision waits for the follow-up inspection's verification."""
+        if self.district_repair is None:
+            return
+        institution_id, violation_id = self.district_repair
+        path = f"/v1/credit/institutions/{institution_id}"
+
+        async def entry() -> dict[str, Any] | None:
+            response = await self.api.call("credit", "GET", path, self.credit_officer, expect=(200, 404))
+            if response.status_code == 404:
+                return None
+            record = response.json()
+            return next((line for line in record["lines"] if line.get("rule_id") == "violation.minor"), None)
+
+        async def entry_present() -> bool:
+            return await entry() is not None
+
+        await eventually("the district's minor violation in the credit record", entry_present, within=self.timeout)
+        line = await entry()
+        assert line is not None
+        record = await self.api.json("credit", "GET", path, self.credit_officer)
+        if any(r["entry_id"] == line["entry_id"] for r in record["repairs"]):
+            return
+        pdf = f"%PDF-1.4\n% 演示：整改报告（synthetic demo document）{violation_id}\n%%EOF\n".encode()
+        evidence = await self.api.json(
+            "credit",
+            "POST",
+            f"/v1/credit/entries/{line['entry_id']}/evidence",
+            self.credit_officer,
+            content=pdf,
+            headers={"Content-Type": "application/pdf"},
+        )
+        await self.api.call(
+            "credit",
+            "POST",
+            "/v1/credit/repairs",
+            self.credit_officer,
+            json_body={
+                "entry_id": line["entry_id"],
+                "evidence_sha256": [evidence["sha256"]],
+                "commitment": "演示：本机构已在醒目位置公示收费项目和膳食信息，承诺持续依法公示。",
+            },
+        )
+        self.summary.created["credit_repairs_applied"] += 1
+
     # --- credit ---------------------------------------------------------------------------------
 
     async def credit_outcomes(self) -> None:
@@ -1255,6 +1530,7 @@ class Generator:
             await eventually("the child-abuse person on the industry-ban list", banned, within=self.timeout)
             self.summary.details["banned_person_ref"] = person_ref
         await self.repair_minor()
+        await self.district_repair_pending()
 
     async def repair_minor(self) -> None:
         """信用修复 of the first confirmed minor violation (the policy allows it at once), with the
@@ -1264,6 +1540,7 @@ class Generator:
         minors = sorted(
             (v["institution_id"], v["id"], view["id"])
             for view in self.task_views.values()
+            if view["kind"] == "random"  # the district's own minor violation waits for its follow-up
             for v in view["violations"]
             if v["severity"] == "minor" and v["status"] in ("confirmed", "rectification_reported", "closed")
         )
@@ -1355,7 +1632,7 @@ class Generator:
                     present["child_abuse_confirmed"] += 1
                 if v["status"] in ("rectification_reported", "closed"):
                     present["rectifications"] += 1
-            if view["kind"] == "targeted":
+            if view["kind"] == "targeted" and str(view.get("reason") or "").startswith("follow_up"):
                 present["follow_ups"] += 1
         present["results_published"] = present["tasks_reviewed"]
         bans = await self.api.json("credit", "GET", "/v1/credit/lists/industry_ban", self.credit_officer)

@@ -1,5 +1,6 @@
 """The morning list (issue 20 acceptance) on the demo city: a district supervisor's work summary,
-summed over the services, has a non-zero count in every queue the demo produces there, and every
+summed over the services, has a non-zero count in every queue the demo produces — 天河区's supervisor
+(the demo's account demo-supervisor-440106) in every queue the demo produces anywhere — and every
 count of every caller (the city's supervisor and each district's) equals what the services' existing
 APIs give with the equivalent filters: the institutions list and each institution's staffing, roster
 and pending change (filing); the inspectors' task lists, the tasks with their violations, the
@@ -7,14 +8,16 @@ complaints, unlicensed cases and plans (inspection); the lists (credit)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from devstack.demo import Api, Generator
+from devstack.demo import WORKLOAD_DISTRICT, Api, Generator
 from devstack.kafka import LocalKafka
 from devstack.postgres import SERVICES
 from services.filing.staff.training import TRAINING_REQUIREMENTS
@@ -33,14 +36,30 @@ TRAINING_REQUIRED = {t.role: t.min_hours for t in TRAINING_REQUIREMENTS}
 # of carers, 天河's principals with 40 training hours, plan A's violations within their rectification
 # deadline, the serious-dishonesty listing of the institution with the child-abuse case and the
 # industry ban of its abuser
+# ; and what the demo does in 天河区 (devstack/demo.py district_workload): a key-field change awaiting
+# its decision, a health certificate expiring, a referral's inspection awaiting review, another's
+# reported rectification awaiting its follow-up with a credit repair applied for, a complaint not yet
+# triaged and a drafted plan whose window opens in two weeks
 DEMO_QUEUES = {
     "filing_decisions_pending",
+    "filing_changes_pending",
     "staffing_shortfalls",
+    "staff_certificates_expiring",
+    "tasks_awaiting_review",
+    "follow_ups_due",
+    "complaints_untriaged",
+    "plans_nearing_deadline",
+    "repairs_pending",
     "staff_training_below_requirement",
     "rectifications_due",
     "list_entries_new",
     "bans_new",
 }
+
+
+# the local OpenID Connect provider's demo account of 天河区's supervisor: its claims are the token's
+ACCOUNTS = json.loads((Path(__file__).resolve().parents[2] / "devstack/oidc/accounts.json").read_text("utf-8"))
+TIANHE_ACCOUNT = f"demo-supervisor-{WORKLOAD_DISTRICT}"
 
 
 def district_supervisor(code: str) -> dict[str, str]:
@@ -93,6 +112,8 @@ async def expected_from_the_apis(p: Platform, today: date) -> Expected:
         if i["status"] == "submitted":
             late = i["decision_due"] is not None and date.fromisoformat(i["decision_due"]) < today
             expected.add("filing_decisions_overdue" if late else "filing_decisions_pending", i["district_code"])
+        elif i["status"] == "suspended":  # after a confirmed child-abuse case, until a decision ends it
+            expected.add("filings_suspended", i["district_code"])
     for i in (i for i in institutions if i["status"] == "filed"):
         one = await get(filing, f"/v1/institutions/{i['id']}", CITY_SUPERVISOR)
         if one["pending_change"] is not None:
@@ -155,6 +176,13 @@ async def expected_from_the_apis(p: Platform, today: date) -> Expected:
     # person's in the district of the institution its record names for the fact (涉事机构)
     since = today - timedelta(days=30)
     district_of = {i["id"]: i["district_code"] for i in institutions}
+    for i in institutions:  # repair applications awaiting a decision, in each institution's record
+        response = await credit.get(f"/v1/credit/institutions/{i['id']}", headers=CREDIT)
+        assert response.status_code in (200, 404), response.text
+        if response.status_code == 200:
+            for repair in response.json()["repairs"]:
+                if repair["status"] == "pending":
+                    expected.add("repairs_pending", i["district_code"])
     for list_name, queue in (("serious_dishonesty", "list_entries_new"), ("industry_ban", "bans_new")):
         members = (await get(credit, f"/v1/credit/lists/{list_name}", CREDIT))["items"]
         for m in members:
@@ -228,3 +256,17 @@ async def test_the_morning_list_on_the_demo_city_equals_the_apis(
             {code: sorted(q for q, n in counts.items() if n) for code, counts in per_district.items()},
         )
         assert Counter(city) == Counter({q: expected.count(q, None) for q in city})
+
+        # 天河区's supervisor, signed in with the provider's account: every queue the demo produces in
+        # the city is in that morning list too, each count what the APIs give for 天河区
+        account = ACCOUNTS["accounts"][TIANHE_ACCOUNT]
+        assert account["districts"] == [WORKLOAD_DISTRICT]
+        tianhe = await morning_list(p, token(*account["roles"], subject=TIANHE_ACCOUNT, districts=account["districts"]))
+        assert tianhe == per_district[WORKLOAD_DISTRICT]
+        produced = {q for q, n in city.items() if n}
+        assert produced >= DEMO_QUEUES, sorted(DEMO_QUEUES - produced)
+        missing = sorted(q for q in produced if tianhe[q] == 0)
+        assert not missing, f"queues the demo produces but not in 天河区: {missing}"
+        for queue, count in tianhe.items():
+            assert count == expected.count(queue, WORKLOAD_DISTRICT), (queue, count)
+        print("天河区", dict(sorted(tianhe.items())))  # noqa: T201 - the figures the report quotes
