@@ -160,6 +160,21 @@ class ProjCreditGrade(Base):
     graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ProjSuspension(Base):
+    """A change of an institution's suspension (暂停收托): ``suspended`` true from filing's
+    ``institution.suspended.v1``, false from ``institution.resumed.v1`` (a suspension ended by
+    deregistration is the lifecycle's ``deregistered_at``). Kept per event; the state at a time is
+    the newest change before it, whatever order the events arrived in."""
+
+    __tablename__ = "proj_suspension"
+    __table_args__ = (Index("ix_proj_suspension_institution_changed", "institution_id", "changed_at"),)
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    institution_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    suspended: Mapped[bool] = mapped_column(Boolean)
+
+
 class ProjFilingDecision(Base):
     """One filing decision (备案 filed / returned / rejected), kept per event: an institution may be
     returned several times before it is filed, and the pass rate counts decisions, not institutions."""

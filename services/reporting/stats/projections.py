@@ -25,6 +25,7 @@ from services.reporting.stats.models import (
     ProjInstitutionProfile,
     ProjQualityAssessment,
     ProjStaff,
+    ProjSuspension,
     ProjUnlicensedCase,
     ProjViolation,
 )
@@ -38,8 +39,10 @@ from shared.events.filing import (
     InstitutionFiledV1,
     InstitutionProfile,
     InstitutionRejectedV1,
+    InstitutionResumedV1,
     InstitutionReturnedV1,
     InstitutionSubmittedV1,
+    InstitutionSuspendedV1,
     StaffHiredV1,
     StaffLeftV1,
 )
@@ -142,6 +145,28 @@ async def _rejected(session: AsyncSession, data: InstitutionRejectedV1, event: D
 @projections.on(InstitutionDeregisteredV1)
 async def _deregistered(session: AsyncSession, data: InstitutionDeregisteredV1, _: DecodedEvent) -> None:
     await repo.ensure_institution(session, data.institution_id, deregistered_at=data.deregistered_at)
+
+
+async def _suspension(
+    session: AsyncSession, event: DecodedEvent, institution_id: uuid.UUID, at: datetime, suspended: bool
+) -> None:
+    await repo.ensure_institution(session, institution_id)
+    await repo.upsert(
+        session,
+        ProjSuspension,
+        {"event_id": event.envelope.id, "institution_id": institution_id, "changed_at": at, "suspended": suspended},
+        ["event_id"],
+    )
+
+
+@projections.on(InstitutionSuspendedV1)
+async def _suspended(session: AsyncSession, data: InstitutionSuspendedV1, event: DecodedEvent) -> None:
+    await _suspension(session, event, data.institution_id, data.suspended_at, True)
+
+
+@projections.on(InstitutionResumedV1)
+async def _resumed(session: AsyncSession, data: InstitutionResumedV1, event: DecodedEvent) -> None:
+    await _suspension(session, event, data.institution_id, data.resumed_at, False)
 
 
 @projections.on(StaffHiredV1)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,7 @@ from services.reporting.stats.models import (
     ProjInstitutionProfile,
     ProjQualityAssessment,
     ProjStaff,
+    ProjSuspension,
     ProjUnlicensedCase,
     ProjViolation,
 )
@@ -194,17 +195,27 @@ async def filed_institutions(
     session: AsyncSession, *, filed_before: datetime, present_at: datetime
 ) -> list[FiledInstitution]:
     """Institutions filed before ``filed_before`` and not deregistered before ``present_at``, with
-    the filed profile in force at ``filed_before``."""
+    the filed profile in force at ``filed_before``. An institution suspended (暂停收托) at
+    ``present_at`` offers no places then: its slots count as 0 (it still counts as filed)."""
     i = ProjInstitution
     profile = _profile_in_force(filed_before, filed_only=True)
+    s = ProjSuspension
+    suspended = (
+        select(s.suspended)
+        .where(s.institution_id == i.institution_id, s.changed_at < present_at)
+        .order_by(s.changed_at.desc(), s.event_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    offering = func.coalesce(suspended, false()).is_(false())
     rows = await session.execute(
         select(
             i.institution_id,
             profile.c.district_code,
             profile.c.street_code,
             profile.c.operating_model,
-            profile.c.total_slots,
-            profile.c.puhui_slots,
+            case((offering, profile.c.total_slots), else_=0).label("total_slots"),
+            case((offering, profile.c.puhui_slots), else_=0).label("puhui_slots"),
             i.filed_at,
         )
         .select_from(i)
