@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Independent verifier of a published 双随机 draw (standard library only).
+"""Independent verifier of a published 双随机 draw (standard library only, and py-ecc for a beacon).
 
-Usage: python tools/verify_draw.py draw.json     (or "-" / nothing for stdin)
+Usage: python tools/verify_draw.py [--skip-beacon-signature] draw.json     (or "-" / nothing for stdin)
 
 Reads the JSON of ``GET /v1/plans/{id}/draw`` and recomputes, from the published server seed,
 witness value, frozen lists and parameters, everything the platform claims: the commitment, the
@@ -11,6 +11,12 @@ the seed from independent observers' reveals, each checked against its commitmen
 every field agrees; exit 1 naming the first field that differs; exit 2 if the input is unreadable
 or names an algorithm this verifier does not know. The algorithms are specified in docs/draw.md;
 this file is deliberately a separate implementation of them.
+
+A v3 record may name a public randomness beacon round (docs/draw.md §1.2, drand quicknet). Its
+randomness = sha256(signature), its round time and its place in the draw seed are checked with the
+standard library; its BLS signature against the chain's public key — pinned below from the beacon
+operators' publication, never taken from the record — with py-ecc (``pip install py-ecc``). Without
+py-ecc the verifier stops (exit 2) unless ``--skip-beacon-signature`` says to check everything else.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import hmac
 import json
 import math
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -33,6 +39,52 @@ def _canonical(value: Any) -> bytes:
 
 def _hmac(seed_hex: str, message: str) -> str:
     return hmac.new(bytes.fromhex(seed_hex), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# drand chains whose rounds this verifier accepts, as their operators publish them
+# (https://api.drand.sh/<chain hash>/info). A record's own copy of the key must equal this one.
+BEACON_CHAINS: dict[str, dict[str, Any]] = {
+    "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971": {  # League of Entropy quicknet
+        "scheme": "bls-unchained-g1-rfc9380",
+        "public_key": "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a2d1064"
+        "510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ece45a",
+        "genesis_time": 1692803367,
+        "period_seconds": 3,
+    },
+}
+BEACON_DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
+
+
+class BeaconCheckUnavailable(Exception):
+    """The BLS check needs py-ecc, which is not installed."""
+
+
+def beacon_signature_valid(public_key: str, round_number: int, signature: str) -> bool:
+    """bls-unchained-g1-rfc9380: e(signature, g2) == e(hash_to_G1(sha256(round, 8 bytes BE)), public key),
+    the signature a non-identity point of G1's prime-order subgroup (py-ecc's primitives)."""
+    try:
+        from py_ecc.bls.g2_primitives import subgroup_check
+        from py_ecc.bls.hash_to_curve import hash_to_G1
+        from py_ecc.bls.point_compression import decompress_G1, decompress_G2
+        from py_ecc.fields import optimized_bls12_381_FQ12 as FQ12
+        from py_ecc.optimized_bls12_381.optimized_curve import G2, is_inf, neg
+        from py_ecc.optimized_bls12_381.optimized_pairing import final_exponentiate, pairing
+    except ImportError as exc:
+        raise BeaconCheckUnavailable(str(exc)) from exc
+    key_bytes, sig_bytes = bytes.fromhex(public_key), bytes.fromhex(signature)
+    key = decompress_G2((int.from_bytes(key_bytes[:48], "big"), int.from_bytes(key_bytes[48:], "big")))  # type: ignore[arg-type]
+    if len(sig_bytes) != 48:
+        return False
+    try:
+        point = decompress_G1(int.from_bytes(sig_bytes, "big"))  # type: ignore[arg-type]
+    except ValueError:
+        return False
+    if is_inf(point) or not subgroup_check(point) or not subgroup_check(key):
+        return False
+    message = hashlib.sha256(round_number.to_bytes(8, "big")).digest()
+    hashed = hash_to_G1(message, BEACON_DST, hashlib.sha256)  # type: ignore[arg-type]
+    product = pairing(G2, point, final_exponentiate=False) * pairing(key, neg(hashed), final_exponentiate=False)
+    return bool(final_exponentiate(product) == FQ12.one())
 
 
 V1 = "gz-childcare-draw/v1"
@@ -135,7 +187,38 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def verify_witness(record: dict[str, Any]) -> tuple[str | None, str]:
+def verify_beacon(record: dict[str, Any], check_signature: bool) -> tuple[str | None, bytes]:
+    """v3 §1.2: (the first inconsistent field or None, the 32 randomness bytes for the seed)."""
+    beacon = record["witness"]["beacon"]
+    known = BEACON_CHAINS.get(beacon["chain_hash"])
+    if known is None:
+        raise ValueError(f"unknown beacon chain {beacon['chain_hash']!r} (this verifier knows {sorted(BEACON_CHAINS)})")
+    for key, value in known.items():
+        if beacon[key] != value:
+            return f"witness.beacon.{key}", b""
+    round_number = beacon["round"]
+    if type(round_number) is not int or round_number < 1:
+        return "witness.beacon.round", b""
+    round_time = datetime.fromtimestamp(known["genesis_time"] + (round_number - 1) * known["period_seconds"], UTC)
+    if _time(beacon["round_time"]) != round_time:
+        return "witness.beacon.round_time", b""
+    window = (_time(record["witness"]["reveal_not_before"]), _time(record["witness"]["withheld_after"]))
+    if not window[0] <= round_time <= window[1]:
+        return "witness.beacon.round", b""  # a round known before the reveals, or one that put the draw off
+    if _time(record["drawn_at"]) < round_time:
+        return "drawn_at", b""
+    signature = beacon["signature"]
+    if not isinstance(signature, str) or len(signature) != 96:
+        return "witness.beacon.signature", b""
+    randomness = hashlib.sha256(bytes.fromhex(signature)).digest()
+    if beacon["randomness"] != randomness.hex():
+        return "witness.beacon.randomness", b""
+    if check_signature and not beacon_signature_valid(known["public_key"], round_number, signature):
+        return "witness.beacon.signature", b""
+    return None, randomness
+
+
+def verify_witness(record: dict[str, Any], check_beacon_signature: bool = True) -> tuple[str | None, str]:
     """v3 §1.1/§2: (the first inconsistent field or None, the expected draw seed). Every observer registered
     by the commit; every reveal opens its commitment and came no earlier than the reveal time; an observer
     is withheld only if the draw came after the grace period; at least one reveal; then the digest."""
@@ -171,10 +254,16 @@ def verify_witness(record: dict[str, Any]) -> tuple[str | None, str]:
     digest = hashlib.sha256(_canonical(sorted(reveals, key=lambda r: r["id"]))).hexdigest()
     if witness["witness_digest"] != digest:
         return "witness.witness_digest", ""
-    return None, hashlib.sha256(bytes.fromhex(record["server_seed"]) + bytes.fromhex(digest)).hexdigest()
+    beacon_randomness = b""  # a plan that named no beacon round: the seed has two parts
+    if witness.get("beacon") is not None:
+        problem, beacon_randomness = verify_beacon(record, check_beacon_signature)
+        if problem:
+            return problem, ""
+    seed = bytes.fromhex(record["server_seed"]) + bytes.fromhex(digest) + beacon_randomness
+    return None, hashlib.sha256(seed).hexdigest()
 
 
-def verify(record: dict[str, Any]) -> str | None:
+def verify(record: dict[str, Any], check_beacon_signature: bool = True) -> str | None:
     """None if the record is consistent, else the name of the first field that is not."""
     seed_hex = record["server_seed"]
     if seed_hex is None:
@@ -182,7 +271,7 @@ def verify(record: dict[str, Any]) -> str | None:
     if record["algorithm"] not in (V1, V2, V3):
         raise ValueError(f"unsupported algorithm {record['algorithm']!r} (this verifier knows {V1}, {V2} and {V3})")
     if record["algorithm"] == V3:
-        problem, expected_seed = verify_witness(record)
+        problem, expected_seed = verify_witness(record, check_beacon_signature)
         if problem:
             return problem
     else:
@@ -203,16 +292,32 @@ def verify(record: dict[str, Any]) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    source = argv[1] if len(argv) > 1 else "-"
+    args = argv[1:]
+    check_beacon_signature = "--skip-beacon-signature" not in args
+    args = [a for a in args if a != "--skip-beacon-signature"]
+    source = args[0] if args else "-"
     try:
         text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
         record = json.loads(text)
-        problem = verify(record)
+        problem = verify(record, check_beacon_signature)
+    except BeaconCheckUnavailable as exc:
+        sys.stderr.write(
+            f"cannot check the beacon round's BLS signature: {exc}. Install py-ecc (pip install py-ecc), or pass "
+            "--skip-beacon-signature to verify everything else\n"
+        )
+        return 2
     except (OSError, ValueError, KeyError, TypeError) as exc:
         sys.stderr.write(f"cannot read the draw record: {type(exc).__name__}: {exc}\n")
         return 2
     if problem is None:
-        sys.stdout.write("OK: the draw recomputes exactly (commitment, list hashes, draw seed, result)\n")
+        beacon = (record.get("witness") or {}).get("beacon")
+        if beacon is None:
+            note = ""
+        elif check_beacon_signature:
+            note = f"; beacon round {beacon['round']}'s signature verified against the pinned public key"
+        else:
+            note = f"; beacon round {beacon['round']}'s signature NOT checked (--skip-beacon-signature)"
+        sys.stdout.write(f"OK: the draw recomputes exactly (commitment, list hashes, draw seed, result){note}\n")
         return 0
     sys.stdout.write(f"MISMATCH: {problem}\n")
     return 1

@@ -14,7 +14,8 @@ Two versions of the algorithm exist; a plan keeps the one it was created with (`
   institution — over per-district buckets keyed by workload, so no pick scans the inspector list.
 * ``gz-childcare-draw/v3`` (current): v2's selection and teams; only the draw seed differs — it
   combines the server seed with the values of independent observers (监督员), each committed before
-  the plan's commit and revealed after its reveal time (``witness_digest``, ``draw_seed_v3``).
+  the plan's commit and revealed after its reveal time (``witness_digest``, ``draw_seed_v3``), and
+  optionally the randomness of a public beacon round named at the commit (``services.inspection.beacon``).
 
 Frozen institution entry:  {"id", "district", "grade", "conflicts": [inspector ids], "previous_team": [...]}
 Frozen inspector entry:    {"id", "districts": [district codes]}  (ids unique)
@@ -147,9 +148,11 @@ def witness_digest(reveals: Iterable[Mapping[str, str]]) -> str:
     return sha256_hex(canonical_json(entries))
 
 
-def draw_seed_v3(server_seed: str, digest: str) -> str:
-    """v3: sha256(the 32 server-seed bytes || the 32 bytes of the witness digest)."""
-    return sha256_hex(bytes.fromhex(server_seed) + bytes.fromhex(digest))
+def draw_seed_v3(server_seed: str, digest: str, beacon_randomness: str | None = None) -> str:
+    """v3: sha256(the 32 server-seed bytes || the 32 bytes of the witness digest), and, for a plan that
+    named a beacon round at its commit, || the round's 32 randomness bytes (docs/draw.md §1.2, §2)."""
+    beacon = bytes.fromhex(beacon_randomness) if beacon_randomness is not None else b""
+    return sha256_hex(bytes.fromhex(server_seed) + bytes.fromhex(digest) + beacon)
 
 
 def score(seed: str, message: str) -> str:

@@ -80,6 +80,11 @@ class NoWitnessRevealed(Conflict):
     message_zh = "没有任何监督员揭示见证值，不能抽取"
 
 
+class BeaconRoundNotReached(Conflict):
+    code = "beacon_round_not_reached"
+    message_zh = "随机信标的指定轮次尚未产生，不能抽取"
+
+
 class ObserverAlreadyRevealed(Conflict):
     code = "observer_already_revealed"
     message_zh = "该监督员已揭示见证值"

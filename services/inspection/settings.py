@@ -5,6 +5,7 @@ from datetime import date
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.inspection.beacon import QUICKNET
 from shared.settings import ServiceSettings
 
 
@@ -46,6 +47,13 @@ class InspectionSettings(ServiceSettings):
     draw_withheld_grace_seconds: float = Field(default=86400, ge=0)
     # Observers a plan needs at commit (each an independent organisation).
     draw_min_observers: int = Field(default=2, ge=0, le=20)
+    # The public randomness beacon a plan may name at its commit as a further witness (docs/draw.md
+    # §1.2): a drand chain of the unchained G1 scheme as its operators publish it (default quicknet).
+    # A round's signature is accepted only if it verifies against this public key.
+    draw_beacon_chain_hash: str = Field(default=QUICKNET.chain_hash, pattern=r"^[0-9a-f]{64}$")
+    draw_beacon_public_key: str = Field(default=QUICKNET.public_key, pattern=r"^[0-9a-f]{192}$")
+    draw_beacon_genesis_time: int = Field(default=QUICKNET.genesis_time, ge=0)
+    draw_beacon_period_seconds: int = Field(default=QUICKNET.period_seconds, ge=1)
 
     @model_validator(mode="after")
     def _reveal_delay_in_production(self) -> InspectionSettings:

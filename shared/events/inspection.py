@@ -69,6 +69,24 @@ class WitnessObserver(BaseModel):
     registered_at: datetime
 
 
+class BeaconRound(BaseModel):
+    """A public randomness beacon round (drand, scheme ``bls-unchained-g1-rfc9380``) a v3 plan names at
+    its commit as a further witness: the chain as its operators publish it and the round; at the draw,
+    the round's BLS signature (verified against ``public_key``) and randomness = sha256(signature)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chain_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scheme: str
+    public_key: str = Field(pattern=r"^[0-9a-f]{192}$")
+    genesis_time: int = Field(ge=0)
+    period_seconds: int = Field(ge=1)
+    round: int = Field(ge=1)
+    round_time: datetime
+    signature: str | None = Field(default=None, pattern=r"^[0-9a-f]{96}$")
+    randomness: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
 @event("cn.gov.gz.childcare.inspection.plan.committed.v2", topic=INSPECTION_EVENTS)
 class PlanCommittedV2(EventData):
     """v1 plus what makes the draw unpredictable from inside (algorithm gz-childcare-draw/v3): the
@@ -85,6 +103,8 @@ class PlanCommittedV2(EventData):
     observers: list[WitnessObserver] = Field(default_factory=list)
     reveal_not_before: datetime | None = None
     withheld_after: datetime | None = None
+    # the beacon round named at the commit (no signature yet); null when the plan names none
+    beacon: BeaconRound | None = None
     committed_at: datetime
 
 
@@ -99,7 +119,7 @@ class WitnessReveal(BaseModel):
 
 @event("cn.gov.gz.childcare.inspection.plan.drawn.v2", topic=INSPECTION_EVENTS)
 class PlanDrawnV2(EventData):
-    """v1 plus the observers' reveals, those that withheld, and the witness digest (algorithm v3);
+    """v1 plus the observers' reveals, those that withheld, the witness digest and beacon (algorithm v3);
     ``witness_value`` is the single witness of v1/v2 plans and null for v3."""
 
     plan_id: UUID
@@ -108,6 +128,8 @@ class PlanDrawnV2(EventData):
     reveals: list[WitnessReveal] = Field(default_factory=list)
     withheld: list[UUID] = Field(default_factory=list)
     witness_digest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # the beacon round with its verified signature and randomness; null when the plan names none
+    beacon: BeaconRound | None = None
     draw_seed: str = Field(pattern=r"^[0-9a-f]{64}$")
     selected_count: int = Field(ge=0)
     drawn_at: datetime

@@ -11,8 +11,10 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from services.inspection import draw as drawing
+from services.inspection.beacon import BeaconChain
 from services.inspection.common import now_of, settings_of
 from services.inspection.errors import (
+    BeaconRoundNotReached,
     NoWitnessRevealed,
     ObserverAlreadyRevealed,
     ObserverNotFound,
@@ -28,6 +30,8 @@ from services.inspection.errors import (
 from services.inspection.plans import repository, service
 from services.inspection.plans.models import Plan, PlanObserver
 from services.inspection.plans.schemas import (
+    BeaconOut,
+    CommitIn,
     DrawIn,
     DrawRecordOut,
     ObserverIn,
@@ -184,9 +188,17 @@ async def get_plan(
     "/plans/{plan_id}/commit",
     response_model=PlanOut,
     summary="Freeze and hash the candidate lists; publish commitment = sha256(server_seed), observers, reveal time",
-    responses={**AUTH, **error_responses(PlanNotFound, PlanAlreadyCommitted, ObserversRequired)},
+    description=(
+        'No body, or `{"beacon": {"chain_hash", "round"?}}` to name a public randomness beacon round (drand '
+        "quicknet) as a further witness: its time must lie between the reveal time and the end of the grace period; "
+        "without `round`, the first round at or after the reveal time (docs/draw.md §1.2)."
+    ),
+    responses={**AUTH, **error_responses(InvalidInput, PlanNotFound, PlanAlreadyCommitted, ObserversRequired)},
 )
-async def commit_plan(plan_id: uuid.UUID, session: DbSession, supervisor: Supervisor, request: Request) -> PlanOut:
+async def commit_plan(
+    plan_id: uuid.UUID, session: DbSession, supervisor: Supervisor, request: Request, body: CommitIn | None = None
+) -> PlanOut:
+    beacon = body.beacon if body is not None else None
     plan = await service.commit(
         session,
         request.app.state.outbox,
@@ -194,6 +206,7 @@ async def commit_plan(plan_id: uuid.UUID, session: DbSession, supervisor: Superv
         by=supervisor,
         now=now_of(request),
         rules=witness_rules(settings_of(request)),
+        beacon=service.BeaconRequest(chain_hash=beacon.chain_hash, round=beacon.round) if beacon else None,
     )
     return plan_out(plan)
 
@@ -203,6 +216,12 @@ def witness_rules(settings: InspectionSettings) -> service.WitnessRules:
         reveal_delay=timedelta(seconds=settings.draw_reveal_delay_seconds),
         withheld_grace=timedelta(seconds=settings.draw_withheld_grace_seconds),
         min_observers=settings.draw_min_observers,
+        beacon=BeaconChain(
+            chain_hash=settings.draw_beacon_chain_hash,
+            public_key=settings.draw_beacon_public_key,
+            genesis_time=settings.draw_beacon_genesis_time,
+            period_seconds=settings.draw_beacon_period_seconds,
+        ),
     )
 
 
@@ -230,6 +249,7 @@ def witness_out(plan: Plan, observers: list[PlanObserver]) -> WitnessOut | None:
         withheld_after=plan.withheld_after,
         observers=[observer_out(o) for o in observers],
         witness_digest=plan.witness_digest,
+        beacon=BeaconOut.model_validate(plan.beacon) if plan.beacon else None,
     )
 
 
@@ -282,6 +302,11 @@ async def reveal_observer(
     "/plans/{plan_id}/draw",
     response_model=DrawRecordOut,
     summary="Draw (v3: from the observers' reveals, not before the reveal time); one task per assigned institution",
+    description=(
+        "A plan that named a beacon round at its commit needs `beacon_signature`, the round's signature as the "
+        "beacon publishes it: refused before the round's time (409 `beacon_round_not_reached`) and unless it "
+        "verifies against the beacon's public key (422 `beacon_signature_invalid`)."
+    ),
     responses={
         **AUTH,
         **error_responses(
@@ -292,6 +317,7 @@ async def reveal_observer(
             RevealTimeNotReached,
             WitnessRevealsPending,
             NoWitnessRevealed,
+            BeaconRoundNotReached,
         ),
     },
 )
@@ -299,7 +325,13 @@ async def draw_plan(
     plan_id: uuid.UUID, body: DrawIn, session: DbSession, supervisor: Supervisor, request: Request
 ) -> DrawRecordOut:
     plan = await service.run(
-        session, request.app.state.outbox, plan_id, body.witness_value, by=supervisor, now=now_of(request)
+        session,
+        request.app.state.outbox,
+        plan_id,
+        body.witness_value,
+        by=supervisor,
+        now=now_of(request),
+        beacon_signature=body.beacon_signature,
     )
     return await _record(session, plan)
 

@@ -69,6 +69,9 @@ class Plan(Base):
     reveal_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     withheld_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     witness_digest: Mapped[str | None] = mapped_column(Text)
+    # v3 with a public randomness beacon (docs/draw.md §1.2): the chain (hash, scheme, public key,
+    # genesis, period) and round fixed at the commit; the round's signature and randomness added at the draw
+    beacon: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class PlanObserver(Base):

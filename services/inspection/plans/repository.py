@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,12 @@ async def get(session: AsyncSession, plan_id: uuid.UUID, *, lock: bool = False) 
         # serialises commit and draw of one plan: a second draw waits, then sees "drawn"
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def beacon_of(session: AsyncSession, plan_id: uuid.UUID) -> dict[str, Any] | None:
+    """The beacon a plan named at its commit, read as a value (no entity, no lock)."""
+    beacon: dict[str, Any] | None = await session.scalar(select(Plan.beacon).where(Plan.id == plan_id))
+    return beacon
 
 
 async def list_plans(session: AsyncSession) -> Sequence[Plan]:

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from services.inspection.beacon import SIGNATURE_HEX
 from services.inspection.common import District
 from services.inspection.reference import checklist
 from shared.events.filing import OperatingModel
@@ -95,6 +96,16 @@ class DrawIn(RequestModel):
         ),
     )
 
+    beacon_signature: str | None = Field(
+        default=None,
+        pattern=SIGNATURE_HEX,
+        description=(
+            "only for plans that named a beacon round at their commit: the round's BLS signature as published by "
+            "the beacon (drand: `signature` of GET /<chain_hash>/public/<round>), 96 lowercase hex digits; accepted "
+            "only if it verifies against the beacon's public key (docs/draw.md §1.2)"
+        ),
+    )
+
     @field_validator("witness_value")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
@@ -104,6 +115,31 @@ class DrawIn(RequestModel):
 
 
 HEX64 = r"^[0-9a-f]{64}$"
+
+
+class BeaconIn(RequestModel):
+    """A public randomness beacon round named at the commit (docs/draw.md §1.2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chain_hash: str = Field(pattern=HEX64, description="the beacon chain (must be the configured one; drand quicknet)")
+    round: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000_000,  # ~95 years of 3 s rounds: keeps the round's time a date
+        description=(
+            "the round; its time must lie between the plan's reveal time and the end of its grace period. "
+            "Default: the first round at or after the reveal time"
+        ),
+    )
+
+
+class CommitIn(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+
+    beacon: BeaconIn | None = Field(
+        default=None, description="optional: a public randomness beacon round as a further witness of the draw"
+    )
 
 
 class ObserverIn(RequestModel):
@@ -146,6 +182,20 @@ class ObserverOut(BaseModel):
     revealed_at: datetime | None
 
 
+class BeaconOut(BaseModel):
+    """A beacon round fixed at the commit; its signature and randomness once the draw accepted them."""
+
+    chain_hash: str
+    scheme: str = Field(description="bls-unchained-g1-rfc9380: BLS signature on G1 of sha256(round, 8 bytes BE)")
+    public_key: str = Field(description="the beacon's published public key (G2, compressed), the signature's check")
+    genesis_time: int = Field(description="Unix seconds of round 1")
+    period_seconds: int
+    round: int
+    round_time: datetime = Field(description="genesis_time + (round − 1) × period_seconds; not before the reveal")
+    signature: str | None = Field(description="the round's BLS signature, verified at the draw")
+    randomness: str | None = Field(description="sha256(signature bytes), part of the draw seed")
+
+
 class WitnessOut(BaseModel):
     """v3: the draw's outside witnesses and the rule for a withheld reveal, fixed at commit."""
 
@@ -156,6 +206,9 @@ class WitnessOut(BaseModel):
     )
     observers: list[ObserverOut]
     witness_digest: str | None = Field(description="sha256 of the canonical JSON of [{id, value}] revealed, by id")
+    beacon: BeaconOut | None = Field(
+        default=None, description="the public randomness beacon round named at the commit, if any (docs/draw.md §1.2)"
+    )
 
 
 class PublicPlanOut(BaseModel):

@@ -9,6 +9,7 @@ witness value. No commits here: the caller's unit of work owns the transaction.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.inspection import beacon as beacons
 from services.inspection import draw as drawing
 from services.inspection.errors import (
+    BeaconRoundNotReached,
     NoWitnessRevealed,
     ObserverAlreadyRevealed,
     ObserverNotFound,
@@ -39,6 +42,7 @@ from services.inspection.tasks import service as tasks
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.events.inspection import (
+    BeaconRound,
     PlanCommittedV2,
     PlanCreatedV1,
     PlanDrawnV2,
@@ -120,6 +124,15 @@ class WitnessRules:
     reveal_delay: timedelta
     withheld_grace: timedelta
     min_observers: int
+    beacon: beacons.BeaconChain  # the one beacon chain a plan may name (its published key and times)
+
+
+@dataclass(frozen=True)
+class BeaconRequest:
+    """A beacon round named at the commit; ``round`` None: the first round not before the reveal time."""
+
+    chain_hash: str
+    round: int | None
 
 
 async def add_observer(
@@ -185,9 +198,11 @@ async def commit(
     by: Principal,
     now: datetime,
     rules: WitnessRules,
+    beacon: BeaconRequest | None = None,
 ) -> Plan:
     """Freeze the candidate lists, hash them, publish the commitment to a fresh server seed and, for a
-    v3 plan, its observers' commitments, its reveal time and the end of the grace period."""
+    v3 plan, its observers' commitments, its reveal time, the end of the grace period and the beacon
+    round it names, if any."""
     plan = await get(session, plan_id, lock=True)
     if plan.status != "draft":
         raise PlanAlreadyCommitted()
@@ -195,6 +210,13 @@ async def commit(
     witnessed = plan.algorithm in drawing.WITNESSED
     if witnessed and len(observers) < rules.min_observers:
         raise ObserversRequired(f"锁定名单前须登记至少 {rules.min_observers} 名独立监督员的承诺值")
+    reveal_not_before = now + rules.reveal_delay
+    withheld_after = reveal_not_before + rules.withheld_grace
+    declared_beacon: dict[str, Any] | None = None
+    if beacon is not None:
+        if not witnessed:
+            raise InvalidInput("该计划的抽取算法不支持随机信标", code="beacon_not_supported", field="beacon")
+        declared_beacon = _declare_beacon(rules.beacon, beacon, reveal_not_before, withheld_after)
     rows = await pool_repository.pool(session, districts=plan.districts, operating_models=plan.operating_models)
     institution_ids = [row[0].institution_id for row in rows]
     conflicts: dict[uuid.UUID, list[str]] = {}
@@ -231,8 +253,9 @@ async def commit(
     plan.committed_by = by.subject
     plan.committed_at = now
     if witnessed:
-        plan.reveal_not_before = now + rules.reveal_delay
-        plan.withheld_after = plan.reveal_not_before + rules.withheld_grace
+        plan.reveal_not_before = reveal_not_before
+        plan.withheld_after = withheld_after
+        plan.beacon = declared_beacon
     await session.flush()
     await outbox.add(
         session,
@@ -255,11 +278,94 @@ async def commit(
             ],
             reveal_not_before=plan.reveal_not_before,
             withheld_after=plan.withheld_after,
+            beacon=BeaconRound.model_validate(plan.beacon) if plan.beacon else None,
             committed_at=now,
         ),
         subject=str(plan.id),
     )
     return plan
+
+
+def _declare_beacon(
+    chain: beacons.BeaconChain, request: BeaconRequest, reveal_not_before: datetime, withheld_after: datetime
+) -> dict[str, Any]:
+    """The beacon part of the record, fixed at the commit: the chain as configured (its published key)
+    and a round produced no earlier than the reveal time — so nobody, observers included, knows its
+    value before the reveals — and no later than the end of the grace period, so the draw cannot be
+    put off past the time the withheld-reveal rule already bounds."""
+    if request.chain_hash != chain.chain_hash:
+        raise InvalidInput(
+            f"不是本平台配置的随机信标链（{chain.chain_hash[:16]}…）",
+            code="beacon_chain_unknown",
+            field="beacon.chain_hash",
+        )
+    round_number = request.round or chain.first_round_at_or_after(reveal_not_before)
+    round_time = chain.round_time(round_number)
+    if round_time < reveal_not_before:
+        raise InvalidInput(
+            f"随机信标第 {round_number} 轮产生于 {round_time.isoformat(timespec='seconds')}，早于揭示时间"
+            f"（{reveal_not_before.isoformat(timespec='seconds')}），须指定揭示时间之后的轮次",
+            code="beacon_round_too_early",
+            field="beacon.round",
+        )
+    if round_time > withheld_after:
+        raise InvalidInput(
+            f"随机信标第 {round_number} 轮产生于 {round_time.isoformat(timespec='seconds')}，晚于宽限期结束"
+            f"（{withheld_after.isoformat(timespec='seconds')}）",
+            code="beacon_round_too_late",
+            field="beacon.round",
+        )
+    return {
+        **chain.as_record(),
+        "round": round_number,
+        "round_time": round_time.isoformat(),
+        "signature": None,
+        "randomness": None,
+    }
+
+
+def _beacon_chain(declared: dict[str, Any]) -> beacons.BeaconChain:
+    return beacons.BeaconChain(
+        chain_hash=declared["chain_hash"],
+        public_key=declared["public_key"],
+        genesis_time=int(declared["genesis_time"]),
+        period_seconds=int(declared["period_seconds"]),
+        scheme=declared["scheme"],
+    )
+
+
+async def _accepted_beacon(
+    session: AsyncSession, plan_id: uuid.UUID, signature: str | None, *, now: datetime
+) -> dict[str, Any] | None:
+    """The plan's beacon round with ``signature`` and its randomness, once the round's time has come and
+    the signature verifies against the key fixed at the commit; None if the plan names no beacon.
+
+    Runs before the plan's row is locked (a committed plan's beacon never changes) and verifies in a
+    worker thread: the pairing check takes up to a couple of seconds of pure Python, which neither
+    the event loop nor a concurrent request waiting for the lock should wait for."""
+    declared = await repository.beacon_of(session, plan_id)
+    if declared is None:
+        return None
+    if signature is None:
+        raise InvalidInput(
+            f"该计划指定了随机信标第 {declared['round']} 轮，须提交该轮次的签名",
+            code="beacon_signature_required",
+            field="beacon_signature",
+        )
+    chain = _beacon_chain(declared)
+    round_number = int(declared["round"])
+    round_time = chain.round_time(round_number)
+    if now < round_time:
+        raise BeaconRoundNotReached(
+            f"随机信标第 {round_number} 轮（{round_time.isoformat(timespec='seconds')}）尚未产生，不能抽取"
+        )
+    if not await asyncio.to_thread(beacons.signature_valid, chain, round_number, signature):
+        raise InvalidInput(
+            f"该签名不是随机信标第 {round_number} 轮的有效签名（已用信标公钥核验），不能抽取",
+            code="beacon_signature_invalid",
+            field="beacon_signature",
+        )
+    return {**declared, "signature": signature, "randomness": beacons.randomness(signature)}
 
 
 def parameters(plan: Plan) -> dict[str, Any]:
@@ -274,12 +380,15 @@ async def run(
     *,
     by: Principal,
     now: datetime,
+    beacon_signature: str | None = None,
 ) -> Plan:
     """The draw with the plan's own algorithm (plans keep the one they were created with, so their
     published records verify). v3: not before the reveal time; the seed combines the server seed and
     every revealed value; an observer that has not revealed blocks the draw until the grace period
     ends, after which the draw proceeds without it and records it as withheld. v1/v2: the seed comes
-    from the server seed and the single witness value."""
+    from the server seed and the single witness value. A plan that named a beacon round at its commit
+    also needs that round's signature, valid under the beacon's key; its randomness joins the seed."""
+    beacon = await _accepted_beacon(session, plan_id, beacon_signature, now=now)
     plan = await get(session, plan_id, lock=True)
     if plan.status == "draft":
         raise PlanNotCommitted()
@@ -288,6 +397,14 @@ async def run(
     assert plan.server_seed is not None
     assert plan.institutions is not None
     assert plan.inspectors is not None
+    if beacon_signature is not None and plan.beacon is None:
+        raise InvalidInput(
+            "该计划未指定随机信标，不接受信标签名", code="beacon_signature_not_accepted", field="beacon_signature"
+        )
+    if plan.beacon is not None and beacon is None:  # committed with a beacon after the check above began
+        raise InvalidInput(
+            "该计划指定了随机信标，须提交该轮次的签名", code="beacon_signature_required", field="beacon_signature"
+        )
     reveals: list[WitnessReveal] = []
     withheld: list[uuid.UUID] = []
     if plan.algorithm in drawing.WITNESSED:
@@ -318,7 +435,9 @@ async def run(
             assert o.revealed_at is not None
             reveals.append(WitnessReveal(observer_id=o.id, value=o.value, salt=o.salt, revealed_at=o.revealed_at))
         plan.witness_digest = drawing.witness_digest([{"id": str(o.id), "value": str(o.value)} for o in revealed])
-        seed = drawing.draw_seed_v3(plan.server_seed, plan.witness_digest)
+        if beacon is not None:
+            plan.beacon = beacon
+        seed = drawing.draw_seed_v3(plan.server_seed, plan.witness_digest, beacon["randomness"] if beacon else None)
     else:
         if witness_value is None:
             raise InvalidInput("见证值不能为空", code="witness_empty", field="witness_value")
@@ -346,6 +465,7 @@ async def run(
             reveals=reveals,
             withheld=withheld,
             witness_digest=plan.witness_digest,
+            beacon=BeaconRound.model_validate(plan.beacon) if plan.beacon else None,
             draw_seed=seed,
             selected_count=len(result["selected"]),
             drawn_at=now,
