@@ -78,14 +78,19 @@ function card(i) {
   const inspection = i.latest_inspection
     ? `<span class="badge ${CONCLUSION_CLASS[i.latest_inspection.conclusion] || ""}">最近检查：${esc(i.latest_inspection.conclusion_zh)}（${fmt.date(i.latest_inspection.published_at)}）</span>`
     : '<span class="badge">尚无公开检查结果</span>';
-  const puhui = i.puhui_suspension
-    ? `<span class="badge bad">${esc(i.puhui_suspension.status_zh)}</span>`
-    : i.puhui_slots > 0 ? `<span class="badge puhui">普惠托位 ${i.puhui_slots}</span>` : "";
+  // 暂停收托 (a confirmed child-abuse case): listed only when asked for (include_suspended=true), marked
+  // first, and no 普惠 places offered meanwhile
+  const suspended = i.suspension ? `<span class="badge bad suspended">${esc(i.suspension.status_zh)}</span>` : "";
+  const puhui = i.suspension && i.puhui_slots > 0
+    ? '<span class="badge bad">普惠 暂停</span>'
+    : i.puhui_suspension
+      ? `<span class="badge bad">${esc(i.puhui_suspension.status_zh)}</span>`
+      : i.puhui_slots > 0 ? `<span class="badge puhui">普惠托位 ${i.puhui_slots}</span>` : "";
   return `<li class="institution" data-id="${esc(i.id)}">
     <h3><a href="institution.html?id=${encodeURIComponent(i.id)}">${esc(i.name)}</a></h3>
     <p class="meta">${esc(i.district.name)} · ${esc(i.street.name)} · ${esc(i.operating_model_zh)} · ${esc(i.service_types_zh.join("、"))}</p>
     <p class="meta">${esc(i.address)}</p>
-    <div class="badges">${distance}<span class="badge">托位 ${i.total_slots}</span>${puhui}${gradeBadge(i.credit_grade)}${inspection}</div>
+    <div class="badges">${suspended}${distance}<span class="badge">托位 ${i.total_slots}</span>${puhui}${gradeBadge(i.credit_grade)}${inspection}</div>
     <button type="button" class="link-button show-on-map" data-id="${esc(i.id)}">在地图上查看<span class="visually-hidden">：${esc(i.name)}</span></button>
   </li>`;
 }
@@ -94,7 +99,7 @@ function popup(i) {
   const distance = i.distance_km !== undefined ? ` · 距离 ${km(i.distance_km)}` : "";
   return `<p class="popup-title"><a href="institution.html?id=${encodeURIComponent(i.id)}">${esc(i.name)}</a></p>
     <p class="meta">${esc(i.district.name)} · ${esc(i.street.name)}${distance}</p>
-    <p class="meta">托位 ${i.total_slots}${i.puhui_slots > 0 ? ` · 普惠托位 ${i.puhui_slots}` : ""}</p>`;
+    <p class="meta">${i.suspension ? `${esc(i.suspension.status_zh)} · ` : ""}托位 ${i.total_slots}${i.puhui_slots > 0 && !i.suspension ? ` · 普惠托位 ${i.puhui_slots}` : ""}</p>`;
 }
 
 function render() {
