@@ -30,6 +30,8 @@ PATTERN_EXAMPLES: dict[str, str] = {
     r"^\d{6}$": "440106",
     r"^\d{9}$": "440106001",
     r"^[0-9a-f]{64}$": "5e" * 32,
+    r"^[0-9a-f]{96}$": "5e" * 48,  # a drand beacon round's signature (G1, compressed)
+    r"^[0-9a-f]{192}$": "5e" * 96,  # a drand beacon's public key (G2, compressed)
     r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$": "Xl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl4=",  # base64 of the same
     r"^v[0-9]+$": "v1",
     r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$": "07:30-18:00",
