@@ -115,6 +115,12 @@ class PublicCreditOut(_Out):
     grade: str | None
     graded_at: datetime | None
     policy_version: str | None
+    grade_title: str | None = Field(default=None, description="the grade in words, as the policy names it")
+    measures: list[MeasureOut] = Field(
+        default_factory=list,
+        description="what the published grade means for the institution's supervision: the measures the "
+        "grading policy version (services/credit/policies) attaches to it, in words with their legal basis",
+    )
     lists: list[Literal["serious_dishonesty", "industry_ban"]]
 
 

@@ -139,6 +139,12 @@ async def test_hand_computed_sequence_duplicate_expiry_and_repair(
             "grade": "C",
             "graded_at": public.json()["graded_at"],
             "policy_version": "v1",
+            # what grade C means for supervision, in the words of policy v1 (the institution page shows them)
+            "grade_title": "信用风险较高",
+            "measures": [
+                {"id": "sampling_raised", "title": "提高双随机抽查比例和频次", "legal_basis": "国市监信发〔2022〕6号"},
+                {"id": "key_supervision", "title": "列为重点监管对象，加强日常检查", "legal_basis": "国发〔2019〕5号"},
+            ],
             "lists": [],
         }
         assert "score" not in public.json()

@@ -139,13 +139,18 @@ async def person_record(
     summary="An institution's published credit grade and list membership (no login)",
     responses=error_responses(SubjectNotFound),
 )
-async def public_institution(institution_id: uuid.UUID, session: DbSession) -> PublicCreditOut:
+async def public_institution(institution_id: uuid.UUID, session: DbSession, request: Request) -> PublicCreditOut:
     view = await evaluation_service.get_public(session, str(institution_id))
+    # what the published grade means, in the words of the policy version that gave it
+    policy = credit_env(request).registry.get(view.policy_version) if view.policy_version else None
+    measures = [m for g, ms in policy.measures.items() if g == view.grade for m in ms] if policy is not None else []
     return PublicCreditOut(
         institution_id=view.institution_id,
         grade=view.grade,
         graded_at=view.graded_at,
         policy_version=view.policy_version,
+        grade_title=policy.grade_title(view.grade) if policy is not None and view.grade is not None else None,
+        measures=[MeasureOut(id=m.id, title=m.title_zh, legal_basis=m.legal_basis) for m in measures],
         lists=[name for name in view.lists if name in ("serious_dishonesty", "industry_ban")],
     )
 
