@@ -611,6 +611,7 @@ LABELS_ZH: dict[str, str] = {
     "institutions_returned": "  退回补正",
     "institutions_rejected": "  不予备案",
     "institutions_submitted": "  待审核",
+    "institutions_suspended": "  暂停收托（虐童事件）",
     "slots_filed": "备案托位",
     "puhui_slots_filed": "  其中普惠托位",
     "streets_with_filed": "有备案机构的街镇",
@@ -742,6 +743,11 @@ class Generator:
             self.documents[kind] = out["sha256"]
 
     async def load_existing(self) -> None:
+        await self.load_statuses()
+        if self.ids:
+            self.say(f"  平台已有 {len(self.ids)} 家机构：只补齐缺少的部分")
+
+    async def load_statuses(self) -> None:
         page = 1
         while True:
             out = await self.api.json(
@@ -753,8 +759,6 @@ class Generator:
             if page * 100 >= out["total"]:
                 break
             page += 1
-        if self.ids:
-            self.say(f"  平台已有 {len(self.ids)} 家机构：只补齐缺少的部分")
 
     def _body(self, plan: InstitutionPlan) -> dict[str, Any]:
         kinds = [k for k in DOCUMENT_KINDS if k != "food_licence" or plan.body["meals"]]
@@ -1279,7 +1283,8 @@ class Generator:
         return [
             p
             for p in self.plans
-            if p.district_code == WORKLOAD_DISTRICT and p.outcome == "file" and self.status.get(p.uscc) == "filed"
+            # filed by the demo (since then the abuse case's institution is suspended: still the same places)
+            if p.district_code == WORKLOAD_DISTRICT and p.outcome == "file" and p.uscc in self.ids
         ]
 
     async def district_workload(self) -> None:
@@ -1379,7 +1384,17 @@ class Generator:
             self.summary.created["tasks"] += 1
         view = await self.task(complaint["task_id"])
         carer = next(s["name"] for s in view["staff"] if s["role"] == "carer")
-        await self._finish(view, [(scenario, carer)], reviewed=True)
+        reviewed_now = view["status"] != "reviewed"
+        view = await self._finish(view, [(scenario, carer)], reviewed=True)
+        if reviewed_now and any(v["code"] == "CHILD_ABUSE" for v in view["violations"]):
+            iid = self.ids[plan.uscc]
+
+            async def suspended() -> bool:
+                out = await self.api.json("filing", "GET", f"/v1/institutions/{iid}", self.supervisor)
+                return bool(out["status"] == "suspended")
+
+            self.say("  等待备案服务暂停该机构收托（虐童事件经确认）…")
+            await eventually("the institution suspended (暂停收托)", suspended, within=self.timeout)
 
     async def targeted_inspection(
         self, plan: InstitutionPlan, team: list[str], detail: str, scenario: list[tuple[str, str | None]]
@@ -1608,6 +1623,8 @@ class Generator:
     async def count_present(self) -> None:
         present = self.summary.present
         self.summary.details["year"] = self.year
+        # as the platform holds them now: the child-abuse case suspended its institution (暂停收托)
+        await self.load_statuses()
         mine = [p for p in self.plans if p.uscc in self.ids]
         present["institutions"] = len(mine)
         for p in mine:

@@ -54,6 +54,23 @@ async def _total(client: Any, path: str, headers: dict[str, str] | None = None, 
     return int(response.json()["total"])
 
 
+async def _held_by_the_suspended(p: Platform, year: int) -> Counter[str]:
+    """What the demo created for institutions suspended since (暂停收托, the child-abuse case): their
+    staff on the roster and their annual reports, no longer counted with the filed ones."""
+    filing = p.clients["filing"]
+    held: Counter[str] = Counter()
+    listing = (
+        await filing.get("/v1/institutions", headers=SUPERVISOR, params={"status": "suspended", "page_size": 100})
+    ).json()
+    for item in listing["items"]:
+        roster = (await filing.get(f"/v1/institutions/{item['id']}/staff", headers=SUPERVISOR)).json()
+        held["staff"] += roster["total"]
+        report = await filing.get(f"/v1/institutions/{item['id']}/annual-reports/{year}", headers=SUPERVISOR)
+        assert report.status_code in (200, 404), report.text
+        held["annual_reports"] += report.status_code == 200
+    return held
+
+
 async def _assert_summary_matches_the_apis(p: Platform, summary: Summary) -> None:
     filing, inspection, credit = p.clients["filing"], p.clients["inspection"], p.clients["credit"]
     present = summary.present
@@ -62,6 +79,9 @@ async def _assert_summary_matches_the_apis(p: Platform, summary: Summary) -> Non
         assert present[f"institutions_{status}"] >= 1, status
         assert await _total(filing, "/v1/institutions", SUPERVISOR, status=status) == present[f"institutions_{status}"]
     assert await _total(filing, "/v1/public/institutions") == present["institutions_filed"]
+    # the institution of the child-abuse case the demo's complaint leads to is suspended (暂停收托)
+    suspended = await _total(filing, "/v1/institutions", SUPERVISOR, status="suspended")
+    assert suspended == present["institutions_suspended"] == 1
     # rosters: every active person counted
     listing = (
         await filing.get("/v1/institutions", headers=SUPERVISOR, params={"status": "filed", "page_size": 100})
@@ -105,8 +125,9 @@ async def test_generator_twice_creates_once_and_agrees_with_the_apis(
             Api(p.clients, settings), seed=SEED, scale=SCALE, out=None, propagation_timeout=60
         ).run()
         assert first.created["institutions"] == SCALE
-        assert first.created["staff"] == first.present["staff"]
-        assert first.created["annual_reports"] == first.present["annual_reports"]
+        held = await _held_by_the_suspended(p, first.details["year"])
+        assert first.created["staff"] == first.present["staff"] + held["staff"]
+        assert first.created["annual_reports"] == first.present["annual_reports"] + held["annual_reports"]
         await _assert_summary_matches_the_apis(p, first)
 
         # the services acting on requests emitted every event through their outbox: count them
