@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +25,7 @@ from fastapi import FastAPI
 from services.inspection import beacon, draw
 from services.inspection.pool import service as pool_service
 from shared.db import Database
-from tests.inspection.support import SUPERVISOR, filed, inspector_body, verify
+from tests.inspection.support import SUPERVISOR, VERIFIER, filed, inspector_body, verify
 from tests.inspection.test_draw import V3_OBSERVERS, load_verifier
 from tests.support import create_app, running, settings_for
 
@@ -174,6 +176,19 @@ def test_the_documented_v3_vector_with_a_beacon() -> None:
     assert verify(record).returncode == 0
     # the same record without the beacon's part of the seed does not verify
     assert verifier.verify({**record, "draw_seed": draw.draw_seed_v3(server_seed, digest)}) == "draw_seed"
+
+    # a third party without py-ecc (python -S: the standard library only) is told, not told "OK" …
+    bare = [sys.executable, "-S", str(VERIFIER)]
+    stopped = subprocess.run([*bare, "-"], input=json.dumps(record), capture_output=True, text=True, check=False)
+    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
+    assert "py-ecc" in stopped.stderr
+    assert stopped.stdout == ""
+    # … unless it asks to check everything but the signature, which the output then says
+    skipped = subprocess.run(
+        [*bare, "--skip-beacon-signature", "-"], input=json.dumps(record), capture_output=True, text=True, check=False
+    )
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    assert f"beacon round {ROUND}'s signature NOT checked" in skipped.stdout
 
 
 # --- through the API ------------------------------------------------------------------------------------
