@@ -115,8 +115,25 @@ function actionForm(title, fields, submitLabel, { describe, send, done }) {
 
 // --- filing: a submission or a pending key change ---------------------------------------------------
 
+// The key fields of a change (变更), as the filing profile names them.
+const CHANGE_FIELD_ZH = {
+  address: "地址", district_code: "所在区", street_code: "所在街道", latitude: "纬度", longitude: "经度",
+  operating_model: "办托模式", organiser_type: "举办主体类型", classes: "班级设置", total_slots: "托位数",
+  puhui_slots: "普惠托位数", premises_area_m2: "建筑面积（平方米）", outdoor_area_m2: "户外活动场地面积（平方米）",
+  meals: "提供膳食", documents: "备案材料",
+};
+
+function changeValue(value) {
+  if (typeof value === "boolean") return value ? "是" : "否";
+  if (Array.isArray(value)) return `${value.length} 项`;
+  if (value && typeof value === "object") return JSON.stringify(value);
+  return value;
+}
+
 async function filing() {
-  const inst = await call("filing", `/v1/institutions/${id}`);
+  // a change item's id is the change's; its link is the institution, which the decision is made on
+  const path = kind === "change" ? link : `/v1/institutions/${id}`;
+  const inst = await call("filing", path);
   const change = inst.pending_change;
   setTitle(`${kind === "change" ? "变更决定" : "备案决定"}：${inst.name}`);
   details.append(
@@ -134,33 +151,47 @@ async function filing() {
       ]),
     ),
   );
-  const open = kind === "change" ? Boolean(change) : inst.status === "submitted";
+  const isChange = kind === "change";
+  if (isChange && change && change.change_id === id) {
+    details.append(
+      card(
+        "申请变更事项",
+        facts(Object.entries(change.changes).map(([name, value]) => [CHANGE_FIELD_ZH[name] || name, changeValue(value)])),
+        el("p", { class: "meta", text: `申请时间：${change.requested_at.slice(0, 10)}` }),
+      ),
+    );
+  }
+  const open = isChange ? Boolean(change) && change.change_id === id : inst.status === "submitted";
   if (!open) {
     status.textContent = "该事项已办结。";
     return;
   }
   const reason = textarea("reason");
+  // the API's decisions (file, return, reject) apply to the pending change as to a submission
+  const labels = isChange
+    ? { file: "予以变更备案", return: "退回补正", reject: "不予变更备案" }
+    : { file: "予以备案", return: "退回补正", reject: "不予备案" };
   actionForm(
-    kind === "change" ? "作出变更决定" : "作出备案决定",
+    isChange ? "作出变更决定" : "作出备案决定",
     [
-      choices("决定", "decision", [["file", "予以备案"], ["return", "退回补正"], ["reject", "不予备案"]]),
-      field("理由（退回补正、不予备案时必填）", reason, "理由将告知举办者。"),
+      choices("决定", "decision", Object.entries(labels)),
+      field(`理由（退回补正、${labels.reject}时必填）`, reason, "理由将告知举办者。"),
     ],
     "提交决定",
     {
       describe() {
         const decision = chosen("decision");
         const text = reason.value.trim();
-        if (decision !== "file" && !text) throw new Error("退回补正或不予备案须填写理由");
-        const label = { file: "予以备案", return: "退回补正", reject: "不予备案" }[decision];
+        if (decision !== "file" && !text) throw new Error(`退回补正或${labels.reject}须填写理由`);
+        const label = labels[decision];
         return {
           body: { decision, reason: text || null },
-          question: `对“${inst.name}”作出决定：${label}。决定作出后将通知举办者并对外公示。`,
+          question: `对“${inst.name}”${isChange ? "的变更申请" : ""}作出决定：${label}。决定作出后将通知举办者并对外公示。`,
           confirm: `确认${label}`,
           label,
         };
       },
-      send: (request) => call("filing", `/v1/institutions/${id}/decision`, { method: "POST", body: request.body }),
+      send: (request) => call("filing", `/v1/institutions/${inst.id}/decision`, { method: "POST", body: request.body }),
       done: (answer, request) => `已作出决定：${request.label}（当前状态：${STATUS_ZH[answer.status] || answer.status}）`,
     },
   );
@@ -311,14 +342,34 @@ async function complaint() {
 
 // --- credit: decide a repair application ------------------------------------------------------------
 
+const LINE_STATUS_ZH = { counting: "计分中", capped: "计分中（已达上限）", repaired: "已修复", expired: "已届满" };
+
+/** The credit record of a repair's subject (institution or person): its score, grade and the entry. */
+function creditRecord(r) {
+  const path = r.subject_kind === "institution" ? "institutions" : "persons";
+  return call("credit", `/v1/credit/${path}/${encodeURIComponent(r.subject_id)}`);
+}
+
+function gradeText(record) {
+  return `${record.score} 分（${record.grade ? `${record.grade} 级，${record.grade_title}` : "未评级"}）`;
+}
+
 async function repair() {
   const r = await call("credit", `/v1/credit/repairs/${id}`);
-  setTitle("信用修复决定");
+  const record = await creditRecord(r);
+  const line = record.lines.find((l) => l.entry_id === r.entry_id);
+  const subject = r.subject_kind === "institution" ? record.display_name || "托育机构" : "从业人员";
+  setTitle(`信用修复决定：${subject}`);
   details.append(
     card(
       "修复申请",
       facts([
-        ["主体类型", r.subject_kind === "institution" ? "托育机构" : "从业人员"],
+        ["申请主体", r.subject_kind === "institution" ? subject : "从业人员（个人信息不予显示）"],
+        ["申请修复的失信信息", line ? line.rule_title || line.explanation : null],
+        ["认定时间", line && line.effective_from ? line.effective_from.slice(0, 10) : null],
+        ["依据", line ? line.legal_basis : null],
+        ["计分", line ? `${line.points} 分（${LINE_STATUS_ZH[line.status] || line.status}）` : null],
+        ["当前信用分", gradeText(record)],
         ["申请时间", r.applied_at ? r.applied_at.slice(0, 10) : null],
         ["信用承诺", r.commitment],
         ["证明材料", `${r.evidence_sha256.length} 份`],
@@ -342,8 +393,12 @@ async function repair() {
         const label = decision === "approve" ? "准予修复" : "不予修复";
         return { body: { decision, reason: reason.value.trim() }, question: `对该信用修复申请：${label}。`, confirm: `确认${label}`, label };
       },
-      send: (request) => call("credit", `/v1/credit/repairs/${id}/decision`, { method: "POST", body: request.body }),
-      done: (_answer, request) => `已作出决定：${request.label}。`,
+      async send(request) {
+        const answer = await call("credit", `/v1/credit/repairs/${id}/decision`, { method: "POST", body: request.body });
+        // an approval re-grades the subject at once: show the score it has now
+        return { answer, record: await creditRecord(r) };
+      },
+      done: ({ record: after }, request) => `已作出决定：${request.label}。当前信用分 ${gradeText(after)}。`,
     },
   );
 }
