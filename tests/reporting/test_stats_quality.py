@@ -23,7 +23,12 @@ from services.reporting.rebuild import rebuild
 from services.reporting.settings import ReportingSettings
 from shared.db import Database
 from shared.events import CloudEvent
-from shared.events.filing import InstitutionRejectedV1, InstitutionReturnedV1
+from shared.events.filing import (
+    InstitutionRejectedV1,
+    InstitutionResumedV1,
+    InstitutionReturnedV1,
+    InstitutionSuspendedV1,
+)
 from shared.events.inspection import (
     ComplaintReceivedV1,
     ComplaintTriagedV1,
@@ -128,6 +133,31 @@ def triaged(s: Story, cid: uuid.UUID, district: str, action: str, at: datetime) 
     )
 
 
+def suspended(s: Story, iid: uuid.UUID, at: datetime) -> None:
+    s.add(
+        InstitutionSuspendedV1(
+            institution_id=iid,
+            suspended_at=at,
+            reason="暂停收托",
+            legal_basis="《托育机构管理规范（试行）》",
+            violation_id=uuid.UUID(int=iid.int + 0x200),
+            task_id=uuid.UUID(int=iid.int + 0x300),
+        ),
+        iid,
+        at,
+    )
+
+
+def resumed(s: Story, iid: uuid.UUID, at: datetime) -> None:
+    s.add(
+        InstitutionResumedV1(
+            institution_id=iid, reason="整改完成", proposed_by="officer-1", decided_by="officer-2", resumed_at=at
+        ),
+        iid,
+        at,
+    )
+
+
 def data_set() -> list[CloudEvent]:
     s = Story([])
     # Q1 天河: returned 2024-01-10, filed 2024-02-01. Its on-site C is 2025 in Beijing.
@@ -177,11 +207,16 @@ def data_set() -> list[CloudEvent]:
     triaged(s, C2, YUEXIU, "close", bj(2025, 1, 3))
     complaint(s, C3, CONGHUA, "abuse", bj(2023, 12, 20))
     triaged(s, C3, CONGHUA, "referral", bj(2024, 1, 2))
+    # Q4 越秀 suspended (暂停收托) on 2024-07-01 and still suspended; Q2 天河 suspended on 2024-08-01
+    # and resumed on 2024-09-01 (the resumption arrives first)
+    suspended(s, Q4, bj(2024, 7, 1))
+    resumed(s, Q2, bj(2024, 9, 1))
+    suspended(s, Q2, bj(2024, 8, 1))
     # a redelivery of U3's closure and Q4's return: counted once
     s.events += [
         e for e in s.events if (e.subject, e.type.split(".")[-2]) in ((str(U3), "case_closed"), (str(Q4), "returned"))
     ]
-    assert len(s.events) == 26 + 6 + 2
+    assert len(s.events) == 26 + 6 + 3 + 2
     return s.events
 
 
@@ -301,6 +336,17 @@ async def test_complaints_received_and_triaged(scenario: Scenario) -> None:
     assert (later["received"], later["triaged"], later["by_action"]["close"], later["untriaged"]) == (0, 1, 1, 0)
     earlier = (await stats(scenario.client, "/v1/stats/districts?year=2023"))["city"]["complaints"]
     assert (earlier["received"], earlier["triaged"], earlier["untriaged"]) == (1, 0, 1)
+
+
+async def test_an_institution_suspended_on_the_due_day_owes_no_report(scenario: Scenario) -> None:
+    d = by_code(body := await stats(scenario.client, "/v1/stats/districts?year=2024"))
+    # the 2024 reports (due 31 March 2025): 天河 Q1 and Q2 (resumed before the due day); 越秀 Q4 is
+    # suspended then and owes none, as in the filing service's completion; 从化 Q5
+    owing = {code: d[code]["annual_reports"]["expected"] for code in (TIANHE, YUEXIU, CONGHUA)}
+    assert owing == {TIANHE: 2, YUEXIU: 0, CONGHUA: 1}
+    assert body["city"]["annual_reports"]["expected"] == 3
+    # Q4 is still filed (it counts among the institutions) and offers none of its 20 places
+    assert (d[YUEXIU]["institutions"], d[YUEXIU]["slots"]["value"]) == (1, 0)
 
 
 async def test_existing_keys_are_unchanged(scenario: Scenario) -> None:

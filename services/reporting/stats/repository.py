@@ -333,6 +333,18 @@ async def unlicensed_cases_opened_before(session: AsyncSession, end: datetime) -
     return [CaseFact(r.district_code, r.opened_at, r.closed_at, r.outcome) for r in rows]
 
 
+async def suspended_at(session: AsyncSession, at: datetime) -> set[uuid.UUID]:
+    """Institutions whose newest suspension change before ``at`` suspended them (暂停收托 then)."""
+    s = ProjSuspension
+    rows = await session.execute(
+        select(s.institution_id, s.suspended)
+        .where(s.changed_at < at)
+        .ext(distinct_on(s.institution_id))
+        .order_by(s.institution_id, s.changed_at.desc(), s.event_id.desc())
+    )
+    return {r.institution_id for r in rows if r.suspended}
+
+
 async def complaints_received_or_triaged_before(session: AsyncSession, end: datetime) -> list[ComplaintFact]:
     """Complaints received, or (receipt not yet projected) triaged, before ``end``."""
     c = ProjComplaint

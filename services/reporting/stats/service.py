@@ -47,7 +47,11 @@ async def district_stats(session: AsyncSession, *, year: int, today: date, polic
     report_year = year  # the 年报 of Y, due in Y+1
     # owing a report for Y: filed before the end of Y and not deregistered before its due day
     due = figures.report_due_midnight(report_year, policy.report_due_month, policy.report_due_day)
-    expected = await repo.filed_institutions(session, filed_before=figures.end_of_year(report_year), present_at=due)
+    owing = await repo.filed_institutions(session, filed_before=figures.end_of_year(report_year), present_at=due)
+    # an institution suspended (暂停收托) on the due day owes no report then, as in the filing
+    # service's completion figure (which leaves out the institutions suspended now)
+    suspended = await repo.suspended_at(session, due)
+    expected = [i for i in owing if i.institution_id not in suspended]
     return figures.district_stats(
         year=year,
         today=today,
