@@ -104,6 +104,10 @@ async def test_institution_page_shows_slots_grade_and_published_results(
     if listed:
         assert "普惠 暂停（自 " in facts
         assert public["puhui_suspension"]["legal_basis"] in facts
+    if "suspension" in public:  # 暂停收托 after a confirmed child-abuse case: a badge and a facts row
+        assert "暂停收托（自 " in facts
+        assert public["suspension"]["legal_basis"] in facts
+        assert await page.locator("#suspended-badge .badge.suspended").inner_text() == "暂停收托"
     area = public.get("outdoor_area_m2")  # absent when not stated
     assert ("未填报" if area is None else f"{area:,g} 平方米") in facts
     await page.wait_for_selector("#credit .badge, #credit p")
@@ -180,3 +184,26 @@ def test_the_banned_persons_are_synthetic_and_never_public(web_platform: WebPlat
     assert status == 401  # not public
     names = {p.name for plan in plan_city(11, 40) for p in plan.staff}
     assert all(name.endswith("（演示）") for name in names)
+
+
+async def test_a_suspended_institution_is_marked_on_its_page(web_platform: WebPlatform, pages: PageFactory) -> None:
+    """暂停收托 (the demo's confirmed child-abuse case in 天河区): left out of the directory's default list,
+    found with include_suspended, and its page says so in a badge and a facts row (since, reason, legal
+    basis, 普惠 not offered)."""
+    _, default = web_platform.get("filing", "/v1/public/institutions?district=440106&page_size=100")
+    _, asked = web_platform.get(
+        "filing", "/v1/public/institutions?district=440106&page_size=100&include_suspended=true"
+    )
+    suspended = [i for i in asked["items"] if "suspension" in i]
+    assert suspended, "the demo's child-abuse case suspends its institution"
+    assert not {i["id"] for i in suspended} & {i["id"] for i in default["items"]}
+    institution = suspended[0]
+    page = await pages()
+    await _open(page, f"{web_platform.pages}/institution.html?id={institution['id']}")
+    assert await page.locator("#suspended-badge .badge.suspended").inner_text() == "暂停收托"
+    facts = await page.locator("#facts").inner_text()
+    assert "暂停收托（自 " in facts
+    assert institution["suspension"]["reason_zh"] in facts
+    assert institution["suspension"]["legal_basis"] in facts
+    assert "不提供普惠托位" in facts
+    _assert_nothing_personal(await page.content(), web_platform)

@@ -41,6 +41,10 @@ function facts(i) {
     ...(i.puhui_suspension
       ? [["普惠资格", `${i.puhui_suspension.status_zh}（自 ${fmt.date(i.puhui_suspension.since)}）：${i.puhui_suspension.reason_zh}；依据：${i.puhui_suspension.legal_basis}；${i.puhui_suspension.until_zh}`]]
       : []),
+    // 暂停收托 after a confirmed child-abuse case, until the filing officers decide: since, reason, legal basis
+    ...(i.suspension
+      ? [["收托状态", `${i.suspension.status_zh}（自 ${fmt.date(i.suspension.since)}）：${i.suspension.reason_zh}；依据：${i.suspension.legal_basis}；${i.suspension.puhui_zh}；${i.suspension.until_zh}`]]
+      : []),
     ["收费标准", fmt.yuan(i.monthly_fee_yuan)],
     ["普惠托位收费", i.puhui_slots > 0 ? (i.puhui_monthly_fee_yuan == null ? "未填报" : fmt.yuan(i.puhui_monthly_fee_yuan)) : "无普惠托位"],
     ["空余托位", vacancies || "未公布（尚无年报）"],
@@ -134,6 +138,13 @@ async function start() {
   document.title = `${institution.name} — 广州托育地图`;
   document.getElementById("name").textContent = institution.name;
   document.getElementById("facts").innerHTML = facts(institution);
+  document.getElementById("suspended-badge")?.remove();
+  if (institution.suspension) {
+    document.getElementById("name").insertAdjacentHTML(
+      "afterend",
+      `<p id="suspended-badge" class="badges"><span class="badge bad suspended">${esc(institution.suspension.status_zh)}</span></p>`,
+    );
+  }
   document.getElementById("map-desc").textContent =
     `${institution.name} 位于${institution.district.name}${institution.street.name}（灰点为同区其他机构）`;
   document.getElementById("complain").href = `complaint.html?institution=${encodeURIComponent(institution.id)}`;
