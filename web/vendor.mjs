@@ -1,7 +1,7 @@
 // Copies the browser builds of the npm libraries the pages use into vendor/ (served locally by the
 // platform; nothing is ever loaded from a CDN), and builds ECharts with only what the dashboard draws.
 // Run by `npm run vendor`, which ./dev bootstrap calls.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -49,12 +49,12 @@ const esbuild = await import("esbuild");
 await esbuild.build({
   stdin: {
     contents: `
-      import { use, init } from "echarts/core";
+      import * as echarts from "echarts/core";
       import { BarChart, LineChart } from "echarts/charts";
       import { GridComponent, LegendComponent, MarkLineComponent, TooltipComponent } from "echarts/components";
       import { SVGRenderer } from "echarts/renderers";
-      use([BarChart, LineChart, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent, SVGRenderer]);
-      window.echarts = { init };
+      echarts.use([BarChart, LineChart, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent, SVGRenderer]);
+      window.echarts = echarts; // the global of ECharts' own builds (init, getInstanceByDom, …)
     `,
     resolveDir: here,
     loader: "js",
@@ -70,4 +70,5 @@ await esbuild.build({
 console.log("vendor: echarts/core + bar, line, grid, legend, markLine, tooltip, SVG -> vendor/echarts.min.js");
 
 // the pages name the libraries with their fingerprints (heads.mjs): renew them for what was just built
-await import("./heads.mjs");
+// (the image's vendor stage has no pages: the committed fingerprints are those of this same build)
+if (existsSync(join(here, "heads.mjs"))) await import("./heads.mjs");

@@ -4,6 +4,7 @@ description of its own, no script that blocks the first paint."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from pathlib import Path
@@ -63,3 +64,15 @@ def test_libraries_are_named_with_their_current_fingerprint(page: str) -> None:
         assert (WEB / file).exists(), f"{page}: {file} is not built (cd web && npm ci && npm run vendor)"
         assert fingerprint == hashlib.sha256((WEB / file).read_bytes()).hexdigest()[:12], f"{page}: {file}"
     assert not re.search(r'(?:src|href)="vendor/[^"?]+"', _head(page)), f"{page}: a library without fingerprint"
+
+
+@pytest.mark.parametrize("page", ["results.html", "credit.html"])
+def test_district_lists_are_the_citys_eleven(page: str) -> None:
+    # the pages list the districts themselves rather than download the directory to find them
+    with (WEB.parent / "shared" / "reference_data" / "gz_districts.csv").open(encoding="utf-8") as file:
+        city = sorted((row["district_code"], row["district_name"]) for row in csv.DictReader(file))
+    select = re.search(r'<select id="district"[^>]*>(.*?)</select>', (WEB / page).read_text(encoding="utf-8"), re.S)
+    assert select, page
+    options = re.findall(r'<option value="(\d+)">([^<]+)</option>', select.group(1))
+    assert options == city
+    assert len(options) == 11

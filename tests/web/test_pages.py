@@ -114,8 +114,24 @@ async def test_institution_page_shows_slots_grade_and_published_results(
     credit_text = await page.locator("#credit").inner_text()
     if credit.get("grade"):
         assert f"信用等级 {credit['grade']}" in credit_text
+        # what the grade means, in the credit service's words (its policy file), not the page's own
+        assert credit["measures"]
+        for measure in credit["measures"]:
+            assert measure["title"] in credit_text
+            assert measure["legal_basis"] in credit_text
     if "serious_dishonesty" in credit.get("lists", []):
         assert "严重失信主体名单" in credit_text
+    # the map (Leaflet, assets/citymap.js): this institution's marker alone, within its district's boundary
+    district = public["district"]["code"]
+    assert await page.locator("#map").get_attribute("data-markers") == "1"
+    assert await page.locator("#map").get_attribute("data-district") == district
+    marker = await page.locator("#map .institution-marker").bounding_box()
+    boundary = await page.locator(f"#map path.district-{district}").bounding_box()
+    assert marker
+    assert boundary
+    centre = (marker["x"] + marker["width"] / 2, marker["y"] + marker["height"] / 2)
+    assert boundary["x"] <= centre[0] <= boundary["x"] + boundary["width"]
+    assert boundary["y"] <= centre[1] <= boundary["y"] + boundary["height"]
     own = [r for r in results if r["institution_id"] == institution_id]
     assert await page.locator(".inspection-result").count() == len(own) >= 1
     assert worst["conclusion_zh"] in await page.locator("#inspections").inner_text()

@@ -8,7 +8,8 @@ const district = document.getElementById("district");
 const status = document.getElementById("status");
 const list = document.getElementById("results");
 const detail = document.getElementById("detail");
-let all = [];
+const SHOWN = 50; // a page of the directory's answer: what the list shows
+let shownItems = [];
 
 function matches(i) {
   const grade = form.elements.grade.value;
@@ -20,20 +21,32 @@ function matches(i) {
 
 async function search() {
   // a name or a unified social credit code is searched by the directory (the same search as the
-  // map's), the district and grade narrow what it found
+  // map's), within the district; only what the list shows is downloaded: one page, or every match
+  // when a grade narrows them (the directory's answer carries the grade, it does not filter by it)
   const q = form.elements.q.value.trim();
-  let candidates = all;
-  if (q) {
-    setStatus(status, "正在查询…");
-    try {
-      candidates = await getAll("filing", "/v1/public/institutions", { q, district: district.value });
-    } catch (err) {
-      setStatus(status, `查询失败：${err.message}`, true);
-      return;
+  // an institution suspended (暂停收托) after a confirmed child-abuse case is left off the map's list,
+  // but its credit record is what a parent looks it up for
+  const params = { q, district: district.value, include_suspended: true };
+  let candidates;
+  let total;
+  setStatus(status, "正在查询…");
+  try {
+    if (form.elements.grade.value) {
+      candidates = await getAll("filing", "/v1/public/institutions", params);
+      total = null;
+    } else {
+      const out = await getJson("filing", "/v1/public/institutions", { ...params, page: 1, page_size: SHOWN });
+      candidates = out.items;
+      total = out.total;
     }
+  } catch (err) {
+    setStatus(status, `查询失败：${err.message}`, true);
+    return;
   }
   const found = candidates.filter(matches);
-  const shown = found.slice(0, 50);
+  const shown = found.slice(0, SHOWN);
+  const count = total ?? found.length;
+  shownItems = shown;
   list.innerHTML = shown
     .map(
       (i) => `<li class="credit-item" data-id="${esc(i.id)}"><h3>${esc(i.name)}</h3>
@@ -43,11 +56,11 @@ async function search() {
          <a href="institution.html?id=${encodeURIComponent(i.id)}">机构详情</a></p></li>`,
     )
     .join("");
-  setStatus(status, found.length > shown.length ? `找到 ${found.length} 家机构，显示前 ${shown.length} 家；请输入更具体的名称` : `找到 ${found.length} 家机构`);
+  setStatus(status, count > shown.length ? `找到 ${count} 家机构，显示前 ${shown.length} 家；请输入更具体的名称` : `找到 ${count} 家机构`);
 }
 
 async function showDetail(id) {
-  const institution = all.find((i) => i.id === id);
+  const institution = shownItems.find((i) => i.id === id);
   detail.hidden = false;
   detail.innerHTML = "正在加载…";
   try {
@@ -56,11 +69,14 @@ async function showDetail(id) {
     detail.innerHTML = `<h2>${esc(institution ? institution.name : "")}</h2>
       <p>${c.grade ? `<span class="badge grade-${esc(c.grade)}">信用等级 ${esc(GRADE_TEXT[c.grade] || c.grade)}</span>` : "未评级（尚无信用信息）"}</p>
       <p class="meta">评定日期 ${fmt.date(c.graded_at)} · 评价规则版本 ${esc(c.policy_version || "—")}</p>
-      <div class="badges">${lists}</div>`;
+      <div class="badges">${lists}</div>
+      ${(c.measures || []).length ? `<h3>该等级对应的监管措施</h3><ul class="measures">${c.measures.map((m) => `<li>${esc(m.title)}<span class="meta">（依据：${esc(m.legal_basis)}）</span></li>`).join("")}</ul>` : ""}`;
   } catch (err) {
     detail.innerHTML = err instanceof ApiError && err.status === 404 ? "<p>该机构尚无信用档案（未评级）。</p>" : `<p class="error">查询失败：${esc(err.message)}</p>`;
   }
-  detail.focus?.();
+  // on a phone the detail is far below the list: bring it into view and move the focus there
+  detail.scrollIntoView({ block: "start" });
+  detail.focus({ preventScroll: true });
 }
 
 form.addEventListener("submit", (event) => { event.preventDefault(); search(); });
@@ -71,14 +87,6 @@ list.addEventListener("click", (event) => {
 });
 
 async function start() {
-  try {
-    all = await getAll("filing", "/v1/public/institutions");
-  } catch (err) {
-    setStatus(status, `加载失败：${err.message}`, true);
-    return;
-  }
-  const seen = new Map(all.map((i) => [i.district.code, i.district.name]));
-  for (const [code, name] of [...seen.entries()].sort()) district.append(new Option(name, code));
   await search();
   document.body.dataset.ready = "true";
 }

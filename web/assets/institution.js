@@ -2,19 +2,10 @@
 // means for its supervision, quality grade, and every published inspection with each violation, its
 // rectification and the follow-up (复查) that verified it; a printable report per inspection.
 import { ApiError, CONCLUSION_CLASS, GRADE_TEXT, esc, fmt, getAll, getJson, param, setStatus } from "./common.js";
-import { drawMap } from "./map.js";
+import { CityMap } from "./citymap.js";
 
 const status = document.getElementById("status");
 const LISTS_ZH = { serious_dishonesty: "严重失信主体名单", industry_ban: "从业禁止名单" };
-// What each grade means for the institution's supervision: the measures of the credit policy in
-// force (services/credit/policies, 分级分类监管). The credit service's public answer carries the grade
-// and the policy version only, so the page states the measures of the grade in words.
-const GRADE_MEASURES_ZH = {
-  A: ["降低双随机抽查比例和频次，无事不扰"],
-  B: ["按常规比例和频次开展双随机抽查"],
-  C: ["提高双随机抽查比例和频次", "列为重点监管对象，加强日常检查"],
-  D: ["大幅提高抽查比例和频次，主动实施现场检查", "依法限制申请普惠托育等财政补助和示范评选"],
-};
 const VIOLATION_CLASS = { closed: "ok", rectification_reported: "warn", confirmed: "warn", escalated: "bad" };
 
 function facts(i) {
@@ -63,11 +54,13 @@ function creditHtml(c, institution) {
   const lists = (c.lists || []).map((l) => `<span class="badge bad">已列入${esc(LISTS_ZH[l] || l)}</span>`).join("")
     || '<span class="badge ok">未列入失信名单</span>';
   if (!c.grade) return `<p>未评级（尚无信用信息）</p><div class="badges">${lists}</div>`;
-  const measures = (GRADE_MEASURES_ZH[c.grade] || []).map((m) => `<li>${esc(m)}</li>`).join("");
-  return `<p><span class="badge grade-${esc(c.grade)}">信用等级 ${esc(GRADE_TEXT[c.grade] || c.grade)}</span></p>
+  // what the grade means for the institution's supervision: the measures the credit service's public
+  // answer gives in words, from the credit policy version that graded it (services/credit/policies)
+  const measures = (c.measures || []).map((m) => `<li>${esc(m.title)}<span class="meta">（依据：${esc(m.legal_basis)}）</span></li>`).join("");
+  return `<p><span class="badge grade-${esc(c.grade)}">信用等级 ${esc(c.grade_title ? `${c.grade}（${c.grade_title}）` : GRADE_TEXT[c.grade] || c.grade)}</span></p>
     <p class="meta">评定日期 ${fmt.date(c.graded_at)} · 评价规则 ${esc(c.policy_version || "—")}</p>
     <div class="badges">${lists}</div>
-    <h3 class="small">该等级对应的监管措施</h3><ul class="measures">${measures}</ul>`;
+    <h3 class="small">该等级对应的监管措施</h3>${measures ? `<ul class="measures">${measures}</ul>` : "<p>—</p>"}`;
 }
 
 function qualityHtml(q) {
@@ -122,6 +115,21 @@ function printReport(taskId) {
   window.print();
 }
 
+// The institution's marker within its district's real boundary, on the directory's map (Leaflet,
+// assets/citymap.js); a base map only where the deployment configured one (assets/config.js).
+function placeOnMap(institution) {
+  const container = document.getElementById("map");
+  if (!window.L) {
+    container.textContent = "地图组件未安装（web/vendor/）。";
+    return;
+  }
+  const map = new CityMap(container, { tileLayers: (window.CHILDCARE_MAP && window.CHILDCARE_MAP.tileLayers) || [] });
+  map.setInstitutions([institution], (i) => `<p class="popup-title">${esc(i.name)}</p><p class="meta">${esc(i.address)}</p>`);
+  map.showDistrict(institution.district.code);
+  document.getElementById("map-dot").classList.toggle("puhui", institution.puhui_slots > 0);
+  container.dataset.district = institution.district.code;
+}
+
 async function start() {
   const id = param("id");
   if (!id) {
@@ -145,21 +153,17 @@ async function start() {
       `<p id="suspended-badge" class="badges"><span class="badge bad suspended">${esc(institution.suspension.status_zh)}</span></p>`,
     );
   }
-  document.getElementById("map-desc").textContent =
-    `${institution.name} 位于${institution.district.name}${institution.street.name}（灰点为同区其他机构）`;
+  document.getElementById("map-desc").textContent = `${institution.name} 位于${institution.district.name}${institution.street.name}`;
   document.getElementById("complain").href = `complaint.html?institution=${encodeURIComponent(institution.id)}`;
   document.getElementById("quality").innerHTML = qualityHtml(institution.quality_assessment);
   document.getElementById("content").hidden = false;
   setStatus(status, "");
+  placeOnMap(institution);
 
-  const [neighbours, credit, results] = await Promise.allSettled([
-    getAll("filing", "/v1/public/institutions", { district: institution.district.code }),
+  const [credit, results] = await Promise.allSettled([
     getJson("credit", `/v1/public/credit/institutions/${encodeURIComponent(id)}`),
     getAll("inspection", "/v1/public/inspection-results", { institution: institution.id }),
   ]);
-  drawMap(document.getElementById("map"), neighbours.status === "fulfilled" ? neighbours.value : [], [institution], {
-    focusId: institution.id,
-  });
   document.getElementById("credit").innerHTML = creditHtml(credit.status === "fulfilled" ? credit.value : null, institution);
 
   const box = document.getElementById("inspections");

@@ -1,5 +1,5 @@
 // 一公开: the published inspection results, newest first, by district.
-import { CONCLUSION_CLASS, esc, fmt, getAll, getJson, setStatus } from "./common.js";
+import { CONCLUSION_CLASS, esc, fmt, getJson, setStatus } from "./common.js";
 
 const PAGE = 20;
 const form = document.getElementById("filters");
@@ -31,6 +31,8 @@ async function load() {
           .join("")
       : '<tr><td colspan="7">暂无公开的检查结果</td></tr>';
     pageInfo.textContent = `第 ${page} / ${pages} 页`;
+    // hidden until the first page is in: rows filled in above it would push it down (a layout shift)
+    document.getElementById("pager").hidden = false;
     prev.disabled = page <= 1;
     next.disabled = page >= pages;
     setStatus(status, `共公开检查结果 ${out.total} 条`);
@@ -40,13 +42,7 @@ async function load() {
 }
 
 async function start() {
-  try {
-    const institutions = await getAll("filing", "/v1/public/institutions");
-    const seen = new Map(institutions.map((i) => [i.district.code, i.district.name]));
-    for (const [code, name] of [...seen.entries()].sort()) district.append(new Option(name, code));
-  } catch (err) {
-    // the district list is a convenience; the results still load without it
-  }
+  // the district list is the page's own (the city's 11 districts): nothing else is downloaded
   district.value = new URL(window.location.href).searchParams.get("district") || "";
   await load();
   document.body.dataset.ready = "true";
