@@ -39,7 +39,8 @@ TRAINING_REQUIRED = {t.role: t.min_hours for t in TRAINING_REQUIREMENTS}
 # ; and what the demo does in 天河区 (devstack/demo.py district_workload): a key-field change awaiting
 # its decision, a health certificate expiring, a referral's inspection awaiting review, another's
 # reported rectification awaiting its follow-up with a credit repair applied for, a complaint not yet
-# triaged and a drafted plan whose window opens in two weeks
+# triaged and a drafted plan whose window opens in two weeks; the institution of the confirmed
+# child-abuse case suspended (暂停收托), awaiting the filing officers' decision
 DEMO_QUEUES = {
     "filing_decisions_pending",
     "filing_changes_pending",
@@ -54,6 +55,7 @@ DEMO_QUEUES = {
     "rectifications_due",
     "list_entries_new",
     "bans_new",
+    "filings_suspended",
 }
 
 
