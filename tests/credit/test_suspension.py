@@ -20,6 +20,7 @@ from devstack.kafka import LocalKafka
 from shared.events.inspection import ViolationConfirmedV1
 from tests.credit.support import T0, Clock, credit_service, envelope, produce_raw_envelopes, violation
 from tests.filing.support import insert_filed_institution
+from tests.filing.test_staff import hire_body, new_id
 from tests.support import Platform, eventually, token
 
 LIST = "/v1/public/institutions"
@@ -209,6 +210,11 @@ async def test_child_abuse_suspension_ends_in_deregistration(
         )
         assert direct.status_code == 409, direct.text
         assert "暂停收托" in direct.json()["error"]["message"]
+
+        # nobody new joins the roster of a suspended institution
+        hire = await filing.post(f"/v1/institutions/{abused}/staff", json=hire_body(new_id()), headers=OFFICER_A)
+        assert hire.status_code == 409, hire.text
+        assert "暂停收托" in hire.json()["error"]["message"]
 
         path = f"/v1/institutions/{abused}/suspension"
         await _json(

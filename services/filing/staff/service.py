@@ -350,6 +350,8 @@ async def hire_staff(
     """Add a person to a filed institution's roster; refuses banned persons and double employment."""
     today = today or china_today()
     institution = await _institution_in_scope(session, institution_id, actor)
+    if institution.status == "suspended":
+        raise InstitutionNotFiled("该托育机构暂停收托，暂停期间不能登记新的从业人员")
     if institution.status != "filed":
         raise InstitutionNotFiled()
     if new.hired_on > today:

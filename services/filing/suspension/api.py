@@ -12,6 +12,8 @@ from services.filing.errors import InstitutionNotFound
 from services.filing.institutions import repository as institutions
 from services.filing.institutions.errors import DistrictOutOfScope, IllegalTransition
 from services.filing.models import Institution, InstitutionSuspension
+from services.filing.settings import FilingSettings
+from services.filing.staff.service import carer_ratios
 from services.filing.suspension import service
 from services.filing.suspension.errors import NoProposal, NotSuspended, OutcomeMismatch, SuspensionSelfDecision
 from services.filing.suspension.schemas import OUTCOME_ZH, ConfirmationIn, ProposalIn, SuspensionOut
@@ -116,5 +118,8 @@ async def decide(
         outcome=body.outcome,
         officer=officer,
         confirmer_not_proposer=duties.enabled(request.app.state.settings, "filing.suspension_confirmer_not_proposer"),
+        carer_ratios=carer_ratios(settings)
+        if isinstance(settings := request.app.state.settings, FilingSettings)
+        else None,
     )
     return _out(institution, suspension)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -24,6 +25,8 @@ from services.filing.errors import InstitutionNotFound
 from services.filing.institutions import repository as institutions
 from services.filing.institutions.service import apply_deregistration
 from services.filing.models import Institution, InstitutionSuspension
+from services.filing.staff import repository as staff_repository
+from services.filing.staff import service as staff_service
 from services.filing.suspension.errors import NoProposal, NotSuspended, OutcomeMismatch, SuspensionSelfDecision
 from services.filing.suspension.schemas import OUTCOME_ZH
 from shared.auth import Principal
@@ -147,8 +150,10 @@ async def confirm(
     outcome: str,
     officer: Principal,
     confirmer_not_proposer: bool = True,
+    carer_ratios: Mapping[str, int] | None = None,
 ) -> tuple[Institution, InstitutionSuspension]:
-    """Another officer confirms the proposal: resume (filed again) or deregister (注销)."""
+    """Another officer confirms the proposal: resume (filed again, its staffing re-assessed with
+    ``carer_ratios`` as the roster stands now: people may have left meanwhile) or deregister (注销)."""
     institution, suspension = await _open(session, institution_id, officer)
     if suspension.proposed_outcome is None or suspension.proposed_by is None:
         raise NoProposal(field="outcome")
@@ -184,4 +189,6 @@ async def confirm(
         subject=str(institution.id),
         at=now,
     )
+    if carer_ratios is not None and await staff_repository.get_staffing_status(session, institution.id) is not None:
+        await staff_service.evaluate_staffing(session, outbox, institution, carer_ratios)
     return institution, suspension
