@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 def suspension_reason(title_zh: str) -> str:
     """The public reason: the confirmed violation's catalogue title, nothing about the persons."""
-    return f"经监督检查确认发生{title_zh}事件，依法暂停收托，待备案机关作出恢复收托或注销备案的决定"
+    return f"经监督检查确认发生{title_zh}事件，依法暂停收托"
 
 
 async def suspend_for_child_abuse(session: AsyncSession, outbox: Outbox, data: ViolationConfirmedV1) -> bool:
