@@ -179,7 +179,9 @@ def test_baseline_gap_and_operating_models() -> None:
     bj = figures.beijing_midnight
     old = FiledInstitution(uuid.UUID(int=1), "440117", "440117001", "employer", 30, 10, bj(date(2022, 6, 1)))
     new = FiledInstitution(uuid.UUID(int=2), "440117", "440117002", "employer", 20, 20, bj(date(2024, 6, 1)))
-    kg = FiledInstitution(uuid.UUID(int=3), "440106", "440106001", "kindergarten_class", 50, 0, bj(date(2023, 1, 1)))
+    kg = FiledInstitution(
+        uuid.UUID(int=3), "440106", "440106001", "kindergarten_class", 50, 0, bj(date(2023, 1, 1)), classes=3
+    )
     stats = figures.district_stats(
         year=2025,
         today=date(2026, 1, 1),
@@ -204,6 +206,9 @@ def test_baseline_gap_and_operating_models() -> None:
     assert (city["employer"].added_institutions_target, city["employer"].added_slots_target) == (110, 6600)
     assert (city["kindergarten_class"].slots, city["kindergarten_class"].added_institutions) == (50, 1)
     assert city["kindergarten_class"].slots_target == 20000
+    # 幼儿园托班: the classes (班) against the plan's 1000
+    assert (city["kindergarten_class"].classes, city["kindergarten_class"].classes_target) == (3, 1000)
+    assert (city["employer"].classes, city["employer"].classes_target) == (0, None)
     assert [m.label for m in city.values()][:3] == ["公办", "公建民营", "民办"]
     # a district past its target has no gap, never a negative one
     stats_2023 = figures.district_stats(

@@ -567,6 +567,17 @@ async def test_2025_uses_the_profiles_and_targets_of_2025(scenario: Scenario) ->
     assert (ar["report_year"], ar["expected"], ar["submitted"], ar["completion_rate"], ar["target"]) == (
         2025, 6, 0, 0.0, 1.0,
     )  # fmt: skip
+    # per operating model: every profile of the story has two classes (班); the plan's 2025 targets
+    models = {m["model"]: m for m in c["operating_models"]}
+    assert sum(m["institutions"] for m in models.values()) == c["institutions"] == 6
+    assert sum(m["classes"] for m in models.values()) == 2 * 6
+    assert sum(m["slots"] for m in models.values()) == c["slots"]["value"]
+    assert (models["kindergarten_class"]["classes_target"], models["kindergarten_class"]["slots_target"]) == (
+        1000,
+        20000,
+    )
+    assert (models["employer"]["added_institutions_target"], models["employer"]["added_slots_target"]) == (110, 6600)
+    assert d[TIANHE]["operating_models"][3]["added_institutions_target"] == 10  # 每区至少10个
     # the grade in force at the end of 2025: T2's C now counts
     assert c["credit_grades"] == {"A": 0, "B": 2, "C": 1, "D": 0, "ungraded": 3}
 

@@ -324,17 +324,18 @@ function modelsPanel(view) {
   const employer = models.findIndex((m) => m.model === "employer");
   const src = targetSource(view, `operating_models.${employer}.added_institutions_target`);
   panel("models", "按办托模式：机构、托位与规划目标",
-    `已备案（未注销）机构在${stats.year}年末按办托模式计数；“新增”为2023年1月1日起备案的机构（附件以2022年底为基数）。目标：用人单位办托新增机构全市11个（2023）、55个（2024，每区至少5个）、110个（2025，每区至少10个），新增托位6600个（2025）；幼儿园托班托位2万个以上（2025）。公建民营的目标为街镇覆盖率，见“街镇覆盖”。`);
+    `已备案（未注销）机构在${stats.year}年末按办托模式计数；“新增”为2023年1月1日起备案的机构（附件以2022年底为基数）。目标：用人单位办托新增机构全市11个（2023）、55个（2024，每区至少5个）、110个（2025，每区至少10个），新增托位6600个（2025）；幼儿园托班500个（2023）、700个以上（2024）、1000个以上（2025），托班托位2万个以上（2025）；班数为机构备案的班级数。公建民营的目标为街镇覆盖率，见“街镇覆盖”。`);
   const targetCell = (path) => {
     const row = src.city;
     const v = get(row, path);
     return v === null || v === undefined ? `<td class="num">—</td>` : cell(src, row, path, "int");
   };
-  const modelRow = (m, n) => `<tr><th scope="row">${esc(m.label)}</th>${cell(stats, stats.city, `operating_models.${n}.institutions`, "int")}${cell(stats, stats.city, `operating_models.${n}.slots`, "int")}${cell(stats, stats.city, `operating_models.${n}.puhui_slots`, "int")}${cell(stats, stats.city, `operating_models.${n}.added_institutions`, "int")}${targetCell(`operating_models.${n}.added_institutions_target`)}${cell(stats, stats.city, `operating_models.${n}.added_slots`, "int")}${targetCell(`operating_models.${n}.added_slots_target`)}${targetCell(`operating_models.${n}.slots_target`)}</tr>`;
+  const modelRow = (m, n) => `<tr><th scope="row">${esc(m.label)}</th>${cell(stats, stats.city, `operating_models.${n}.institutions`, "int")}${cell(stats, stats.city, `operating_models.${n}.slots`, "int")}${cell(stats, stats.city, `operating_models.${n}.puhui_slots`, "int")}${cell(stats, stats.city, `operating_models.${n}.added_institutions`, "int")}${targetCell(`operating_models.${n}.added_institutions_target`)}${cell(stats, stats.city, `operating_models.${n}.added_slots`, "int")}${targetCell(`operating_models.${n}.added_slots_target`)}${targetCell(`operating_models.${n}.slots_target`)}${cell(stats, stats.city, `operating_models.${n}.classes`, "int")}${targetCell(`operating_models.${n}.classes_target`)}</tr>`;
   const suffix = targetSuffix(stats, src);
   const heads = ["operating_models.institutions", "operating_models.slots", "operating_models.puhui_slots", "operating_models.added_institutions"]
     .map((p) => th(L, p)).join("") + th(L, "operating_models.added_institutions_target", suffix) + th(L, "operating_models.added_slots") +
-    th(L, "operating_models.added_slots_target", suffix) + th(L, "operating_models.slots_target", suffix);
+    th(L, "operating_models.added_slots_target", suffix) + th(L, "operating_models.slots_target", suffix) +
+    th(L, "operating_models.classes") + th(L, "operating_models.classes_target", suffix);
   // the chart: the employer model per district, added institutions against the district's target
   const rows = stats.districts;
   const perDistrict = `operating_models.${employer}.added_institutions_target`;

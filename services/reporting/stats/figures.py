@@ -121,6 +121,7 @@ class FiledInstitution:
     total_slots: int
     puhui_slots: int
     filed_at: datetime | None = None
+    classes: int = 0  # classes (班) of the profile in force
 
 
 @dataclass(frozen=True)
@@ -238,11 +239,13 @@ class ModelFigures:
     institutions: int = 0
     slots: int = 0
     puhui_slots: int = 0
+    classes: int = 0
     added_institutions: int = 0  # filed from 2023 on (新增 since the annex's 2022 baseline)
     added_slots: int = 0
     added_institutions_target: float | None = None
     added_slots_target: float | None = None
     slots_target: float | None = None
+    classes_target: float | None = None
 
 
 @dataclass
@@ -327,6 +330,7 @@ def _finish(fig: DistrictFigures, year: int, *, city: bool) -> None:
     employer.added_institutions_target = plan_target(f"employer_institutions_added{scope}", year)
     employer.added_slots_target = plan_target(f"employer_slots_added{scope}", year)
     kindergarten.slots_target = plan_target(f"kindergarten_class_slots{scope}", year)
+    kindergarten.classes_target = plan_target(f"kindergarten_classes{scope}", year)
 
 
 def _into(figs: Mapping[str, DistrictFigures], code: str | None, city: DistrictFigures) -> list[DistrictFigures]:
@@ -403,6 +407,7 @@ def district_stats(
                 model.institutions += 1
                 model.slots += inst.total_slots
                 model.puhui_slots += inst.puhui_slots
+                model.classes += inst.classes
                 if inst.filed_at is not None and inst.filed_at >= plan_start:
                     model.added_institutions += 1
                     model.added_slots += inst.total_slots

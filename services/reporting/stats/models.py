@@ -79,6 +79,8 @@ class ProjInstitutionProfile(Base):
     street_code: Mapped[str] = mapped_column(Text)
     total_slots: Mapped[int] = mapped_column(Integer)
     puhui_slots: Mapped[int] = mapped_column(Integer)
+    # classes (班) of the version; null if projected before reporting_0011 (a rebuild fills it)
+    class_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class ProjStaff(Base):

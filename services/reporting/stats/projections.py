@@ -85,6 +85,7 @@ async def _profile(
             "street_code": profile.street_code,
             "total_slots": profile.total_slots,
             "puhui_slots": profile.puhui_slots,
+            "class_count": len(profile.classes),
         },
         ["event_id"],
     )

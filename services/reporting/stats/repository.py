@@ -183,7 +183,7 @@ def _profile_in_force(before: datetime, *, filed_only: bool) -> Any:
     if filed_only:
         conditions.append(p.rank >= 1)  # a submitted profile is a proposal, not a filed fact
     return (
-        select(p.district_code, p.street_code, p.operating_model, p.total_slots, p.puhui_slots)
+        select(p.district_code, p.street_code, p.operating_model, p.total_slots, p.puhui_slots, p.class_count)
         .where(*conditions)
         .order_by(p.effective_at.desc(), p.rank.desc(), p.event_id.desc())
         .limit(1)
@@ -217,6 +217,7 @@ async def filed_institutions(
             case((offering, profile.c.total_slots), else_=0).label("total_slots"),
             case((offering, profile.c.puhui_slots), else_=0).label("puhui_slots"),
             i.filed_at,
+            profile.c.class_count,
         )
         .select_from(i)
         .join(profile, true())
@@ -231,6 +232,7 @@ async def filed_institutions(
             total_slots=r.total_slots,
             puhui_slots=r.puhui_slots,
             filed_at=r.filed_at,
+            classes=r.class_count or 0,
         )
         for r in rows
     ]

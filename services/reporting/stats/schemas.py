@@ -114,11 +114,13 @@ class OperatingModelOut(_Out):
     institutions: int
     slots: int
     puhui_slots: int
+    classes: int = Field(description="classes (班) of the institutions")
     added_institutions: int = Field(description="of which filed from 2023 on (新增 since the 2022 baseline)")
     added_slots: int = Field(description="slots of the added institutions")
     added_institutions_target: float | None = Field(description="plan: institutions to add by the year (employer)")
     added_slots_target: float | None = Field(description="plan: slots to add by the year (employer)")
     slots_target: float | None = Field(description="plan: slots of the model by the year (kindergarten classes)")
+    classes_target: float | None = Field(description="plan: classes of the model by the year (幼儿园托班 500/700/1000)")
 
 
 class ComplaintsOut(_Out):
@@ -332,6 +334,8 @@ DISTRICT_LABELS_ZH: dict[str, str] = {
     "operating_models.institutions": "机构",
     "operating_models.slots": "托位",
     "operating_models.puhui_slots": "普惠托位",
+    "operating_models.classes": "班数",
+    "operating_models.classes_target": "班数目标",
     "operating_models.added_institutions": "2023年起新增机构",
     "operating_models.added_slots": "2023年起新增托位",
     "operating_models.added_institutions_target": "新增机构目标",
