@@ -259,8 +259,9 @@ async def test_the_morning_list_on_the_demo_city_equals_the_apis(
         )
         assert Counter(city) == Counter({q: expected.count(q, None) for q in city})
 
-        # 天河区's supervisor, signed in with the provider's account: every queue the demo produces in
-        # the city is in that morning list too, each count what the APIs give for 天河区
+        # 天河区's supervisor, with the claims of the provider's demo account (the sign-in itself is
+        # tests/security/test_oidc.py's): every queue the demo produces in the city is in that morning
+        # list too, each count what the APIs give for 天河区
         account = ACCOUNTS["accounts"][TIANHE_ACCOUNT]
         assert account["districts"] == [WORKLOAD_DISTRICT]
         tianhe = await morning_list(p, token(*account["roles"], subject=TIANHE_ACCOUNT, districts=account["districts"]))
