@@ -121,9 +121,11 @@ async def test_institution_page_shows_slots_grade_and_published_results(
             assert measure["legal_basis"] in credit_text
     if "serious_dishonesty" in credit.get("lists", []):
         assert "严重失信主体名单" in credit_text
-    # the map (Leaflet, assets/citymap.js): this institution's marker alone, within its district's boundary
+    # the map (Leaflet, assets/citymap.js): this institution's marker alone, within its district's boundary;
+    # drawn when it comes near the screen
     district = public["district"]["code"]
-    assert await page.locator("#map").get_attribute("data-markers") == "1"
+    await page.locator("#map").scroll_into_view_if_needed()
+    await page.wait_for_selector("#map[data-markers='1']")
     assert await page.locator("#map").get_attribute("data-district") == district
     marker = await page.locator("#map .institution-marker").bounding_box()
     boundary = await page.locator(f"#map path.district-{district}").bounding_box()

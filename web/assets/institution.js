@@ -2,7 +2,6 @@
 // means for its supervision, quality grade, and every published inspection with each violation, its
 // rectification and the follow-up (复查) that verified it; a printable report per inspection.
 import { ApiError, CONCLUSION_CLASS, GRADE_TEXT, esc, fmt, getAll, getJson, param, setStatus } from "./common.js";
-import { CityMap } from "./citymap.js";
 
 const status = document.getElementById("status");
 const LISTS_ZH = { serious_dishonesty: "严重失信主体名单", industry_ban: "从业禁止名单" };
@@ -117,17 +116,45 @@ function printReport(taskId) {
 
 // The institution's marker within its district's real boundary, on the directory's map (Leaflet,
 // assets/citymap.js); a base map only where the deployment configured one (assets/config.js).
-function placeOnMap(institution) {
+// Leaflet, its plugin and the boundaries (≈ 85 KB gzipped, and drawing them costs a phone's CPU) are
+// fetched when the map comes near the screen (at once beside the facts on a wide screen, on a phone
+// when the visitor scrolls to it): the record never waits for the map.
+function nearTheScreen(element) {
+  return new Promise((resolve) => {
+    const observer = new IntersectionObserver((entries) => {
+      if (!entries.some((entry) => entry.isIntersecting)) return;
+      observer.disconnect();
+      resolve();
+    }, { rootMargin: "200px" });
+    observer.observe(element);
+  });
+}
+
+function loaded(element) {
+  return new Promise((resolve, reject) => {
+    element.addEventListener("load", resolve, { once: true });
+    element.addEventListener("error", () => reject(new Error(`${element.src || element.href} 加载失败`)), { once: true });
+    document.head.append(element);
+  });
+}
+
+async function placeOnMap(institution) {
   const container = document.getElementById("map");
-  if (!window.L) {
-    container.textContent = "地图组件未安装（web/vendor/）。";
-    return;
+  await nearTheScreen(container);
+  try {
+    const css = (href) => Object.assign(document.createElement("link"), { rel: "stylesheet", href });
+    const script = (src) => Object.assign(document.createElement("script"), { src, async: false });
+    await Promise.all([loaded(css("vendor/leaflet/leaflet.css")), loaded(css("vendor/leaflet/MarkerCluster.css")), loaded(script("vendor/leaflet/leaflet.js"))]);
+    await loaded(script("vendor/leaflet/leaflet.markercluster.js")); // extends the global L
+    const { CityMap } = await import("./citymap.js");
+    const map = new CityMap(container, { tileLayers: (window.CHILDCARE_MAP && window.CHILDCARE_MAP.tileLayers) || [] });
+    map.setInstitutions([institution], (i) => `<p class="popup-title">${esc(i.name)}</p><p class="meta">${esc(i.address)}</p>`);
+    map.showDistrict(institution.district.code);
+    document.getElementById("map-dot").classList.toggle("puhui", institution.puhui_slots > 0);
+    container.dataset.district = institution.district.code;
+  } catch (err) {
+    container.textContent = `地图加载失败：${err.message}`;
   }
-  const map = new CityMap(container, { tileLayers: (window.CHILDCARE_MAP && window.CHILDCARE_MAP.tileLayers) || [] });
-  map.setInstitutions([institution], (i) => `<p class="popup-title">${esc(i.name)}</p><p class="meta">${esc(i.address)}</p>`);
-  map.showDistrict(institution.district.code);
-  document.getElementById("map-dot").classList.toggle("puhui", institution.puhui_slots > 0);
-  container.dataset.district = institution.district.code;
 }
 
 async function start() {
