@@ -238,14 +238,17 @@ async def test_a_whole_inspection_through_the_app(web_platform: WebPlatform, pag
     page.on("response", lambda r: statuses.append(r.status) if r.url.endswith(f"/v1/tasks/{team.task_id}") else None)
     await page.goto(page.url.split("#")[0] + "#/tasks/done")
     await page.wait_for_selector(f'a[href="#/task/{team.task_id}"]')
-    statuses.clear()
     await page.click(f'a[href="#/task/{team.task_id}"]')
     await page.wait_for_selector("#review")
     await page.goto(page.url.split("#")[0] + "#/tasks/done")
     await page.wait_for_selector(f'a[href="#/task/{team.task_id}"]')
     await page.click(f'a[href="#/task/{team.task_id}"]')
     await page.wait_for_selector("#review")
-    assert statuses == [200, 304]
+    # the changed task is downloaded once (by the open, or by the app's refresh of the list when that
+    # comes first); every later open is answered 304 without a body
+    assert statuses[0] == 200, statuses
+    assert len(statuses) >= 2, statuses
+    assert set(statuses[1:]) == {304}, statuses
     assert "检查组已全部签名提交，等待审核" in await page.inner_text("#review")
 
     detail = team.detail()
