@@ -94,6 +94,14 @@ def _public_key_point(public_key: str) -> G2Uncompressed:
     return point
 
 
+def check_public_key(public_key: str) -> None:
+    """Raises ValueError unless ``public_key`` (192 hex digits) is a point of G2's prime-order subgroup."""
+    try:
+        _public_key_point(public_key)
+    except ValueError as problem:
+        raise ValueError(f"the beacon public key is not usable: {problem}") from problem
+
+
 def signature_valid(chain: BeaconChain, round_number: int, signature: str) -> bool:
     """True iff ``signature`` (96 hex digits) is the chain's BLS signature of ``round_number``:
     e(signature, g2) == e(H(sha256(round)), public key), with the signature a non-identity point of

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.inspection.beacon import QUICKNET
+from services.inspection.beacon import QUICKNET, check_public_key
 from shared.settings import ServiceSettings
 
 
@@ -54,6 +54,15 @@ class InspectionSettings(ServiceSettings):
     draw_beacon_public_key: str = Field(default=QUICKNET.public_key, pattern=r"^[0-9a-f]{192}$")
     draw_beacon_genesis_time: int = Field(default=QUICKNET.genesis_time, ge=0)
     draw_beacon_period_seconds: int = Field(default=QUICKNET.period_seconds, ge=1)
+
+    @field_validator("draw_beacon_public_key")
+    @classmethod
+    def _beacon_key_on_the_curve(cls, public_key: str) -> str:
+        # A mistyped key would otherwise surface only at the first draw with a beacon, as a server
+        # error; the published quicknet key is known good and skips the (slow to import) check.
+        if public_key != QUICKNET.public_key:
+            check_public_key(public_key)
+        return public_key
 
     @model_validator(mode="after")
     def _reveal_delay_in_production(self) -> InspectionSettings:

@@ -390,3 +390,16 @@ async def test_a_plan_without_a_beacon_draws_as_before_and_takes_no_signature(b:
     assert record["witness"]["beacon"] is None
     assert record["draw_seed"] == draw.draw_seed_v3(record["server_seed"], record["witness"]["witness_digest"])
     assert verify(record).returncode == 0
+
+
+def test_a_mistyped_beacon_key_stops_the_service_at_start() -> None:
+    """The service refuses to start with a beacon key that is no G2 point, instead of failing the
+    first draw with a server error; the published quicknet key starts."""
+    import pydantic
+
+    from services.inspection.settings import InspectionSettings
+
+    flipped = beacon.QUICKNET.public_key[:-1] + ("0" if beacon.QUICKNET.public_key[-1] != "0" else "1")
+    with pytest.raises(pydantic.ValidationError, match="beacon public key is not usable"):
+        InspectionSettings(draw_beacon_public_key=flipped)
+    assert InspectionSettings().draw_beacon_public_key == beacon.QUICKNET.public_key
