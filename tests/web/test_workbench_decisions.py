@@ -357,3 +357,29 @@ async def test_a_credit_repair_is_decided_by_a_second_credit_officer(
     assert repair["id"] not in [i["id"] for i in _queue(web_platform, "credit", "repairs_pending")["items"]]
     await _open(page, item_page)
     assert await page.locator("#status").inner_text() == "该申请已作出决定。"
+
+
+async def test_a_staff_item_page_shows_what_is_due_without_the_clear_id_number(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    """A principal short of training hours (the demo's 天河区 rosters): the district's filing officer
+    sees the role, the hours and the masked ID number — never the clear number, which the staff
+    detail answer would give that officer but the page does not need."""
+    items = _queue(web_platform, "filing", "staff_training_below_requirement")["items"]
+    item = next(i for i in items if i["district"]["code"] == DISTRICT)
+    assert item["kind"] == "staff_training"
+    officer = _as(web_platform, REQUESTER, "filing_officer", [DISTRICT])
+    status, member = _call(web_platform, "GET", "filing", item["link"], officer)
+    assert status == 200, member
+    assert member["id_number"], "the district's officer may read the clear number from the API"
+
+    page = await _signed_in(web_platform, pages, REQUESTER, DESKTOP)
+    await _open(page, _item_page(web_platform, "filing", "staff_training_below_requirement", item))
+    assert await page.locator("h1").inner_text() == "培训学时不足"
+    shown = await page.locator("#details").inner_text()
+    assert f"{member['training_hours']:g} 学时" in shown
+    assert member["role_zh"] in shown
+    assert member["id_masked"] in shown
+    assert member["id_number"] not in await page.content()
+    assert await _axe_findings(page) == []
+    await page.close()

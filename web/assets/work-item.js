@@ -2,6 +2,7 @@
 // (inspection), record a rectification report (inspection), triage a complaint (inspection), decide a
 // credit repair (credit). Each action is confirmed in a <dialog> and calls the existing API; a refusal
 // shows the API's own Chinese message (e.g. the second-person rule of shared/duties.py).
+import { beijingDate } from "./common.js";
 import { SERVICE_ZH, call, confirmDialog, el, queueHref, requireOfficer } from "./work.js";
 
 const who = requireOfficer();
@@ -157,7 +158,7 @@ async function filing() {
       card(
         "申请变更事项",
         facts(Object.entries(change.changes).map(([name, value]) => [CHANGE_FIELD_ZH[name] || name, changeValue(value)])),
-        el("p", { class: "meta", text: `申请时间：${change.requested_at.slice(0, 10)}` }),
+        el("p", { class: "meta", text: `申请时间：${beijingDate(change.requested_at)}` }),
       ),
     );
   }
@@ -297,7 +298,7 @@ async function complaint() {
         ["类别", c.category_zh],
         ["被投诉对象", c.institution_name || c.operator_name || c.address],
         ["所在区", c.district_name],
-        ["受理时间", c.received_at ? c.received_at.slice(0, 10) : null],
+        ["受理时间", c.received_at ? beijingDate(c.received_at) : null],
         ["状态", STATUS_ZH[c.status] || c.status],
       ]),
       el("p", { class: "complaint-text", text: c.description }),
@@ -366,11 +367,11 @@ async function repair() {
       facts([
         ["申请主体", r.subject_kind === "institution" ? subject : "从业人员（个人信息不予显示）"],
         ["申请修复的失信信息", line ? line.rule_title || line.explanation : null],
-        ["认定时间", line && line.effective_from ? line.effective_from.slice(0, 10) : null],
+        ["认定时间", line && line.effective_from ? beijingDate(line.effective_from) : null],
         ["依据", line ? line.legal_basis : null],
         ["计分", line ? `${line.points} 分（${LINE_STATUS_ZH[line.status] || line.status}）` : null],
         ["当前信用分", gradeText(record)],
-        ["申请时间", r.applied_at ? r.applied_at.slice(0, 10) : null],
+        ["申请时间", r.applied_at ? beijingDate(r.applied_at) : null],
         ["信用承诺", r.commitment],
         ["证明材料", `${r.evidence_sha256.length} 份`],
         ["状态", STATUS_ZH[r.status] || r.status],
@@ -403,12 +404,45 @@ async function repair() {
   );
 }
 
+// --- filing: a staff member's certificates or training hours (what is due; no action here) -----------
+
+async function staff() {
+  // The roster's list view: the ID number masked. The detail answer would give a district's filing
+  // officer the clear number, which nothing on this page needs (data minimisation).
+  const institutionId = link.split("/")[3];
+  const roster = await call("filing", `/v1/institutions/${institutionId}/staff?include_left=true`);
+  const member = (roster.items || []).find((m) => m.id === id);
+  if (!member) throw new Error("未找到该人员，可能已离职或已被移出名册。");
+  setTitle(kind === "staff_training" ? "培训学时不足" : "证件即将到期");
+  details.append(
+    card(
+      "人员信息",
+      facts([
+        ["姓名", member.name],
+        ["身份证号", member.id_masked],
+        ["岗位", member.role_zh],
+        ["入职日期", member.hired_on],
+        ["培训学时", `${member.training_hours} 学时`],
+        ["健康证到期", member.health_certificate_expires_on],
+        ...member.certificates.map((c) => [c.kind, c.expires_on ? `有效期至 ${c.expires_on}` : "长期有效"]),
+      ]),
+    ),
+  );
+  status.textContent = "请督促机构补齐并在备案系统中更新人员信息。";
+}
+
 // --- other kinds: what the item is, and where its action lives ----------------------------------------
+
+// Never shown on the generic page, whatever an answer carries.
+const PERSONAL_FIELDS = new Set(["id_number", "name", "phone", "contact_phone", "person_ref", "reporter_contact"]);
 
 async function other() {
   const answer = link ? await call(service, link) : null;
   setTitle("待办事项");
-  const rows = answer && typeof answer === "object" ? Object.entries(answer).filter(([, v]) => typeof v === "string" || typeof v === "number") : [];
+  const rows =
+    answer && typeof answer === "object"
+      ? Object.entries(answer).filter(([key, v]) => !PERSONAL_FIELDS.has(key) && (typeof v === "string" || typeof v === "number"))
+      : [];
   details.append(card("事项信息", facts(rows.slice(0, 12))));
   status.textContent = "此类事项请在相应业务系统中办理。";
 }
@@ -418,7 +452,7 @@ function setTitle(text) {
   document.title = `${text} — 托育监管工作台`;
 }
 
-const PAGES = { filing, change: filing, task, violation, complaint, credit_repair: repair };
+const PAGES = { filing, change: filing, task, violation, complaint, credit_repair: repair, staff_certificate: staff, staff_training: staff };
 
 if (who) {
   const back = document.getElementById("back");
