@@ -115,6 +115,15 @@ async def test_the_record_shows_each_violation_and_the_follow_up(web_platform: W
 
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name}: the page scrolls sideways"
+        # a long value (the unified social credit code) wraps: nothing of the facts card runs past the
+        # screen's edge (measured element by element, not only by the page's scroll width)
+        past_the_edge = await page.evaluate(
+            "(() => { const card = document.getElementById('facts').closest('.card');"
+            " return [card, ...card.querySelectorAll('*')]"
+            ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth)"
+            ".map(e => e.tagName + ': ' + e.textContent.trim().slice(0, 40)); })()"
+        )
+        assert past_the_edge == [], f"{name}: {past_the_edge}"
         assert await _axe_findings(page) == []
         _assert_nothing_personal(await page.content(), web_platform)
         await first.scroll_into_view_if_needed()
