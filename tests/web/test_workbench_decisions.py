@@ -5,8 +5,9 @@ filing officer; the repair applied for by a credit officer after the violation's
 verified by a follow-up inspection), refused on its page to that same officer with the API's Chinese
 message (四眼原则, shared/duties.py), and decided on its page by the second: the effect is then what
 the APIs answer (the institution's address changed and public; the entry repaired and the score
-raised) and what the page says. axe-core finds nothing serious; screenshots go to
-docs/screenshots/workbench-change*.png and workbench-repair*.png."""
+raised) and what the page says. A suspension (暂停收托) is ended the same way: proposed on its page by
+the first officer, confirmed by the second. axe-core finds nothing serious; screenshots go to
+docs/screenshots/workbench-change*.png, workbench-repair*.png and workbench-suspension*.png."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from services.credit.errors import RepairSelfDecision
 from services.filing.institutions.errors import SelfDecision
+from services.filing.suspension.errors import SuspensionSelfDecision
 from shared.auth import mint_token
 from tests.web.conftest import PageFactory, WebPlatform, screenshot_path, wait_for_js
 from tests.web.test_map import _axe_findings
@@ -382,4 +385,99 @@ async def test_a_staff_item_page_shows_what_is_due_without_the_clear_id_number(
     assert member["id_masked"] in shown
     assert member["id_number"] not in await page.content()
     assert await _axe_findings(page) == []
+    await page.close()
+
+
+# --- a suspension (暂停收托) ended by two filing officers ---------------------------------------------
+
+
+async def test_a_suspension_is_ended_by_a_second_officer_and_the_institution_is_listed_again(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    """The demo's child-abuse case suspends an institution in 天河区: the district's officer proposes
+    恢复收托 on its item page, may not confirm that proposal (the API's message, 四眼原则), and the
+    district's second officer confirms it: the institution is filed again and the public directory's
+    default search finds it."""
+    items = [
+        i for i in _queue(web_platform, "filing", "filings_suspended")["items"] if i["district"]["code"] == DISTRICT
+    ]
+    assert len(items) == 1, "the demo city's one suspended institution is in 天河区"
+    [item] = items
+    assert item["kind"] == "suspension"
+    assert item["action"]["code"] == "decide_suspension"
+    institution = item["institution"]
+    _, suspension = web_platform.get("filing", item["link"], "supervisor")
+    assert suspension["institution_status"] == "suspended"
+    assert suspension["proposed_outcome"] is None
+    _, listed = web_platform.get("filing", f"/v1/public/institutions?q={quote(institution['name'])}")
+    assert institution["id"] not in [i["id"] for i in listed["items"]], "a suspended institution is not listed"
+    item_page = _item_page(web_platform, "filing", "filings_suspended", item)
+    reason = "经调查整改到位，涉事人员已依法处理，机构已完成安全整改并经复查合格"
+
+    # the district's officer proposes 恢复收托 on the page
+    page = await _signed_in(web_platform, pages, REQUESTER, DESKTOP)
+    await _open(page, item_page)
+    assert await page.locator("h1").inner_text() == f"暂停收托处理：{institution['name']}"
+    facts = await page.get_by_role("region", name="暂停收托").inner_text()
+    assert suspension["reason"] in facts
+    assert suspension["legal_basis"] in facts
+    await page.get_by_label("恢复收托").check()
+    await page.get_by_label("理由").fill(reason)
+    await page.get_by_role("button", name="提出意见").click()
+    dialog = page.get_by_role("dialog")
+    assert "另一名备案人员确认" in await dialog.inner_text()
+    await dialog.get_by_role("button", name="确认提出恢复收托意见").click()
+    done = page.locator("#action-done")
+    await done.wait_for()
+    assert await done.inner_text() == "已提出意见：恢复收托，待本辖区另一名备案人员确认。"
+    await page.close()
+    _, proposed = web_platform.get("filing", item["link"], "supervisor")
+    assert (proposed["proposed_outcome"], proposed["proposal_reason"]) == ("resume", reason)
+    assert proposed["proposed_by"] == REQUESTER
+    assert proposed["institution_status"] == "suspended"
+
+    async def confirm(page: Any) -> None:
+        await page.get_by_role("button", name="确认决定").click()
+        dialog = page.get_by_role("dialog")
+        assert "恢复为已备案状态" in await dialog.inner_text()
+        await dialog.get_by_role("button", name="确认恢复收托").click()
+
+    # the officer who proposed it may not confirm it: the service's own message
+    refusal = await _refused_to_the_first_officer(web_platform, pages, REQUESTER, item_page, confirm)
+    assert refusal == SuspensionSelfDecision.message_zh
+    _, still = web_platform.get("filing", item["link"], "supervisor")
+    assert (still["institution_status"], still["decided_at"]) == ("suspended", None)
+
+    # the second officer: the page shows the suspension and the proposal waiting for confirmation
+    opened: dict[str, Any] = {}
+    for suffix, size in SIZES:
+        page = await _signed_in(web_platform, pages, REVIEWER, size)
+        await _open(page, item_page)
+        waiting = await page.get_by_role("region", name="待确认的处理意见").inner_text()
+        assert "恢复收托" in waiting
+        assert reason in waiting
+        assert await _axe_findings(page) == []
+        await page.screenshot(path=screenshot_path(f"workbench-suspension{suffix}.png"), full_page=True)
+        _keep(f"workbench-suspension{suffix}.png")
+        opened[suffix] = page
+    await opened["-phone"].close()
+
+    page = opened[""]
+    await confirm(page)
+    done = page.locator("#action-done")
+    await done.wait_for()
+    assert await done.inner_text() == "已作出决定：恢复收托（当前状态：已备案）"
+
+    # the effect: filed again, decided by the two officers, off the queue, listed by default again
+    _, decided = web_platform.get("filing", item["link"], "supervisor")
+    assert (decided["institution_status"], decided["outcome"]) == ("filed", "resume")
+    assert decided["decided_by"] == REVIEWER
+    _, record = web_platform.get("filing", f"/v1/institutions/{institution['id']}", "supervisor")
+    assert record["status"] == "filed"
+    web_platform.institutions_filed_by_tests += 1
+    assert institution["id"] not in [i["id"] for i in _queue(web_platform, "filing", "filings_suspended")["items"]]
+    _, listed = web_platform.get("filing", f"/v1/public/institutions?q={quote(institution['name'])}")
+    assert institution["id"] in [i["id"] for i in listed["items"]]
+    await _open(page, item_page)
+    assert await page.locator("#status").inner_text() == "该事项已办结：恢复收托。"
     await page.close()

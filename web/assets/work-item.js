@@ -1,7 +1,8 @@
 // One queue item with its action, by kind: decide a filing or a key change (filing), review a task
 // (inspection), record a rectification report (inspection), triage a complaint (inspection), decide a
-// credit repair (credit). Each action is confirmed in a <dialog> and calls the existing API; a refusal
-// shows the API's own Chinese message (e.g. the second-person rule of shared/duties.py).
+// credit repair (credit), end a suspension (暂停收托: one officer proposes, a second confirms). Each
+// action is confirmed in a <dialog> and calls the existing API; a refusal shows the API's own Chinese
+// message (e.g. the second-person rule of shared/duties.py).
 import { beijingDate } from "./common.js";
 import { SERVICE_ZH, call, confirmDialog, el, queueHref, requireOfficer } from "./work.js";
 
@@ -431,6 +432,94 @@ async function staff() {
   status.textContent = "请督促机构补齐并在备案系统中更新人员信息。";
 }
 
+// --- filing: a suspension (暂停收托) ended by two officers: one proposes, another confirms -------------
+
+const OUTCOME_ZH = { resume: "恢复收托", deregister: "注销备案" };
+const OUTCOME_EFFECT_ZH = {
+  resume: "确认后该机构恢复为已备案状态，重新在公开名录中列出。",
+  deregister: "确认后注销该机构备案，并对外公示。",
+};
+
+async function suspension() {
+  // the item's id is the institution's; its link is the suspension
+  const [inst, s] = await Promise.all([call("filing", `/v1/institutions/${id}`), call("filing", link)]);
+  setTitle(`暂停收托处理：${inst.name}`);
+  details.append(
+    card(
+      "暂停收托",
+      facts([
+        ["机构名称", inst.name],
+        ["所在区", inst.district_name || inst.district_code],
+        ["状态", s.institution_status === "suspended" ? s.status_zh : STATUS_ZH[s.institution_status] || s.institution_status],
+        ["暂停收托日期", beijingDate(s.suspended_at)],
+        ["暂停原因", s.reason],
+        ["依据", s.legal_basis],
+      ]),
+    ),
+  );
+  if (s.proposed_outcome && !s.decided_at) {
+    details.append(
+      card(
+        "待确认的处理意见",
+        facts([
+          ["处理意见", s.proposed_outcome_zh || OUTCOME_ZH[s.proposed_outcome]],
+          ["理由", s.proposal_reason],
+          ["提出时间", s.proposed_at ? beijingDate(s.proposed_at) : null],
+        ]),
+      ),
+    );
+  }
+  if (s.decided_at || s.institution_status !== "suspended") {
+    status.textContent = s.outcome_zh ? `该事项已办结：${s.outcome_zh}。` : "该事项已办结。";
+    return;
+  }
+  if (!s.proposed_outcome) {
+    const reason = textarea("reason", { required: true, max: 1000 });
+    actionForm(
+      "提出处理意见",
+      [
+        choices("处理意见", "outcome", Object.entries(OUTCOME_ZH)),
+        field("理由", reason, "须由本辖区另一名备案人员确认后生效（四眼原则）。"),
+      ],
+      "提出意见",
+      {
+        describe() {
+          const outcome = chosen("outcome");
+          const text = reason.value.trim();
+          if (text.length < 2) throw new Error("请填写理由（至少2个字）");
+          const label = OUTCOME_ZH[outcome];
+          return {
+            body: { outcome, reason: text },
+            question: `对“${inst.name}”提出意见：${label}。意见须由本辖区另一名备案人员确认后生效。`,
+            confirm: `确认提出${label}意见`,
+            label,
+          };
+        },
+        send: (request) => call("filing", `${link}/proposal`, { method: "POST", body: request.body }),
+        done: (_answer, request) => `已提出意见：${request.label}，待本辖区另一名备案人员确认。`,
+      },
+    );
+    return;
+  }
+  const label = OUTCOME_ZH[s.proposed_outcome];
+  actionForm(
+    "确认处理意见",
+    [el("p", { text: `本辖区备案人员已提出“${label}”的意见。请核实后确认；提出人本人不能确认。` })],
+    "确认决定",
+    {
+      describe: () => ({
+        body: { outcome: s.proposed_outcome },
+        question: `对“${inst.name}”作出决定：${label}。${OUTCOME_EFFECT_ZH[s.proposed_outcome]}`,
+        confirm: `确认${label}`,
+        label,
+      }),
+      send: (request) => call("filing", `${link}/decision`, { method: "POST", body: request.body }),
+      done: (answer, request) =>
+        `已作出决定：${request.label}（当前状态：${STATUS_ZH[answer.institution_status] || answer.institution_status}）`,
+    },
+  );
+}
+
 // --- other kinds: what the item is, and where its action lives ----------------------------------------
 
 // Never shown on the generic page, whatever an answer carries.
@@ -452,7 +541,7 @@ function setTitle(text) {
   document.title = `${text} — 托育监管工作台`;
 }
 
-const PAGES = { filing, change: filing, task, violation, complaint, credit_repair: repair, staff_certificate: staff, staff_training: staff };
+const PAGES = { filing, change: filing, task, violation, complaint, credit_repair: repair, staff_certificate: staff, staff_training: staff, suspension };
 
 if (who) {
   const back = document.getElementById("back");
