@@ -86,10 +86,16 @@ class WebPlatform:
     # the OpenID Connect provider (devstack/oidc/) the services trust and the workbench signs in through
     oidc_issuer: str = ""
     # What tests added to this shared platform beyond the demo (results they had published, persons a
-    # confirmed violation of theirs banned), so that a test comparing with the demo's summary stays
-    # exact whatever order the tests run in.
+    # confirmed violation of theirs banned, institutions their decisions filed), so that a test
+    # comparing with the demo's summary stays exact whatever order the tests run in.
     results_published_by_tests: int = 0
     persons_banned_by_tests: list[str] = field(default_factory=list)
+    institutions_filed_by_tests: int = 0
+
+    @property
+    def institutions_filed(self) -> int:
+        """Filed institutions now: the demo's and those a test's decision filed."""
+        return int(self.summary.present["institutions_filed"]) + self.institutions_filed_by_tests
 
     @property
     def pages(self) -> str:

@@ -92,7 +92,7 @@ async def test_map_draws_the_eleven_districts_and_clusters_the_institutions(
 ) -> None:
     page = await pages(width=1280, height=800)
     await _open(page, f"{web_platform.pages}/")
-    filed = web_platform.summary.present["institutions_filed"]
+    filed = web_platform.institutions_filed
     boundaries, labels = await _districts_drawn(page)
     assert boundaries == 11
     assert labels == sorted(d.name for d in districts().values())
@@ -112,8 +112,11 @@ async def test_map_draws_the_eleven_districts_and_clusters_the_institutions(
     await wait_for_js(page, f"document.querySelector('#status').textContent.includes('{tianhe['total']} 家')")
     await wait_for_js(page, f"document.getElementById('map').dataset.markers === '{tianhe['total']}'")
     await wait_for_js(page, f"{TIANHE_WIDTH} > 3 * {width_before}")  # zoomed into its boundary
-    assert (await page.evaluate(MARKERS_DRAWN))["total"] == tianhe["total"]
+    # the city's clusters fade out while the district's fade in: count once the animation is over
     await wait_for_js(page, SETTLED)
+    await wait_for_js(page, f"{MARKERS_DRAWN}.total === {tianhe['total']}")
+    await wait_for_js(page, SETTLED)
+    assert (await page.evaluate(MARKERS_DRAWN))["total"] == tianhe["total"]
     await page.evaluate(SHOW_MAP)
     await page.screenshot(path=_copy_to("map-district.png"))
 
@@ -282,7 +285,7 @@ def test_every_institution_on_the_map_lies_inside_its_district(web_platform: Web
     shapes = {f["properties"]["adcode"]: shape(f["geometry"]) for f in document["features"]}
     status, out = web_platform.get("filing", "/v1/public/institutions?page_size=100")
     assert status == 200
-    assert out["total"] == len(out["items"]) == web_platform.summary.present["institutions_filed"]
+    assert out["total"] == len(out["items"]) == web_platform.institutions_filed
     outside = [
         (i["name"], i["district"]["name"])
         for i in out["items"]

@@ -34,7 +34,7 @@ def _assert_nothing_personal(html: str, web_platform: WebPlatform) -> None:
 async def test_directory_filter_narrows_the_list_and_the_map(web_platform: WebPlatform, pages: PageFactory) -> None:
     page = await pages()
     await _open(page, f"{web_platform.pages}/")
-    filed = web_platform.summary.present["institutions_filed"]
+    filed = web_platform.institutions_filed
     status = page.locator("#status")
     assert f"共有已备案托育机构 {filed} 家" in await status.inner_text()
     assert await page.locator("li.institution").count() == min(filed, 20)
