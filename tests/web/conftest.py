@@ -342,6 +342,17 @@ def screenshot_path(name: str) -> Path:
     return ARTIFACTS / name
 
 
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def keep_for_docs(name: str) -> None:
+    """Copy a test's screenshot to docs/screenshots when asked (CHILDCARE_DOCS_SCREENSHOTS=1): an
+    ordinary test run leaves the working tree as it found it; the artefacts always have the image."""
+    if os.environ.get("CHILDCARE_DOCS_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(exist_ok=True)
+        shutil.copyfile(screenshot_path(name), DOCS_SCREENSHOTS / name)
+
+
 async def wait_for_js(page: Any, expression: str, *, within_ms: float = 30_000) -> None:
     """Wait until ``expression`` is truthy in the page. Not ``page.wait_for_function``: it compiles the
     expression inside the page (eval), which the pages' Content-Security-Policy forbids (no

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import struct
 import urllib.error
 import urllib.request
 import uuid
 import zlib
-from pathlib import Path
 from typing import Any
 
 from bench.inspection_wire import measure, report
@@ -28,10 +26,9 @@ from services.inspection.reference import checklist
 from shared.topics import INSPECTION_EVENTS, qualified
 from shared.workdays import china_today
 from tests.support import read_topic
-from tests.web.conftest import ARTIFACTS, PageFactory, WebPlatform, screenshot_path, wait_for_js
+from tests.web.conftest import ARTIFACTS, PageFactory, WebPlatform, keep_for_docs, screenshot_path, wait_for_js
 from tests.web.test_map import _axe_findings
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ITEMS = list(checklist())[:4]
 VIOLATION_RECORDED = "cn.gov.gz.childcare.inspection.violation.recorded.v1"
 
@@ -141,8 +138,7 @@ async def _settled(page: Any) -> None:
 async def _shot(page: Any, name: str, *, axe: bool = True) -> None:
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(screenshot_path(name)), full_page=False)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copyfile(screenshot_path(name), SCREENSHOTS / name)
+    keep_for_docs(name)
     if axe:
         assert await _axe_findings(page) == [], name
 

@@ -6,16 +6,13 @@ nothing personal is shown and axe-core finds nothing serious."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.web.conftest import PageFactory, WebPlatform, screenshot_path, wait_for_js
+from tests.web.conftest import PageFactory, WebPlatform, keep_for_docs, screenshot_path, wait_for_js
 from tests.web.test_map import _axe_findings
 from tests.web.test_pages import _assert_nothing_personal
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE: dict[str, Any] = {"width": 390, "height": 844, "mobile": True}
 DESKTOP: dict[str, Any] = {"width": 1280, "height": 800}
 
@@ -43,8 +40,7 @@ def _verified_follow_up(web_platform: WebPlatform) -> dict[str, Any]:
 
 def _keep(name: str) -> None:
     """A screenshot for the docs (docs/screenshots), besides the test run's artefacts."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copyfile(screenshot_path(name), SCREENSHOTS / name)
+    keep_for_docs(name)
 
 
 async def test_a_name_or_a_code_finds_the_institution(web_platform: WebPlatform, pages: PageFactory) -> None:

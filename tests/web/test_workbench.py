@@ -9,21 +9,18 @@ docs/screenshots/workbench-*.png."""
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.request
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from services.filing.institutions.errors import SelfDecision
 from shared.auth import mint_token
-from tests.web.conftest import PageFactory, WebPlatform, screenshot_path, wait_for_js
+from tests.web.conftest import PageFactory, WebPlatform, keep_for_docs, screenshot_path, wait_for_js
 from tests.web.test_map import _axe_findings
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE: dict[str, Any] = {"width": 390, "height": 844, "mobile": True}
 DESKTOP: dict[str, Any] = {"width": 1280, "height": 800}
 SIZES = (("", DESKTOP), ("-phone", PHONE))
@@ -38,8 +35,7 @@ ITEM_SHOWN = f"location.pathname.endsWith('/item.html') && {STATUS}.ready"
 
 
 def _keep(name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copyfile(screenshot_path(name), SCREENSHOTS / name)
+    keep_for_docs(name)
 
 
 async def _signed_in(web_platform: WebPlatform, pages: PageFactory, account: str, size: dict[str, Any]) -> Any:
