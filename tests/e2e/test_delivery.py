@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +27,7 @@ from shared.auth import Principal
 from shared.consumer import ConsumerRunner
 from shared.db import Database
 from shared.events import CloudEvent, DecodedEvent
+from shared.events.catalogue import CATALOGUE
 from shared.events.filing import InstitutionSubmittedV1
 from shared.identifiers import uscc_check_char
 from shared.kafka import make_producer
@@ -149,7 +151,8 @@ async def test_filed_institution_reaches_credit_and_ledger_as_cloudevents(platfo
             assert raw["time"].endswith("Z")
             datetime.fromisoformat(raw["time"])
             assert raw["type"].startswith("cn.gov.gz.childcare.")
-            assert raw["type"].endswith(".v1")
+            assert re.fullmatch(r"cn\.gov\.gz\.childcare(\.[a-z_]+)+\.v[1-9][0-9]*", raw["type"]), raw["type"]
+            assert raw["type"] in CATALOGUE, "a type of the catalogue (the ledger topic's is entry_shared.v2)"
             assert record.key.decode() == raw["subject"], "the Kafka key is the aggregate id"
             CloudEvent.model_validate(raw)
             seen += 1
