@@ -224,7 +224,12 @@ def test_baseline_gap_and_operating_models() -> None:
     )
     conghua_2023 = next(d for d in stats_2023.districts if d.code == "440117")
     assert (conghua_2023.slot_target, conghua_2023.slot_gap, conghua_2023.slots_to_add_2025) == (1335, 0, 0)
-    assert conghua_2023.slots_per_1000_target == 4.0
+    # 千人口托位 and 普惠 share are the plan's city-wide targets: the city carries them, a district
+    # only its annex slot target
+    assert (conghua_2023.slots_per_1000_target, conghua_2023.puhui_share_target) == (None, None)
+    assert stats_2023.city.slots_per_1000_target == 4.0
+    assert (stats.city.slots_per_1000_target, stats.city.puhui_share_target) == (5.8, 0.3)
+    assert all(d.slots_per_1000_target is None and d.puhui_share_target is None for d in stats.districts)
 
 
 def test_complaints_by_year() -> None:

@@ -380,7 +380,8 @@ async def test_slots_density_and_puhui_share_per_district_and_city(scenario: Sce
         "value": 160, "target": 13960, "progress": 0.0115, "gap": 13800,
         "baseline_2022": 6716, "planned_2025": 17060, "to_add_2025": 16900,
     }  # fmt: skip
-    assert d[TIANHE]["slots_per_1000"] == {"value": 0.0715, "target": 5.0, "residents": 2238000}  # 160/2238
+    # 千人口托位 5.0 is the plan's city-wide target: a district carries none (the city does, below)
+    assert d[TIANHE]["slots_per_1000"] == {"value": 0.0715, "target": None, "residents": 2238000}  # 160/2238
     assert d[TIANHE]["puhui"] == {"slots": 90, "share": 0.5625, "target": None}  # 90/160; no 2024 target
     # 越秀: T4 (200/0) + T5 (20/20, filed 01:00 on 1 January 2024 Beijing).
     assert d[YUEXIU]["slots"] == {  # 220/6760
@@ -542,12 +543,13 @@ async def test_2025_uses_the_profiles_and_targets_of_2025(scenario: Scenario) ->
         "value": 180, "target": 17060, "progress": 0.0106, "gap": 16880,
         "baseline_2022": 6716, "planned_2025": 17060, "to_add_2025": 16880,
     }  # fmt: skip
-    assert d[TIANHE]["puhui"] == {"slots": 100, "share": 0.5556, "target": 0.3}
+    assert d[TIANHE]["puhui"] == {"slots": 100, "share": 0.5556, "target": None}  # ≥30 % is the city's target
     assert d[YUEXIU]["slots"] == {  # 45/8320
         "value": 45, "target": 8320, "progress": 0.0054, "gap": 8275,
         "baseline_2022": 3111, "planned_2025": 8320, "to_add_2025": 8275,
     }  # fmt: skip
-    assert d[YUEXIU]["puhui"] == {"slots": 30, "share": 0.6667, "target": 0.3}
+    assert d[YUEXIU]["puhui"] == {"slots": 30, "share": 0.6667, "target": None}
+    assert {(a["slots_per_1000"]["target"], a["puhui"]["target"]) for a in d.values()} == {(None, None)}
     c = body["city"]
     assert c["slots"] == {  # 265/121800
         "value": 265, "target": 121800, "progress": 0.0022, "gap": 121535,

@@ -264,8 +264,10 @@ function progressPanel(view) {
   const { progress } = view;
   const L = progress.labels;
   const city = progress.city;
+  // every year's slots per 1,000 divide by the annex's 2023 population (the API's label of residents)
+  const per1000Basis = `按${L["slots_per_1000.residents"]}计算`;
   panel("progress", "规划进展：2022年基数、各年度备案托位与目标",
-    `2022年已有托位为行动计划附件（2022年12月各区卫生健康局统计）；各年度为该年末已备案（未注销）机构的托位，与该年度附件目标对照；2025年后无年度目标。`);
+    `2022年已有托位为行动计划附件（2022年12月各区卫生健康局统计）；各年度为该年末已备案（未注销）机构的托位，与该年度附件目标对照；2025年后无年度目标。各年度${L["slots_per_1000.value"]}均${per1000Basis}（附件人口数据），不随年度更新；${L["slots_per_1000.target"]}与${L["puhui.target"]}为全市目标。`);
   const baseline = city.years.length ? city.years[0].slots.baseline_2022 : null;
   const names = [`${progress.baseline_year}年（基数）`, ...city.years.map((y) => `${y.year}年`)];
   chartOf("progress", barOption("progress", names, [
@@ -275,7 +277,7 @@ function progressPanel(view) {
       data: [null, ...city.years.map((y) => y.slots.target)] },
   ], { type: "value" }), "全市备案托位按年度与目标：柱状图与折线，数字见旁边的表格");
   const head = ["年度", th(L, "slots.value"), th(L, "slots.target"), th(L, "slots.progress"), th(L, "slots.gap"),
-    th(L, "slots_per_1000.value"), th(L, "slots_per_1000.target"), th(L, "puhui.share"), th(L, "puhui.target")];
+    th(L, "slots_per_1000.value", `（${per1000Basis}）`), th(L, "slots_per_1000.target"), th(L, "puhui.share"), th(L, "puhui.target")];
   const first = city.years[0];
   const baseRow = first
     ? `<tr><th scope="row">${progress.baseline_year}年（基数）</th>${progressCell(city, first, "slots.baseline_2022", "int")}<td colspan="7">附件：2022年已有托位；${esc(L["slots.planned_2025"])} <span ${sourceAttrs("progress", first.year, city.code, "slots.planned_2025", first.slots.planned_2025)}>${show("int", first.slots.planned_2025)}</span></td></tr>`
@@ -321,16 +323,19 @@ function ratioPanel(view, id, title, def, path, targetPath, kind, extra) {
   const rows = stats.districts;
   panel(id, title, def);
   const target = src ? get(src.city, targetPath) : null;
-  const uniform = !src || rows.every((r) => targetOf(src, r.code, targetPath) === target);
+  // a city-wide target (千人口托位, 普惠 share): the districts have none, so no line or bar is drawn
+  // against them; the table shows it in the city's row
+  const cityOnly = !!src && rows.every((r) => { const t = targetOf(src, r.code, targetPath); return t === null || t === undefined; });
+  const uniform = !src || cityOnly || rows.every((r) => targetOf(src, r.code, targetPath) === target);
   const scale = kind === "pct" ? pct : (v) => v;
   const series = [{
     name: L[path], type: "bar", itemStyle: { color: COLORS.value }, data: rows.map((r) => scale(get(r, path))),
     label: { show: true, position: "top", fontSize: 10, formatter: (p) => (p.value === null || p.value === undefined ? "" : kind === "pct" ? `${p.value}%` : p.value) },
-    markLine: src && uniform ? targetLine(scale(target), `目标 ${show(kind, target)}`) : undefined,
+    markLine: src && uniform && !cityOnly ? targetLine(scale(target), `目标 ${show(kind, target)}`) : undefined,
   }];
   if (!uniform) series.push({ name: `${L[targetPath]}${targetSuffix(stats, src)}`, type: "bar", itemStyle: { color: COLORS.target }, data: rows.map((r) => scale(targetOf(src, r.code, targetPath))) });
   const highest = Math.max(...rows.map((r) => scale(targetOf(src || stats, r.code, targetPath || path)) ?? 0));
-  const valueAxis = reaching(kind === "pct" ? pctAxis : { type: "value" }, src ? highest : null);
+  const valueAxis = reaching(kind === "pct" ? pctAxis : { type: "value" }, src && !cityOnly ? highest : null);
   chartOf(id, barOption(id, rows.map((r) => r.name), series, valueAxis), `${title}：各区柱状图，数字见旁边的表格`);
   const line = (r) => (extra ? extra.map((p) => cell(stats, r, p[0], p[1])).join("") : "") + cell(stats, r, path, kind) + (src ? cell(src, src.byCode.get(r.code), targetPath, kind) : "");
   const headers = ["区", ...(extra ? extra.map((p) => th(L, p[0])) : []), th(L, path), ...(src ? [th(L, targetPath, targetSuffix(stats, src))] : [])];
@@ -380,7 +385,7 @@ function modelsPanel(view) {
   const employer = models.findIndex((m) => m.model === "employer");
   const src = targetSource(view, `operating_models.${employer}.added_institutions_target`);
   panel("models", "按办托模式：机构、托位与规划目标",
-    `已备案（未注销）机构在${stats.year}年末按办托模式计数；“新增”为2023年1月1日起备案的机构（附件以2022年底为基数）。目标：用人单位办托新增机构全市11个（2023）、55个（2024，每区至少5个）、110个（2025，每区至少10个），新增托位6600个（2025）；幼儿园托班500个（2023）、700个以上（2024）、1000个以上（2025），托班托位2万个以上（2025）；班数为机构备案的班级数。公建民营的目标为街镇覆盖率，见“街镇覆盖”。`);
+    `已备案（未注销）机构在${stats.year}年末按办托模式计数；“${L["operating_models.added_institutions"]}”为2023年1月1日起在本平台备案的机构，用作行动计划“新增”（附件以2022年底为基数）的近似：平台未记录机构的成立日期，2023年前已开办、2023年起才在平台备案的机构也计入，故偏多。目标：用人单位办托新增机构全市11个（2023）、55个（2024，每区至少5个）、110个（2025，每区至少10个），新增托位6600个（2025）；幼儿园托班500个（2023）、700个以上（2024）、1000个以上（2025），托班托位2万个以上（2025）；班数为机构备案的班级数。公建民营的目标为街镇覆盖率，见“街镇覆盖”。`);
   const targetCell = (path) => {
     const row = src.city;
     const v = get(row, path);
@@ -481,9 +486,9 @@ async function load() {
   kpis(view);
   progressPanel(view);
   slotsPanel(view);
-  ratioPanel(view, "slots_per_1000", L["slots_per_1000.value"], "备案托位 × 1000 ÷ 常住人口（2023年末）；目标：2023年4.0，2024年5.0，2025年5.8（行动计划工作目标，各区同全市）。",
+  ratioPanel(view, "slots_per_1000", L["slots_per_1000.value"], "备案托位 × 1000 ÷ 常住人口，各年度均按2023年常住人口计算；目标：全市2023年4.0，2024年5.0，2025年5.8（行动计划全市工作目标，未分解到各区，各区不设此目标）。",
     "slots_per_1000.value", "slots_per_1000.target", "num", [["slots_per_1000.residents", "int"]]);
-  ratioPanel(view, "puhui", L["puhui.share"], "普惠托位 ÷ 备案托位；目标：2025年不少于30%（行动计划工作目标）。", "puhui.share", "puhui.target", "pct",
+  ratioPanel(view, "puhui", L["puhui.share"], "普惠托位 ÷ 备案托位；目标：全市2025年不少于30%（行动计划全市工作目标，未分解到各区，各区不设此目标）。", "puhui.share", "puhui.target", "pct",
     [["puhui.slots", "int"]]);
   modelsPanel(view);
   streetsPanel(view);

@@ -149,8 +149,8 @@ def _nth_district(stats: DistrictStats, n: int) -> DistrictFigures:
 @router.get(
     "/stats/progress",
     response_model=ProgressPage,
-    summary="Progress by year: filed slots, slots per 1,000 residents and 普惠 share of every year since 2023, "
-    "beside each year's target and the annex's 2022 baseline",
+    summary="Progress by year: filed slots, slots per 1,000 residents (every year: the 2023 resident population) "
+    "and 普惠 share of every year since 2023, beside each year's target and the annex's 2022 baseline",
     description="Public (aggregate figures only). Definitions: docs/statistics.md.",
 )
 async def progress_stats(session: DbSession) -> ProgressPage:

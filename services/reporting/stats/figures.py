@@ -30,7 +30,8 @@ ROLES = ("principal", "carer", "health", "security", "cook", "other")
 # training (e.g. 托育机构负责人岗位培训合格证, 托幼机构卫生保健人员培训合格证) is the evidence of training.
 TRAINING_MARKER = "培训"
 TARGETS_FILE = Path(__file__).resolve().parent / "plan_targets.csv"
-# The annex's baseline is the slots existing in December 2022: what was filed from 2023 on is "new" (新增).
+# The annex's baseline is the slots existing in December 2022: what was filed on the platform from
+# 2023 on counts as "new" (新增), including institutions founded earlier and filed later.
 PLAN_START = 2023
 PLAN_END = 2025
 COMPLAINT_CATEGORIES = ("safety", "abuse", "hygiene_food", "staffing", "fees", "unlicensed", "other")
@@ -80,6 +81,7 @@ def slot_target(district: District, year: int) -> int | None:
 
 
 def residents(district: District) -> int:
+    """The annex's 2023 resident population: every year's slots per 1,000 divide by it."""
     return round(district.population_10k * 10_000)
 
 
@@ -240,7 +242,9 @@ class ModelFigures:
     slots: int = 0
     puhui_slots: int = 0
     classes: int = 0
-    added_institutions: int = 0  # filed from 2023 on (新增 since the annex's 2022 baseline)
+    # filed on the platform from 2023 on: the profile records no founding date, so an institution
+    # opened before 2023 and filed later counts too (an over-count of the plan's 新增)
+    added_institutions: int = 0
     added_slots: int = 0
     added_institutions_target: float | None = None
     added_slots_target: float | None = None
@@ -309,9 +313,11 @@ def _finish(fig: DistrictFigures, year: int, *, city: bool) -> None:
     fig.slot_gap = max(fig.slot_target - fig.slots, 0) if fig.slot_target is not None else None
     fig.slots_to_add_2025 = max(fig.slots_planned_2025 - fig.slots, 0)
     fig.slots_per_1000 = round(fig.slots * 1000 / fig.residents, 4) if fig.residents else None
-    fig.slots_per_1000_target = plan_target("slots_per_1000", year)
     fig.puhui_share = ratio(fig.puhui_slots, fig.slots)
-    fig.puhui_share_target = plan_target("puhui_share", year)
+    # the plan's 千人口托位 (4.0/5.0/5.8) and 普惠 ≥30% are city-wide (全市) targets, not split by
+    # district: a district is measured only against its annex slot target
+    fig.slots_per_1000_target = plan_target("slots_per_1000", year) if city else None
+    fig.puhui_share_target = plan_target("puhui_share", year) if city else None
     ar = fig.annual_reports
     ar.completion_rate = ratio(ar.submitted, ar.expected)
     ar.on_time_rate = ratio(ar.on_time, ar.expected)
@@ -408,6 +414,7 @@ def district_stats(
                 model.slots += inst.total_slots
                 model.puhui_slots += inst.puhui_slots
                 model.classes += inst.classes
+                # 新增 is read as "filed from 2023 on": the nearest the platform records (no founding date)
                 if inst.filed_at is not None and inst.filed_at >= plan_start:
                     model.added_institutions += 1
                     model.added_slots += inst.total_slots

@@ -23,15 +23,18 @@ class SlotsOut(_Out):
 
 
 class DensityOut(_Out):
-    value: float | None = Field(description="slots per 1,000 residents (population_2023_10k × 10,000)")
-    target: float | None
-    residents: int
+    value: float | None = Field(
+        description="slots per 1,000 residents; every year divides by the 2023 resident population "
+        "(population_2023_10k × 10,000)"
+    )
+    target: float | None = Field(description="the plan's city-wide target (city only; null for a district)")
+    residents: int = Field(description="2023 resident population")
 
 
 class PuhuiOut(_Out):
     slots: int
     share: float | None = Field(description="普惠 slots / slots")
-    target: float | None = Field(description="minimum share")
+    target: float | None = Field(description="the plan's city-wide minimum share (city only; null for a district)")
 
 
 class AnnualReportsOut(_Out):
@@ -115,8 +118,11 @@ class OperatingModelOut(_Out):
     slots: int
     puhui_slots: int
     classes: int = Field(description="classes (班) of the institutions")
-    added_institutions: int = Field(description="of which filed from 2023 on (新增 since the 2022 baseline)")
-    added_slots: int = Field(description="slots of the added institutions")
+    added_institutions: int = Field(
+        description="of which filed on the platform from 2023-01-01 on (the plan's 新增 since the 2022 baseline); "
+        "no founding date is recorded, so an institution founded before 2023 and filed later counts too"
+    )
+    added_slots: int = Field(description="slots of those institutions")
     added_institutions_target: float | None = Field(description="plan: institutions to add by the year (employer)")
     added_slots_target: float | None = Field(description="plan: slots to add by the year (employer)")
     slots_target: float | None = Field(description="plan: slots of the model by the year (kindergarten classes)")
@@ -286,7 +292,7 @@ DISTRICT_LABELS_ZH: dict[str, str] = {
     "slots.to_add_2025": "距2025年规划还需新增",
     "slots_per_1000.value": "每千人口托位数",
     "slots_per_1000.target": "每千人口托位目标",
-    "slots_per_1000.residents": "常住人口",
+    "slots_per_1000.residents": "2023年常住人口",
     "puhui.slots": "普惠托位",
     "puhui.share": "普惠托位占比",
     "puhui.target": "普惠托位占比目标",
@@ -336,8 +342,8 @@ DISTRICT_LABELS_ZH: dict[str, str] = {
     "operating_models.puhui_slots": "普惠托位",
     "operating_models.classes": "班数",
     "operating_models.classes_target": "班数目标",
-    "operating_models.added_institutions": "2023年起新增机构",
-    "operating_models.added_slots": "2023年起新增托位",
+    "operating_models.added_institutions": "2023年起在平台备案的机构",
+    "operating_models.added_slots": "2023年起在平台备案的托位",
     "operating_models.added_institutions_target": "新增机构目标",
     "operating_models.added_slots_target": "新增托位目标",
     "operating_models.slots_target": "托位目标",
