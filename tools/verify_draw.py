@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Independent verifier of a published 双随机 draw (standard library only, and py-ecc for a beacon).
 
-Usage: python tools/verify_draw.py [--skip-beacon-signature] draw.json     (or "-" / nothing for stdin)
+Usage: python tools/verify_draw.py [--skip-beacon-signature] [--commit plan.json] draw.json
+       (draw.json "-" or nothing: stdin)
 
 Reads the JSON of ``GET /v1/plans/{id}/draw`` and recomputes, from the published server seed,
 witness value, frozen lists and parameters, everything the platform claims: the commitment, the
@@ -17,6 +18,12 @@ randomness = sha256(signature), its round time and its place in the draw seed ar
 standard library; its BLS signature against the chain's public key — pinned below from the beacon
 operators' publication, never taken from the record — with py-ecc (``pip install py-ecc``). Without
 py-ecc the verifier stops (exit 2) unless ``--skip-beacon-signature`` says to check everything else.
+
+``--commit plan.json``: the plan as published at its commit (``GET /v1/public/plans/{id}``, kept from
+before the draw). The drawn record alone cannot show what was fixed at the commit — a record with its
+beacon removed and its seed recomputed is self-consistent — so the verifier then also checks that the
+record keeps what the commit published: the plan, its commitment and list hashes, the reveal time, the
+end of the grace period, every observer's commitment and the beacon chain and round (or their absence).
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -53,6 +61,9 @@ BEACON_CHAINS: dict[str, dict[str, Any]] = {
     },
 }
 BEACON_DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
+BEACON_SIGNATURE = re.compile(r"[0-9a-f]{96}")  # a compressed G1 point, 48 bytes, as the record writes it
+# what the commit fixes of a beacon round (its signature and randomness come with the draw)
+BEACON_DECLARED = ("chain_hash", "scheme", "public_key", "genesis_time", "period_seconds", "round", "round_time")
 
 
 class BeaconCheckUnavailable(Exception):
@@ -187,41 +198,53 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def verify_beacon(record: dict[str, Any], check_signature: bool) -> tuple[str | None, bytes]:
-    """v3 §1.2: (the first inconsistent field or None, the 32 randomness bytes for the seed)."""
+def verify_beacon(record: dict[str, Any], check_signature: bool) -> tuple[str | None, bytes, datetime | None]:
+    """v3 §1.2: (the first inconsistent field or None, the 32 randomness bytes for the seed, the round's time)."""
     beacon = record["witness"]["beacon"]
     known = BEACON_CHAINS.get(beacon["chain_hash"])
     if known is None:
         raise ValueError(f"unknown beacon chain {beacon['chain_hash']!r} (this verifier knows {sorted(BEACON_CHAINS)})")
     for key, value in known.items():
         if beacon[key] != value:
-            return f"witness.beacon.{key}", b""
+            return f"witness.beacon.{key}", b"", None
     round_number = beacon["round"]
-    if type(round_number) is not int or round_number < 1:
-        return "witness.beacon.round", b""
-    round_time = datetime.fromtimestamp(known["genesis_time"] + (round_number - 1) * known["period_seconds"], UTC)
+    if type(round_number) is not int or not 1 <= round_number < 2**64:  # the message is the round as 8 bytes
+        return "witness.beacon.round", b"", None
+    try:
+        round_time = datetime.fromtimestamp(known["genesis_time"] + (round_number - 1) * known["period_seconds"], UTC)
+    except (OverflowError, OSError, ValueError):  # a round whose time is no date
+        return "witness.beacon.round", b"", None
     if _time(beacon["round_time"]) != round_time:
-        return "witness.beacon.round_time", b""
-    window = (_time(record["witness"]["reveal_not_before"]), _time(record["witness"]["withheld_after"]))
-    if not window[0] <= round_time <= window[1]:
-        return "witness.beacon.round", b""  # a round known before the reveals, or one that put the draw off
+        return "witness.beacon.round_time", b"", None
+    # Strictly after the reveal time (and the commit): reveals close at the round's time, so its value
+    # is unknown while a reveal can still be made or withheld. At the latest the first round at or after
+    # the end of the grace period, so the draw is not put off past what the withheld rule bounds.
+    not_before, withheld_after = (
+        _time(record["witness"]["reveal_not_before"]),
+        _time(record["witness"]["withheld_after"]),
+    )
+    latest = round_time - timedelta(seconds=known["period_seconds"]) < withheld_after
+    if not (round_time > not_before and round_time > _time(record["committed_at"]) and latest):
+        return "witness.beacon.round", b"", None
     if _time(record["drawn_at"]) < round_time:
-        return "drawn_at", b""
+        return "drawn_at", b"", None
     signature = beacon["signature"]
-    if not isinstance(signature, str) or len(signature) != 96:
-        return "witness.beacon.signature", b""
+    if not isinstance(signature, str) or not BEACON_SIGNATURE.fullmatch(signature):
+        return "witness.beacon.signature", b"", None
     randomness = hashlib.sha256(bytes.fromhex(signature)).digest()
     if beacon["randomness"] != randomness.hex():
-        return "witness.beacon.randomness", b""
+        return "witness.beacon.randomness", b"", None
     if check_signature and not beacon_signature_valid(known["public_key"], round_number, signature):
-        return "witness.beacon.signature", b""
-    return None, randomness
+        return "witness.beacon.signature", b"", None
+    return None, randomness, round_time
 
 
 def verify_witness(record: dict[str, Any], check_beacon_signature: bool = True) -> tuple[str | None, str]:
-    """v3 §1.1/§2: (the first inconsistent field or None, the expected draw seed). Every observer registered
-    by the commit; every reveal opens its commitment and came no earlier than the reveal time; an observer
-    is withheld only if the draw came after the grace period; at least one reveal; then the digest."""
+    """v3 §1.1/§1.2/§2: (the first inconsistent field or None, the expected draw seed). The beacon round, if
+    any; every observer registered by the commit; every reveal opens its commitment and came no earlier than
+    the reveal time and, with a beacon, strictly before the round's time; an observer is withheld only if the
+    draw came after the grace period or, with a beacon, after the round's time; at least one reveal; then
+    the digest."""
     witness = record["witness"]
     committed_at = _time(record["committed_at"])
     drawn_at = _time(record["drawn_at"])
@@ -231,6 +254,12 @@ def verify_witness(record: dict[str, Any], check_beacon_signature: bool = True) 
         return "witness.reveal_not_before", ""
     if drawn_at < not_before:
         return "drawn_at", ""
+    beacon_randomness = b""  # a plan that named no beacon round: the seed has two parts
+    round_time: datetime | None = None
+    if witness.get("beacon") is not None:
+        problem, beacon_randomness, round_time = verify_beacon(record, check_beacon_signature)
+        if problem:
+            return problem, ""
     reveals = []
     for n, o in enumerate(witness["observers"]):
         at = f"witness.observers[{n}]"
@@ -243,9 +272,11 @@ def verify_witness(record: dict[str, Any], check_beacon_signature: bool = True) 
             revealed_at = _time(o["revealed_at"])
             if revealed_at < not_before or revealed_at > drawn_at:
                 return f"{at}.revealed_at", ""
+            if round_time is not None and revealed_at >= round_time:
+                return f"{at}.revealed_at", ""  # a reveal made once the beacon round was public
             reveals.append({"id": o["id"], "value": o["value"]})
         elif o["status"] == "withheld":
-            if drawn_at < withheld_after:
+            if drawn_at < withheld_after and (round_time is None or drawn_at < round_time):
                 return f"{at}.status", ""  # a draw that did not wait out the grace period
         else:
             return f"{at}.status", ""  # a drawn record has no observer left undecided
@@ -254,17 +285,65 @@ def verify_witness(record: dict[str, Any], check_beacon_signature: bool = True) 
     digest = hashlib.sha256(_canonical(sorted(reveals, key=lambda r: r["id"]))).hexdigest()
     if witness["witness_digest"] != digest:
         return "witness.witness_digest", ""
-    beacon_randomness = b""  # a plan that named no beacon round: the seed has two parts
-    if witness.get("beacon") is not None:
-        problem, beacon_randomness = verify_beacon(record, check_beacon_signature)
-        if problem:
-            return problem, ""
     seed = bytes.fromhex(record["server_seed"]) + bytes.fromhex(digest) + beacon_randomness
     return None, hashlib.sha256(seed).hexdigest()
 
 
-def verify(record: dict[str, Any], check_beacon_signature: bool = True) -> str | None:
-    """None if the record is consistent, else the name of the first field that is not."""
+def _same_time(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    return _time(a) == _time(b)
+
+
+def compare_with_commit(record: dict[str, Any], commit: dict[str, Any]) -> str | None:
+    """None if the drawn record keeps everything the plan published at its commit, else the first field
+    of the record that does not (its name in the drawn record)."""
+    if str(record["plan_id"]) != str(commit["id"]):
+        return "plan_id"
+    for name in ("algorithm", "commitment", "institutions_hash", "inspectors_hash"):
+        if record.get(name) != commit.get(name):
+            return name
+    if not _same_time(record["committed_at"], commit["committed_at"]):
+        return "committed_at"
+    witness, declared = record.get("witness"), commit.get("witness")
+    if (witness is None) != (declared is None):
+        return "witness"
+    if witness is None or declared is None:
+        return None
+    for name in ("reveal_not_before", "withheld_after"):
+        if not _same_time(witness.get(name), declared.get(name)):
+            return f"witness.{name}"
+    published = {o["id"]: o["commitment"] for o in declared["observers"]}
+    drawn = {o["id"]: o["commitment"] for o in witness["observers"]}
+    for n, o in enumerate(witness["observers"]):
+        if published.get(o["id"]) != o["commitment"]:
+            return f"witness.observers[{n}].commitment"
+    if set(published) != set(drawn):
+        return "witness.observers"  # an observer published at the commit is missing from the record
+    beacon, named = witness.get("beacon"), declared.get("beacon")
+    if (beacon is None) != (named is None):
+        return "witness.beacon"  # a beacon round removed from, or added to, what the commit fixed
+    if beacon is not None and named is not None:
+        for key in BEACON_DECLARED:
+            same = (
+                _same_time(beacon.get(key), named.get(key))
+                if key == "round_time"
+                else beacon.get(key) == named.get(key)
+            )
+            if not same:
+                return f"witness.beacon.{key}"
+    return None
+
+
+def verify(
+    record: dict[str, Any], check_beacon_signature: bool = True, commit: dict[str, Any] | None = None
+) -> str | None:
+    """None if the record is consistent (and, given the plan as published at its commit, keeps what the
+    commit fixed), else the name of the first field that is not."""
+    if commit is not None:
+        changed = compare_with_commit(record, commit)
+        if changed:
+            return changed
     seed_hex = record["server_seed"]
     if seed_hex is None:
         return "server_seed"  # not revealed yet: nothing can be verified but the commitment's form
@@ -295,11 +374,23 @@ def main(argv: list[str]) -> int:
     args = argv[1:]
     check_beacon_signature = "--skip-beacon-signature" not in args
     args = [a for a in args if a != "--skip-beacon-signature"]
+    commit_source: str | None = None
+    if "--commit" in args:
+        at = args.index("--commit")
+        if at + 1 >= len(args):
+            sys.stderr.write("--commit needs the file of the plan as published at its commit\n")
+            return 2
+        commit_source = args[at + 1]
+        del args[at : at + 2]
     source = args[0] if args else "-"
     try:
         text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
         record = json.loads(text)
-        problem = verify(record, check_beacon_signature)
+        commit = None
+        if commit_source is not None:
+            with open(commit_source, encoding="utf-8") as published:
+                commit = json.load(published)
+        problem = verify(record, check_beacon_signature, commit)
     except BeaconCheckUnavailable as exc:
         sys.stderr.write(
             f"cannot check the beacon round's BLS signature: {exc}. Install py-ecc (pip install py-ecc), or pass "
@@ -317,6 +408,8 @@ def main(argv: list[str]) -> int:
             note = f"; beacon round {beacon['round']}'s signature verified against the pinned public key"
         else:
             note = f"; beacon round {beacon['round']}'s signature NOT checked (--skip-beacon-signature)"
+        if commit_source is not None:
+            note += "; the record keeps what the plan published at its commit"
         sys.stdout.write(f"OK: the draw recomputes exactly (commitment, list hashes, draw seed, result){note}\n")
         return 0
     sys.stdout.write(f"MISMATCH: {problem}\n")

@@ -15,7 +15,6 @@ machine): call it once per draw, off the event loop (``asyncio.to_thread``).
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -48,7 +47,7 @@ class BeaconChain:
     def first_round_at_or_after(self, when: datetime) -> int:
         """The earliest round whose time is not before ``when`` (exact: in microseconds, no floats)."""
         elapsed_us = (when - datetime.fromtimestamp(self.genesis_time, UTC)) // timedelta(microseconds=1)
-        return max(1, math.ceil(elapsed_us / (self.period_seconds * 1_000_000)) + 1)
+        return max(1, -(-elapsed_us // (self.period_seconds * 1_000_000)) + 1)  # integer ceiling division
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)

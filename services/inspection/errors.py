@@ -85,6 +85,11 @@ class BeaconRoundNotReached(Conflict):
     message_zh = "随机信标的指定轮次尚未产生，不能抽取"
 
 
+class RevealAfterBeaconRound(Conflict):
+    code = "reveal_after_beacon_round"
+    message_zh = "随机信标的指定轮次已产生，不再接受揭示见证值"
+
+
 class ObserverAlreadyRevealed(Conflict):
     code = "observer_already_revealed"
     message_zh = "该监督员已揭示见证值"

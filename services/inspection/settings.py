@@ -52,8 +52,9 @@ class InspectionSettings(ServiceSettings):
     # A round's signature is accepted only if it verifies against this public key.
     draw_beacon_chain_hash: str = Field(default=QUICKNET.chain_hash, pattern=r"^[0-9a-f]{64}$")
     draw_beacon_public_key: str = Field(default=QUICKNET.public_key, pattern=r"^[0-9a-f]{192}$")
-    draw_beacon_genesis_time: int = Field(default=QUICKNET.genesis_time, ge=0)
-    draw_beacon_period_seconds: int = Field(default=QUICKNET.period_seconds, ge=1)
+    # bounded so a round's time stays a representable date (≤ 2100-01-01) and a round comes at least hourly
+    draw_beacon_genesis_time: int = Field(default=QUICKNET.genesis_time, ge=0, le=4102444800)
+    draw_beacon_period_seconds: int = Field(default=QUICKNET.period_seconds, ge=1, le=3600)
 
     @field_validator("draw_beacon_public_key")
     @classmethod

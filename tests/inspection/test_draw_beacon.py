@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -318,6 +319,9 @@ async def test_a_beacon_round_fixed_at_the_commit_is_accepted_only_with_its_vali
     checked = verify(record)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"beacon round {ROUND}'s signature verified" in checked.stdout
+    # a drawn plan is refused as drawn, whatever the signature (the status is read before the BLS check)
+    again = await b.draw(plan_id, {"beacon_signature": flipped(SIGNATURE, 200)})
+    assert refusal(again) == (409, "plan_already_drawn", None)
 
     # what tools/verify_draw.py catches in a retouched record
     def tampered(**beacon_fields: Any) -> str:
@@ -342,6 +346,12 @@ async def test_a_beacon_round_fixed_at_the_commit_is_accepted_only_with_its_vali
     assert tampered(round=2, round_time="2023-08-23T15:09:30Z", signature=SIGNATURE_2) == (
         "MISMATCH: witness.beacon.round"
     )
+    # a round whose time is no date, or whose number is no 8-byte integer: named, not a traceback
+    assert tampered(round=2**62) == "MISMATCH: witness.beacon.round"
+    assert tampered(round=10**30) == "MISMATCH: witness.beacon.round"
+    # a signature not written as 96 lowercase hex digits
+    assert tampered(signature=SIGNATURE.upper()) == "MISMATCH: witness.beacon.signature"
+    assert tampered(signature="zz" * 48) == "MISMATCH: witness.beacon.signature"
     unchecked = json.loads(json.dumps(record))
     unchecked["witness"]["beacon"].update(other)
     skipped = load_verifier().verify(unchecked, check_beacon_signature=False)
@@ -352,7 +362,7 @@ def other_key_hex() -> str:
     return "a" + beacon.QUICKNET.public_key[1:]
 
 
-async def test_a_beacon_round_is_named_at_the_commit_from_the_reveal_time_on(b: Beaconed) -> None:
+async def test_a_beacon_round_is_named_at_the_commit_after_the_reveal_time(b: Beaconed) -> None:
     await b.city()
     plan_id = await b.plan_with_observers()
     reveal = T0 + DAY
@@ -360,6 +370,20 @@ async def test_a_beacon_round_is_named_at_the_commit_from_the_reveal_time_on(b: 
     r = await b.commit(plan_id, {"beacon": {"chain_hash": CHAIN, "round": too_early}})
     assert refusal(r) == (422, "beacon_round_too_early", "beacon.round")
     assert "早于揭示时间" in r.json()["error"]["message"]
+    # produced at the reveal time itself: reveals would close as they open
+    at_reveal = beacon.QUICKNET.first_round_at_or_after(reveal)
+    assert beacon.QUICKNET.round_time(at_reveal) == reveal
+    r = await b.commit(plan_id, {"beacon": {"chain_hash": CHAIN, "round": at_reveal}})
+    assert refusal(r) == (422, "beacon_round_too_early", "beacon.round")
+    assert (await b.commit(plan_id, {"beacon": {"chain_hash": CHAIN, "round": at_reveal + 1}})).status_code == 200
+
+
+async def test_a_beacon_round_is_at_the_latest_the_first_at_or_after_the_grace_period_and_that_by_default(
+    b: Beaconed,
+) -> None:
+    await b.city()
+    plan_id = await b.plan_with_observers()
+    reveal = T0 + DAY
     beyond_grace = beacon.QUICKNET.first_round_at_or_after(reveal + DAY + timedelta(seconds=1))
     r = await b.commit(plan_id, {"beacon": {"chain_hash": CHAIN, "round": beyond_grace}})
     assert refusal(r) == (422, "beacon_round_too_late", "beacon.round")
@@ -367,13 +391,124 @@ async def test_a_beacon_round_is_named_at_the_commit_from_the_reveal_time_on(b: 
     assert refusal(r) == (422, "beacon_chain_unknown", "beacon.chain_hash")
     assert (await b.client.get(f"/v1/public/plans/{plan_id}")).status_code == 404, "still a draft"
 
-    # without a round: the first one at or after the reveal time
+    # without a round: the first one at or after the end of the grace period, so the observers have it all
     committed = await b.commit(plan_id, {"beacon": {"chain_hash": CHAIN}})
     assert committed.status_code == 200, committed.text
     named = (await b.client.get(f"/v1/public/plans/{plan_id}")).json()["witness"]["beacon"]
-    assert named["round"] == too_early + 1
-    assert datetime.fromisoformat(named["round_time"]) >= reveal
-    assert datetime.fromisoformat(named["round_time"]) - reveal < timedelta(seconds=3)
+    withheld_after = reveal + DAY
+    assert named["round"] == beacon.QUICKNET.first_round_at_or_after(withheld_after) == beyond_grace - 1
+    assert datetime.fromisoformat(named["round_time"]) >= withheld_after
+    assert datetime.fromisoformat(named["round_time"]) - withheld_after < timedelta(seconds=3)
+
+
+async def test_reveals_close_at_the_beacon_round_and_an_observer_silent_until_then_is_withheld(
+    b: Beaconed,
+) -> None:
+    """Once the round is public, whoever knows the server seed could compute the draw with and without a
+    reveal: the service refuses reveals from the round's time on, and the verifier refuses a record with one."""
+    await b.city()
+    plan_id = await b.plan_with_observers()
+    assert (await b.commit(plan_id, {"beacon": {"chain_hash": CHAIN, "round": ROUND}})).status_code == 200
+    (first, (value_1, salt_1)), (second, (value_2, salt_2)) = sorted(b.secrets.items())
+
+    b.now = ROUND_TIME - timedelta(seconds=1)  # the last second before the round
+    r = await b.client.post(
+        f"/v1/plans/{plan_id}/observers/{first}/reveal", json={"value": value_1, "salt": salt_1}, headers=SUPERVISOR
+    )
+    assert r.status_code == 200, r.text
+    b.now = ROUND_TIME
+    late = await b.client.post(
+        f"/v1/plans/{plan_id}/observers/{second}/reveal", json={"value": value_2, "salt": salt_2}, headers=SUPERVISOR
+    )
+    assert refusal(late) == (409, "reveal_after_beacon_round", "value")
+    assert "不再接受揭示" in late.json()["error"]["message"]
+
+    # the round's time is before the end of the grace period, yet nobody can reveal any more: withheld
+    assert ROUND_TIME < T0 + 2 * DAY
+    drawn = await b.draw(plan_id, {"beacon_signature": SIGNATURE})
+    assert drawn.status_code == 200, drawn.text
+    record = drawn.json()
+    status = {o["id"]: o["status"] for o in record["witness"]["observers"]}
+    assert status == {first: "revealed", second: "withheld"}
+    checked = verify(record)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # the same draw as if the second observer's reveal had been taken: consistent in every field but time
+    verifier = load_verifier()
+
+    def with_second_revealed(at: datetime) -> dict[str, Any]:
+        copy = json.loads(json.dumps(record))
+        n = next(n for n, o in enumerate(copy["witness"]["observers"]) if o["id"] == second)
+        copy["witness"]["observers"][n].update(
+            status="revealed", value=value_2, salt=salt_2, revealed_at=at.isoformat().replace("+00:00", "Z")
+        )
+        digest = draw.witness_digest([{"id": first, "value": value_1}, {"id": second, "value": value_2}])
+        copy["witness"]["witness_digest"] = digest
+        copy["draw_seed"] = draw.draw_seed_v3(copy["server_seed"], digest, RANDOMNESS)
+        copy["result"] = verifier.recompute_result(
+            copy["draw_seed"], copy["institutions"], copy["inspectors"], copy["parameters"], copy["algorithm"]
+        )
+        return copy
+
+    assert verifier.verify(with_second_revealed(ROUND_TIME - timedelta(seconds=1))) is None
+    n = next(n for n, o in enumerate(record["witness"]["observers"]) if o["id"] == second)
+    assert verify(with_second_revealed(ROUND_TIME)).stdout.strip() == f"MISMATCH: witness.observers[{n}].revealed_at"
+
+
+def verify_against_commit(record: dict[str, Any], committed: dict[str, Any], tmp_path: Path) -> str:
+    """tools/verify_draw.py --commit, as a third party who kept the plan published at its commit."""
+    (tmp_path / "plan.json").write_text(json.dumps(committed), encoding="utf-8")
+    (tmp_path / "draw.json").write_text(json.dumps(record), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(VERIFIER), "--commit", str(tmp_path / "plan.json"), str(tmp_path / "draw.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return done.stdout.strip()
+
+
+async def test_the_verifier_holds_a_record_to_what_the_commit_published(b: Beaconed, tmp_path: Path) -> None:
+    """A record whose beacon round was removed and its seed recomputed is consistent in itself; only the
+    plan as published at the commit shows that a round was fixed there."""
+    await b.city()
+    plan_id = await b.plan_with_observers()
+    assert (await b.commit(plan_id, {"beacon": {"chain_hash": CHAIN, "round": ROUND}})).status_code == 200
+    committed = (await b.client.get(f"/v1/public/plans/{plan_id}")).json()  # kept by a third party
+    b.now = T0 + DAY
+    await b.reveal_all(plan_id)
+    b.now = ROUND_TIME
+    assert (await b.draw(plan_id, {"beacon_signature": SIGNATURE})).status_code == 200
+    record = (await b.client.get(f"/v1/public/plans/{plan_id}/draw")).json()
+    assert verify_against_commit(record, committed, tmp_path).startswith("OK: ")
+
+    verifier = load_verifier()
+    stripped = json.loads(json.dumps(record))
+    stripped["witness"]["beacon"] = None
+    stripped["draw_seed"] = draw.draw_seed_v3(stripped["server_seed"], stripped["witness"]["witness_digest"])
+    stripped["result"] = verifier.recompute_result(
+        stripped["draw_seed"],
+        stripped["institutions"],
+        stripped["inspectors"],
+        stripped["parameters"],
+        draw.ALGORITHM_V3,
+    )
+    assert verifier.verify(stripped) is None, "alone, the stripped record is self-consistent"
+    assert verify_against_commit(stripped, committed, tmp_path) == "MISMATCH: witness.beacon"
+
+    def changed(part: str, **fields: Any) -> str:
+        copy = json.loads(json.dumps(record))
+        target = copy["witness"] if part == "witness" else copy["witness"][part]
+        target.update(fields)
+        return verify_against_commit(copy, committed, tmp_path)
+
+    assert changed("beacon", round=ROUND + 1, round_time="2023-09-15T11:00:06Z") == "MISMATCH: witness.beacon.round"
+    assert changed("witness", reveal_not_before="2023-09-15T08:00:00Z") == "MISMATCH: witness.reveal_not_before"
+    assert changed("witness", withheld_after="2023-09-15T11:00:00Z") == "MISMATCH: witness.withheld_after"
+    other_commitment = json.loads(json.dumps(committed))
+    other_commitment["witness"]["observers"][0]["commitment"] = "00" * 32
+    assert verify_against_commit(record, other_commitment, tmp_path) == "MISMATCH: witness.observers[0].commitment"
 
 
 async def test_a_plan_without_a_beacon_draws_as_before_and_takes_no_signature(b: Beaconed) -> None:
@@ -403,3 +538,16 @@ def test_a_mistyped_beacon_key_stops_the_service_at_start() -> None:
     with pytest.raises(pydantic.ValidationError, match="beacon public key is not usable"):
         InspectionSettings(draw_beacon_public_key=flipped)
     assert InspectionSettings().draw_beacon_public_key == beacon.QUICKNET.public_key
+
+
+def test_the_beacon_times_are_bounded_in_the_settings() -> None:
+    """A period or genesis beyond any real chain's would put round times past any date."""
+    import pydantic
+
+    from services.inspection.settings import InspectionSettings
+
+    with pytest.raises(pydantic.ValidationError, match="draw_beacon_period_seconds"):
+        InspectionSettings(draw_beacon_period_seconds=3601)
+    with pytest.raises(pydantic.ValidationError, match="draw_beacon_genesis_time"):
+        InspectionSettings(draw_beacon_genesis_time=4102444801)
+    assert InspectionSettings(draw_beacon_period_seconds=3600).draw_beacon_period_seconds == 3600

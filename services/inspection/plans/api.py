@@ -24,6 +24,7 @@ from services.inspection.errors import (
     PlanNotCommitted,
     PlanNotDrawn,
     PlanNotFound,
+    RevealAfterBeaconRound,
     RevealTimeNotReached,
     WitnessRevealsPending,
 )
@@ -190,8 +191,9 @@ async def get_plan(
     summary="Freeze and hash the candidate lists; publish commitment = sha256(server_seed), observers, reveal time",
     description=(
         'No body, or `{"beacon": {"chain_hash", "round"?}}` to name a public randomness beacon round (drand '
-        "quicknet) as a further witness: its time must lie between the reveal time and the end of the grace period; "
-        "without `round`, the first round at or after the reveal time (docs/draw.md §1.2)."
+        "quicknet) as a further witness: its time must be strictly after the reveal time and no later than the first "
+        "round at or after the end of the grace period, which is the default without `round`; reveals close at the "
+        "round's time (docs/draw.md §1.2)."
     ),
     responses={**AUTH, **error_responses(InvalidInput, PlanNotFound, PlanAlreadyCommitted, ObserversRequired)},
 )
@@ -273,6 +275,10 @@ async def add_observer(
     "/plans/{plan_id}/observers/{observer_id}/reveal",
     response_model=ObserverOut,
     summary="An observer's value and salt, accepted after the plan's reveal time if they open its commitment",
+    description=(
+        "A plan that named a beacon round at its commit takes reveals only strictly before the round's time "
+        "(409 `reveal_after_beacon_round`; docs/draw.md §1.2)."
+    ),
     responses={
         **AUTH,
         **error_responses(
@@ -282,6 +288,7 @@ async def add_observer(
             PlanNotCommitted,
             PlanAlreadyDrawn,
             RevealTimeNotReached,
+            RevealAfterBeaconRound,
             ObserverAlreadyRevealed,
         ),
     },

@@ -26,10 +26,11 @@ async def get(session: AsyncSession, plan_id: uuid.UUID, *, lock: bool = False) 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def beacon_of(session: AsyncSession, plan_id: uuid.UUID) -> dict[str, Any] | None:
-    """The beacon a plan named at its commit, read as a value (no entity, no lock)."""
-    beacon: dict[str, Any] | None = await session.scalar(select(Plan.beacon).where(Plan.id == plan_id))
-    return beacon
+async def draw_state_of(session: AsyncSession, plan_id: uuid.UUID) -> tuple[str, dict[str, Any] | None] | None:
+    """A plan's status and the beacon it named at its commit, read as values (no entity, no lock);
+    None if there is no such plan."""
+    row = (await session.execute(select(Plan.status, Plan.beacon).where(Plan.id == plan_id))).one_or_none()
+    return None if row is None else (row.status, row.beacon)
 
 
 async def list_plans(session: AsyncSession) -> Sequence[Plan]:

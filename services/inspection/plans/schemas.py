@@ -128,8 +128,8 @@ class BeaconIn(RequestModel):
         ge=1,
         le=1_000_000_000,  # ~95 years of 3 s rounds: keeps the round's time a date
         description=(
-            "the round; its time must lie between the plan's reveal time and the end of its grace period. "
-            "Default: the first round at or after the reveal time"
+            "the round; its time must be strictly after the plan's reveal time and the round no later than the "
+            "first round at or after the end of its grace period, which is the default; reveals close at its time"
         ),
     )
 

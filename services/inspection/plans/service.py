@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +32,7 @@ from services.inspection.errors import (
     PlanAlreadyDrawn,
     PlanNotCommitted,
     PlanNotFound,
+    RevealAfterBeaconRound,
     RevealTimeNotReached,
     WitnessRevealsPending,
 )
@@ -129,7 +131,8 @@ class WitnessRules:
 
 @dataclass(frozen=True)
 class BeaconRequest:
-    """A beacon round named at the commit; ``round`` None: the first round not before the reveal time."""
+    """A beacon round named at the commit; ``round`` None: the first round not before the end of the grace
+    period (``withheld_after``), so the observers have the whole grace period to reveal."""
 
     chain_hash: str
     round: int | None
@@ -163,7 +166,9 @@ async def reveal(
     session: AsyncSession, plan_id: uuid.UUID, observer_id: uuid.UUID, value: str, salt: str, *, now: datetime
 ) -> PlanObserver:
     """An observer's value and salt, accepted only after the plan's reveal time and only if they open
-    the registered commitment."""
+    the registered commitment. A plan that named a beacon round takes reveals only strictly before the
+    round's time (docs/draw.md §1.2): once the round is public, whoever knows the server seed could
+    compute the draw with and without a reveal, so a reveal could then be chosen."""
     plan = await get(session, plan_id, lock=True)
     if plan.status == "draft":
         raise PlanNotCommitted()
@@ -175,6 +180,15 @@ async def reveal(
     _require_reveal_time(plan, now)
     if observer.revealed_at is not None:
         raise ObserverAlreadyRevealed()
+    if plan.beacon is not None:
+        round_number = int(plan.beacon["round"])
+        round_time = _beacon_chain(plan.beacon).round_time(round_number)
+        if now >= round_time:
+            raise RevealAfterBeaconRound(
+                f"随机信标第 {round_number} 轮已于 {round_time.isoformat(timespec='seconds')} 产生，"
+                "此后不再接受揭示见证值（未揭示的监督员按未揭示处理）",
+                field="value",
+            )
     if drawing.observer_commitment(value, salt) != observer.commitment:
         raise InvalidInput("见证值与盐值不能打开登记的承诺值", code="reveal_mismatch", field="value")
     observer.value = value
@@ -216,7 +230,7 @@ async def commit(
     if beacon is not None:
         if not witnessed:
             raise InvalidInput("该计划的抽取算法不支持随机信标", code="beacon_not_supported", field="beacon")
-        declared_beacon = _declare_beacon(rules.beacon, beacon, reveal_not_before, withheld_after)
+        declared_beacon = _declare_beacon(rules.beacon, beacon, now, reveal_not_before, withheld_after)
     rows = await pool_repository.pool(session, districts=plan.districts, operating_models=plan.operating_models)
     institution_ids = [row[0].institution_id for row in rows]
     conflicts: dict[uuid.UUID, list[str]] = {}
@@ -287,31 +301,37 @@ async def commit(
 
 
 def _declare_beacon(
-    chain: beacons.BeaconChain, request: BeaconRequest, reveal_not_before: datetime, withheld_after: datetime
+    chain: beacons.BeaconChain,
+    request: BeaconRequest,
+    committed_at: datetime,
+    reveal_not_before: datetime,
+    withheld_after: datetime,
 ) -> dict[str, Any]:
     """The beacon part of the record, fixed at the commit: the chain as configured (its published key)
-    and a round produced no earlier than the reveal time — so nobody, observers included, knows its
-    value before the reveals — and no later than the end of the grace period, so the draw cannot be
-    put off past the time the withheld-reveal rule already bounds."""
+    and a round produced strictly after the reveal time (and the commit) — reveals close at the round's
+    time, so nobody knows its value while a reveal can still be made or withheld — and no later than
+    the first round at or after the end of the grace period (the default), so the draw cannot be put
+    off past the time the withheld-reveal rule already bounds by more than one beacon period."""
     if request.chain_hash != chain.chain_hash:
         raise InvalidInput(
             f"不是本平台配置的随机信标链（{chain.chain_hash[:16]}…）",
             code="beacon_chain_unknown",
             field="beacon.chain_hash",
         )
-    round_number = request.round or chain.first_round_at_or_after(reveal_not_before)
+    latest = chain.first_round_at_or_after(withheld_after)
+    round_number = request.round or latest
     round_time = chain.round_time(round_number)
-    if round_time < reveal_not_before:
+    if round_time <= reveal_not_before or round_time <= committed_at:
         raise InvalidInput(
             f"随机信标第 {round_number} 轮产生于 {round_time.isoformat(timespec='seconds')}，早于揭示时间"
-            f"（{reveal_not_before.isoformat(timespec='seconds')}），须指定揭示时间之后的轮次",
+            f"（{reveal_not_before.isoformat(timespec='seconds')}）或与之相同，须指定揭示时间之后的轮次",
             code="beacon_round_too_early",
             field="beacon.round",
         )
-    if round_time > withheld_after:
+    if round_number > latest:
         raise InvalidInput(
             f"随机信标第 {round_number} 轮产生于 {round_time.isoformat(timespec='seconds')}，晚于宽限期结束"
-            f"（{withheld_after.isoformat(timespec='seconds')}）",
+            f"（{withheld_after.isoformat(timespec='seconds')}）后的第一轮（第 {latest} 轮）",
             code="beacon_round_too_late",
             field="beacon.round",
         )
@@ -334,6 +354,20 @@ def _beacon_chain(declared: dict[str, Any]) -> beacons.BeaconChain:
     )
 
 
+# At most two BLS checks at a time per event loop: each holds a worker thread for up to ~2 s of pure
+# Python, so a burst of draw requests must not take every thread of the default executor.
+_BLS_CHECKS_AT_ONCE = 2
+_bls_checks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _bls_check_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _bls_checks.get(loop)
+    if slots is None:
+        slots = _bls_checks[loop] = asyncio.Semaphore(_BLS_CHECKS_AT_ONCE)
+    return slots
+
+
 async def _accepted_beacon(
     session: AsyncSession, plan_id: uuid.UUID, signature: str | None, *, now: datetime
 ) -> dict[str, Any] | None:
@@ -342,9 +376,22 @@ async def _accepted_beacon(
 
     Runs before the plan's row is locked (a committed plan's beacon never changes) and verifies in a
     worker thread: the pairing check takes up to a couple of seconds of pure Python, which neither
-    the event loop nor a concurrent request waiting for the lock should wait for."""
-    declared = await repository.beacon_of(session, plan_id)
+    the event loop nor a concurrent request waiting for the lock should wait for. The cheap refusals
+    (no such plan, not committed, already drawn, a signature for a plan without a beacon) come first,
+    so a request that is refused anyway costs no pairing."""
+    state = await repository.draw_state_of(session, plan_id)
+    if state is None:
+        raise PlanNotFound()
+    status, declared = state
+    if status == "draft":
+        raise PlanNotCommitted()
+    if status == "drawn":
+        raise PlanAlreadyDrawn()
     if declared is None:
+        if signature is not None:
+            raise InvalidInput(
+                "该计划未指定随机信标，不接受信标签名", code="beacon_signature_not_accepted", field="beacon_signature"
+            )
         return None
     if signature is None:
         raise InvalidInput(
@@ -359,7 +406,9 @@ async def _accepted_beacon(
         raise BeaconRoundNotReached(
             f"随机信标第 {round_number} 轮（{round_time.isoformat(timespec='seconds')}）尚未产生，不能抽取"
         )
-    if not await asyncio.to_thread(beacons.signature_valid, chain, round_number, signature):
+    async with _bls_check_slots():
+        valid = await asyncio.to_thread(beacons.signature_valid, chain, round_number, signature)
+    if not valid:
         raise InvalidInput(
             f"该签名不是随机信标第 {round_number} 轮的有效签名（已用信标公钥核验），不能抽取",
             code="beacon_signature_invalid",
@@ -385,7 +434,9 @@ async def run(
     """The draw with the plan's own algorithm (plans keep the one they were created with, so their
     published records verify). v3: not before the reveal time; the seed combines the server seed and
     every revealed value; an observer that has not revealed blocks the draw until the grace period
-    ends, after which the draw proceeds without it and records it as withheld. v1/v2: the seed comes
+    ends, after which the draw proceeds without it and records it as withheld (with a beacon round,
+    reveals close at the round's time, before which the draw is refused anyway: an observer that has
+    not revealed by then is withheld). v1/v2: the seed comes
     from the server seed and the single witness value. A plan that named a beacon round at its commit
     also needs that round's signature, valid under the beacon's key; its randomness joins the seed."""
     beacon = await _accepted_beacon(session, plan_id, beacon_signature, now=now)
@@ -418,7 +469,10 @@ async def run(
         observers = (await repository.observers_of(session, [plan.id]))[plan.id]
         pending = [o for o in observers if o.revealed_at is None]
         assert plan.withheld_after is not None
-        if pending and now < plan.withheld_after:
+        # without a beacon, reveals stay open until the draw; with one they closed at its round's time,
+        # which ``_accepted_beacon`` has already seen pass
+        reveals_closed = beacon is not None or now >= plan.withheld_after
+        if pending and not reveals_closed:
             raise WitnessRevealsPending(
                 f"尚有 {len(pending)} 名监督员未揭示见证值，"
                 f"宽限期（至 {plan.withheld_after.isoformat(timespec='seconds')}）结束前不能抽取"
