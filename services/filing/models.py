@@ -133,6 +133,25 @@ class InstitutionSuspension(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class InstitutionSuspensionCase(Base):
+    """Every confirmed child-abuse case of a suspension: the one that suspended the institution and
+    any confirmed while it stays suspended (a second case, or two violations of one review: inspection
+    emits one event per violation), so the officers deciding see them all. ``violation_id`` unique:
+    a case redelivered or replayed is recorded once. Ids and dates only, nothing about the persons."""
+
+    __tablename__ = "institution_suspension_case"
+
+    violation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    suspension_id: Mapped[uuid.UUID] = mapped_column(
+        # named here: the naming convention's name would exceed PostgreSQL's 63 characters
+        ForeignKey("institution_suspension.id", name="fk_institution_suspension_case_suspension_id"),
+        index=True,
+    )
+    task_id: Mapped[uuid.UUID] = mapped_column()
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class DocumentBlob(Base):
     """Uploaded documents, content-addressed: the key is the SHA-256 of the bytes."""
 

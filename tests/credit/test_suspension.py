@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -50,6 +50,14 @@ async def _work_count(filing: httpx.AsyncClient, headers: dict[str, str]) -> int
     summary = await _json(await filing.get("/v1/work/summary", headers=headers))
     counts = {q["queue"]: q["count"] for q in summary["queues"]}
     return int(counts["filings_suspended"])
+
+
+async def _event_reason(platform: Platform, event: str) -> str:
+    """The reason carried by filing's (single) event of that type, as other agencies receive it."""
+    payload = await platform.scalar(
+        "filing", f"SELECT payload FROM outbox WHERE event_type = 'cn.gov.gz.childcare.filing.institution.{event}.v1'"
+    )
+    return str(json.loads(payload)["data"]["reason"])
 
 
 async def test_child_abuse_suspends_until_a_second_officer_resumes(
@@ -174,6 +182,11 @@ async def test_child_abuse_suspends_until_a_second_officer_resumes(
             "SELECT count(*) FROM outbox WHERE event_type = 'cn.gov.gz.childcare.filing.institution.resumed.v1'",
         )
         assert resumed == 1
+        # the event shared with other agencies carries a fixed phrase, not the proposer's own words
+        # (free text that may name persons): those stay with filing's officers
+        assert await _event_reason(platform, "resumed") == "暂停收托后恢复收托，经两名备案人员决定"
+        shown = await _json(await filing.get(path, headers=OFFICER_A))
+        assert shown["proposal_reason"] == "涉事人员已依法处理，机构整改到位，经复查符合要求"
         # the decision stands: the same case delivered again does not suspend it anew
         before = await platform.scalar("filing", "SELECT count(*) FROM inbox WHERE consumer = 'filing'")
         await produce_raw_envelopes(
@@ -194,6 +207,11 @@ async def test_child_abuse_suspension_ends_in_deregistration(
         filing = platform.clients["filing"]
         async with platform.dbs["filing"].transaction() as session:
             abused = await insert_filed_institution(session, name="天河区小星星托育园")
+        # a key-field change requested before the case, waiting for a second officer's decision
+        requested = await _json(
+            await filing.post(f"/v1/institutions/{abused}/changes", json={"address": "天河路300号"}, headers=OFFICER_A)
+        )
+        assert requested["pending_change"] is not None
         await produce_raw_envelopes(
             kafka.bootstrap,
             namespace,
@@ -216,6 +234,16 @@ async def test_child_abuse_suspension_ends_in_deregistration(
         assert hire.status_code == 409, hire.text
         assert "暂停收托" in hire.json()["error"]["message"]
 
+        # the pending change is not decided while suspended (it would alter the institution under decision)
+        change = await _json(
+            await filing.post(f"/v1/institutions/{abused}/decision", json={"decision": "file"}, headers=OFFICER_B), 409
+        )
+        assert change["error"]["code"] == "change_decision_suspended"
+        assert change["error"]["field"] == "decision"
+        assert "暂停收托" in change["error"]["message"]
+        record = await _json(await filing.get(f"/v1/institutions/{abused}", headers=SUPERVISOR))
+        assert record["address"] == "天河路1号"
+
         path = f"/v1/institutions/{abused}/suspension"
         await _json(
             await filing.post(
@@ -234,7 +262,9 @@ async def test_child_abuse_suspension_ends_in_deregistration(
             "filing",
             "SELECT payload FROM outbox WHERE event_type = 'cn.gov.gz.childcare.filing.institution.deregistered.v1'",
         )
-        assert "发生虐童事件，依法注销备案" in deregistered
+        # the event shared with other agencies carries a fixed phrase, not the proposer's own words
+        assert "发生虐童事件，依法注销备案" not in deregistered
+        assert await _event_reason(platform, "deregistered") == "暂停收托后注销备案，经两名备案人员决定"
         # decided: nothing more to decide
         late = await _json(
             await filing.post(f"{path}/decision", json={"outcome": "deregister"}, headers=OFFICER_B), 409
@@ -244,3 +274,86 @@ async def test_child_abuse_suspension_ends_in_deregistration(
         assert shown["outcome"] == "deregister"
         assert shown["proposed_by"] == "tianhe-officer-b"
         assert shown["decided_by"] == "tianhe-officer-a"
+
+
+async def test_every_child_abuse_case_is_recorded_against_the_open_suspension(
+    kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
+) -> None:
+    """Two violations confirmed in one review (inspection emits one event per violation): one
+    suspension, both cases shown to the officers; either delivered again changes nothing. A case
+    processed only after the officers resumed the institution suspends it anew from the decision on,
+    never backdated into the decided period."""
+    async with Platform(kafka.bootstrap, namespace, {"filing": fresh_db("filing")}) as platform:
+        filing = platform.clients["filing"]
+        async with platform.dbs["filing"].transaction() as session:
+            abused = await insert_filed_institution(session, name="天河区小海豚托育园")
+        first_id, second_id, late_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        confirmed_at = T0 - timedelta(days=1)
+        persons = ("a" * 64, "b" * 64)  # the staff members' references (hashes), never shown
+        first = violation(
+            abused, "critical", confirmed_at, violation_id=first_id, child_abuse=True, person_ref=persons[0]
+        )
+        second = violation(
+            abused, "critical", confirmed_at, violation_id=second_id, child_abuse=True, person_ref=persons[1]
+        )
+        await produce_raw_envelopes(kafka.bootstrap, namespace, [first, second])
+        path = f"/v1/institutions/{abused}/suspension"
+
+        async def two_cases() -> bool:
+            response = await filing.get(path, headers=OFFICER_A)
+            return response.status_code == 200 and response.json()["case_count"] == 2
+
+        await eventually(two_cases, within=30)
+        shown = await _json(await filing.get(path, headers=OFFICER_A))
+        assert {case["violation_id"] for case in shown["cases"]} == {str(first_id), str(second_id)}
+        assert all(case["confirmed_at"].startswith(confirmed_at.date().isoformat()) for case in shown["cases"])
+        assert not any(person in json.dumps(shown) for person in persons), "ids and dates only, not the persons"
+        assert "现场检查发现" not in json.dumps(shown)
+        assert await platform.scalar("filing", "SELECT count(*) FROM institution_suspension") == 1
+        suspended_events = (
+            "SELECT count(*) FROM outbox WHERE event_type = 'cn.gov.gz.childcare.filing.institution.suspended.v1'"
+        )
+        assert await platform.scalar("filing", suspended_events) == 1
+
+        # either case replayed under a new event id: nothing changes
+        inbox = "SELECT count(*) FROM inbox WHERE consumer = 'filing'"
+        before = int(await platform.scalar("filing", inbox))
+        replays = [
+            envelope(ViolationConfirmedV1.model_validate(json.loads(raw)["data"]), key=str(abused), at=T0)
+            for raw in (first, second)
+        ]
+        await produce_raw_envelopes(kafka.bootstrap, namespace, replays)
+
+        async def replayed() -> bool:
+            return int(await platform.scalar("filing", inbox)) >= before + 2
+
+        await eventually(replayed, within=30)
+        again = await _json(await filing.get(path, headers=OFFICER_A))
+        assert again["case_count"] == 2
+        assert again["cases"] == shown["cases"]
+        assert await platform.scalar("filing", "SELECT count(*) FROM institution_suspension") == 1
+        assert await platform.scalar("filing", suspended_events) == 1
+
+        # resumed by two officers; then a case confirmed before the decision arrives late
+        await _json(
+            await filing.post(
+                f"{path}/proposal", json={"outcome": "resume", "reason": "整改到位，经复查符合要求"}, headers=OFFICER_A
+            )
+        )
+        decided = await _json(await filing.post(f"{path}/decision", json={"outcome": "resume"}, headers=OFFICER_B))
+        assert decided["institution_status"] == "filed"
+        late = violation(abused, "critical", confirmed_at, violation_id=late_id, child_abuse=True)
+        await produce_raw_envelopes(kafka.bootstrap, namespace, [late])
+
+        async def suspended_again() -> bool:
+            return await _status(filing, abused) == "suspended"
+
+        await eventually(suspended_again, within=30)
+        anew = await _json(await filing.get(path, headers=OFFICER_A))
+        assert anew["id"] != shown["id"]
+        assert [case["violation_id"] for case in anew["cases"]] == [str(late_id)]
+        assert datetime.fromisoformat(anew["suspended_at"]) >= datetime.fromisoformat(decided["decided_at"]), (
+            "the new period begins no earlier than the decision that ended the last one"
+        )
+        entry = await _json(await filing.get(f"{LIST}/{abused}"))
+        assert not entry["suspension"]["since"].startswith(confirmed_at.date().isoformat())

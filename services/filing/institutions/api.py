@@ -122,7 +122,8 @@ async def resubmit_institution(
     response_model=InstitutionOut,
     summary="Decide a submission or a pending change: file (予以备案), return (退回补正) or reject (不予备案)",
     description="Separation of duties (`FILING_SOD_DECIDER_NOT_SUBMITTER`, on by default): the officer who "
-    "submitted the filing (or requested the change) on the institution's behalf gets 403 `filing_self_decision`.",
+    "submitted the filing (or requested the change) on the institution's behalf gets 403 `filing_self_decision`. "
+    "A pending change of a suspended (暂停收托) institution is not decided: 409 `change_decision_suspended`.",
     responses={**WRITE_ERRORS, **error_responses(SelfDecision, InstitutionNotFound, IllegalTransition)},
 )
 async def decide(

@@ -18,6 +18,14 @@ class ChangePending(Conflict):
     message_zh = "该机构已有待审核的变更，请先完成审核"
 
 
+class ChangeWhileSuspended(Conflict):
+    """A change filed before a suspension waits: deciding it would alter (even move) an institution
+    the officers are deciding to resume or deregister."""
+
+    code = "change_decision_suspended"
+    message_zh = "该机构处于暂停收托状态，暂不能审核其变更申请：请待恢复收托后再作决定（注销备案时变更不再办理）"
+
+
 class DistrictOutOfScope(Forbidden):
     code = "district_out_of_scope"
     message_zh = "您只能办理本辖区托育机构的业务"

@@ -24,6 +24,7 @@ from services.filing.errors import InstitutionNotFound
 from services.filing.institutions import repository
 from services.filing.institutions.errors import (
     ChangePending,
+    ChangeWhileSuspended,
     DocumentNotFound,
     IllegalTransition,
     SelfDecision,
@@ -281,6 +282,8 @@ async def decide(
     now = datetime.now(UTC)
     today = china_today(now)
     if change is not None:
+        if institution.status == "suspended":
+            raise ChangeWhileSuspended(field="decision")
         if decider_not_submitter and change.requested_by == officer.subject:
             raise SelfDecision()
         await _decide_change(session, outbox, rules, institution, change, decision, reason, officer, now)

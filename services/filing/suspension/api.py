@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.access import require_institution_readable
 from services.filing.errors import InstitutionNotFound
@@ -16,7 +17,7 @@ from services.filing.settings import FilingSettings
 from services.filing.staff.service import carer_ratios
 from services.filing.suspension import service
 from services.filing.suspension.errors import NoProposal, NotSuspended, OutcomeMismatch, SuspensionSelfDecision
-from services.filing.suspension.schemas import OUTCOME_ZH, ConfirmationIn, ProposalIn, SuspensionOut
+from services.filing.suspension.schemas import OUTCOME_ZH, ConfirmationIn, ProposalIn, SuspensionCaseOut, SuspensionOut
 from shared import duties
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
@@ -33,7 +34,11 @@ class SuspensionNotFound(NotFound):
     message_zh = "该机构没有暂停收托记录"
 
 
-def _out(institution: Institution, suspension: InstitutionSuspension) -> SuspensionOut:
+async def _out(session: AsyncSession, institution: Institution, suspension: InstitutionSuspension) -> SuspensionOut:
+    cases = [
+        SuspensionCaseOut(violation_id=case.violation_id, task_id=case.task_id, confirmed_at=case.confirmed_at)
+        for case in await service.cases(session, suspension.id)
+    ]
     return SuspensionOut(
         id=suspension.id,
         institution_id=suspension.institution_id,
@@ -43,6 +48,8 @@ def _out(institution: Institution, suspension: InstitutionSuspension) -> Suspens
         violation_id=suspension.violation_id,
         task_id=suspension.task_id,
         suspended_at=suspension.suspended_at,
+        case_count=len(cases),
+        cases=cases,
         proposed_outcome=suspension.proposed_outcome,
         proposed_outcome_zh=OUTCOME_ZH.get(suspension.proposed_outcome or ""),
         proposal_reason=suspension.proposal_reason,
@@ -74,7 +81,7 @@ async def get_suspension(institution_id: uuid.UUID, session: DbSession, reader: 
     suspension = await service.latest_suspension(session, institution_id)
     if suspension is None:
         raise SuspensionNotFound(field="institution_id")
-    return _out(institution, suspension)
+    return await _out(session, institution, suspension)
 
 
 @router.post(
@@ -93,7 +100,7 @@ async def propose(
     )
     institution = await institutions.get(session, institution_id)
     assert institution is not None  # locked and found by propose
-    return _out(institution, suspension)
+    return await _out(session, institution, suspension)
 
 
 @router.post(
@@ -122,4 +129,4 @@ async def decide(
         if isinstance(settings := request.app.state.settings, FilingSettings)
         else None,
     )
-    return _out(institution, suspension)
+    return await _out(session, institution, suspension)

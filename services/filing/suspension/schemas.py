@@ -28,6 +28,14 @@ class ConfirmationIn(RequestModel):
     outcome: Outcome = Field(description="must equal the proposal's outcome (what the confirmer read)")
 
 
+class SuspensionCaseOut(BaseModel):
+    """One confirmed child-abuse case of the suspension: ids and dates, nothing about the persons."""
+
+    violation_id: UUID
+    task_id: UUID
+    confirmed_at: datetime
+
+
 class SuspensionOut(BaseModel):
     """The institution's latest suspension, open (``decided_at`` null) or decided."""
 
@@ -40,9 +48,13 @@ class SuspensionOut(BaseModel):
     violation_id: UUID
     task_id: UUID
     suspended_at: datetime
+    case_count: int = Field(description="confirmed child-abuse cases recorded against this suspension")
+    cases: list[SuspensionCaseOut] = Field(description="every case, the one that began it first")
     proposed_outcome: Outcome | None
     proposed_outcome_zh: str | None
-    proposal_reason: str | None
+    proposal_reason: str | None = Field(
+        description="the proposer's own words, for the officers only: the events carry a fixed phrase"
+    )
     proposed_by: str | None
     proposed_at: datetime | None
     outcome: Outcome | None

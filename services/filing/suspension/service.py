@@ -18,13 +18,13 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.errors import InstitutionNotFound
 from services.filing.institutions import repository as institutions
 from services.filing.institutions.service import apply_deregistration
-from services.filing.models import Institution, InstitutionSuspension
+from services.filing.models import Institution, InstitutionSuspension, InstitutionSuspensionCase
 from services.filing.staff import repository as staff_repository
 from services.filing.staff import service as staff_service
 from services.filing.suspension.errors import NoProposal, NotSuspended, OutcomeMismatch, SuspensionSelfDecision
@@ -43,37 +43,68 @@ def suspension_reason(title_zh: str) -> str:
     return f"经监督检查确认发生{title_zh}事件，依法暂停收托"
 
 
+def decision_reason(outcome: str) -> str:
+    """The reason the resumption or deregistration events carry: the outcome, in fixed words."""
+    return f"暂停收托后{OUTCOME_ZH[outcome]}，经两名备案人员决定"
+
+
 async def suspend_for_child_abuse(session: AsyncSession, outbox: Outbox, data: ViolationConfirmedV1) -> bool:
-    """Suspend the filed institution of a confirmed child-abuse violation; True if it was. The same
-    violation again (another delivery, a replay) suspends nothing: ``violation_id`` is kept. An
-    institution not filed (already suspended by another case, deregistered, unknown here) stays as it is."""
+    """Suspend the filed institution of a confirmed child-abuse violation; True if it was. A case
+    confirmed while the institution is already suspended (another case, or a second violation of the
+    same review: inspection emits one event per violation) is recorded against the open suspension, so
+    the officers deciding see every case. The same violation again (another delivery, a replay) changes
+    nothing: ``violation_id`` is kept per case. An institution neither filed nor suspended
+    (deregistered, unknown here) stays as it is."""
     if not data.child_abuse:
         return False
     institution = await institutions.get_for_update(session, data.institution_id)
-    if institution is None or institution.status != "filed":
+    if institution is None:
+        log.info(
+            "child-abuse confirmation of an institution unknown here",
+            extra={"institution_id": str(data.institution_id)},
+        )
+        return False
+    known = await session.get(InstitutionSuspensionCase, data.violation_id)
+    if known is not None:  # recorded once; if that suspension was since decided, the decision stands
+        return False
+    now = datetime.now(UTC)
+    if institution.status == "suspended":
+        suspension = await open_suspension(session, institution.id)
+        if suspension is not None:
+            session.add(_case(suspension, data, now))
+            await session.flush()
+            return False
+    if institution.status != "filed":
         log.info(
             "child-abuse confirmation leaves the institution as it is",
-            extra={"institution_id": str(data.institution_id), "status": institution.status if institution else None},
+            extra={"institution_id": str(institution.id), "status": institution.status},
         )
         return False
-    known = await session.execute(
-        select(InstitutionSuspension.id).where(InstitutionSuspension.violation_id == data.violation_id)
-    )
-    if known.first() is not None:  # suspended for this case once, then resumed: that decision stands
-        return False
+    # The confirmation's date, as the public reads it, but never before the last suspension of this
+    # institution was decided: a case confirmed during that suspension and processed only after the
+    # officers resumed it (the consumer lagging, a replay) would otherwise open a period overlapping
+    # the decided one, and reporting (proj_suspension) would count those days twice.
+    last_decided = (
+        await session.execute(
+            select(func.max(InstitutionSuspension.decided_at)).where(
+                InstitutionSuspension.institution_id == institution.id
+            )
+        )
+    ).scalar_one_or_none()
+    suspended_at = max(data.confirmed_at, last_decided) if last_decided is not None else data.confirmed_at
     reason = suspension_reason(data.title_zh)
-    session.add(
-        InstitutionSuspension(
-            id=uuid.uuid4(),
-            institution_id=institution.id,
-            violation_id=data.violation_id,
-            task_id=data.task_id,
-            reason=reason,
-            legal_basis=data.legal_basis,
-            suspended_at=data.confirmed_at,
-        )
+    suspension = InstitutionSuspension(
+        id=uuid.uuid4(),
+        institution_id=institution.id,
+        violation_id=data.violation_id,
+        task_id=data.task_id,
+        reason=reason,
+        legal_basis=data.legal_basis,
+        suspended_at=suspended_at,
     )
-    now = datetime.now(UTC)
+    session.add(suspension)
+    await session.flush()
+    session.add(_case(suspension, data, now))
     institution.status = "suspended"
     institution.updated_at = now
     institution.version += 1
@@ -82,7 +113,7 @@ async def suspend_for_child_abuse(session: AsyncSession, outbox: Outbox, data: V
         session,
         InstitutionSuspendedV1(
             institution_id=institution.id,
-            suspended_at=data.confirmed_at,
+            suspended_at=suspended_at,
             reason=reason,
             legal_basis=data.legal_basis,
             violation_id=data.violation_id,
@@ -92,6 +123,29 @@ async def suspend_for_child_abuse(session: AsyncSession, outbox: Outbox, data: V
         at=now,
     )
     return True
+
+
+def _case(suspension: InstitutionSuspension, data: ViolationConfirmedV1, now: datetime) -> InstitutionSuspensionCase:
+    return InstitutionSuspensionCase(
+        violation_id=data.violation_id,
+        suspension_id=suspension.id,
+        task_id=data.task_id,
+        confirmed_at=data.confirmed_at,
+        recorded_at=now,
+    )
+
+
+async def cases(session: AsyncSession, suspension_id: uuid.UUID) -> list[InstitutionSuspensionCase]:
+    """The suspension's child-abuse cases, first confirmed first."""
+    return list(
+        (
+            await session.execute(
+                select(InstitutionSuspensionCase)
+                .where(InstitutionSuspensionCase.suspension_id == suspension_id)
+                .order_by(InstitutionSuspensionCase.confirmed_at, InstitutionSuspensionCase.violation_id)
+            )
+        ).scalars()
+    )
 
 
 async def _open(
@@ -165,7 +219,10 @@ async def confirm(
             "请核对后确认，或重新提出意见",
             field="outcome",
         )
-    reason = suspension.proposal_reason or OUTCOME_ZH[outcome]
+    # The events go to other agencies (shared/grants.yaml) and may reach the ledger: they carry a
+    # fixed phrase, never the officers' typed reason (free text that may name persons), which stays
+    # in filing's table and the officers' ``GET …/suspension``.
+    reason = decision_reason(outcome)
     now = datetime.now(UTC)
     suspension.outcome = outcome
     suspension.decided_by = officer.subject
