@@ -1332,9 +1332,7 @@ class Generator:
         )
         self.summary.created["changes"] += 1
 
-    async def complaint(self, plan: InstitutionPlan, category: str, description: str) -> dict[str, Any]:
-        """A parent's complaint about the institution on the public form (anonymous), once."""
-        iid = self.ids[plan.uscc]
+    async def _listed_complaint(self, plan: InstitutionPlan, description: str) -> dict[str, Any] | None:
         page = 1
         while True:
             out = await self.api.json(
@@ -1348,17 +1346,27 @@ class Generator:
             if found is not None:
                 return dict(found)
             if page * 100 >= out["total"]:
-                break
+                return None
             page += 1
+
+    async def complaint(self, plan: InstitutionPlan, category: str, description: str) -> dict[str, Any]:
+        """A parent's complaint about the institution on the public form (anonymous), once."""
+        found = await self._listed_complaint(plan, description)
+        if found is not None:
+            return found
         await self.api.call(
             "inspection",
             "POST",
             "/v1/public/complaints",
             None,
-            json_body={"institution_id": iid, "category": category, "description": description},
+            json_body={"institution_id": self.ids[plan.uscc], "category": category, "description": description},
         )
         self.summary.created["complaints"] += 1
-        return await self.complaint(plan, category, description)
+        # listed once more, not posted again: a complaint the listing never shows is an error, not a loop
+        found = await self._listed_complaint(plan, description)
+        if found is None:
+            raise DemoError(f"{plan.uscc}: the complaint just posted is not in the district's complaint list")
+        return found
 
     async def complaint_inspection(
         self, plan: InstitutionPlan, team: list[str], *, category: str, description: str, scenario: str
@@ -1383,7 +1391,9 @@ class Generator:
             )
             self.summary.created["tasks"] += 1
         view = await self.task(complaint["task_id"])
-        carer = next(s["name"] for s in view["staff"] if s["role"] == "carer")
+        carer = next((s["name"] for s in view["staff"] if s["role"] == "carer"), None)
+        if carer is None:
+            raise DemoError(f"{plan.uscc}: task {view['id']} lists no carer on the roster to name in the finding")
         reviewed_now = view["status"] != "reviewed"
         view = await self._finish(view, [(scenario, carer)], reviewed=True)
         if reviewed_now and any(v["code"] == "CHILD_ABUSE" for v in view["violations"]):
