@@ -224,4 +224,16 @@ async def test_a_suspended_institution_is_marked_on_its_page(web_platform: WebPl
     assert institution["suspension"]["reason_zh"] in facts
     assert institution["suspension"]["legal_basis"] in facts
     assert "不提供普惠托位" in facts
+    # no places offered meanwhile: neither vacancies nor 普惠 places, the filed capacity only labelled as such
+    rows = dict(
+        zip(
+            await page.locator("#facts dt").all_inner_texts(),
+            await page.locator("#facts dd").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert rows["空余托位"] == "暂停收托，不接收入托"
+    assert rows["备案托位"] == f"{institution['total_slots']} 个"
+    if institution["puhui_slots"] > 0:
+        assert rows["普惠托位"] == f"暂停收托期间不提供（备案普惠托位 {institution['puhui_slots']} 个）"
     _assert_nothing_personal(await page.content(), web_platform)

@@ -421,6 +421,7 @@ async def test_a_suspension_is_ended_by_a_second_officer_and_the_institution_is_
     facts = await page.get_by_role("region", name="暂停收托").inner_text()
     assert suspension["reason"] in facts
     assert suspension["legal_basis"] in facts
+    assert f"{suspension['case_count']} 起（确认日期：" in facts, "every confirmed case of the suspension"
     await page.get_by_label("恢复收托").check()
     await page.get_by_label("理由").fill(reason)
     await page.get_by_role("button", name="提出意见").click()
@@ -442,9 +443,19 @@ async def test_a_suspension_is_ended_by_a_second_officer_and_the_institution_is_
         assert "恢复为已备案状态" in await dialog.inner_text()
         await dialog.get_by_role("button", name="确认恢复收托").click()
 
-    # the officer who proposed it may not confirm it: the service's own message
-    refusal = await _refused_to_the_first_officer(web_platform, pages, REQUESTER, item_page, confirm)
-    assert refusal == SuspensionSelfDecision.message_zh
+    # the officer who proposed it is not offered the confirmation: the page says it awaits another officer
+    page = await _signed_in(web_platform, pages, REQUESTER, DESKTOP)
+    await _open(page, item_page)
+    await page.get_by_role("region", name="待确认的处理意见").wait_for()
+    assert "待本辖区另一名备案人员确认" in await page.locator("#status").inner_text()
+    assert await page.get_by_role("button", name="确认决定").count() == 0
+    await page.close()
+    # and the API refuses the proposer's own confirmation all the same: the service's own message
+    proposer = _as(web_platform, REQUESTER, "filing_officer", [DISTRICT])
+    status, refused = _call(web_platform, "POST", "filing", f"{item['link']}/decision", proposer, {"outcome": "resume"})
+    assert status == 403, refused
+    assert refused["error"]["code"] == "suspension_self_decision"
+    assert refused["error"]["message"] == SuspensionSelfDecision.message_zh
     _, still = web_platform.get("filing", item["link"], "supervisor")
     assert (still["institution_status"], still["decided_at"]) == ("suspended", None)
 
@@ -456,6 +467,8 @@ async def test_a_suspension_is_ended_by_a_second_officer_and_the_institution_is_
         waiting = await page.get_by_role("region", name="待确认的处理意见").inner_text()
         assert "恢复收托" in waiting
         assert reason in waiting
+        # one who disagrees may replace the proposal instead, beside the confirmation
+        assert await page.get_by_role("button", name="提出新意见").count() == 1
         assert await _axe_findings(page) == []
         await page.screenshot(path=screenshot_path(f"workbench-suspension{suffix}.png"), full_page=True)
         _keep(f"workbench-suspension{suffix}.png")

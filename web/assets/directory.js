@@ -73,6 +73,9 @@ function fillStreets() {
   street.value = seen.has(wanted) ? wanted : "";
 }
 
+// a suspended institution offers no places: its filed capacity is shown only as such
+const slotsLabel = (i) => (i.suspension ? "备案托位" : "托位");
+
 function card(i) {
   const distance = i.distance_km !== undefined ? `<span class="badge distance">距离 ${km(i.distance_km)}</span>` : "";
   const inspection = i.latest_inspection
@@ -90,7 +93,7 @@ function card(i) {
     <h3><a href="institution.html?id=${encodeURIComponent(i.id)}">${esc(i.name)}</a></h3>
     <p class="meta">${esc(i.district.name)} · ${esc(i.street.name)} · ${esc(i.operating_model_zh)} · ${esc(i.service_types_zh.join("、"))}</p>
     <p class="meta">${esc(i.address)}</p>
-    <div class="badges">${suspended}${distance}<span class="badge">托位 ${i.total_slots}</span>${puhui}${gradeBadge(i.credit_grade)}${inspection}</div>
+    <div class="badges">${suspended}${distance}<span class="badge">${slotsLabel(i)} ${i.total_slots}</span>${puhui}${gradeBadge(i.credit_grade)}${inspection}</div>
     <button type="button" class="link-button show-on-map" data-id="${esc(i.id)}">在地图上查看<span class="visually-hidden">：${esc(i.name)}</span></button>
   </li>`;
 }
@@ -99,7 +102,7 @@ function popup(i) {
   const distance = i.distance_km !== undefined ? ` · 距离 ${km(i.distance_km)}` : "";
   return `<p class="popup-title"><a href="institution.html?id=${encodeURIComponent(i.id)}">${esc(i.name)}</a></p>
     <p class="meta">${esc(i.district.name)} · ${esc(i.street.name)}${distance}</p>
-    <p class="meta">${i.suspension ? `${esc(i.suspension.status_zh)} · ` : ""}托位 ${i.total_slots}${i.puhui_slots > 0 && !i.suspension ? ` · 普惠托位 ${i.puhui_slots}` : ""}</p>`;
+    <p class="meta">${i.suspension ? `${esc(i.suspension.status_zh)} · ` : ""}${slotsLabel(i)} ${i.total_slots}${i.puhui_slots > 0 && !i.suspension ? ` · 普惠托位 ${i.puhui_slots}` : ""}</p>`;
 }
 
 function render() {

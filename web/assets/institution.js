@@ -26,7 +26,10 @@ function facts(i) {
     ["服务时间", i.opening_hours ? `工作日 ${i.opening_hours.replace("-", "—")}` : "未填报"],
     ["咨询电话", i.public_phone || "未公开"],
     ["备案托位", `${fmt.int(i.total_slots)} 个`],
-    ["普惠托位", i.puhui_slots > 0 ? `${fmt.int(i.puhui_slots)} 个（占 ${fmt.pct(share, 0)}）` : "无"],
+    // while suspended nothing is offered: the filed 普惠 capacity only as such, not as places to apply for
+    ["普惠托位", i.puhui_slots > 0
+      ? (i.suspension ? `暂停收托期间不提供（备案普惠托位 ${fmt.int(i.puhui_slots)} 个）` : `${fmt.int(i.puhui_slots)} 个（占 ${fmt.pct(share, 0)}）`)
+      : "无"],
     // serious-dishonesty list: 普惠 suspended, with the reason and legal basis the API gives
     ...(i.puhui_suspension
       ? [["普惠资格", `${i.puhui_suspension.status_zh}（自 ${fmt.date(i.puhui_suspension.since)}）：${i.puhui_suspension.reason_zh}；依据：${i.puhui_suspension.legal_basis}；${i.puhui_suspension.until_zh}`]]
@@ -37,7 +40,7 @@ function facts(i) {
       : []),
     ["收费标准", fmt.yuan(i.monthly_fee_yuan)],
     ["普惠托位收费", i.puhui_slots > 0 ? (i.puhui_monthly_fee_yuan == null ? "未填报" : fmt.yuan(i.puhui_monthly_fee_yuan)) : "无普惠托位"],
-    ["空余托位", vacancies || "未公布（尚无年报）"],
+    ["空余托位", i.suspension ? "暂停收托，不接收入托" : vacancies || "未公布（尚无年报）"],
     ["提供膳食", i.meals ? "是" : "否"],
     ["户外活动场地", i.outdoor_area_m2 == null ? "未填报" : `${Number(i.outdoor_area_m2).toLocaleString("zh-CN")} 平方米`],
   ];

@@ -70,46 +70,72 @@ function textarea(idName, { required = false, max = 1000 } = {}) {
   return area;
 }
 
-function chosen(name) {
-  const input = form.querySelector(`input[name="${name}"]:checked`);
+function chosen(name, within = form) {
+  const input = within.querySelector(`input[name="${name}"]:checked`);
   return input ? input.value : null;
 }
 
-function showError(message) {
-  errorBox.textContent = message;
-  errorBox.hidden = false;
-  errorBox.setAttribute("tabindex", "-1");
-  errorBox.focus();
+function showError(message, box = errorBox) {
+  box.textContent = message;
+  box.hidden = false;
+  box.setAttribute("tabindex", "-1");
+  box.focus();
+}
+
+// The page's own action section (work/item.html); a second one is built when a page offers two actions.
+const MAIN_ACTION = {
+  box: actionBox,
+  title: document.getElementById("action-title"),
+  form,
+  errorBox,
+  doneBox,
+  buttonId: "act",
+};
+
+/** Another action section after the page's own, alike (heading, form, error, outcome). */
+function secondAction(prefix) {
+  const title = el("h2", { id: `${prefix}-title` });
+  const second = {
+    title,
+    form: el("form", { id: `${prefix}-form`, novalidate: "" }),
+    errorBox: el("div", { id: `${prefix}-error`, class: "error", role: "alert", hidden: "" }),
+    doneBox: el("p", { id: `${prefix}-done`, class: "done", role: "status", hidden: "" }),
+    buttonId: `${prefix}-act`,
+  };
+  second.box = el("section", { id: prefix, class: "card", "aria-labelledby": title.id }, title, second.form, second.errorBox, second.doneBox);
+  actionBox.after(second.box);
+  return second;
 }
 
 /** The action form: fields, a submit button; confirm, call, then show the outcome (or the API's error). */
-function actionForm(title, fields, submitLabel, { describe, send, done }) {
-  document.getElementById("action-title").textContent = title;
-  form.replaceChildren(...fields, el("button", { type: "submit", id: "act", text: submitLabel }));
-  actionBox.hidden = false;
-  form.addEventListener("submit", async (event) => {
+function actionForm(title, fields, submitLabel, { describe, send, done }, target = MAIN_ACTION) {
+  const { form: box, errorBox: errors, doneBox: outcome, buttonId } = target;
+  target.title.textContent = title;
+  box.replaceChildren(...fields, el("button", { type: "submit", id: buttonId, text: submitLabel }));
+  target.box.hidden = false;
+  box.addEventListener("submit", async (event) => {
     event.preventDefault();
-    errorBox.hidden = true;
-    doneBox.hidden = true;
+    errors.hidden = true;
+    outcome.hidden = true;
     let request;
     try {
       request = describe();
     } catch (err) {
-      showError(err.message);
+      showError(err.message, errors);
       return;
     }
     if (!(await confirmDialog(`确认${title}`, request.question, request.confirm))) return;
-    const button = document.getElementById("act");
+    const button = document.getElementById(buttonId);
     button.disabled = true;
     try {
       const answer = await send(request);
-      form.hidden = true;
-      doneBox.textContent = done(answer, request);
-      doneBox.hidden = false;
-      doneBox.setAttribute("tabindex", "-1");
-      doneBox.focus();
+      box.hidden = true;
+      outcome.textContent = done(answer, request);
+      outcome.hidden = false;
+      outcome.setAttribute("tabindex", "-1");
+      outcome.focus();
     } catch (err) {
-      showError(err.message);
+      showError(err.message, errors);
       button.disabled = false;
     }
   });
@@ -454,6 +480,8 @@ async function suspension() {
         ["暂停收托日期", beijingDate(s.suspended_at)],
         ["暂停原因", s.reason],
         ["依据", s.legal_basis],
+        // every confirmed case of this suspension (ids and dates only), not just the one that began it
+        ["确认的虐童事件", `${s.case_count} 起（确认日期：${s.cases.map((c) => beijingDate(c.confirmed_at)).join("、")}）`],
       ]),
     ),
   );
@@ -473,38 +501,20 @@ async function suspension() {
     status.textContent = s.outcome_zh ? `该事项已办结：${s.outcome_zh}。` : "该事项已办结。";
     return;
   }
+  const mine = s.proposed_by && s.proposed_by === who.claims.sub;
+  if (mine) {
+    // four-eyes: the proposer is not offered the confirmation (the API refuses it all the same)
+    status.textContent = `您已提出“${OUTCOME_ZH[s.proposed_outcome]}”的意见，待本辖区另一名备案人员确认。`;
+    return;
+  }
   if (!s.proposed_outcome) {
-    const reason = textarea("reason", { required: true, max: 1000 });
-    actionForm(
-      "提出处理意见",
-      [
-        choices("处理意见", "outcome", Object.entries(OUTCOME_ZH)),
-        field("理由", reason, "须由本辖区另一名备案人员确认后生效（四眼原则）。"),
-      ],
-      "提出意见",
-      {
-        describe() {
-          const outcome = chosen("outcome");
-          const text = reason.value.trim();
-          if (text.length < 2) throw new Error("请填写理由（至少2个字）");
-          const label = OUTCOME_ZH[outcome];
-          return {
-            body: { outcome, reason: text },
-            question: `对“${inst.name}”提出意见：${label}。意见须由本辖区另一名备案人员确认后生效。`,
-            confirm: `确认提出${label}意见`,
-            label,
-          };
-        },
-        send: (request) => call("filing", `${link}/proposal`, { method: "POST", body: request.body }),
-        done: (_answer, request) => `已提出意见：${request.label}，待本辖区另一名备案人员确认。`,
-      },
-    );
+    proposalForm(inst, "提出处理意见", "提出意见");
     return;
   }
   const label = OUTCOME_ZH[s.proposed_outcome];
   actionForm(
     "确认处理意见",
-    [el("p", { text: `本辖区备案人员已提出“${label}”的意见。请核实后确认；提出人本人不能确认。` })],
+    [el("p", { text: `本辖区备案人员已提出“${label}”的意见。请核实后确认；如不同意，可在下方重新提出意见（替换原意见）。` })],
     "确认决定",
     {
       describe: () => ({
@@ -517,6 +527,37 @@ async function suspension() {
       done: (answer, request) =>
         `已作出决定：${request.label}（当前状态：${STATUS_ZH[answer.institution_status] || answer.institution_status}）`,
     },
+  );
+  // a second officer who disagrees replaces the proposal (and then needs a third's confirmation)
+  proposalForm(inst, "重新提出处理意见", "提出新意见", secondAction("counter-proposal"));
+}
+
+function proposalForm(inst, title, submitLabel, target = MAIN_ACTION) {
+  const reason = textarea(`${target.buttonId}-reason`, { required: true, max: 1000 });
+  actionForm(
+    title,
+    [
+      choices("处理意见", `${target.buttonId}-outcome`, Object.entries(OUTCOME_ZH)),
+      field("理由", reason, "须由本辖区另一名备案人员确认后生效（四眼原则）。"),
+    ],
+    submitLabel,
+    {
+      describe() {
+        const outcome = chosen(`${target.buttonId}-outcome`, target.form);
+        const text = reason.value.trim();
+        if (text.length < 2) throw new Error("请填写理由（至少2个字）");
+        const label = OUTCOME_ZH[outcome];
+        return {
+          body: { outcome, reason: text },
+          question: `对“${inst.name}”提出意见：${label}。意见须由本辖区另一名备案人员确认后生效。`,
+          confirm: `确认提出${label}意见`,
+          label,
+        };
+      },
+      send: (request) => call("filing", `${link}/proposal`, { method: "POST", body: request.body }),
+      done: (_answer, request) => `已提出意见：${request.label}，待本辖区另一名备案人员确认。`,
+    },
+    target,
   );
 }
 
