@@ -120,6 +120,20 @@ async def test_dashboard_chart_has_one_bar_per_district(web_platform: WebPlatfor
     names = [d.name for d in districts().values()]
     assert option["names"] == names  # the districts in the data file's order
     assert option["series"][0] == {"type": "bar", "bars": 11}
+    # 千人口托位 and 普惠 share have city-wide targets only: no target line or bar is drawn against
+    # the districts, and every district's target cell is empty
+    for panel in ("slots_per_1000", "puhui"):
+        drawn = await page.evaluate(
+            f"(() => {{ const o = echarts.getInstanceByDom(document.getElementById('chart-{panel}')).getOption();"
+            " return o.series.map(s => ({bars: s.data.length, lines: ((s.markLine || {}).data || []).length})); })()"
+        )
+        assert drawn == [{"bars": 11, "lines": 0}], (panel, drawn)
+        targets = await page.eval_on_selector_all(
+            f"#table-{panel} td[data-path='{panel}.target']",
+            "els => els.map(e => [e.dataset.district, e.dataset.value])",
+        )
+        assert len(targets) == 12, panel
+        assert {value for code, value in targets if code != "440100"} == {""}, panel
     for panel in PANELS:
         assert await page.locator(f"#panel-{panel} .chart svg").count() == 1, panel
         assert await page.locator(f"#table-{panel} tbody tr").count() == 12, panel  # 11 districts + city

@@ -406,7 +406,7 @@ function modelsPanel(view) {
     data: rows.map((r) => get(r, `operating_models.${employer}.added_institutions`)),
     label: { show: true, position: "top", fontSize: 10 },
     markLine: targetLine(districtTarget, `每区目标 ${show("int", districtTarget)}`),
-  }], reaching({ type: "value", minInterval: 1 }, districtTarget)), "用人单位办托新增机构：各区柱状图与每区目标，数字见旁边的表格");
+  }], reaching({ type: "value", minInterval: 1 }, districtTarget)), `用人单位办托${L["operating_models.added_institutions"]}：各区柱状图与每区新增目标，数字见旁边的表格`);
   const el = document.getElementById("table-models");
   el.innerHTML = `<table><caption>全市按办托模式（${stats.year}年末）</caption><thead><tr><th scope="col">办托模式</th>${heads}</tr></thead><tbody>${models.map(modelRow).join("")}</tbody></table>`;
   const line = (r) => cell(stats, r, `operating_models.${employer}.added_institutions`, "int") + cell(src, src.byCode.get(r.code), perDistrict, "int") +
