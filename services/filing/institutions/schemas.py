@@ -32,7 +32,7 @@ from shared.events.filing import (
 )
 from shared.identifiers import IdentifierError, validate_uscc
 from shared.reference import GZ_LATITUDE, GZ_LONGITUDE, districts, streets
-from shared.text import FreeText, PublicName, PublicText, RequestModel
+from shared.text import PublicName, PublicText, RequestModel
 
 # 托育机构设置标准（试行） class sizes: (maximum children per class, Chinese name)
 CLASS_LIMITS: dict[str, tuple[int, str]] = {
@@ -191,7 +191,9 @@ class DecisionIn(RequestModel):
     decision: Literal["file", "return", "reject"] = Field(
         description="file 予以备案 | return 退回补正 | reject 不予备案"
     )
-    reason: Annotated[FreeText, StringConstraints(max_length=1000)] | None = Field(
+    # PublicText: the reason travels in the decision's event to the agencies granted it (no ID or
+    # mobile number typed into it)
+    reason: Annotated[PublicText, StringConstraints(max_length=1000)] | None = Field(
         default=None, description="required for return and reject"
     )
 
@@ -199,7 +201,8 @@ class DecisionIn(RequestModel):
 class DeregistrationIn(RequestModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: Annotated[FreeText, StringConstraints(min_length=2, max_length=1000)]
+    # PublicText: the reason travels in institution.deregistered.v1 to the agencies granted it
+    reason: Annotated[PublicText, StringConstraints(min_length=2, max_length=1000)]
 
 
 STATUS_ZH = {
