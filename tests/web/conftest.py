@@ -91,11 +91,35 @@ class WebPlatform:
     results_published_by_tests: int = 0
     persons_banned_by_tests: list[str] = field(default_factory=list)
     institutions_filed_by_tests: int = 0
+    institutions_suspended_by_tests: list[str] = field(default_factory=list)
 
     @property
     def institutions_filed(self) -> int:
-        """Filed institutions now: the demo's and those a test's decision filed."""
-        return int(self.summary.present["institutions_filed"]) + self.institutions_filed_by_tests
+        """Filed institutions now: the demo's, plus those a test's decision filed, less those a
+        child-abuse case of a test suspended (暂停收托)."""
+        return (
+            int(self.summary.present["institutions_filed"])
+            + self.institutions_filed_by_tests
+            - len(self.institutions_suspended_by_tests)
+        )
+
+    def filing_status(self, institution_id: str) -> str:
+        status, institution = self.get("filing", f"/v1/institutions/{institution_id}", "supervisor")
+        assert status == 200, institution
+        return str(institution["status"])
+
+    async def note_suspension(self, institution_id: str, was_filed: bool, violations: list[dict[str, Any]]) -> None:
+        """After a test's review confirmed ``violations``: a child-abuse case suspends a filed
+        institution (filing consumes the confirmation); wait for it, so that what the next test
+        counts is settled, and record it."""
+        if not was_filed or not any(v["code"] == "CHILD_ABUSE" for v in violations):
+            return
+        deadline = time.monotonic() + 60
+        while self.filing_status(institution_id) != "suspended":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"institution {institution_id} not suspended within 60 s of a child-abuse case")
+            await asyncio.sleep(0.3)
+        self.institutions_suspended_by_tests.append(institution_id)
 
     @property
     def pages(self) -> str:

@@ -259,11 +259,13 @@ async def test_a_whole_inspection_through_the_app(web_platform: WebPlatform, pag
     assert [(v["code"], v["severity"]) for v in detail["violations"]] == [("CHILD_ABUSE", "critical")]
     assert len(_stored_photos(web_platform, team, detail)) == 2
 
+    was_filed = web_platform.filing_status(team.institution["institution_id"]) == "filed"
     _call(web_platform, "POST", f"/v1/tasks/{team.task_id}/review", team.supervisor, {"dismissed_violation_ids": []})
     web_platform.results_published_by_tests += 1
     web_platform.persons_banned_by_tests += [
         v["person_ref"] for v in detail["violations"] if v.get("person_ref") and v["code"] == "CHILD_ABUSE"
     ]
+    await web_platform.note_suspension(team.institution["institution_id"], was_filed, detail["violations"])
     await page.reload()
     await wait_for_js(page, "document.body.dataset.ready === 'true'")
     await wait_for_js(page, "(document.getElementById('review') || {textContent: ''}).textContent.includes('公示：')")

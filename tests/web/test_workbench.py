@@ -310,6 +310,7 @@ async def test_a_task_is_reviewed_and_its_result_is_public(web_platform: WebPlat
     assert await page.evaluate("document.activeElement.id") == "act", "focus returns to the button"
     status, still = web_platform.get("inspection", f"/v1/tasks/{task_id}", "supervisor")
     assert still["status"] == "submitted"
+    was_filed = web_platform.filing_status(institution_id) == "filed"
     await page.get_by_role("button", name="审核并公开").click()
     await page.get_by_role("dialog").get_by_role("button", name="确认公开").click()
     done = page.locator("#action-done")
@@ -318,6 +319,7 @@ async def test_a_task_is_reviewed_and_its_result_is_public(web_platform: WebPlat
     web_platform.persons_banned_by_tests += [
         v["person_ref"] for v in task["violations"] if v.get("person_ref") and v["code"] == "CHILD_ABUSE"
     ]
+    await web_platform.note_suspension(institution_id, was_filed, task["violations"])
     assert f"确认违规 {len(task['violations'])} 项" in await done.inner_text()
 
     # the public record of the institution shows the published result
