@@ -204,6 +204,28 @@ def make_item(
     )
 
 
+STANDARD_COLUMNS = ("institution_id", "institution_name", "district_code", "deadline")
+
+
+def item_from_row(
+    queue: Queue,
+    ctx: QueueContext,
+    row: Row[Any],
+    *,
+    kind: str,
+    title_zh: str,
+    link: str,
+    **given: Any,
+) -> WorkItem:
+    """``make_item`` for a row of the queue's query: ``id`` and the standard labelled columns
+    (``institution_id``, ``institution_name``, ``district_code``, ``deadline``) are read from the row
+    when it has them; a keyword given here wins (e.g. ``institution_id=None`` for an unlicensed site)."""
+    columns = row._mapping
+    values: dict[str, Any] = {"id": columns["id"], **{name: columns.get(name) for name in STANDARD_COLUMNS}}
+    values.update(given)
+    return make_item(queue, ctx, kind=kind, title_zh=title_zh, link=link, **values)
+
+
 def in_districts(column: Any, ctx: QueueContext) -> Any:
     """The WHERE clause limiting ``column`` (a district code) to the caller's districts."""
     if ctx.districts is None:

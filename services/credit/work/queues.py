@@ -16,7 +16,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import aliased
 
 from services.credit.models import CreditEntry, CreditListMembership, CreditRepair, CreditSubject
-from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, make_item
+from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, item_from_row
 from shared.workdays import CHINA
 
 CREDIT_OFFICER = "credit_officer"
@@ -52,15 +52,14 @@ def _institution(row: Row[Any]) -> tuple[Any, str | None]:
 
 def _repair_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     institution_id, name = _institution(row)
-    return make_item(
+    return item_from_row(
         REPAIRS,
         ctx,
-        id=row.id,
+        row,
         kind="credit_repair",
         title_zh=f"{name or '从业人员'}：信用修复申请待决定",
         institution_id=institution_id,
         institution_name=name,
-        district_code=row.district_code,
         deadline=None,
         link=f"/v1/credit/repairs/{row.id}",
     )
@@ -123,15 +122,12 @@ def _entry_item(queue: Queue) -> Any:
         listed = LIST_ZH.get(row.list_name, row.list_name)
         # a person is not named in the list of work (the list itself names them to credit officers)
         who = row.institution_name if row.subject_kind == "institution" else f"{row.institution_name or ''}从业人员"
-        return make_item(
+        return item_from_row(
             queue,
             ctx,
-            id=row.id,
+            row,
             kind="list_entry",
             title_zh=f"{who or '从业人员'}：新列入{listed}（{row.reason}）",
-            institution_id=row.institution_id,
-            institution_name=row.institution_name,
-            district_code=row.district_code,
             deadline=None,
             link=f"/v1/credit/lists/{row.list_name}",
         )

@@ -16,7 +16,7 @@ from services.filing.annual_reports.models import AnnualReport, AnnualReportOver
 from services.filing.models import Institution, InstitutionChange, InstitutionSuspension
 from services.filing.staff.models import ROLE_ZH, StaffingStatus, StaffMember
 from services.filing.staff.training import TRAINING_REQUIREMENTS
-from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, make_item
+from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, item_from_row
 
 DECIDE_FILING = Action("decide_filing", "作出备案决定", "filing_officer")
 OVERSEERS = ("supervisor",)
@@ -41,16 +41,13 @@ def _decisions(ctx: QueueContext, *, overdue: bool) -> QuerySelect:
 def _decision_item(queue: Queue) -> Any:
     def item(row: Row[Any], ctx: QueueContext) -> WorkItem:
         again = f"（第{row.submission}次提交）" if row.submission > 1 else ""
-        return make_item(
+        return item_from_row(
             queue,
             ctx,
-            id=row.id,
+            row,
             kind="filing",
             title_zh=f"{row.institution_name}：备案申请待决定{again}",
             institution_id=row.id,
-            institution_name=row.institution_name,
-            district_code=row.district_code,
-            deadline=row.deadline,
             link=f"/v1/institutions/{row.id}",
         )
 
@@ -75,16 +72,12 @@ def _changes(ctx: QueueContext) -> QuerySelect:
 
 def _change_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     fields = "、".join(sorted(row.changes)) if isinstance(row.changes, dict) else ""
-    return make_item(
+    return item_from_row(
         CHANGES_PENDING,
         ctx,
-        id=row.id,
+        row,
         kind="change",
         title_zh=f"{row.institution_name}：变更关键事项待决定（{fields}）",
-        institution_id=row.institution_id,
-        institution_name=row.institution_name,
-        district_code=row.district_code,
-        deadline=row.deadline,
         link=f"/v1/institutions/{row.institution_id}",
     )
 
@@ -116,16 +109,12 @@ def _reports_missing(ctx: QueueContext) -> QuerySelect:
 
 
 def _report_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
-    return make_item(
+    return item_from_row(
         REPORTS_MISSING,
         ctx,
-        id=row.id,
+        row,
         kind="annual_report",
         title_zh=f"{row.institution_name}：{row.year}年度年报逾期未报送",
-        institution_id=row.institution_id,
-        institution_name=row.institution_name,
-        district_code=row.district_code,
-        deadline=row.deadline,
         link=f"/v1/institutions/{row.institution_id}/annual-reports/{row.year}",
     )
 
@@ -151,15 +140,13 @@ def _staffing(ctx: QueueContext) -> QuerySelect:
 
 def _staffing_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     details = [str(s.get("detail", "")) for s in row.shortfalls or [] if isinstance(s, dict)]
-    return make_item(
+    return item_from_row(
         STAFFING,
         ctx,
-        id=row.id,
+        row,
         kind="staffing",
         title_zh=f"{row.institution_name}：{'；'.join(d for d in details if d) or '人员配备不足'}",
         institution_id=row.id,
-        institution_name=row.institution_name,
-        district_code=row.district_code,
         deadline=None,
         link=f"/v1/institutions/{row.id}/staffing",
     )
@@ -206,16 +193,12 @@ def _certificate_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     # the person's name stays on the roster (personal data); the item names the role and the date
     which = "健康证" if row.deadline == row.health_expires else "资格证书"
     state = "已过期" if row.deadline < ctx.today else "即将到期"
-    return make_item(
+    return item_from_row(
         CERTIFICATES,
         ctx,
-        id=row.id,
+        row,
         kind="staff_certificate",
         title_zh=f"{row.institution_name}：{ROLE_ZH.get(row.role, row.role)}的{which}{state}（{row.deadline}）",
-        institution_id=row.institution_id,
-        institution_name=row.institution_name,
-        district_code=row.district_code,
-        deadline=row.deadline,
         link=f"/v1/institutions/{row.institution_id}/staff/{row.id}",
     )
 
@@ -258,16 +241,13 @@ def _training(ctx: QueueContext) -> QuerySelect:
 def _training_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     # the person's name stays on the roster (personal data); the item names the role and the hours
     [requirement] = [r for r in TRAINING_REQUIREMENTS if r.role == row.role]
-    return make_item(
+    return item_from_row(
         TRAINING,
         ctx,
-        id=row.id,
+        row,
         kind="staff_training",
         title_zh=f"{row.institution_name}：{ROLE_ZH.get(row.role, row.role)}培训{float(row.hours):g}学时，"
         f"低于{requirement.min_hours:g}学时（{requirement.basis_zh}）",
-        institution_id=row.institution_id,
-        institution_name=row.institution_name,
-        district_code=row.district_code,
         deadline=None,
         link=f"/v1/institutions/{row.institution_id}/staff/{row.id}",
     )
@@ -297,16 +277,14 @@ def _suspended_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
         "resume": "（已提出恢复收托意见，待另一名备案人员确认）",
         "deregister": "（已提出注销备案意见，待另一名备案人员确认）",
     }
-    return make_item(
+    return item_from_row(
         SUSPENDED,
         ctx,
-        id=row.id,
+        row,
         kind="suspension",
         title_zh=f"{row.institution_name}：虐童事件经确认，暂停收托，待作出恢复收托或注销备案的决定"
         f"{proposed.get(row.proposed_outcome or '', '')}",
         institution_id=row.id,
-        institution_name=row.institution_name,
-        district_code=row.district_code,
         deadline=None,
         link=f"/v1/institutions/{row.id}/suspension",
     )

@@ -21,7 +21,7 @@ from services.inspection.pool.models import TargetInstitution
 from services.inspection.tasks.models import Task, Violation
 from services.inspection.tasks.service import SEVERITY_ZH
 from services.inspection.unlicensed.models import GuidanceStepRow, UnlicensedCase
-from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, make_item
+from shared.work import Action, QuerySelect, Queue, QueueContext, WorkItem, in_districts, item_from_row
 
 SUPERVISOR = "supervisor"
 
@@ -52,16 +52,13 @@ def _reviews(ctx: QueueContext) -> QuerySelect:
 def _review_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     what = "双随机检查" if row.task_kind == "random" else "定向检查"
     subject = row.institution_name or row.operator_name or "无证照场所"
-    return make_item(
+    return item_from_row(
         REVIEWS,
         ctx,
-        id=row.id,
+        row,
         kind="task",
         title_zh=f"{subject}：{what}已提交，待审核并公开结果",
         institution_id=row.institution_id if row.institution_name else None,
-        institution_name=row.institution_name,
-        district_code=row.district_code,
-        deadline=row.deadline,
         link=f"/v1/tasks/{row.id}",
     )
 
@@ -100,16 +97,12 @@ def _follow_ups(ctx: QueueContext) -> QuerySelect:
 
 def _violation_item(queue: Queue, text: str) -> Any:
     def item(row: Row[Any], ctx: QueueContext) -> WorkItem:
-        return make_item(
+        return item_from_row(
             queue,
             ctx,
-            id=row.id,
+            row,
             kind="violation",
             title_zh=f"{row.institution_name}：{SEVERITY_ZH.get(row.severity, row.severity)}违规{text}",
-            institution_id=row.institution_id,
-            institution_name=row.institution_name,
-            district_code=row.district_code,
-            deadline=row.deadline,
             link=f"/v1/tasks/{row.task_id}",
         )
 
@@ -131,15 +124,12 @@ def _complaints(ctx: QueueContext) -> QuerySelect:
 
 def _complaint_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     about = row.institution_name or "无证照场所"
-    return make_item(
+    return item_from_row(
         COMPLAINTS,
         ctx,
-        id=row.id,
+        row,
         kind="complaint",
         title_zh=f"{about}：{CATEGORY_ZH.get(row.category, row.category)}投诉待分办",
-        institution_id=row.institution_id,
-        institution_name=row.institution_name,
-        district_code=row.district_code,
         deadline=None,
         link=f"/v1/complaints/{row.id}",
     )
@@ -166,16 +156,14 @@ def _cases(ctx: QueueContext) -> QuerySelect:
 
 def _case_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     site = row.operator_name or row.address or "无证照场所"
-    return make_item(
+    return item_from_row(
         CASES,
         ctx,
-        id=row.id,
+        row,
         kind="unlicensed_case",
         title_zh=f"{site}：一园一策整治步骤逾期{row.steps_overdue}项",
         institution_id=None,
         institution_name=None,
-        district_code=row.district_code,
-        deadline=row.deadline,
         link=f"/v1/unlicensed-cases/{row.id}",
     )
 
@@ -208,16 +196,15 @@ DRAW_PLAN = Action("draw_plan", "摇号抽取检查对象", SUPERVISOR)
 def _plan_item(row: Row[Any], ctx: QueueContext) -> WorkItem:
     action = COMMIT_PLAN if row.status == "draft" else DRAW_PLAN
     stage = "尚未公布" if row.status == "draft" else "已公布，尚未抽取"
-    return make_item(
+    return item_from_row(
         PLANS,
         ctx,
-        id=row.id,
+        row,
         kind="plan",
         title_zh=f"{row.name}：{stage}，检查期自{row.deadline}开始",
         institution_id=None,
         institution_name=None,
         district_code=row.districts[0] if len(row.districts) == 1 else None,
-        deadline=row.deadline,
         link=f"/v1/plans/{row.id}",
         action=action,
     )
