@@ -126,6 +126,9 @@ async def test_the_record_shows_each_violation_and_the_follow_up(web_platform: W
         assert past_the_edge == [], f"{name}: {past_the_edge}"
         assert await _axe_findings(page) == []
         _assert_nothing_personal(await page.content(), web_platform)
+        # the map loads when it nears the screen: bring it in, so the picture shows it drawn
+        await page.locator("#map").scroll_into_view_if_needed()
+        await page.wait_for_selector("#map[data-markers='1']")
         await first.scroll_into_view_if_needed()
         await page.screenshot(path=screenshot_path(name), full_page=True)
         _keep(name)
