@@ -182,6 +182,7 @@ def run_lighthouse(url: str, out: Path, chromium: str) -> dict[str, Any]:
         "--form-factor=mobile",
         "--throttling-method=simulate",
         "--max-wait-for-load=60000",
+        "--no-enable-error-reporting",  # Lighthouse's own crash reports would leave the machine
         "--chrome-flags=" + " ".join(CHROMIUM_FLAGS),
     ]
     subprocess.run(command, check=True, env={**os.environ, "CHROME_PATH": chromium}, timeout=300)

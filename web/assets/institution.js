@@ -176,7 +176,6 @@ async function start() {
   document.title = `${institution.name} — 广州托育地图`;
   document.getElementById("name").textContent = institution.name;
   document.getElementById("facts").innerHTML = facts(institution);
-  document.getElementById("suspended-badge")?.remove();
   if (institution.suspension) {
     document.getElementById("name").insertAdjacentHTML(
       "afterend",

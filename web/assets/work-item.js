@@ -436,8 +436,9 @@ async function repair() {
 async function staff() {
   // The roster's list view: the ID number masked. The detail answer would give a district's filing
   // officer the clear number, which nothing on this page needs (data minimisation).
+  // the item's link is /v1/institutions/{institution}/staff/{id}; both queues list current staff only
   const institutionId = link.split("/")[3];
-  const roster = await call("filing", `/v1/institutions/${institutionId}/staff?include_left=true`);
+  const roster = await call("filing", `/v1/institutions/${encodeURIComponent(institutionId)}/staff`);
   const member = (roster.items || []).find((m) => m.id === id);
   if (!member) throw new Error("未找到该人员，可能已离职或已被移出名册。");
   setTitle(kind === "staff_training" ? "培训学时不足" : "证件即将到期");
@@ -466,9 +467,13 @@ const OUTCOME_EFFECT_ZH = {
   deregister: "确认后注销该机构备案，并对外公示。",
 };
 
+// A suspension item's id is the institution's: it is read and decided by that id (not by the URL's
+// link), so the institution the dialog names is the one the decision acts on.
+const suspensionPath = `/v1/institutions/${encodeURIComponent(id || "")}/suspension`;
+
 async function suspension() {
   // the item's id is the institution's; its link is the suspension
-  const [inst, s] = await Promise.all([call("filing", `/v1/institutions/${id}`), call("filing", link)]);
+  const [inst, s] = await Promise.all([call("filing", `/v1/institutions/${encodeURIComponent(id)}`), call("filing", suspensionPath)]);
   setTitle(`暂停收托处理：${inst.name}`);
   details.append(
     card(
@@ -523,7 +528,7 @@ async function suspension() {
         confirm: `确认${label}`,
         label,
       }),
-      send: (request) => call("filing", `${link}/decision`, { method: "POST", body: request.body }),
+      send: (request) => call("filing", `${suspensionPath}/decision`, { method: "POST", body: request.body }),
       done: (answer, request) =>
         `已作出决定：${request.label}（当前状态：${STATUS_ZH[answer.institution_status] || answer.institution_status}）`,
     },
@@ -554,7 +559,7 @@ function proposalForm(inst, title, submitLabel, target = MAIN_ACTION) {
           label,
         };
       },
-      send: (request) => call("filing", `${link}/proposal`, { method: "POST", body: request.body }),
+      send: (request) => call("filing", `${suspensionPath}/proposal`, { method: "POST", body: request.body }),
       done: (_answer, request) => `已提出意见：${request.label}，待本辖区另一名备案人员确认。`,
     },
     target,
@@ -563,17 +568,30 @@ function proposalForm(inst, title, submitLabel, target = MAIN_ACTION) {
 
 // --- other kinds: what the item is, and where its action lives ----------------------------------------
 
-// Never shown on the generic page, whatever an answer carries.
-const PERSONAL_FIELDS = new Set(["id_number", "name", "phone", "contact_phone", "person_ref", "reporter_contact"]);
+// What the generic page shows of an answer: these fields only, by their Chinese labels (an answer
+// may carry personal data — a complainant's contact, a person's name — which nothing here needs).
+const GENERIC_FIELDS = [
+  ["institution_name", "机构名称"],
+  ["district_name", "所在区"],
+  ["year", "年度"],
+  ["status", "状态"],
+  ["due_date", "期限"],
+  ["deadline", "期限"],
+  ["list_name_zh", "名单"],
+  ["reason_zh", "原因"],
+];
 
 async function other() {
   const answer = link ? await call(service, link) : null;
   setTitle("待办事项");
   const rows =
     answer && typeof answer === "object"
-      ? Object.entries(answer).filter(([key, v]) => !PERSONAL_FIELDS.has(key) && (typeof v === "string" || typeof v === "number"))
+      ? GENERIC_FIELDS.filter(([key]) => typeof answer[key] === "string" || typeof answer[key] === "number").map(([key, label]) => [
+          label,
+          key === "status" ? STATUS_ZH[answer[key]] || answer[key] : answer[key],
+        ])
       : [];
-  details.append(card("事项信息", facts(rows.slice(0, 12))));
+  details.append(card("事项信息", rows.length ? facts(rows) : el("p", { text: "事项说明见待办列表。" })));
   status.textContent = "此类事项请在相应业务系统中办理。";
 }
 
