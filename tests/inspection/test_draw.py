@@ -416,6 +416,32 @@ V3_OBSERVERS = [
 ]
 
 
+def vector_pool() -> tuple[list[draw.InstitutionEntry], list[draw.InspectorEntry], dict[str, Any]]:
+    """The pool of docs/draw.md's v3 test vectors: six institutions, five inspectors, every stratum
+    at ratio 1, teams of two."""
+    institutions = draw.normalise_institutions(
+        [
+            {"id": "inst-1", "district": "440106", "grade": "A"},
+            {"id": "inst-2", "district": "440106", "grade": "D", "previous_team": ["insp-1", "insp-3"]},
+            {"id": "inst-3", "district": "440106", "grade": "ungraded", "conflicts": ["insp-2"]},
+            {"id": "inst-4", "district": "440104", "grade": "B"},
+            {"id": "inst-5", "district": "440106", "grade": "C"},
+            {"id": "inst-6", "district": "440103", "grade": "D", "conflicts": ["insp-9"]},
+        ]
+    )
+    inspectors = draw.normalise_inspectors(
+        [
+            {"id": "insp-1", "districts": ["440106"]},
+            {"id": "insp-2", "districts": ["440104", "440106"]},
+            {"id": "insp-3", "districts": ["440106"]},
+            {"id": "insp-4", "districts": ["440106"]},
+            {"id": "insp-5", "districts": ["440104"]},
+        ]
+    )
+    parameters: dict[str, Any] = {"ratios": dict.fromkeys(draw.STRATA, "1"), "team_size": 2}
+    return institutions, inspectors, parameters
+
+
 @pytest.mark.parametrize(
     ("withheld", "digest", "seed", "teams"),
     [
@@ -444,26 +470,7 @@ def test_the_documented_v3_vectors(withheld: bool, digest: str, seed: str, teams
     revealed = V3_OBSERVERS[:1] if withheld else V3_OBSERVERS
     assert draw.witness_digest([{"id": i, "value": v} for i, v, _ in revealed]) == digest
     assert draw.draw_seed_v3(server_seed, digest) == seed
-    institutions = draw.normalise_institutions(
-        [
-            {"id": "inst-1", "district": "440106", "grade": "A"},
-            {"id": "inst-2", "district": "440106", "grade": "D", "previous_team": ["insp-1", "insp-3"]},
-            {"id": "inst-3", "district": "440106", "grade": "ungraded", "conflicts": ["insp-2"]},
-            {"id": "inst-4", "district": "440104", "grade": "B"},
-            {"id": "inst-5", "district": "440106", "grade": "C"},
-            {"id": "inst-6", "district": "440103", "grade": "D", "conflicts": ["insp-9"]},
-        ]
-    )
-    inspectors = draw.normalise_inspectors(
-        [
-            {"id": "insp-1", "districts": ["440106"]},
-            {"id": "insp-2", "districts": ["440104", "440106"]},
-            {"id": "insp-3", "districts": ["440106"]},
-            {"id": "insp-4", "districts": ["440106"]},
-            {"id": "insp-5", "districts": ["440104"]},
-        ]
-    )
-    parameters = {"ratios": dict.fromkeys(draw.STRATA, "1"), "team_size": 2}
+    institutions, inspectors, parameters = vector_pool()
     result = draw.run_draw(seed, institutions, inspectors, parameters, draw.ALGORITHM_V3)
     if teams is not None:
         assert " ".join(f"{t['institution_id']}:{','.join(t['inspector_ids'])}" for t in result["teams"]) == teams

@@ -27,7 +27,7 @@ from services.inspection import beacon, draw
 from services.inspection.pool import service as pool_service
 from shared.db import Database
 from tests.inspection.support import SUPERVISOR, VERIFIER, filed, inspector_body, verify
-from tests.inspection.test_draw import V3_OBSERVERS, load_verifier
+from tests.inspection.test_draw import V3_OBSERVERS, load_verifier, vector_pool
 from tests.support import create_app, running, settings_for
 
 CHAIN = beacon.QUICKNET.chain_hash
@@ -102,26 +102,7 @@ def test_the_documented_v3_vector_with_a_beacon() -> None:
     seed = draw.draw_seed_v3(server_seed, digest, RANDOMNESS)
     assert seed == "3f70140614bb5fc503602dd5a6fad8d93582e8a559c721db0cc52fd4c9b77242"
     assert seed == hashlib.sha256(bytes.fromhex(server_seed + digest + RANDOMNESS)).hexdigest()
-    institutions = draw.normalise_institutions(
-        [
-            {"id": "inst-1", "district": "440106", "grade": "A"},
-            {"id": "inst-2", "district": "440106", "grade": "D", "previous_team": ["insp-1", "insp-3"]},
-            {"id": "inst-3", "district": "440106", "grade": "ungraded", "conflicts": ["insp-2"]},
-            {"id": "inst-4", "district": "440104", "grade": "B"},
-            {"id": "inst-5", "district": "440106", "grade": "C"},
-            {"id": "inst-6", "district": "440103", "grade": "D", "conflicts": ["insp-9"]},
-        ]
-    )
-    inspectors = draw.normalise_inspectors(
-        [
-            {"id": "insp-1", "districts": ["440106"]},
-            {"id": "insp-2", "districts": ["440104", "440106"]},
-            {"id": "insp-3", "districts": ["440106"]},
-            {"id": "insp-4", "districts": ["440106"]},
-            {"id": "insp-5", "districts": ["440104"]},
-        ]
-    )
-    parameters = {"ratios": dict.fromkeys(draw.STRATA, "1"), "team_size": 2}
+    institutions, inspectors, parameters = vector_pool()
     result = draw.run_draw(seed, institutions, inspectors, parameters, draw.ALGORITHM_V3)
     teams = " ".join(f"{t['institution_id']}:{','.join(t['inspector_ids'])}" for t in result["teams"])
     assert (
