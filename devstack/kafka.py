@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -110,6 +111,14 @@ class LocalKafka:
         # is a super user, so the cost of SASL/SCRAM and ACLs is measured against the same broker
         # without them (bench S1). Never set by the run command or the tests.
         self.plaintext_baseline_port = plaintext_baseline_port
+        # Ports we chose ourselves may be taken by another process between the choice and the
+        # broker's bind (free_port closes its socket): those, and only those, are chosen again.
+        self._chosen_ports = {"broker": broker_port is None, "controller": controller_port is None}
+        # The KRaft voter set records the controller's endpoint at format: a broker restarted on an
+        # existing log listens where it was formatted to, whatever port a new run would choose.
+        saved = self._saved_controller_port()
+        if controller_port is None and saved is not None:
+            controller_port, self._chosen_ports["controller"] = saved, False
         self.broker_port = broker_port or free_port()
         self.controller_port = controller_port or free_port()
         self.heap = heap
@@ -117,6 +126,21 @@ class LocalKafka:
         self.log_tail: deque[str] = deque(maxlen=200)
         self._started = threading.Event()
         self._reader: threading.Thread | None = None
+
+    def _saved_controller_port(self) -> int | None:
+        """The controller port of an existing log: as recorded at format, or (a log formatted before
+        the port was recorded) as the last configuration wrote it."""
+        if not (self.data_dir / "meta.properties").exists():
+            return None
+        saved = self.workdir / "controller.port"
+        if saved.exists():
+            return int(saved.read_text())
+        config = self.workdir / "server.properties"
+        if config.exists():
+            for line in config.read_text().splitlines():
+                if line.startswith("controller.quorum.bootstrap.servers="):
+                    return int(line.rsplit(":", 1)[1])
+        return None
 
     @property
     def bootstrap(self) -> str:
@@ -189,7 +213,8 @@ class LocalKafka:
             config.write_text(_with_plaintext_baseline(config.read_text(), self.plaintext_baseline_port))
         return config
 
-    def format_storage(self) -> None:
+    def format_storage(self) -> bool:
+        """Format the log directory unless it already holds a log; True when it was formatted now."""
         if (self.data_dir / "meta.properties").exists() and not (self.workdir / "internal-secrets.json").exists():
             raise KafkaStartError(
                 f"{self.data_dir} was formatted before SASL was required and has no SCRAM users; "
@@ -197,7 +222,7 @@ class LocalKafka:
             )
         config = self._write_config()
         if (self.data_dir / "meta.properties").exists():
-            return  # a restart keeps the log: that is the point of restarting
+            return False  # a restart keeps the log: that is the point of restarting
         cluster_id = new_cluster_id()
         internal = self._internal_secrets()
         # KRaft keeps SCRAM credentials in the metadata log: the broker's own and the admin's must be
@@ -222,9 +247,30 @@ class LocalKafka:
             capture_output=True,
             text=True,
         )
+        (self.workdir / "controller.port").write_text(str(self.controller_port))
+        return True
 
-    def start(self, timeout: float = 90.0) -> str:
-        self.format_storage()
+    def start(self, timeout: float = 90.0, *, bind_attempts: int = 3) -> str:
+        """Start the broker and wait until it answers. A fresh broker whose self-chosen port was
+        taken before it could bind (another process won the race) is formatted again on new ports."""
+        for attempt in range(1, bind_attempts + 1):
+            fresh = self.format_storage()
+            try:
+                return self._start_once(timeout)
+            except KafkaStartError:
+                lost_bind = any("Address already in use" in line for line in self.log_tail)
+                if not (fresh and lost_bind and any(self._chosen_ports.values())) or attempt == bind_attempts:
+                    raise
+                # the KRaft voter set records the controller's endpoint at format: start afresh
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+                if self._chosen_ports["broker"]:
+                    self.broker_port = free_port()
+                if self._chosen_ports["controller"]:
+                    self.controller_port = free_port()
+                self.log_tail.clear()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> str:
         self._started.clear()
         self.proc = subprocess.Popen(
             [

@@ -226,7 +226,9 @@ def main(argv: list[str] | None = None) -> None:
     logs.mkdir(exist_ok=True)
 
     print("▶ Kafka (Apache Kafka 4.x, KRaft, jars from Maven Central) …", flush=True)
-    kafka = LocalKafka(DATA_ROOT / "kafka", broker_port=args.kafka_port, controller_port=args.kafka_port + 1)
+    # The controller's port is internal: chosen free at the first start (and again if another
+    # process takes it before the broker binds), then kept with the log (devstack/kafka.py).
+    kafka = LocalKafka(DATA_ROOT / "kafka", broker_port=args.kafka_port)
     bootstrap = kafka.start()
     # the admin step: topics, the services' SCRAM users and their ACLs (services may not create them)
     kafka.provision(partitions=ServiceSettings().topic_partitions)
