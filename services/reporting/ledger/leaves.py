@@ -139,11 +139,28 @@ class LeafFormat:
 
     def version_matching(self, envelope: CloudEvent, leaf_hash: bytes | None) -> int | None:
         """The version whose leaf of ``envelope`` has ``leaf_hash`` (None: this format's version)."""
+        found = self._leaf_matching(envelope, leaf_hash)
+        return None if found is None else found[0].version
+
+    def leaf_for(self, envelope: CloudEvent, leaf_hash: bytes | None) -> tuple[Leaf, bytes]:
+        """The leaf of ``envelope`` whose hash is ``leaf_hash`` (a rebuild reproducing an entry of
+        an earlier version), else this format's leaf; with its hash. The leaf that matched is the
+        one returned, so a rebuild computes it once, not once to match and once to append."""
+        found = self._leaf_matching(envelope, leaf_hash)
+        if found is not None:
+            return found
+        made = self.leaf(envelope)
+        return made, merkle.leaf_hash(made.leaf)
+
+    def _leaf_matching(self, envelope: CloudEvent, leaf_hash: bytes | None) -> tuple[Leaf, bytes] | None:
         if leaf_hash is None:
             return None
-        for version in LEAF_VERSIONS:
-            if merkle.leaf_hash(self.leaf(envelope, version).leaf) == leaf_hash:
-                return version
+        # this format's own version first: what a deployment recorded is most often what it writes
+        for version in sorted(LEAF_VERSIONS, key=lambda v: v != self.version):
+            made = self.leaf(envelope, version)
+            digest = merkle.leaf_hash(made.leaf)
+            if digest == leaf_hash:
+                return made, digest
         return None
 
 

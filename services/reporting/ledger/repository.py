@@ -59,6 +59,25 @@ async def store_appends(
     await session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=size, peaks=peaks))
 
 
+async def copy_appends(session: AsyncSession, entries: list[dict[str, Any]], nodes: list[tuple[Node, bytes]]) -> None:
+    """The bulk rebuild's form of ``store_appends`` without the head: entries and completed
+    subtrees with COPY (binary, no statement per row), in the session's transaction. Only for rows
+    known to be new (the rebuild's own indexes above the head, events the inbox claim found fresh):
+    COPY has no ON CONFLICT, a duplicate fails the chunk."""
+    driver = await driver_connection(session)
+    columns = (*_ENTRY_COLUMNS, "recorded_at")
+    if entries:
+        records = [tuple(e[c] for c in columns) for e in entries]
+        await driver.copy_records_to_table("ledger_entry", records=records, columns=columns)
+    if nodes:
+        records = [(lvl, idx, h) for (lvl, idx), h in nodes]
+        await driver.copy_records_to_table("ledger_node", records=records, columns=("level", "index", "hash"))
+
+
+async def set_head(session: AsyncSession, size: int, peaks: bytes) -> None:
+    await session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=size, peaks=peaks))
+
+
 async def entries_existing(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (source, id) pairs are in the ledger already."""
     if not keys:

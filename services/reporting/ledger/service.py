@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -101,22 +101,53 @@ async def append_events(
     keys = [(e.source, e.id) for e in envelopes]
     present = await repository.entries_existing(session, keys)
     size, peaks_blob = await repository.lock_head(session)
-    peaks = split_peaks(peaks_blob)
-    recorded_at = now or datetime.now(UTC)
-    rows: list[dict[str, Any]] = []
-    nodes: list[tuple[merkle.Node, bytes]] = []
+    made: list[tuple[CloudEvent, leaves.Leaf, bytes]] = []
     indexes: list[int | None] = []
     for envelope, key, version in zip(envelopes, keys, wanted, strict=True):
         if key in present:
             indexes.append(None)
             continue
         present.add(key)
-        made = leaf_format.leaf(envelope, version)
-        leaf = made.leaf
-        digest = merkle.leaf_hash(leaf)
+        leaf = leaf_format.leaf(envelope, version)
+        made.append((envelope, leaf, merkle.leaf_hash(leaf.leaf)))
+        indexes.append(size + len(made) - 1)
+    if not made:
+        return indexes
+    appends = compute_appends(size, split_peaks(peaks_blob), made, recorded_at=now or datetime.now(UTC))
+    if outbox is not None:
+        await announce(session, outbox, zip(appends.entries, appends.envelopes, strict=True), shared_fields)
+    await repository.store_appends(session, appends.entries, appends.nodes, appends.size, appends.peaks_blob)
+    return indexes
+
+
+@dataclass(frozen=True)
+class Appends:
+    """What appending some leaves to a tree writes: the entries' rows, the complete subtrees they
+    close, and the new head. Pure data: the live consumer and the bulk rebuild compute it with
+    ``compute_appends`` and only store it differently (executemany vs COPY)."""
+
+    entries: list[dict[str, Any]]
+    nodes: list[tuple[merkle.Node, bytes]]
+    size: int
+    peaks: list[bytes]
+    envelopes: list[CloudEvent]
+
+    @property
+    def peaks_blob(self) -> bytes:
+        return b"".join(self.peaks)
+
+
+def compute_appends(
+    size: int, peaks: list[bytes], made: Sequence[tuple[CloudEvent, leaves.Leaf, bytes]], *, recorded_at: datetime
+) -> Appends:
+    """Append ``made`` (event, its leaf, the leaf's hash), in this order, to a tree of ``size``
+    leaves with ``peaks``. The one rule for an entry's row and the tree's growth."""
+    entries: list[dict[str, Any]] = []
+    nodes: list[tuple[merkle.Node, bytes]] = []
+    for envelope, leaf, digest in made:
         peaks, completed = merkle.append_leaf(size, peaks, digest)
         nodes += completed
-        rows.append(
+        entries.append(
             {
                 "index": size,
                 "event_id": envelope.id,
@@ -124,40 +155,53 @@ async def append_events(
                 "event_type": envelope.type,
                 "subject": envelope.subject,
                 "event_time": envelope.time,
-                "leaf": leaf,
+                "leaf": leaf.leaf,
                 "leaf_hash": digest,
-                "leaf_version": made.version,
-                "data": made.data,
-                "field_salts": made.salts,
+                "leaf_version": leaf.version,
+                "data": leaf.data,
+                "field_salts": leaf.salts,
                 "recorded_at": recorded_at,
             }
         )
-        indexes.append(size)
         size += 1
-        if outbox is not None:
-            fields = shared_fields.get(envelope.type)
-            await outbox.add(
-                session,
-                LedgerEntrySharedV2(
-                    index=size - 1,
-                    leaf_hash=b64(digest),
-                    leaf_version=made.version,
-                    event_id=envelope.id,
-                    event_source=envelope.source,
-                    event_type=envelope.type,
-                    subject=envelope.subject if fields is not None else None,
-                    event_time=envelope.time,
-                    recorded_at=recorded_at,
-                    data=project(envelope.data, fields) if fields is not None else {},
-                ),
-                subject=LEDGER_SUBJECT,
-                at=recorded_at,
-                # one announcement per source event: a rebuild announcing it again uses the same id
-                derived_from=f"{envelope.source} {envelope.id}",
-            )
-    if rows:
-        await repository.store_appends(session, rows, nodes, size, b"".join(peaks))
-    return indexes
+    return Appends(entries=entries, nodes=nodes, size=size, peaks=peaks, envelopes=[m[0] for m in made])
+
+
+def announcement(
+    entry: Mapping[str, Any], envelope: CloudEvent, shared_fields: Mapping[str, frozenset[str]]
+) -> LedgerEntrySharedV2:
+    """The ``entry_shared`` record of an appended entry: the commonly granted fields only."""
+    fields = shared_fields.get(envelope.type)
+    return LedgerEntrySharedV2(
+        index=entry["index"],
+        leaf_hash=b64(entry["leaf_hash"]),
+        leaf_version=entry["leaf_version"],
+        event_id=envelope.id,
+        event_source=envelope.source,
+        event_type=envelope.type,
+        subject=envelope.subject if fields is not None else None,
+        event_time=envelope.time,
+        recorded_at=entry["recorded_at"],
+        data=project(envelope.data, fields) if fields is not None else {},
+    )
+
+
+async def announce(
+    session: AsyncSession,
+    outbox: Outbox,
+    appended: Iterable[tuple[Mapping[str, Any], CloudEvent]],
+    shared_fields: Mapping[str, frozenset[str]],
+) -> None:
+    """Announce appended entries (row, event) on the ledger topic through the outbox, in this order."""
+    for entry, envelope in appended:
+        await outbox.add(
+            session,
+            announcement(entry, envelope, shared_fields),
+            subject=LEDGER_SUBJECT,
+            at=entry["recorded_at"],
+            # one announcement per source event: a rebuild announcing it again uses the same id
+            derived_from=f"{envelope.source} {envelope.id}",
+        )
 
 
 # --- who sees what --------------------------------------------------------------------------------
