@@ -442,6 +442,55 @@ async def test_shortfall_is_flagged_on_change_and_cleared_when_compliant(
     assert [s["code"] for s in status.shortfalls] == ["carer_ratio"]
 
 
+async def test_a_roster_is_hired_all_or_none_and_its_staffing_assessed_once(
+    filing: tuple[httpx.AsyncClient, Database],
+) -> None:
+    client, db = filing
+    # One 托小班 of 10 children: two carers (1:5), a principal and a health worker are needed.
+    institution_id = await institution(db, classes=[{"class_type": "toddler", "size": 10}], puhui_slots=5)
+    kept_out = await institution(db, classes=[{"class_type": "toddler", "size": 10}], puhui_slots=5)
+    person = new_id()
+    roster = [hire_body(person, role="principal")] + [hire_body(new_id(), role=r) for r in ("health", "carer")]
+
+    # one person refused refuses the roster: the error names the person, nobody is hired
+    twice = await client.post(
+        f"/v1/institutions/{kept_out}/staff/roster",
+        json={"items": [*roster, hire_body(person, role="cook")]},
+        headers=OFFICER,
+    )
+    assert twice.status_code == 409, twice.text
+    assert twice.json()["error"]["code"] == "already_employed"
+    assert twice.json()["error"]["field"] == "items.3.id_number"
+    assert await staff_count(db, kept_out) == 0
+    refused = await client.post(
+        f"/v1/institutions/{institution_id}/staff/roster", json={"items": roster}, headers=OTHER_DISTRICT_OFFICER
+    )
+    assert refused.status_code == 403, refused.text
+    assert (
+        await client.post(f"/v1/institutions/{institution_id}/staff/roster", json={"items": []}, headers=OFFICER)
+    ).status_code == 422
+
+    response = await client.post(
+        f"/v1/institutions/{institution_id}/staff/roster", json={"items": roster}, headers=OFFICER
+    )
+    assert response.status_code == 201, response.text
+    hired = response.json()
+    assert hired["total"] == 3
+    assert [(s["role"], s["id_masked"]) for s in hired["items"]] == [
+        (body["role"], mask_resident_id(body["id_number"])) for body in roster
+    ]
+    assert await staff_count(db, institution_id) == 3
+    events = [e.data for e in await outbox_events(db)]
+    assert [e.person_ref for e in events if isinstance(e, StaffHiredV1)] == [s["person_ref"] for s in hired["items"]]
+    # assessed once, on the roster as it stands: one carer short, flagged once (not once per person)
+    flagged = [e for e in events if isinstance(e, StaffingShortfallFlaggedV1 | StaffingShortfallClearedV1)]
+    assert len(flagged) == 1
+    assert isinstance(flagged[0], StaffingShortfallFlaggedV1)
+    assert [(s.code, s.required, s.actual) for s in flagged[0].shortfalls] == [("carer_ratio", 2, 1)]
+    roster_now = (await client.get(f"/v1/institutions/{institution_id}/staff", headers=SUPERVISOR)).json()
+    assert sorted(s["id"] for s in roster_now["items"]) == sorted(s["id"] for s in hired["items"])
+
+
 # --- who sees the clear ID number -----------------------------------------------------------------
 
 

@@ -21,7 +21,14 @@ from services.filing.staff.errors import (
     PersonBanned,
     StaffNotFound,
 )
-from services.filing.staff.schemas import StaffDetailOut, StaffHireIn, StaffingOut, StaffOut, StaffPage
+from services.filing.staff.schemas import (
+    StaffDetailOut,
+    StaffHireIn,
+    StaffingOut,
+    StaffOut,
+    StaffPage,
+    StaffRosterIn,
+)
 from shared.auth import Principal, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, InvalidInput, Unauthenticated, error_responses
@@ -71,24 +78,13 @@ async def hire_staff(
     response: Response,
 ) -> StaffOut:
     settings = _settings(request)
-    new = service.NewStaff(
-        name=body.name,
-        id_number=body.id_number,
-        role=body.role,
-        certificates=[
-            service.NewCertificate(kind=c.kind, number=c.number, expires_on=c.expires_on) for c in body.certificates
-        ],
-        health_certificate_expires_on=body.health_certificate_expires_on,
-        training=[service.NewTraining(hours=t.hours, date=t.date, topic=t.topic) for t in body.training],
-        hired_on=body.hired_on,
-    )
     try:
         view = await service.hire_staff(
             session,
             request.app.state.outbox,
             service.vault_for(settings),
             institution_id,
-            new,
+            _new_staff(body),
             actor=_actor(officer),
             ratios=service.carer_ratios(settings),
         )
@@ -99,6 +95,67 @@ async def hire_staff(
         raise
     response.headers["Location"] = f"/v1/institutions/{institution_id}/staff/{view.id}"
     return StaffOut(**asdict(view))
+
+
+def _new_staff(body: StaffHireIn) -> service.NewStaff:
+    return service.NewStaff(
+        name=body.name,
+        id_number=body.id_number,
+        role=body.role,
+        certificates=[
+            service.NewCertificate(kind=c.kind, number=c.number, expires_on=c.expires_on) for c in body.certificates
+        ],
+        health_certificate_expires_on=body.health_certificate_expires_on,
+        training=[service.NewTraining(hours=t.hours, date=t.date, topic=t.topic) for t in body.training],
+        hired_on=body.hired_on,
+    )
+
+
+@router.post(
+    "/institutions/{institution_id}/staff/roster",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StaffPage,
+    summary="Register several people at once (登记从业人员名册)",
+    description="The roster as an institution registers it: every person is checked as by `POST …/staff` "
+    "(industry ban, double employment, health certificate), and all are hired or none (an error's `field` "
+    "names the person, `items.<i>.…`). One `StaffHired` event per person; the staffing is assessed once, on "
+    "the roster as it then stands.",
+    responses=error_responses(
+        InvalidInput,
+        HealthCertificateExpired,
+        InstitutionNotFound,
+        InstitutionNotFiled,
+        PersonBanned,
+        AlreadyEmployed,
+        DistrictOutOfScope,
+        Unauthenticated,
+    ),
+)
+async def hire_roster(
+    institution_id: uuid.UUID,
+    body: StaffRosterIn,
+    session: DbSession,
+    officer: FilingOfficer,
+    request: Request,
+) -> StaffPage:
+    settings = _settings(request)
+    try:
+        views = await service.hire_roster(
+            session,
+            request.app.state.outbox,
+            service.vault_for(settings),
+            institution_id,
+            [_new_staff(item) for item in body.items],
+            actor=_actor(officer),
+            ratios=service.carer_ratios(settings),
+            field_prefix=lambda i: f"items.{i}.",
+        )
+    except PersonBanned:
+        request.app.state.metrics.counter(
+            "childcare_staff_banned_hire_refused", "Hires refused because the person is under an industry ban."
+        ).inc()
+        raise
+    return StaffPage(items=[StaffOut(**asdict(view)) for view in views], total=len(views))
 
 
 @router.delete(

@@ -62,6 +62,14 @@ class StaffHireIn(RequestModel):
             raise PydanticCustomError(exc.code, exc.message_zh) from None
 
 
+class StaffRosterIn(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[StaffHireIn] = Field(
+        min_length=1, max_length=100, description="the people to register, all or none (登记从业人员名册)"
+    )
+
+
 class CertificateOut(BaseModel):
     kind: str
     number: str

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
@@ -348,25 +348,75 @@ async def hire_staff(
     today: date | None = None,
 ) -> StaffView:
     """Add a person to a filed institution's roster; refuses banned persons and double employment."""
+    return (await hire_roster(session, outbox, vault, institution_id, [new], actor=actor, ratios=ratios, today=today))[
+        0
+    ]
+
+
+async def hire_roster(
+    session: AsyncSession,
+    outbox: Outbox,
+    vault: PiiVault,
+    institution_id: uuid.UUID,
+    people: Sequence[NewStaff],
+    *,
+    actor: Actor,
+    ratios: Mapping[str, int],
+    today: date | None = None,
+    field_prefix: Callable[[int], str] | None = None,
+) -> list[StaffView]:
+    """Add several people to a filed institution's roster at once (an institution's roster as it
+    registers it, 登记从业人员名册): all or none, one StaffHired event each, and the staffing assessed
+    once, on the roster as it then stands (one person at a time, each hire would flag the shortfall
+    again on its way to compliance). ``field_prefix(i)`` names the i-th person in an error's field."""
     today = today or china_today()
     institution = await _institution_in_scope(session, institution_id, actor)
     if institution.status == "suspended":
         raise InstitutionNotFiled("该托育机构暂停收托，暂停期间不能登记新的从业人员")
     if institution.status != "filed":
         raise InstitutionNotFiled()
+    views = [
+        await _hire_person(
+            session,
+            outbox,
+            vault,
+            institution,
+            new,
+            actor=actor,
+            today=today,
+            prefix=field_prefix(i) if field_prefix else "",
+        )
+        for i, new in enumerate(people)
+    ]
+    await evaluate_staffing(session, outbox, institution, ratios)
+    return views
+
+
+async def _hire_person(
+    session: AsyncSession,
+    outbox: Outbox,
+    vault: PiiVault,
+    institution: Institution,
+    new: NewStaff,
+    *,
+    actor: Actor,
+    today: date,
+    prefix: str,
+) -> StaffView:
+    """One person onto the (locked, filed) institution's roster and its StaffHired event."""
     if new.hired_on > today:
-        raise InvalidInput("入职日期不能晚于今天", code="hired_on_in_future", field="hired_on")
+        raise InvalidInput("入职日期不能晚于今天", code="hired_on_in_future", field=f"{prefix}hired_on")
     if new.health_certificate_expires_on < today:
         raise HealthCertificateExpired(
             f"健康证明已于{new.health_certificate_expires_on.isoformat()}过期，须取得有效健康证明后方可上岗",
-            field="health_certificate_expires_on",
+            field=f"{prefix}health_certificate_expires_on",
         )
     person_ref = vault.person_ref(new.id_number)
     ban = await repository.active_ban(session, person_ref, today)
     if ban is not None:
         raise PersonBanned(reason=ban.reason, legal_basis=ban.legal_basis, until=ban.until)
     if await repository.active_employment(session, institution.id, person_ref) is not None:
-        raise AlreadyEmployed(field="id_number")
+        raise AlreadyEmployed(field=f"{prefix}id_number")
     masked = mask_resident_id(new.id_number)
     now = datetime.now(UTC)
     staff = StaffMember(
@@ -394,7 +444,7 @@ async def hire_staff(
         async with session.begin_nested():
             await repository.add_staff(session, staff)
     except IntegrityError as exc:  # the same person hired here by a concurrent request
-        raise AlreadyEmployed(field="id_number") from exc
+        raise AlreadyEmployed(field=f"{prefix}id_number") from exc
     view = _view(staff)
     await outbox.add(
         session,
@@ -415,7 +465,6 @@ async def hire_staff(
         subject=str(institution.id),
         at=now,
     )
-    await evaluate_staffing(session, outbox, institution, ratios)
     return view
 
 
