@@ -31,6 +31,7 @@ from services.credit.errors import (
 from services.credit.evaluation import timeline
 from services.credit.evaluation.scoring import EntryInput, Evaluation, evaluate
 from services.credit.models import (
+    CreditEntry,
     CreditGradeHistory,
     CreditListMembership,
     CreditPolicyActivation,
@@ -40,7 +41,7 @@ from services.credit.models import (
 )
 from services.credit.policy.documents import ListName, Policy, policy_at
 from services.credit.policy.service import POLICY_KEY, active_policy, default_policy, policy_activations
-from services.credit.records.service import announced, write_staged
+from services.credit.records.service import Announcement, announce, announced, write_staged
 from shared.events.credit import (
     CreditListEnteredV1,
     CreditListLeftV1,
@@ -57,9 +58,15 @@ async def subject_facts(session: AsyncSession, kind: str, subject_id: str) -> tu
     """The subject's entries (with the time an approved repair took effect) and the reasons given for
     those repairs, by entry id."""
     entries = await repository.entries_of(session, kind, subject_id)
-    approved = [
-        r for r in await repository.repairs_of(session, kind, subject_id) if r.status == "approved" and r.decided_at
-    ]
+    return facts_from_rows(entries, await repository.repairs_of(session, kind, subject_id))
+
+
+def facts_from_rows(
+    entries: Sequence[CreditEntry], repairs: Sequence[CreditRepair]
+) -> tuple[list[EntryInput], dict[str, str]]:
+    """``subject_facts`` from the subject's rows however they were read (the bulk rebuild holds them
+    in memory): entries in (effective_from, id) order, with the time an approved repair took effect."""
+    approved = [r for r in repairs if r.status == "approved" and r.decided_at]
     repaired = {r.entry_id: r.decided_at for r in approved}
     inputs = [
         EntryInput(
@@ -117,9 +124,7 @@ async def reevaluate(
         # grade is set, and published, with the first entry.
         return evaluate(inputs, policy_at(default, activations, as_of), as_of)
     result = line.current
-    previous = standing.grade if standing is not None else None
-    previous_score = standing.score if standing is not None else None
-    previous_policy = standing.policy_version if standing is not None else None
+    standing_before = (standing.grade, standing.score, standing.policy_version) if standing is not None else None
     if standing is None:
         session.add(
             CreditStanding(
@@ -139,9 +144,27 @@ async def reevaluate(
         standing.graded_at = line.graded_at
         standing.evaluated_at = as_of
     await _sync_history(session, kind, subject_id, line, flush=flush)
-    if previous != result.grade and kind == "institution":
-        await outbox.add(
-            session,
+    grade = grade_announcement(kind, subject_id, standing_before, line, as_of)
+    if grade is not None:
+        await announce(session, outbox, [grade])
+    await _sync_lists(session, outbox, subject, line, inputs, as_of)
+    if flush:
+        await session.flush()
+    return result
+
+
+def grade_announcement(
+    kind: str, subject_id: str, before: tuple[str, int, str] | None, line: timeline.Timeline, as_of: datetime
+) -> Announcement | None:
+    """What an evaluation announces about the grade, given the standing before it (grade, score,
+    policy version; None for a first grade): institutions only — the grade when it changes or is
+    first set (``InstitutionGradedV1``), else the score when it or the policy changed."""
+    if kind != "institution":
+        return None
+    result = line.current
+    previous = before[0] if before is not None else None
+    if previous != result.grade:
+        return Announcement(
             InstitutionGradedV1(
                 institution_id=uuid.UUID(subject_id),
                 grade=result.grade,
@@ -152,35 +175,27 @@ async def reevaluate(
                 graded_at=as_of,
                 reason=line.history[-1].reason,
             ),
-            subject=subject_id,
-            at=as_of,
-            derived_from=announced(result.grade, line.graded_at),
+            subject_id,
+            as_of,
+            announced(result.grade, line.graded_at),
         )
-    elif (
-        kind == "institution"
-        and previous_score is not None
-        and (previous_score != result.score or previous_policy != result.policy_version)
-    ):
+    if before is not None and (before[1] != result.score or before[2] != result.policy_version):
         # Same grade, other score (or policy): consumers showing the score must hear of it too.
-        await outbox.add(
-            session,
+        return Announcement(
             InstitutionRescoredV1(
                 institution_id=uuid.UUID(subject_id),
                 grade=result.grade,
                 score=float(result.score),
-                previous_score=float(previous_score),
+                previous_score=float(before[1]),
                 policy_version=result.policy_version,
                 scored_at=as_of,
                 reason=line.scored_reason,
             ),
-            subject=subject_id,
-            at=as_of,
-            derived_from=announced(f"{result.grade}/{result.score}/{result.policy_version}", line.scored_at),
+            subject_id,
+            as_of,
+            announced(f"{result.grade}/{result.score}/{result.policy_version}", line.scored_at),
         )
-    await _sync_lists(session, outbox, subject, line, inputs, as_of)
-    if flush:
-        await session.flush()
-    return result
+    return None
 
 
 async def reevaluate_many(
@@ -277,6 +292,20 @@ async def _sync_lists(
             )
     await session.flush()
 
+    await announce(session, outbox, list_announcements(kind, subject_id, was_current, line, inputs, as_of))
+
+
+def list_announcements(
+    kind: str,
+    subject_id: str,
+    was_current: set[str],
+    line: timeline.Timeline,
+    inputs: list[EntryInput],
+    as_of: datetime,
+) -> list[Announcement]:
+    """Entering and leaving of current lists (and a person's industry ban), given the lists the
+    subject was current on before the evaluation."""
+    out: list[Announcement] = []
     subject_kind: Literal["institution", "person"] = "institution" if kind == "institution" else "person"
     current = {s.list_name: s for s in line.stays if s.left_at is None}
     entries = {e.entry_id: e for e in inputs}
@@ -284,58 +313,68 @@ async def _sync_lists(
         if list_name in was_current:
             continue
         until_day = stay.until.astimezone(BEIJING).date() if stay.until is not None else None
-        await outbox.add(
-            session,
-            CreditListEnteredV1(
-                list_name=list_name,
-                subject_kind=subject_kind,
-                subject_id=subject_id,
-                reason=stay.reason,
-                legal_basis=stay.legal_basis,
-                entered_at=stay.entered_at,
-                until=until_day,
-            ),
-            subject=subject_id,
-            at=as_of,
-            derived_from=announced(list_name, stay.entered_at),
+        out.append(
+            Announcement(
+                CreditListEnteredV1(
+                    list_name=list_name,
+                    subject_kind=subject_kind,
+                    subject_id=subject_id,
+                    reason=stay.reason,
+                    legal_basis=stay.legal_basis,
+                    entered_at=stay.entered_at,
+                    until=until_day,
+                ),
+                subject_id,
+                as_of,
+                announced(list_name, stay.entered_at),
+            )
         )
         if list_name == "industry_ban" and kind == "person":
             cause = entries[stay.cause_entry_ids[0]]
-            await outbox.add(
-                session,
-                PersonBannedV1(
-                    person_ref=subject_id,
-                    reason=stay.reason,
-                    legal_basis=cause.legal_basis or stay.legal_basis,
-                    banned_at=stay.entered_at,
-                    until=until_day,
-                    cause_event_id=cause.source_event_id,
-                ),
-                subject=subject_id,
-                at=as_of,
-                derived_from=announced(list_name, stay.entered_at),
+            out.append(
+                Announcement(
+                    PersonBannedV1(
+                        person_ref=subject_id,
+                        reason=stay.reason,
+                        legal_basis=cause.legal_basis or stay.legal_basis,
+                        banned_at=stay.entered_at,
+                        until=until_day,
+                        cause_event_id=cause.source_event_id,
+                    ),
+                    subject_id,
+                    as_of,
+                    announced(list_name, stay.entered_at),
+                )
             )
     for stored_name in sorted(was_current - set(current)):
         list_name = _list(stored_name)
         left = [s for s in line.stays if s.list_name == list_name and s.left_at is not None]
         left_at = max((s.left_at for s in left if s.left_at is not None), default=as_of)
         reason = next((s.left_reason for s in left if s.left_at == left_at and s.left_reason), "列入名单的原因已消除")
-        await outbox.add(
-            session,
-            CreditListLeftV1(
-                list_name=list_name, subject_kind=subject_kind, subject_id=subject_id, reason=reason, left_at=left_at
-            ),
-            subject=subject_id,
-            at=as_of,
-            derived_from=announced(list_name, left_at),
+        out.append(
+            Announcement(
+                CreditListLeftV1(
+                    list_name=list_name,
+                    subject_kind=subject_kind,
+                    subject_id=subject_id,
+                    reason=reason,
+                    left_at=left_at,
+                ),
+                subject_id,
+                as_of,
+                announced(list_name, left_at),
+            )
         )
         if list_name == "industry_ban" and kind == "person":
-            await outbox.add(
-                session,
-                PersonBanLiftedV1(person_ref=subject_id, lifted_at=left_at, reason=reason),
-                subject=subject_id,
-                derived_from=announced(list_name, left_at),
+            out.append(
+                Announcement(
+                    PersonBanLiftedV1(person_ref=subject_id, lifted_at=left_at, reason=reason),
+                    subject_id,
+                    None,
+                    announced(list_name, left_at),
+                )
             )
+    return out
 
 
 def _list(name: str) -> ListName:
@@ -383,13 +422,18 @@ async def _reevaluate_everyone(session: AsyncSession, outbox: Outbox, env: Credi
     return changed
 
 
+def check_activation(env: CreditEnv, data: CreditPolicyActivatedV1) -> None:
+    """An activation read back names a version this service ships, or it cannot be replayed."""
+    if env.registry.get(data.version) is None:
+        raise ReplayConflict(f"policy version {data.version} is not available")
+
+
 async def record_policy_activation(
     session: AsyncSession, outbox: Outbox, env: CreditEnv, data: CreditPolicyActivatedV1
 ) -> bool:
     """True if the activation was not known yet: recorded at its own time, every subject re-graded."""
     await write_staged(session)  # earlier events of this batch first, in their order
-    if env.registry.get(data.version) is None:
-        raise ReplayConflict(f"policy version {data.version} is not available")
+    check_activation(env, data)
     await repository.lock_activations(session)
     if await repository.find_activation(session, data.version, data.activated_at) is not None:
         return False

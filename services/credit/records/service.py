@@ -19,6 +19,7 @@ from services.credit.models import (
     CreditEntry,
 )
 from shared.batch import BatchCollector
+from shared.events import EventData
 from shared.events.credit import (
     CreditRecordOpenedV1,
 )
@@ -96,6 +97,28 @@ async def _write_staged(session: AsyncSession, staged: list[_StagedSubject | _St
 _STAGED: BatchCollector[_StagedSubject | _StagedEntry] = BatchCollector("credit.staged", _write_staged)
 
 
+def subject_row(
+    *,
+    kind: str,
+    subject_id: str,
+    at: datetime,
+    source: Source,
+    display_name: str | None = None,
+    district_code: str | None = None,
+) -> dict[str, object]:
+    """The subject row one event contributes (``repository.fold_subject`` folds several into one)."""
+    return {
+        "id": uuid.uuid4(),
+        "subject_kind": kind,
+        "subject_id": subject_id,
+        "display_name": display_name,
+        "district_code": district_code,
+        "opened_at": at,
+        "opened_by_event_id": source.event_id,
+        "profile_at": at if display_name is not None else None,
+    }
+
+
 async def open_record(
     session: AsyncSession,
     outbox: Outbox,
@@ -111,41 +134,64 @@ async def open_record(
     (``CreditRecordOpenedV1``). Inside a consumed batch the row is staged and the batch's rows are
     written together (``write_staged``)."""
     key = (kind, subject_id)
-    row: dict[str, object] = {
-        "id": uuid.uuid4(),
-        "subject_kind": kind,
-        "subject_id": subject_id,
-        "display_name": display_name,
-        "district_code": district_code,
-        "opened_at": at,
-        "opened_by_event_id": source.event_id,
-        "profile_at": at if display_name is not None else None,
-    }
+    row = subject_row(
+        kind=kind,
+        subject_id=subject_id,
+        at=at,
+        source=source,
+        display_name=display_name,
+        district_code=district_code,
+    )
     await _STAGED.add(session, _StagedSubject(key, row, (at, source.event_id), outbox))
 
 
-async def _announce_opened(
-    session: AsyncSession, outbox: Outbox, key: tuple[str, str], at: datetime, event_id: str
-) -> None:
+@dataclass(frozen=True)
+class Announcement:
+    """An event credit derives from its state, with what ``Outbox.add`` needs: computed by pure
+    functions (here and in ``evaluation.service``) that the live path and the bulk rebuild share."""
+
+    data: EventData
+    subject: str
+    at: datetime | None
+    derived_from: str
+
+
+async def announce(session: AsyncSession, outbox: Outbox, announcements: list[Announcement]) -> None:
+    for item in announcements:
+        await outbox.add(session, item.data, subject=item.subject, at=item.at, derived_from=item.derived_from)
+
+
+def opened_announcement(key: tuple[str, str], at: datetime, event_id: str) -> Announcement:
     kind, subject_id = key
-    await outbox.add(
-        session,
+    return Announcement(
         CreditRecordOpenedV1(
             subject_kind="institution" if kind == "institution" else "person",
             subject_id=subject_id,
             opened_at=at,
             cause_event_id=event_id,
         ),
-        subject=subject_id,
-        at=at,
-        derived_from="opened",  # a record opens once, whichever event opened it
+        subject_id,
+        at,
+        "opened",  # a record opens once, whichever event opened it
     )
+
+
+async def _announce_opened(
+    session: AsyncSession, outbox: Outbox, key: tuple[str, str], at: datetime, event_id: str
+) -> None:
+    await announce(session, outbox, [opened_announcement(key, at, event_id)])
 
 
 async def write_staged(session: AsyncSession) -> None:
     """Write what the batch's handlers staged so far (``_write_staged``). Outside a batch nothing is
     ever staged."""
     await _STAGED.flush(session)
+
+
+def deregistered_at(held: datetime | None, at: datetime) -> datetime:
+    """The date a record keeps when an institution is (again) said deregistered at ``at``: the
+    earliest (``repository.mark_deregistered`` writes the same in SQL)."""
+    return at if held is None else min(held, at)
 
 
 async def mark_deregistered(session: AsyncSession, institution_id: str, at: datetime) -> None:
@@ -174,25 +220,53 @@ async def record_entry(
     points, counting period, the rule's basis — is read from the version in force when evaluating.
     Nothing here depends on which activations this database has seen yet, so a replay that reads the
     credit topic after the inspection topic records the same row."""
-    if not any(kind in p.rules[rule_id].applies_to for v in env.registry.versions() if (p := env.registry.get(v))):
-        return
-    entry_id = entry_id_for(kind, subject_id, rule_id, source_key)
-    row = repository.entry_row(
-        CreditEntry(
-            id=entry_id,
-            subject_kind=kind,
-            subject_id=subject_id,
-            rule_id=rule_id,
-            source_key=source_key,
-            source_event_id=source.event_id,
-            source_event_type=source.event_type,
-            effective_from=effective_from,
-            legal_basis=legal_basis,
-            detail_zh=detail_zh,
-            recorded_at=env.now(),
-        )
+    entry = new_entry(
+        env,
+        kind=kind,
+        subject_id=subject_id,
+        rule_id=rule_id,
+        source_key=source_key,
+        source=source,
+        effective_from=effective_from,
+        detail_zh=detail_zh,
+        legal_basis=legal_basis,
+        recorded_at=env.now(),
     )
-    await _STAGED.add(session, _StagedEntry(entry_id, row))
+    if entry is None:
+        return
+    await _STAGED.add(session, _StagedEntry(entry.id, repository.entry_row(entry)))
+
+
+def new_entry(
+    env: CreditEnv,
+    *,
+    kind: str,
+    subject_id: str,
+    rule_id: str,
+    source_key: str,
+    source: Source,
+    effective_from: datetime,
+    detail_zh: str,
+    legal_basis: str | None,
+    recorded_at: datetime,
+) -> CreditEntry | None:
+    """The entry row (not attached to a session), or None when no policy version applies the rule
+    to this kind of subject."""
+    if not any(kind in p.rules[rule_id].applies_to for v in env.registry.versions() if (p := env.registry.get(v))):
+        return None
+    return CreditEntry(
+        id=entry_id_for(kind, subject_id, rule_id, source_key),
+        subject_kind=kind,
+        subject_id=subject_id,
+        rule_id=rule_id,
+        source_key=source_key,
+        source_event_id=source.event_id,
+        source_event_type=source.event_type,
+        effective_from=effective_from,
+        legal_basis=legal_basis,
+        detail_zh=detail_zh,
+        recorded_at=recorded_at,
+    )
 
 
 async def display_names(session: AsyncSession, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:

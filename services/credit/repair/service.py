@@ -177,6 +177,13 @@ async def _require_rectification(session: AsyncSession, env: CreditEnv, repair: 
         raise RectificationOpen(field="repair_id")
 
 
+def set_decision(repair: CreditRepair, *, approve: bool, reason: str, decided_by: str, at: datetime) -> None:
+    repair.status = "approved" if approve else "refused"
+    repair.decided_by = decided_by
+    repair.decided_at = at
+    repair.decision_reason = reason
+
+
 async def _decide(
     session: AsyncSession,
     outbox: Outbox,
@@ -188,10 +195,7 @@ async def _decide(
     decided_by: str,
     at: datetime,
 ) -> None:
-    repair.status = "approved" if approve else "refused"
-    repair.decided_by = decided_by
-    repair.decided_at = at
-    repair.decision_reason = reason
+    set_decision(repair, approve=approve, reason=reason, decided_by=decided_by, at=at)
     await session.flush()
     if approve:
         await reevaluate(session, outbox, env, kind=repair.subject_kind, subject_id=repair.subject_id)
@@ -253,29 +257,29 @@ async def record_repair_application(session: AsyncSession, data: CreditRepairApp
     if await repository.find_repair(session, data.repair_id) is not None:
         return False
     # The entry may not be here yet (its topic replays later): the repair waits for it by entry id.
-    session.add(
-        CreditRepair(
-            id=data.repair_id,
-            entry_id=data.entry_id,
-            subject_kind=data.subject_kind,
-            subject_id=data.subject_id,
-            status="pending",
-            evidence_sha256=list(data.evidence_sha256),
-            commitment_zh=data.commitment,
-            applied_by=data.applied_by,
-            applied_at=data.applied_at,
-        )
-    )
+    session.add(repair_from_application(data))
     await session.flush()
     return True
 
 
-async def record_repair_decision(
-    session: AsyncSession, outbox: Outbox, env: CreditEnv, data: CreditRepairDecidedV1
-) -> bool:
-    """True if the decision was not known yet and was applied (an approval re-grades the subject)."""
-    await write_staged(session)  # earlier events of this batch first, in their order
-    repair = await repository.lock_repair(session, data.repair_id)
+def repair_from_application(data: CreditRepairAppliedV1) -> CreditRepair:
+    """The pending repair an application read back from the credit topic recreates (its own ids and times)."""
+    return CreditRepair(
+        id=data.repair_id,
+        entry_id=data.entry_id,
+        subject_kind=data.subject_kind,
+        subject_id=data.subject_id,
+        status="pending",
+        evidence_sha256=list(data.evidence_sha256),
+        commitment_zh=data.commitment,
+        applied_by=data.applied_by,
+        applied_at=data.applied_at,
+    )
+
+
+def decision_is_new(repair: CreditRepair | None, data: CreditRepairDecidedV1) -> bool:
+    """Whether a decision read back changes ``repair`` (False: already recorded, the same decision);
+    ReplayConflict when it cannot be applied."""
     if repair is None:
         # The application has the same key and topic, so Kafka delivers it first; without it the
         # repair cannot be rebuilt (evidence, commitment).
@@ -285,6 +289,18 @@ async def record_repair_decision(
         if repair.status == status and repair.decided_at == data.decided_at:
             return False
         raise ReplayConflict(f"repair {data.repair_id} is {repair.status}, the event says {status}")
+    return True
+
+
+async def record_repair_decision(
+    session: AsyncSession, outbox: Outbox, env: CreditEnv, data: CreditRepairDecidedV1
+) -> bool:
+    """True if the decision was not known yet and was applied (an approval re-grades the subject)."""
+    await write_staged(session)  # earlier events of this batch first, in their order
+    repair = await repository.lock_repair(session, data.repair_id)
+    if not decision_is_new(repair, data):
+        return False
+    assert repair is not None  # decision_is_new raised otherwise
     await _decide(
         session,
         outbox,
