@@ -9,18 +9,20 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from devstack.kafka import LocalKafka
 from services.reporting.ledger import service
-from services.reporting.rebuild import rebuild
+from services.reporting.models import Base
+from services.reporting.rebuild import RebuildRefused, rebuild
 from services.reporting.settings import ReportingSettings
 from shared.db import Database
 from shared.events import CATALOGUE, CloudEvent
 from shared.events.reporting import LedgerEntrySharedV2
-from shared.topics import LEDGER_CHANGES
+from shared.group_lag import group_lag
+from shared.topics import DOMAIN_TOPICS, LEDGER_CHANGES, consumer_group
 from tests.reporting.support import entry_shared_v1, institution_story
-from tests.support import Platform, eventually, produce_raw, read_topic, settings_for, token
+from tests.support import Platform, admin_access, eventually, produce_raw, read_topic, settings_for, token
 
 OPS = token("ops")
 
@@ -207,3 +209,91 @@ async def test_a_resent_ledger_record_is_a_duplicate_not_a_missing_event(
         assert not [r for r in caplog.records if "no longer hold" in r.getMessage()]
     finally:
         await empty.dispose()
+
+
+async def projection_rows(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every statistics projection's rows (``created_at`` is when a row was written, not a fact)."""
+    tables = [t for t in Base.metadata.sorted_tables if t.name.startswith("proj_")]
+    out: dict[str, list[tuple[object, ...]]] = {}
+    async with db.transaction() as session:
+        for table in tables:
+            columns = [c for c in table.c if c.name != "created_at"]
+            rows = (await session.execute(select(*columns))).all()
+            out[table.name] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+async def test_projection_workers_rebuild_the_same_ledger_and_projections_and_a_live_consumer_doubles_nothing(
+    kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str]
+) -> None:
+    """``workers=2``: two processes project their shares of the domain partitions while this one
+    appends the ledger in the recorded order. The same leaves (and versions), root and projections
+    as the live service's. A live consumer started afterwards on a group that never committed reads
+    every event again: the inbox the rebuild wrote drops them all, and only new events are added."""
+    events = [e for n in range(4) for e in institution_story(n)]
+    for event in events:
+        topic = f"{namespace}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+    async with Platform(kafka.bootstrap, namespace, {"reporting": fresh_db("reporting")}) as p:
+
+        async def announced() -> bool:
+            return len(await read_topic(p.bootstrap, p.topic(LEDGER_CHANGES))) == len(events)
+
+        await eventually(announced, within=30)
+        checkpoint = (await p.clients["reporting"].get("/v1/ledger/checkpoint")).json()
+        original = await leaf_hashes(p.dbs["reporting"])
+        async with p.dbs["reporting"].transaction() as session:
+            live_versions = (await session.execute(text("SELECT leaf_version FROM ledger_entry ORDER BY index"))).all()
+        live_projections = await projection_rows(p.dbs["reporting"])
+        records = await read_topic(p.bootstrap, p.topic(LEDGER_CHANGES))
+    assert checkpoint["tree_size"] == len(events)
+    assert sum(map(len, live_projections.values())) > 0
+
+    # The same history in a namespace no live service has consumed: its consumer group starts at
+    # the beginning of every partition.
+    replayed = f"t{uuid.uuid4().hex[:8]}."
+    kafka.provision(replayed)
+    for event in events:
+        topic = f"{replayed}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+    await produce_raw(kafka.bootstrap, f"{replayed}{LEDGER_CHANGES}", [(r.key, r.value) for r in records])
+
+    url = fresh_db("reporting")
+    rebuilt = Database(url, pool_size=2)
+    try:
+        settings = settings_for("reporting", kafka_bootstrap_servers=kafka.bootstrap, kafka_namespace=replayed)
+        assert isinstance(settings, ReportingSettings)
+        result = await rebuild(rebuilt, settings, batch=5, workers=2)
+        assert (result.tree_size, result.appended, result.in_recorded_order) == (24, 24, 24)
+        assert await leaf_hashes(rebuilt) == original
+        async with rebuilt.transaction() as session:
+            versions = (await session.execute(text("SELECT leaf_version FROM ledger_entry ORDER BY index"))).all()
+            assert versions == live_versions
+            root = await service.root_at(session, checkpoint["tree_size"])
+            assert base64.b64encode(root).decode() == checkpoint["root_hash"]
+            assert (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == 0
+            assert (await session.execute(text("SELECT count(*) FROM inbox"))).scalar_one() == len(events)
+        assert await projection_rows(rebuilt) == live_projections
+        with pytest.raises(RebuildRefused):
+            await rebuild(rebuilt, settings, workers=2)  # only into an empty database
+    finally:
+        await rebuilt.dispose()
+
+    later = [e for n in range(4, 5) for e in institution_story(n)]
+    async with Platform(kafka.bootstrap, replayed, {"reporting": url}) as p:
+        for event in later:
+            topic = f"{replayed}{CATALOGUE[event.type].topic}"
+            await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+        domain_topics = [f"{replayed}{t}" for t in DOMAIN_TOPICS]
+
+        async def caught_up() -> bool:
+            lags = await group_lag(admin_access(kafka.bootstrap), consumer_group(replayed, "reporting"), domain_topics)
+            return bool(lags) and all(lag.lag == 0 for lag in lags)
+
+        await eventually(caught_up, within=30)
+        assert await p.scalar("reporting", "SELECT size FROM ledger_head") == len(events) + len(later)
+        assert await p.scalar("reporting", "SELECT count(*) FROM ledger_entry") == len(events) + len(later)
+        assert (await leaf_hashes(p.dbs["reporting"]))[: len(events)] == original
+        # only the new events are announced; the rebuilt ones are on the ledger topic already
+        assert await p.scalar("reporting", "SELECT count(*) FROM outbox") == len(later)
+        assert await p.scalar("reporting", "SELECT count(*) FROM inbox") == len(events) + len(later)
