@@ -9,18 +9,47 @@ So the rebuild reads the ledger topic for the order and the domain topics for th
 appends them in that order: the same leaves in the same order give the same root at every size.
 Events on the domain topics that the ledger topic does not mention yet (appended after the last
 record was published, or never) follow in topic/partition/offset order, and are announced then.
-Each event is projected into the statistics tables in the same transaction as its append; the
-projections do not depend on the order (see ``stats.projections``), so they equal the live ones.
+Each event is projected into the statistics tables too (in its chunk's transaction, or by a
+projection worker: see ``workers``); the projections do not depend on the order (see
+``stats.projections``), so they equal the live ones.
 
 Memory stays flat in the size of the log: the ledger topic and the domain topics are read side by
 side, and only the domain records read ahead of their turn are held (the live consumer read the
 partitions side by side too, so that is a window, not the log); then the unmentioned tail.
 
-``python -m services.reporting.rebuild`` runs it against the configured database (REPORTING_*).
+The bulk path. Events are appended in chunks of ``batch``, one transaction each: one statement
+claims the chunk in the consumer's inbox (an event the topics hold twice, or one a restored dump
+holds already, is dropped there, so a live consumer started afterwards adds nothing twice); the
+leaves, the Merkle subtrees they complete and the new head are computed in memory by the live
+append's own functions (``LeafFormat.leaf_for``, ``service.compute_appends``: one copy of the leaf
+and tree rules) and the entries and ``ledger_node`` rows are written with COPY; the tail's
+``entry_shared`` announcements go through the outbox exactly as the live append makes them.
+
+``workers`` (default 1). With 1, each chunk's events are projected into the statistics tables in
+the chunk's transaction, as the live consumer does; this also works on a non-empty database (a
+restored dump: docs/reliability.md). With ``workers`` > 1 the projections, which do not depend on
+the order (``stats.projections``), run in that many spawned processes, each with its own event
+loop, database pool and Kafka consumer over a disjoint share of the domain-topic partitions
+(every ``workers``-th partition by rank), one transaction per chunk. This process stays the single
+writer of the ledger, the only thing whose order matters; it also writes the inbox for every event.
+
+If a run fails. With 1 worker every chunk commits its entries, inbox rows and projections together,
+so a failed run leaves a consistent prefix and running again continues after it. With projection
+workers the ledger and the projections commit separately, so: the parallel rebuild refuses a
+database that is not empty (``RebuildRefused``); the first failure (the writer's exception or a
+worker's non-zero exit) terminates the other processes and is raised; and ``ledger_head`` is
+written once, last, after every worker succeeded, so until the run succeeds the ledger reads as
+empty (``/v1/ledger`` shows tree size 0, ``verify`` reports the entries beyond the head) and any
+run on it is refused. The operator's step after a failure: drop that database, create and migrate
+it again, rerun. Start the service on the rebuilt database only after the rebuild returned.
+
+``python -m services.reporting.rebuild [--workers N]`` runs it against the configured database
+(REPORTING_*).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import logging
@@ -419,17 +448,21 @@ async def _project_share(
         await db.dispose()
 
 
-async def _main() -> None:
+async def _main(workers: int) -> None:
     settings = ReportingSettings()
     if not settings.database_url:
         raise SystemExit(f"set {settings.setting_name('database_url')}: the new database, as the runtime role")
     db = Database(settings.database_url)
     try:
-        result = await rebuild(db, settings)
+        result = await rebuild(db, settings, workers=workers)
         log.warning("rebuild finished", extra={"appended": result.appended, "tree_size": result.tree_size})
     finally:
         await db.dispose()
 
 
 if __name__ == "__main__":
-    asyncio.run(_main())
+    parser = argparse.ArgumentParser(description="Rebuild the reporting database from the topics.")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="projection processes (> 1: only into an empty database)"
+    )
+    asyncio.run(_main(parser.parse_args().workers))
