@@ -20,6 +20,7 @@ hold what changed. Of the body only ``targets`` are kept: the top-level fields n
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -36,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from shared.auth import Principal, require_roles
-from shared.db import NAMING_CONVENTION, Database, DbSession
+from shared.db import NAMING_CONVENTION, Database, DbSession, driver_connection
 from shared.errors import AppError
 
 if TYPE_CHECKING:
@@ -68,6 +69,14 @@ audit_table = Table(
 
 # built once: every write executes this same statement (and its cached compiled form)
 _INSERT_AUDIT = audit_table.insert().inline()  # inline: no RETURNING of the generated id
+# Every committed write's row, on the request's own asyncpg connection and transaction
+# (shared.db.driver_connection): a statement asyncpg prepares once per connection, without
+# SQLAlchemy's per-request statement look-up and parameter processing. JSONB parameters are JSON
+# text (the codec SQLAlchemy's dialect installs on its connections).
+_INSERT_COMMITTED = (
+    "INSERT INTO audit_log (subject, roles, districts, method, route, path_params, targets, outcome)"
+    " VALUES ($1, $2::text[], $3::text[], $4, $5, $6::jsonb, $7::jsonb, 'committed')"
+)
 
 
 def _uuid_or_none(value: Any) -> str | None:
@@ -132,8 +141,17 @@ async def record_write(session: AsyncSession, request: Request) -> None:
     if request.method not in WRITE_METHODS or not request.app.state.settings.audit_writes:
         return
     principal: Principal | None = getattr(request.state, "principal", None)
-    await session.execute(
-        _INSERT_AUDIT, {**_row(request, principal), "outcome": "committed", "status_code": None, "error_code": None}
+    row = _row(request, principal)
+    driver = await driver_connection(session)
+    await driver.execute(
+        _INSERT_COMMITTED,
+        row["subject"],
+        row["roles"],
+        row["districts"],
+        row["method"],
+        row["route"],
+        json.dumps(row["path_params"]),
+        json.dumps(row["targets"]),
     )
 
 

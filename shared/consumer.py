@@ -31,19 +31,17 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.batch import SCOPE_KEY, BatchScope
-from shared.db import Database
+from shared.db import Database, driver_connection
 from shared.events import CATALOGUE, CloudEvent, DecodedEvent, PoisonEvent, decode
 from shared.kafka import KafkaAccess, make_producer
 from shared.kafka_access import source_allowed
 from shared.metrics import Metrics
-from shared.outbox import caused_by, inbox_table
+from shared.outbox import caused_by
 from shared.topics import consumer_group, dead_letter_topic, qualified
 
 log = logging.getLogger(__name__)
@@ -59,24 +57,27 @@ MAX_BATCH = 200
 async def claim_inbox_many(session: AsyncSession, consumer: str, envelopes: list[CloudEvent]) -> set[tuple[str, str]]:
     """Record the events this consumer has not seen yet, in this transaction; returns their
     (source, id). One statement for the whole batch."""
-    rows = {
-        (e.source, e.id): {"consumer": consumer, "event_source": e.source, "event_id": e.id, "event_type": e.type}
-        for e in envelopes
-    }
-    if not rows:
+    unique = {(e.source, e.id): e.type for e in envelopes}
+    if not unique:
         return set()
-    result = await session.execute(_CLAIM, list(rows.values()))
-    return {(str(r[0]), str(r[1])) for r in result}
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _CLAIM,
+        consumer,
+        [source for source, _ in unique],
+        [event_id for _, event_id in unique],
+        list(unique.values()),
+    )
+    return {(str(r[0]), str(r[1])) for r in rows}
 
 
-# Built once and executed with a list of rows: SQLAlchemy sends one multi-row INSERT from its cached
-# compile (``insertmanyvalues``) instead of compiling a new statement for every batch's row count.
-_INBOX_COLUMNS = ("consumer", "event_source", "event_id", "event_type")
+# One prepared statement (asyncpg caches it per connection) with the batch's rows as arrays, on the
+# session's own connection and transaction (shared.db.driver_connection): no per-row parameter
+# processing, no statement compiled per batch size. A duplicate id finds its row and is skipped.
 _CLAIM = (
-    pg_insert(inbox_table)
-    .values({c: bindparam(c, type_=inbox_table.c[c].type) for c in _INBOX_COLUMNS})
-    .on_conflict_do_nothing()
-    .returning(inbox_table.c.event_source, inbox_table.c.event_id)
+    "INSERT INTO inbox (consumer, event_source, event_id, event_type)"
+    " SELECT $1, s, i, t FROM unnest($2::text[], $3::text[], $4::text[]) AS u(s, i, t)"
+    " ON CONFLICT DO NOTHING RETURNING event_source, event_id"
 )
 
 

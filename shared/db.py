@@ -47,8 +47,15 @@ async def driver_connection(session: AsyncSession) -> Any:
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     if not driver.is_in_transaction():
-        # SQLAlchemy's asyncpg adapter opens the transaction lazily, at its first statement
-        await connection.exec_driver_sql("SELECT 1")
+        # SQLAlchemy's asyncpg adapter opens the transaction lazily, at its first statement: open
+        # it as that statement would (BEGIN alone, one round trip), so the adapter commits or rolls
+        # it back as its own. Without that hook (another adapter version): a first statement.
+        adapted = raw.dbapi_connection
+        begin = getattr(adapted, "_start_transaction", None)
+        if begin is not None and getattr(adapted, "_transaction", False) is None:
+            await begin()
+        else:
+            await connection.exec_driver_sql("SELECT 1")
     return driver
 
 

@@ -32,7 +32,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
-    Row,
     Table,
     Text,
     func,
@@ -182,6 +181,14 @@ async def _write_outbox_rows(session: AsyncSession, rows: list[tuple[str, ...]])
 
 _OUTBOX_ROWS: BatchCollector[tuple[str, ...]] = BatchCollector("outbox.rows", _write_outbox_rows)
 
+# The relay's statements, on the asyncpg connection of its transaction (prepared once per
+# connection, rows as tuples): a relay round runs them for every few requests under load.
+_TRY_RELAY_LOCK = "SELECT pg_try_advisory_xact_lock($1::bigint)"
+_UNPUBLISHED = (
+    "SELECT id, topic, message_key, event_type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1"
+)
+_MARK_PUBLISHED = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+
 
 ProducerFactory = Callable[[], Any]
 
@@ -216,6 +223,7 @@ class OutboxRelay:
         self._producer: Any = None
         self._stopping = False
         self.last_error: str | None = None
+        self._published_children: dict[str, Any] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -259,44 +267,38 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish up to ``batch_size`` rows; returns how many were published."""
         async with self.db.transaction() as session:
-            locked = (await session.execute(select(func.pg_try_advisory_xact_lock(self.lock_key)))).scalar_one()
-            if not locked:
+            driver = await driver_connection(session)
+            if not await driver.fetchval(_TRY_RELAY_LOCK, self.lock_key):
                 return 0  # another replica's relay is publishing right now
-            rows = (
-                await session.execute(
-                    select(
-                        outbox_table.c.id,
-                        outbox_table.c.topic,
-                        outbox_table.c.message_key,
-                        outbox_table.c.event_type,
-                        outbox_table.c.payload,
-                    )
-                    .where(outbox_table.c.published_at.is_(None))
-                    .order_by(outbox_table.c.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
+            rows: list[Any] = await driver.fetch(_UNPUBLISHED, self.batch_size)
             if not rows:
                 return 0
             await self._send(rows)
-            await self.mark_published(session, [row.id for row in rows])
+            await self.mark_published(session, [row[0] for row in rows])
         for row in rows:
-            self.metrics.events_published.labels(type=row.event_type).inc()
+            self._published(row[3]).inc()
         return len(rows)
 
-    async def _send(self, rows: Sequence[Row[Any, Any, Any, Any, Any]]) -> None:
+    def _published(self, event_type: str) -> Any:
+        """The counter child of this event type, looked up once (``labels()`` costs more than ``inc()``)."""
+        child = self._published_children.get(event_type)
+        if child is None:
+            child = self._published_children[event_type] = self.metrics.events_published.labels(type=event_type)
+        return child
+
+    async def _send(self, rows: Sequence[Any]) -> None:
+        """``rows``: (id, topic, message_key, event_type, payload) in id order."""
         producer = await self._ensure_producer()
         headers = [("content-type", CONTENT_TYPE.encode())]
         futures = [
-            await producer.send(
-                row.topic, row.payload.encode("utf-8"), key=row.message_key.encode("utf-8"), headers=headers
-            )
-            for row in rows
+            await producer.send(topic, payload.encode("utf-8"), key=key.encode("utf-8"), headers=headers)
+            for _, topic, key, _, payload in rows
         ]
         await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout)
 
     async def mark_published(self, session: AsyncSession, ids: list[int]) -> None:
-        await session.execute(update(outbox_table).where(outbox_table.c.id.in_(ids)).values(published_at=func.now()))
+        driver = await driver_connection(session)
+        await driver.execute(_MARK_PUBLISHED, ids)
 
     async def _record_failure(self, error: str) -> None:
         with contextlib.suppress(Exception):
@@ -353,8 +355,10 @@ class OutboxRelay:
                 with contextlib.suppress(Exception):
                     await self.refresh_backlog_metrics()
                 last_metrics = now
-            if published:
+            if published >= self.batch_size:
                 continue  # there may be more
+            if published and self._wake.is_set():
+                continue  # rows committed while this batch was out
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, Text, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.models import DocumentBlob, Institution, InstitutionChange
+from shared.db import driver_connection
 
 _institution: Table = Institution.__table__  # type: ignore[assignment]
 # Statements of the submission path, built once (SQLAlchemy then also caches their compiled form).
@@ -34,6 +37,14 @@ _INSERT_IF_DOCUMENTS_EXIST_AND_USCC_NEW = (
     .on_conflict_do_nothing(index_elements=[_institution.c.uscc])
     .returning(_institution.c.id)
 )
+# ... executed on the session's asyncpg connection (shared.db.driver_connection) as the SQL it
+# compiles to, compiled here once: asyncpg prepares it once per connection, and a request pays for
+# neither SQLAlchemy's statement cache look-up nor its per-parameter processing. JSONB parameters
+# are JSON text (the codec SQLAlchemy's dialect installs on its connections).
+_INSERT_NEW_COMPILED = _INSERT_IF_DOCUMENTS_EXIST_AND_USCC_NEW.compile(dialect=asyncpg_dialect())
+_INSERT_NEW_SQL = _INSERT_NEW_COMPILED.string
+_INSERT_NEW_PARAMETERS: tuple[str, ...] = tuple(_INSERT_NEW_COMPILED.positiontup or ())
+_JSONB_PARAMETERS = frozenset(c.key for c in _INSERTED_COLUMNS if isinstance(c.type, JSONB))
 
 
 async def get(session: AsyncSession, institution_id: uuid.UUID) -> Institution | None:
@@ -59,7 +70,10 @@ async def insert_new(session: AsyncSession, values: Mapping[str, Any]) -> Instit
     """
     digests = sorted(set(values["documents"].values()))
     params = {**values, "digests": digests, "digest_count": len(digests)}
-    if (await session.execute(_INSERT_IF_DOCUMENTS_EXIST_AND_USCC_NEW, params)).first() is None:
+    for key in _JSONB_PARAMETERS:
+        params[key] = json.dumps(params[key])
+    driver = await driver_connection(session)
+    if await driver.fetchrow(_INSERT_NEW_SQL, *(params[key] for key in _INSERT_NEW_PARAMETERS)) is None:
         return None
     return Institution(**values)
 
