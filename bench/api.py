@@ -72,6 +72,21 @@ def upload_documents(base: str, token: str) -> dict[str, str]:
 _serials = iter(range(1_000_000, 10_000_000, 400_000))
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and all its descendants (uvicorn's worker processes under
+    ``--workers``: the supervisor itself does next to nothing)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        total += cpu_seconds(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
+    return total
+
+
 async def db_counters(url: str | None) -> dict[str, int]:
     """Sessions opened, transactions committed and rolled back so far in one database."""
     if url is None:
@@ -98,7 +113,7 @@ async def load(
     """One closed-loop run; with ``server_pid``, also the server's CPU seconds per request, and with
     ``db_url`` the database sessions and transactions per request."""
     db_before = await db_counters(db_url)
-    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    cpu_before = process_tree_cpu_seconds(server_pid) if server_pid else 0.0
     wall_before = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -127,7 +142,7 @@ async def load(
     result: dict[str, Any] = json.loads(out)
     if server_pid:
         # over the whole run (warm-up included), so divide by every request the run sent
-        cpu = cpu_seconds(server_pid) - cpu_before
+        cpu = process_tree_cpu_seconds(server_pid) - cpu_before
         wall = time.monotonic() - wall_before
         sent = result["serial_end"] - result["serial_start"]
         result["server_cpu_ms_per_request"] = 1000 * cpu / max(sent, 1)
@@ -149,18 +164,26 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return chosen
 
 
-async def p2(stack: Stack, cfg: LoadConfig, logdir: Path) -> dict[str, Any]:
-    """The filing service alone (relay and its own consumers included) vs the bare endpoint."""
+async def p2(stack: Stack, cfg: LoadConfig, logdir: Path, workers: int = 1) -> dict[str, Any]:
+    """The filing service alone (relay and its own consumers included) vs the bare endpoint, each
+    as ``workers`` uvicorn worker processes (CPU per request: all of them together)."""
     token = officer_token()
     bare_url, filing_url = stack.fresh_db("filing", "p2b"), stack.fresh_db("filing", "p2")
-    baseline = start_uvicorn("baseline", "bench.baseline_app:create_app", {"BENCH_DATABASE_URL": bare_url}, logdir)
+    baseline = start_uvicorn(
+        f"baseline-{workers}w",
+        "bench.baseline_app:create_app",
+        {"BENCH_DATABASE_URL": bare_url},
+        logdir,
+        workers=workers,
+    )
     ns = f"p2{uuid.uuid4().hex[:6]}."
     await create_topics(stack.kafka, ns)  # the admin step: the services only wait for their topics
     filing = start_uvicorn(
-        "filing-p2",
+        f"filing-p2-{workers}w",
         "services.filing.app:create_app",
         service_env("filing", filing_url, stack.bootstrap, kafka_namespace=ns),
         logdir,
+        workers=workers,
     )
     try:
         await wait_ready([baseline, filing])
@@ -169,10 +192,36 @@ async def p2(stack: Stack, cfg: LoadConfig, logdir: Path) -> dict[str, Any]:
         for _ in range(cfg.rounds):  # interleaved, so a noisy neighbour hurts both alike
             bare_runs.append(await load(baseline.port, token, documents, cfg, baseline.pid, bare_url))
             platform_runs.append(await load(filing.port, token, documents, cfg, filing.pid, filing_url))
-        return {"bare": _median_run(bare_runs), "platform": _median_run(platform_runs), "config": cfg.__dict__}
+        return {
+            "bare": _median_run(bare_runs),
+            "platform": _median_run(platform_runs),
+            "config": {**cfg.__dict__, "workers": workers},
+        }
     finally:
         baseline.stop()
         filing.stop()
+
+
+async def p2_workers(stack: Stack, cfg: LoadConfig, logdir: Path) -> dict[str, Any]:
+    """P2 with two uvicorn worker processes on each side (the same load generator and connections)."""
+    return await p2(stack, cfg, logdir, workers=2)
+
+
+def p2_workers_row(result: dict[str, Any]) -> tuple[str, str, str, float, str, float, str]:
+    """bench/run.py's table row of ``p2_workers`` (name, bare, platform, ratio, goal, gap, note)."""
+    b, p = result["bare"], result["platform"]
+    ratio = p["rps"] / b["rps"]
+    return (
+        f"P2 POST /v1/institutions, {result['config']['workers']} uvicorn workers vs {result['config']['workers']} "
+        f"bare workers, {result['config']['concurrency']} connections",
+        f"{b['rps']:,.0f} req/s (p50 {b['p50_ms']:,.0f} / p99 {b['p99_ms']:,.0f} ms)",
+        f"{p['rps']:,.0f} req/s (p50 {p['p50_ms']:,.0f} / p99 {p['p99_ms']:,.0f} ms)",
+        ratio,
+        "≥ 0.70",
+        0.70 / ratio,
+        f"server CPU per request (all workers): platform {p['server_cpu_ms_per_request']:.2f} ms, bare "
+        f"{b['server_cpu_ms_per_request']:.2f} ms; non-2xx: {p['requests'] - p['ok']} / {b['requests'] - b['ok']}",
+    )
 
 
 async def profile_p2(stack: Stack, cfg: LoadConfig, logdir: Path, out: Path) -> dict[str, Any]:
@@ -289,13 +338,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", type=Path, help="also profile the filing service; write the .prof here")
     parser.add_argument("--no-compare", action="store_true", help="skip the bare vs platform runs")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes on each side")
     args = parser.parse_args(argv)
     cfg = LoadConfig(args.concurrency, args.duration, args.warmup, args.rounds)
 
     async def go(s: Stack, workdir: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if not args.no_compare:
-            out["p2"] = await p2(s, cfg, workdir)
+            out["p2"] = await p2(s, cfg, workdir, workers=args.workers)
         if args.profile is not None:
             out["profile_load"] = await profile_p2(s, cfg, workdir, args.profile.resolve())
         return out
@@ -317,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(profiling.render(profiling.summarise(args.profile), packages=16) + "\n")
 
 
-__all__ = ["LoadConfig", "main", "p2", "platform", "profile_p2", "read_response"]
+__all__ = ["LoadConfig", "main", "p2", "p2_workers", "p2_workers_row", "platform", "profile_p2", "read_response"]
 
 
 if __name__ == "__main__":

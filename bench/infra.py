@@ -193,15 +193,20 @@ def start_uvicorn(
     logdir: Path,
     *,
     profile_to: Path | None = None,
+    workers: int = 1,
 ) -> ServiceProcess:
-    """One uvicorn worker on a free loopback port, as ``./dev run`` starts the services."""
+    """One uvicorn worker on a free loopback port, as ``./dev run`` starts the services (uvloop,
+    httptools: devstack.run.service_command); or ``workers`` worker processes under uvicorn's
+    supervisor, sharing the port (the supervisor's pid is ``pid``; the workers are its children)."""
     port = free_port()
     log = logdir / f"{name}.log"
     if profile_to is not None:
         command = [sys.executable, "-m", "bench.profiled", str(profile_to), str(port), target]
     else:
         command = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--no-access-log", "--log-level", "warning"]
+        command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        if workers > 1:
+            command += ["--workers", str(workers)]
     proc = subprocess.Popen(
         command,
         env={**os.environ, **env},

@@ -31,7 +31,16 @@ def main() -> None:
     # the benchmark sends SIGUSR1 when the load starts, so start-up is not in the profile
     signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
     server = uvicorn.Server(
-        uvicorn.Config(target, factory=True, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+        uvicorn.Config(
+            target,
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level="warning",
+        )
     )
     server.run()
     dump()

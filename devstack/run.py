@@ -203,6 +203,29 @@ def _upload(url: str, content: bytes, token: str) -> str:
         return str(json.loads(response.read())["sha256"])
 
 
+def service_command(service: str, port: int) -> list[str]:
+    """How ``./dev run`` starts a service: uvicorn on uvloop and httptools, named rather than left
+    to "auto" (which falls back to asyncio and h11 without a word when either is missing); the app
+    reports what really serves it (shared.app.ServiceApp, ``childcare_server_info``)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        f"services.{service}.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--no-proxy-headers",  # the app reads X-Forwarded-For itself (trusted_proxies)
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
@@ -316,25 +339,14 @@ def main(argv: list[str] | None = None) -> None:
                 env["REPORTING_LEDGER_SIGNING_KEY"] = local_ledger_signing_key(DATA_ROOT)
             if service == "inspection":
                 # the demo city witnesses its draws for real, but waits seconds, not the 24 h default
-                env.setdefault("INSPECTION_DRAW_REVEAL_DELAY_SECONDS", "15")
+                # (its two draws wait it out one after the other: part of the first start's time)
+                env.setdefault("INSPECTION_DRAW_REVEAL_DELAY_SECONDS", "5")
             for name in ("JWT_SECRET", "PII_HMAC_SECRET", "PII_ENCRYPTION_SECRET"):
                 if f"CHILDCARE_{name}" in os.environ:  # one value for the whole local platform
                     env[f"{service.upper()}_{name}"] = os.environ[f"CHILDCARE_{name}"]
             log = logs / f"{service}.log"
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    f"services.{service}.app:create_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--no-proxy-headers",  # the app reads X-Forwarded-For itself (trusted_proxies)
-                ],
+                service_command(service, port),
                 env=env,
                 stdout=log.open("ab"),
                 stderr=subprocess.STDOUT,

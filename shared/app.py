@@ -103,6 +103,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.environment != "test":
             configure_logging(settings.service_name, settings.log_level)
+        log.info("starting", extra={"service": settings.service_name, "loop": event_loop_implementation()})
         db = database
         if db is None:
             url = settings.database_url
@@ -173,7 +174,7 @@ def create_service_app(
                 await db.dispose()
 
     docs = settings.docs_enabled if settings.docs_enabled is not None else settings.environment != "production"
-    app = FastAPI(
+    app = ServiceApp(
         title=title,
         description=description,
         version="1.0.0",
@@ -226,6 +227,37 @@ def create_service_app(
             return RedirectResponse("/ui/")
 
     return app
+
+
+def event_loop_implementation() -> str:
+    """``uvloop`` or ``asyncio``: the running loop's own type, whatever the command asked for."""
+    return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
+
+
+def http_implementation(receive: Receive) -> str:
+    """``httptools`` or ``h11`` when uvicorn serves the request (its ``receive`` is a method of the
+    protocol module's request cycle); ``other`` otherwise (a test client's transport)."""
+    module = type(getattr(receive, "__self__", None)).__module__
+    for name in ("httptools", "h11"):
+        if module == f"uvicorn.protocols.http.{name}_impl":
+            return name
+    return "other"
+
+
+class ServiceApp(FastAPI):
+    """The service's FastAPI app; at its first HTTP request it records what serves it (the event
+    loop, the HTTP parser) in ``server_implementation``, the log and ``childcare_server_info`` on
+    /metrics: the proof that a deployment's ``--loop uvloop --http httptools`` is in force."""
+
+    server_implementation: dict[str, str] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.server_implementation is None and scope["type"] == "http":
+            seen = {"loop": event_loop_implementation(), "http": http_implementation(receive)}
+            self.server_implementation = seen
+            self.state.metrics.server_info.labels(**seen).set(1)
+            log.info("serving HTTP", extra=seen)
+        await super().__call__(scope, receive, send)
 
 
 DEFAULT_DOCS_ASSETS = Path(__file__).resolve().parents[1] / "web" / "vendor" / "swagger-ui"

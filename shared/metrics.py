@@ -37,6 +37,14 @@ class Metrics:
         GCCollector(registry=r)
         self.build_info = Gauge("childcare_build_info", "Service identity.", ["service"], registry=r)
         self.build_info.labels(service=service).set(1)
+        # what serves the process, read from the running process (shared.app.ServiceApp), not from
+        # a configuration that could be ignored: the event loop and the HTTP parser
+        self.server_info = Gauge(
+            "childcare_server_info",
+            "The event loop and HTTP implementation serving this process (1 once seen).",
+            ["loop", "http"],
+            registry=r,
+        )
         self.http_requests = Counter(
             "childcare_http_requests", "HTTP requests handled.", ["method", "route", "status_code"], registry=r
         )
