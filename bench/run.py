@@ -144,6 +144,7 @@ async def run_all(s: Stack, cfg: Config, workdir: Path, results: Results, profil
     raw["s1"] = await timed(results, "S1 cost of SASL/SCRAM and ACLs", s1())
     raw["p3_bare"] = await timed(results, "P3 bare Kafka latency", pipeline.p3_bare(s, cfg.p3_samples))
     raw["p2"] = await timed(results, "P2 API writes", api.p2(s, cfg.p2, workdir))
+    raw["p2_workers"] = await timed(results, "P2 with 2 workers each", api.p2_workers(s, cfg.p2, workdir))
     raw["platform"] = await timed(
         results, "P3 latency + memory (whole platform)", api.platform(s, cfg.p2, cfg.p3_samples, workdir)
     )
@@ -230,6 +231,8 @@ def table(results: Results) -> list[Row]:
                 f"{p['requests'] - p['ok']} / {b['requests'] - b['ok']}",
             )
         )
+    if raw.get("p2_workers"):  # the same load against 2 uvicorn worker processes on each side
+        rows.append(Row("P2-2w", *api.p2_workers_row(raw["p2_workers"])))
     plat, bare3 = raw.get("platform"), raw.get("p3_bare")
     if plat and bare3:
         lat = plat["latency"]
