@@ -54,17 +54,19 @@ import asyncio
 import base64
 import logging
 import multiprocessing
-from collections.abc import Coroutine
+import queue
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.consumers import CONSUMER
-from services.reporting.ledger import repository, service
+from services.reporting.ledger import merkle, repository, service
+from services.reporting.ledger.leaves import Leaf
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
 from shared.batch import SCOPE_KEY, BatchScope
@@ -224,11 +226,30 @@ async def _project_chunk(db: Database, events: list[DecodedEvent]) -> None:
 _PROJECTION_ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    """A domain event read for the ledger: where it stands on the topics (the order of the tail the
+    ledger topic does not mention), and, from a projection worker, its leaf in this deployment's
+    version with the leaf's hash (the writer then only checks it against the recorded hash)."""
+
+    rank: int  # of the topic in DOMAIN_TOPICS
+    partition: int
+    offset: int
+    envelope: CloudEvent
+    event: DecodedEvent | None = None  # to project in this process (workers == 1)
+    leaf: tuple[Leaf, bytes] | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.envelope.source, self.envelope.id)
+
+
 async def rebuild(
     db: Database, settings: ReportingSettings, *, batch: int = 500, within: float = 60.0, workers: int = 1
 ) -> RebuildResult:
     """Replay every topic into ``db`` (a migrated, empty reporting database); ``workers`` > 1:
-    the projections in that many processes over the domain partitions, the ledger in this one."""
+    that many processes read the domain partitions, compute the leaves and project, and this one
+    appends the ledger in the recorded order."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     if workers > 1 and not await _is_empty(db):
@@ -242,13 +263,12 @@ async def rebuild(
     outbox = Outbox(source=settings.source, namespace=namespace)
     domain_topics = [qualified(namespace, t) for t in DOMAIN_TOPICS]
     ledger = _Reader(kafka, [qualified(namespace, LEDGER_CHANGES)], within=within)
-    domain = _Reader(kafka, domain_topics, within=within)
-    # Domain records read but not appended yet, by event key: (topic rank, partition, offset, event).
-    ahead: dict[Key, tuple[int, int, int, DecodedEvent]] = {}
+    # Domain events read but not appended yet, by event key.
+    ahead: dict[Key, _Arrival] = {}
     # The chunk being gathered: (event, announce it, the leaf hash the ledger topic recorded for it).
     # An entry is rebuilt in the leaf version that gives the recorded hash (entries keep the version
     # they were appended with); an event the ledger topic does not mention gets this deployment's.
-    plan: list[tuple[DecodedEvent, bool, bytes | None]] = []
+    plan: list[tuple[_Arrival, bool, bytes | None]] = []
     counts = {"appended": 0, "recorded": 0, "missing": 0, "duplicate": 0}
     next_index = 0  # the ledger index the next new ledger-topic record names
     project_here = workers == 1
@@ -260,20 +280,20 @@ async def rebuild(
         if not plan:
             return
         async with db.transaction() as session:
-            fresh = await _claim_inbox(session, [event.envelope for event, _, _ in plan])
+            fresh = await _claim_inbox(session, [arrival.envelope for arrival, _, _ in plan])
             if project_here:
                 size, peaks_blob = await repository.lock_head(session)
                 peaks = service.split_peaks(peaks_blob)
             else:
                 size, peaks = head or (0, [])
             made, announced, chosen = [], [], []
-            for event, announce, recorded_hash in plan:
-                key = (event.envelope.source, event.envelope.id)
-                if key not in fresh:
+            for arrival, announce, recorded_hash in plan:
+                if arrival.key not in fresh:
                     continue  # in the inbox already: appended and projected before
-                fresh.discard(key)
-                chosen.append(event)
-                made.append((event.envelope, *leaf_format.leaf_for(event.envelope, recorded_hash)))
+                fresh.discard(arrival.key)
+                chosen.append(arrival)
+                envelope = arrival.envelope
+                made.append((envelope, *leaf_format.leaf_for(envelope, recorded_hash, arrival.leaf)))
                 announced.append(announce)
             # The same computation as the live append (service.compute_appends), stored with COPY.
             appends = service.compute_appends(size, peaks, made, recorded_at=datetime.now(UTC))
@@ -291,31 +311,29 @@ async def rebuild(
                 # The statistics projections, as the live consumer applies them, in this transaction.
                 scope = BatchScope()
                 session.info[SCOPE_KEY] = scope
-                for event in chosen:
-                    await project(session, event)
+                for arrival in chosen:
+                    assert arrival.event is not None
+                    await project(session, arrival.event)
                 await scope.run()
             counts["appended"] += len(appends.entries)
         if not project_here:
             head[:] = [appends.size, appends.peaks]
         plan.clear()
 
-    async def read_ahead() -> bool:
-        records = await domain.next_batch()
-        if records is None:
-            return False
-        for r in records:
-            event = _domain_event(r, namespace)
-            if event is not None:
-                key = (event.envelope.source, event.envelope.id)
-                ahead.setdefault(key, (domain_topics.index(r.topic), r.partition, r.offset, event))
-        return True
-
-    async def write_ledger() -> None:
+    async def write_ledger(arrivals: Callable[[], Awaitable[list[_Arrival] | None]]) -> None:
         nonlocal next_index
         await ledger.start()
-        await domain.start()
         try:
             domain_left = True
+
+            async def read_ahead() -> bool:
+                more = await arrivals()
+                if more is None:
+                    return False
+                for arrival in more:
+                    ahead.setdefault(arrival.key, arrival)
+                return True
+
             while (records := await ledger.next_batch()) is not None:
                 for record in records:
                     try:
@@ -338,26 +356,41 @@ async def rebuild(
                         counts["missing"] += 1  # the domain topics no longer hold it (retention)
                         continue
                     counts["recorded"] += 1
-                    plan.append((found[3], False, base64.b64decode(decoded.data.leaf_hash)))
+                    plan.append((found, False, base64.b64decode(decoded.data.leaf_hash)))
                     if len(plan) >= batch:
                         await flush()
             await flush()
             while domain_left:
                 domain_left = await read_ahead()
             # The tail no ledger record mentions, in topic/partition/offset order; appended and announced.
-            for _, _, _, event in sorted(ahead.values(), key=lambda t: t[:3]):
-                plan.append((event, True, None))
+            for arrival in sorted(ahead.values(), key=lambda a: (a.rank, a.partition, a.offset)):
+                plan.append((arrival, True, None))
                 if len(plan) >= batch:
                     await flush()
             await flush()
         finally:
             await ledger.stop()
-            await domain.stop()
 
     if project_here:
-        await write_ledger()
+        domain = _Reader(kafka, domain_topics, within=within)
+
+        async def read_domain() -> list[_Arrival] | None:
+            records = await domain.next_batch()
+            if records is None:
+                return None
+            return [
+                _Arrival(domain_topics.index(r.topic), r.partition, r.offset, event.envelope, event=event)
+                for r in records
+                if (event := _domain_event(r, namespace)) is not None
+            ]
+
+        await domain.start()
+        try:
+            await write_ledger(read_domain)
+        finally:
+            await domain.stop()
     else:
-        await _with_projection_workers(db, settings, workers, batch=batch, within=within, ledger=write_ledger())
+        await _with_workers(db, settings, workers, batch=batch, within=within, write_ledger=write_ledger)
         if head:
             async with db.transaction() as session:
                 await repository.set_head(session, head[0], b"".join(head[1]))
@@ -368,81 +401,122 @@ async def rebuild(
     return RebuildResult(appended=counts["appended"], in_recorded_order=counts["recorded"], tree_size=size)
 
 
-async def _with_projection_workers(
+_QUEUE_POLL_SECONDS = 0.5
+
+
+async def _with_workers(
     db: Database,
     settings: ReportingSettings,
     workers: int,
     *,
     batch: int,
     within: float,
-    ledger: Coroutine[Any, Any, None],
+    write_ledger: Callable[[Callable[[], Awaitable[list[_Arrival] | None]]], Coroutine[Any, Any, None]],
 ) -> None:
-    """Run ``ledger`` (the single writer, in recorded order) here while ``workers`` processes
-    project their shares of the domain partitions; return when all succeeded. The first failure
-    (the writer's exception, a worker's non-zero exit) stops the others and is raised."""
+    """Run ``write_ledger`` (the single writer, in recorded order) here, fed with the events and
+    leaves ``workers`` processes send while they project their shares of the domain partitions;
+    return when all succeeded. The first failure (the writer's exception, a worker's non-zero exit)
+    stops the others and is raised."""
     url = db.engine.url.render_as_string(hide_password=False)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited loop or pool
+    # Bounded: a worker ahead of the writer waits, so what is held stays a window, not the log.
+    arrivals: Any = context.Queue(maxsize=2 * workers)
     processes = [
         context.Process(
-            target=_projection_worker,
-            args=(url, settings, (share, workers), batch, within),
-            name=f"reporting-rebuild-projections-{share}",
+            target=_worker,
+            args=(url, settings, (share, workers), batch, within, arrivals),
+            name=f"reporting-rebuild-worker-{share}",
         )
         for share in range(workers)
     ]
     for process in processes:
         process.start()
+    finished = 0
+
+    def failures() -> list[str]:
+        return [f"{p.name} exited with {p.exitcode}" for p in processes if p.exitcode not in (None, 0)]
+
+    async def from_workers() -> list[_Arrival] | None:
+        nonlocal finished
+        loop = asyncio.get_running_loop()
+        while finished < workers:
+            try:
+                # a timeout, so the thread returns (and a dead worker is noticed) while none sends
+                message = await loop.run_in_executor(None, arrivals.get, True, _QUEUE_POLL_SECONDS)
+            except queue.Empty:
+                if failed := failures():
+                    raise ProjectionWorkerFailed(", ".join(failed)) from None
+                continue
+            if message is None:
+                finished += 1  # that worker has sent everything
+                continue
+            return cast(list[_Arrival], message)
+        return None
 
     async def watch() -> None:
         while True:
-            failed = [p for p in processes if p.exitcode not in (None, 0)]
-            if failed:
-                raise ProjectionWorkerFailed(", ".join(f"{p.name} exited with {p.exitcode}" for p in failed))
+            if failed := failures():
+                raise ProjectionWorkerFailed(", ".join(failed))
             if all(p.exitcode == 0 for p in processes):
                 return
             await asyncio.sleep(0.1)
 
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(ledger)
+            group.create_task(write_ledger(from_workers))
             group.create_task(watch())
-    except BaseExceptionGroup as failures:
-        raise failures.exceptions[0] from failures
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from failed
     finally:
         for process in processes:
             if process.is_alive():
                 process.terminate()
             process.join()
+        arrivals.close()
 
 
-def _projection_worker(
-    url: str, settings: ReportingSettings, share: tuple[int, int], batch: int, within: float
+def _worker(
+    url: str, settings: ReportingSettings, share: tuple[int, int], batch: int, within: float, arrivals: Any
 ) -> None:
-    """A projection worker process: its own event loop, database pool and Kafka consumer."""
-    asyncio.run(_project_share(url, settings, share, batch=batch, within=within))
+    """A worker process: its own event loop, database pool and Kafka consumer."""
+    asyncio.run(_work_share(url, settings, share, batch=batch, within=within, arrivals=arrivals))
 
 
-async def _project_share(
-    url: str, settings: ReportingSettings, share: tuple[int, int], *, batch: int, within: float
+async def _work_share(
+    url: str, settings: ReportingSettings, share: tuple[int, int], *, batch: int, within: float, arrivals: Any
 ) -> None:
-    """Project every event of this share of the domain partitions, one transaction per chunk. No
-    inbox rows: the ledger writer claims every event (the inbox is one per consumer, and the live
-    consumer applies ledger and projections together)."""
+    """For every event of this share of the domain partitions, in chunks: compute its leaf in the
+    deployment's version and send it to the writer, then project the chunk in one transaction. No
+    inbox rows: the writer claims every event (the inbox is one per consumer, and the live consumer
+    applies ledger and projections together)."""
     namespace = settings.kafka_namespace
+    leaf_format = settings.leaf_format()
+    domain_topics = [qualified(namespace, t) for t in DOMAIN_TOPICS]
     db = Database(url, pool_size=1)
-    reader = _Reader(
-        settings.kafka_access(), [qualified(namespace, t) for t in DOMAIN_TOPICS], within=within, share=share
-    )
+    reader = _Reader(settings.kafka_access(), domain_topics, within=within, share=share)
+    loop = asyncio.get_running_loop()
+
+    async def hand_over(chunk: list[tuple[Any, DecodedEvent]]) -> None:
+        sent = []
+        for record, event in chunk:
+            made = leaf_format.leaf(event.envelope)
+            leaf = (made, merkle.leaf_hash(made.leaf))
+            rank = domain_topics.index(record.topic)
+            sent.append(_Arrival(rank, record.partition, record.offset, event.envelope, leaf=leaf))
+        await loop.run_in_executor(None, arrivals.put, sent)  # waits while the writer is behind
+        await _project_chunk(db, [event for _, event in chunk])
+
     await reader.start()
     try:
-        events: list[DecodedEvent] = []
+        chunk: list[tuple[Any, DecodedEvent]] = []
         while (records := await reader.next_batch()) is not None:
-            events += [e for r in records if (e := _domain_event(r, namespace)) is not None]
-            if len(events) >= batch:
-                await _project_chunk(db, events)
-                events = []
-        if events:
-            await _project_chunk(db, events)
+            chunk += [(r, e) for r in records if (e := _domain_event(r, namespace)) is not None]
+            if len(chunk) >= batch:
+                await hand_over(chunk)
+                chunk = []
+        if chunk:
+            await hand_over(chunk)
+        await loop.run_in_executor(None, arrivals.put, None)
     finally:
         await reader.stop()
         await db.dispose()

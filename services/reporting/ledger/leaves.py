@@ -144,15 +144,27 @@ class LeafFormat:
         found = self._leaf_matching(envelope, leaf_hash)
         return None if found is None else found[0].version
 
-    def leaf_for(self, envelope: CloudEvent, leaf_hash: bytes | None) -> tuple[Leaf, bytes]:
+    def leaf_for(
+        self, envelope: CloudEvent, leaf_hash: bytes | None, own: tuple[Leaf, bytes] | None = None
+    ) -> tuple[Leaf, bytes]:
         """The leaf of ``envelope`` whose hash is ``leaf_hash`` (a rebuild reproducing an entry of
-        an earlier version), else this format's leaf; with its hash. The leaf that matched is the
-        one returned, so a rebuild computes it once, not once to match and once to append."""
-        found = self._leaf_matching(envelope, leaf_hash)
-        if found is not None:
-            return found
-        made = self.leaf(envelope)
-        return made, merkle.leaf_hash(made.leaf)
+        an earlier version), else this format's leaf; with its hash. Each version's leaf is computed
+        at most once: this format's first (what a deployment recorded is most often what it writes,
+        and it is the answer when no version matches; ``own`` when computed already, e.g. by
+        another process), then the others."""
+        if own is None:
+            made_own = self.leaf(envelope)
+            own = made_own, merkle.leaf_hash(made_own.leaf)
+        own_leaf, own_hash = own
+        if leaf_hash is None or own_hash == leaf_hash:
+            return own
+        for version in LEAF_VERSIONS:
+            if version != own_leaf.version:
+                made = self.leaf(envelope, version)
+                digest = merkle.leaf_hash(made.leaf)
+                if digest == leaf_hash:
+                    return made, digest
+        return own
 
     def _leaf_matching(self, envelope: CloudEvent, leaf_hash: bytes | None) -> tuple[Leaf, bytes] | None:
         if leaf_hash is None:
