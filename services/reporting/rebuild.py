@@ -25,13 +25,17 @@ append's own functions (``LeafFormat.leaf_for``, ``service.compute_appends``: on
 and tree rules) and the entries and ``ledger_node`` rows are written with COPY; the tail's
 ``entry_shared`` announcements go through the outbox exactly as the live append makes them.
 
-``workers`` (default 1). With 1, each chunk's events are projected into the statistics tables in
-the chunk's transaction, as the live consumer does; this also works on a non-empty database (a
-restored dump: docs/reliability.md). With ``workers`` > 1 the projections, which do not depend on
-the order (``stats.projections``), run in that many spawned processes, each with its own event
-loop, database pool and Kafka consumer over a disjoint share of the domain-topic partitions
-(every ``workers``-th partition by rank), one transaction per chunk. This process stays the single
-writer of the ledger, the only thing whose order matters; it also writes the inbox for every event.
+``workers`` (default 1). With 1, this process reads the domain topics too, and each chunk's events
+are projected into the statistics tables in the chunk's transaction, as the live consumer does;
+this also works on a non-empty database (a restored dump: docs/reliability.md). With ``workers`` > 1
+that many spawned processes, each with its own event loop, database pool and Kafka consumer, read
+disjoint shares of the domain-topic partitions (every ``workers``-th partition by rank); per chunk a
+worker computes the events' leaves in the deployment's version (the costly part: ~40 salted field
+digests per version-2 leaf) and hands events and leaves to this process through a bounded queue,
+then projects the chunk in one transaction (the projections do not depend on the order:
+``stats.projections``). This process stays the single writer, of the ledger (the only thing whose
+order matters: it checks each leaf against the recorded hash and appends in the recorded order) and
+of the inbox for every event.
 
 If a run fails. With 1 worker every chunk commits its entries, inbox rows and projections together,
 so a failed run leaves a consistent prefix and running again continues after it. With projection
