@@ -20,13 +20,13 @@ hold what changed. Of the body only ``targets`` are kept: the top-level fields n
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -150,8 +150,8 @@ async def record_write(session: AsyncSession, request: Request) -> None:
         row["districts"],
         row["method"],
         row["route"],
-        json.dumps(row["path_params"]),
-        json.dumps(row["targets"]),
+        orjson.dumps(row["path_params"]).decode(),
+        orjson.dumps(row["targets"]).decode(),
     )
 
 

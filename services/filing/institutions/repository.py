@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -71,7 +71,7 @@ async def insert_new(session: AsyncSession, values: Mapping[str, Any]) -> Instit
     digests = sorted(set(values["documents"].values()))
     params = {**values, "digests": digests, "digest_count": len(digests)}
     for key in _JSONB_PARAMETERS:
-        params[key] = json.dumps(params[key])
+        params[key] = orjson.dumps(params[key]).decode()
     driver = await driver_connection(session)
     if await driver.fetchrow(_INSERT_NEW_SQL, *(params[key] for key in _INSERT_NEW_PARAMETERS)) is None:
         return None
