@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import api, draw, pipeline, profiling, replay
+from bench import api, demo_load, draw, pipeline, profiling, replay
 from bench.infra import ROOT, Stack, machine_facts, stack
 from bench.ledger_export import measure_export
 from services.inspection import draw as drawing
@@ -150,6 +150,8 @@ async def run_all(s: Stack, cfg: Config, workdir: Path, results: Results, profil
     )
     raw["p6_small"] = await timed(results, f"P6 replay of {cfg.p6_small:,}", replay.replay(s, cfg.p6_small))
     raw["p4"] = await timed(results, f"P4 replay of {cfg.p4_events:,}", replay.replay(s, cfg.p4_events))
+    # issue 23: the first ./dev run's demo city, on its own platform started as ./dev run starts it
+    raw["demo_load"] = await timed(results, "demo load", asyncio.to_thread(demo_load.measure))
 
     rows = table(results)
     targets = choose_profiles(rows, profile)
@@ -319,6 +321,8 @@ def table(results: Results) -> list[Row]:
                 f"{p5['selected']:,} selected, {p5['teams']:,} teams",
             )
         )
+    if raw.get("demo_load"):
+        rows.append(Row(**demo_load.row(raw["demo_load"])))
     return rows
 
 

@@ -126,6 +126,10 @@ OBSERVERS = ("演示：天河区纪委监委派驻纪检监察组", "演示：�
 # The longest the demo waits for a plan's reveal time: ./dev run shortens the 24 h default with
 # INSPECTION_DRAW_REVEAL_DELAY_SECONDS (and the demo says so); a longer delay is waited out by a later run.
 MAX_REVEAL_WAIT_SECONDS = 300.0
+# people per roster request (the filing API takes at most 100)
+ROSTER_CHUNK = 100
+# requests in flight: the institutions filed at once (each walks its own steps one after another)
+DEFAULT_CONCURRENCY = 16
 
 
 class DemoError(RuntimeError):
@@ -526,46 +530,76 @@ class Api:
 async def eventually(
     what: str, check: Callable[[], Awaitable[bool]], *, within: float = 120.0, every: float = 0.25
 ) -> None:
+    """Poll ``check`` until it holds: first every ``every`` seconds, then backing off to 4 × that, so
+    a long wait does not load the service whose consumer it waits on."""
     deadline = time.monotonic() + within
+    pause = every
     while not await check():
         if time.monotonic() > deadline:
             raise DemoError(f"timed out after {within:.0f}s waiting for: {what}")
-        await asyncio.sleep(every)
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, every * 4)
 
 
 class Progress:
-    """A progress bar on a terminal; a few plain lines otherwise (logs, CI)."""
+    """A progress bar on a terminal (phase, bar, done/total, rate, ETA); on anything else (logs, CI,
+    captured output) a plain line at most every ``PLAIN_EVERY`` seconds and at the end."""
 
-    def __init__(self, out: TextIO | None, label: str, total: int) -> None:
-        self.out, self.label, self.total, self.done = out, label, max(total, 0), 0
+    PLAIN_EVERY = 10.0
+
+    def __init__(self, out: TextIO | None, label: str, total: int, *, unit: str = "") -> None:
+        self.out, self.label, self.total, self.done, self.unit = out, label, max(total, 0), 0, unit
         self.tty = bool(out is not None and out.isatty())
-        self._last_tenth = -1
         self.started = time.monotonic()
+        self._last_line = -math.inf
+        self._last_bar = -math.inf
         self._draw()
 
     def step(self, n: int = 1) -> None:
         self.done += n
         self._draw()
 
+    def set(self, done: int) -> None:
+        """For what is counted by looking (a read model catching up), not by doing."""
+        self.done = done
+        self._draw()
+
+    def _text(self) -> str:
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = self.total - self.done
+        eta = f"{left / rate:4.0f}s" if rate > 0 and left > 0 else "   —"
+        return f"{self.done}/{self.total}{self.unit}  {rate:6.1f}/s  {elapsed:4.0f}s  剩余约 {eta}"
+
     def _draw(self) -> None:
         if self.out is None:
             return
-        fraction = 1.0 if self.total == 0 else self.done / self.total
+        now = time.monotonic()
+        fraction = 1.0 if self.total == 0 else min(1.0, self.done / self.total)
         if self.tty:
+            if now - self._last_bar < 0.1 and self.done < self.total:
+                return  # a terminal redraw per 0.1 s is plenty
+            self._last_bar = now
             filled = int(fraction * 30)
             bar = "█" * filled + "░" * (30 - filled)
-            print(f"\r  {self.label:<14}{bar} {self.done}/{self.total}", end="", file=self.out, flush=True)
-        elif int(fraction * 10) != self._last_tenth:
-            self._last_tenth = int(fraction * 10)
-            print(f"  {self.label:<14}{self.done}/{self.total}", file=self.out, flush=True)
+            print(f"\r\033[K  {self.label:<10}{bar} {self._text()}", end="", file=self.out, flush=True)
+        elif now - self._last_line >= self.PLAIN_EVERY:
+            self._last_line = now
+            print(f"  {self.label:<10}{self._text()}", file=self.out, flush=True)
 
     def close(self) -> None:
         if self.out is not None:
             seconds = time.monotonic() - self.started
             if self.tty:
+                self._last_bar = -math.inf
+                self._draw()
                 print(f"  ({seconds:.1f}s)", file=self.out, flush=True)
             else:
-                print(f"  {self.label:<14}done in {seconds:.1f}s", file=self.out, flush=True)
+                print(
+                    f"  {self.label:<10}{self.done}/{self.total}{self.unit} done in {seconds:.1f}s",
+                    file=self.out,
+                    flush=True,
+                )
 
 
 async def bounded(limit: int, items: Sequence[Any], work: Callable[[Any], Awaitable[None]]) -> None:
@@ -654,6 +688,9 @@ def format_summary(summary: Summary) -> str:
         pad = 24 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in label) + len(label)
         present = summary.present.get(key, "—" if key in ("decisions", "resubmissions") else 0)
         lines.append(f"  {label:<{pad}}{present:>10}{summary.created.get(key, 0):>10}")
+    phases = summary.details.get("phase_seconds", {})
+    if phases:
+        lines.append("  各阶段用时：" + "，".join(f"{name} {seconds:.0f}s" for name, seconds in phases.items()))
     return "\n".join(lines)
 
 
@@ -664,7 +701,7 @@ class Generator:
         *,
         seed: int = DEFAULT_SEED,
         scale: int = DEFAULT_SCALE,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         out: TextIO | None = sys.stdout,
         propagation_timeout: float = 600.0,
     ) -> None:
@@ -693,14 +730,21 @@ class Generator:
         # the district's minor violation whose credit repair is applied for (institution, violation)
         self.district_repair: tuple[str, str] | None = None
 
+    @property
+    def progress_out(self) -> TextIO | None:
+        """Progress bars go to stderr when the summary goes to stdout (a redirected stdout keeps no
+        carriage returns); to ``out`` otherwise, and nowhere when ``out`` is None (tests)."""
+        return sys.stderr if self.out is sys.stdout else self.out
+
     def say(self, text: str) -> None:
         if self.out is not None:
             print(text, file=self.out, flush=True)
 
     async def phase(self, label: str, work: Awaitable[Any]) -> Any:
-        started = time.monotonic()
+        started, requests = time.monotonic(), self.api.requests
         result = await work
         self.summary.details.setdefault("phase_seconds", {})[label] = round(time.monotonic() - started, 1)
+        self.summary.details.setdefault("phase_requests", {})[label] = self.api.requests - requests
         return result
 
     def officer(self, district_code: str) -> Actor:
@@ -716,8 +760,8 @@ class Generator:
         self.say(f"▶ 演示城市：{len(self.plans)} 家托育机构（约 {filed_plans} 家予以备案），seed={self.seed}")
         await self.phase("documents", self.upload_documents())
         await self.phase("existing", self.load_existing())
-        await self.phase("filing", self.file_institutions())
-        await self.phase("inspectors", self.register_inspectors())
+        # the inspectors depend on the plan only, not on what filing decided: registered meanwhile
+        await self.phase("filing", asyncio.gather(self.file_institutions(), self.register_inspectors()))
         await self.phase("pool", self.wait_for_pool())
         plan_a = await self.phase("plan_a", self.random_plan("a"))
         await self.phase("inspect_a", self.inspect(plan_a, share_done=1.0))
@@ -735,12 +779,15 @@ class Generator:
 
     async def upload_documents(self) -> None:
         officer = self.officer("440106")
-        for kind in DOCUMENT_KINDS:
+
+        async def upload(kind: str) -> None:
             pdf = f"%PDF-1.4\n% 演示材料（synthetic demo document）: {kind}\n%%EOF\n".encode()
             out = await self.api.json(
                 "filing", "POST", "/v1/documents", officer, content=pdf, headers={"Content-Type": "application/pdf"}
             )
             self.documents[kind] = out["sha256"]
+
+        await asyncio.gather(*(upload(kind) for kind in DOCUMENT_KINDS))
 
     async def load_existing(self) -> None:
         await self.load_statuses()
@@ -765,7 +812,7 @@ class Generator:
         return {**plan.body, "documents": {k: self.documents[k] for k in kinds}}
 
     async def file_institutions(self) -> None:
-        progress = Progress(self.out, "机构备案", len(self.plans))
+        progress = Progress(self.progress_out, "机构备案", len(self.plans))
 
         async def one(plan: InstitutionPlan) -> None:
             await self.file_one(plan)
@@ -837,20 +884,21 @@ class Generator:
                 "filing", "GET", f"/v1/institutions/{iid}/staff", self.supervisor, params={"include_left": "true"}
             )
             present = {s["name"] for s in roster["items"]}
-        for person in plan.staff:
-            if person.name in present:
-                continue
-            response = await self.api.call(
+        # the roster at once (all or none), as an institution registers it: one request, and the
+        # staffing assessed once rather than re-flagged on the way with every carer hired
+        missing = [person for person in plan.staff if person.name not in present]
+        for start in range(0, len(missing), ROSTER_CHUNK):
+            chunk = missing[start : start + ROSTER_CHUNK]
+            await self.api.call(
                 "filing",
                 "POST",
-                f"/v1/institutions/{iid}/staff",
+                f"/v1/institutions/{iid}/staff/roster",
                 self.officer(plan.district_code),
-                json_body=person.body,
-                expect=(201, 409),
+                json_body={"items": [person.body for person in chunk]},
+                expect=(201,),
             )
-            if response.status_code == 201:
-                present.add(person.name)
-                self.summary.created["staff"] += 1
+            present.update(person.name for person in chunk)
+            self.summary.created["staff"] += len(chunk)
         self.staff_present[plan.uscc] = present
 
     async def annual_report(self, plan: InstitutionPlan, existed: bool) -> None:
@@ -901,12 +949,19 @@ class Generator:
     async def wait_for_pool(self) -> None:
         filed = {self.ids[u] for u, s in self.status.items() if s == "filed"}
 
+        progress = Progress(self.progress_out, "检查对象", len(filed))
+
         async def pool_complete() -> bool:
             out = await self.api.json("inspection", "GET", "/v1/target-institutions", self.supervisor)
-            return filed <= {i["institution_id"] for i in out["items"]}
+            progress.set(len(filed & {i["institution_id"] for i in out["items"]}))
+            return progress.done == len(filed)
 
         self.say("  等待检查服务收到全部备案机构（Kafka 事件）…")
-        await eventually("the inspection pool to hold every filed institution", pool_complete, within=self.timeout)
+        # the whole pool is read each time: polled gently, not to load the consumer it waits on
+        await eventually(
+            "the inspection pool to hold every filed institution", pool_complete, within=self.timeout, every=0.5
+        )
+        progress.close()
 
     def _plan_body(self, which: str) -> dict[str, Any]:
         filed = sum(1 for s in self.status.values() if s == "filed")
@@ -1022,7 +1077,7 @@ class Generator:
 
     async def inspect(self, record: Mapping[str, Any], *, share_done: float) -> None:
         tasks = sorted(record["tasks"], key=lambda t: self._uscc_of(t["institution_id"]))
-        views = [await self.task(t["task_id"]) for t in tasks]
+        views = list(await asyncio.gather(*(self.task(t["task_id"]) for t in tasks)))
         scenarios = self._scenarios(views, clean_first=share_done < 1.0)
         targets = []
         n = len(views)
@@ -1037,7 +1092,7 @@ class Generator:
             else:
                 stage = "assigned"
             targets.append((view, scenarios[view["id"]], stage))
-        progress = Progress(self.out, "现场检查", len(targets))
+        progress = Progress(self.progress_out, "现场检查", len(targets))
 
         async def one(item: tuple[dict[str, Any], list[tuple[str, str | None]], str]) -> None:
             await self.work_task(*item)
@@ -1739,7 +1794,7 @@ async def generate(
     scale: int = DEFAULT_SCALE,
     token_settings: ServiceSettings | None = None,
     out: TextIO | None = sys.stdout,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Summary:
     """Run the generator against a platform listening at ``urls`` (service -> base URL)."""
     limits = httpx.Limits(max_connections=concurrency * 2)
@@ -1757,7 +1812,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="number of institutions (default 2500)")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--json", type=Path, help="also write the summary as JSON to this file")
     urls = default_urls()
     for service in SERVICES:
