@@ -284,6 +284,10 @@ async def rebuild(
         if not plan:
             return
         async with db.transaction() as session:
+            # The announcements and the projections group their writes per statement shape, as in
+            # a consumed batch.
+            scope = BatchScope()
+            session.info[SCOPE_KEY] = scope
             fresh = await _claim_inbox(session, [arrival.envelope for arrival, _, _ in plan])
             if project_here:
                 size, peaks_blob = await repository.lock_head(session)
@@ -313,12 +317,10 @@ async def rebuild(
             if project_here:
                 await repository.set_head(session, appends.size, appends.peaks_blob)
                 # The statistics projections, as the live consumer applies them, in this transaction.
-                scope = BatchScope()
-                session.info[SCOPE_KEY] = scope
                 for arrival in chosen:
                     assert arrival.event is not None
                     await project(session, arrival.event)
-                await scope.run()
+            await scope.run()
             counts["appended"] += len(appends.entries)
         if not project_here:
             head[:] = [appends.size, appends.peaks]
