@@ -30,3 +30,17 @@ for (const page of PUBLIC_PAGES) {
   writeFileSync(path, stamped);
   console.log(`heads: partials/head.html -> ${page}`);
 }
+
+// The inspectors' app (inspector/index.html, its own head) names the map's libraries as ../vendor/x.
+export const APP_PAGES = ["inspector/index.html"];
+for (const page of APP_PAGES) {
+  const path = join(here, page);
+  const html = readFileSync(path, "utf-8");
+  const stamped = html.replace(/(src|href)="\.\.\/(vendor\/[^"?]+)(\?v=[0-9a-f]*)?"/g, (whole, attr, file) => {
+    const built = join(here, file);
+    if (!existsSync(built)) return `${attr}="../${file}"`;
+    return `${attr}="../${file}?v=${createHash("sha256").update(readFileSync(built)).digest("hex").slice(0, 12)}"`;
+  });
+  writeFileSync(path, stamped);
+  console.log(`heads: vendor fingerprints -> ${page}`);
+}

@@ -30,7 +30,7 @@ import pytest
 
 from devstack.demo import Summary, generate
 from devstack.kafka import LocalKafka, free_port
-from devstack.oidc import LocalOidcProvider, workbench_redirect_uris
+from devstack.oidc import LocalOidcProvider, inspector_redirect_uris, workbench_redirect_uris
 from devstack.postgres import SERVICES, LocalPostgres
 from shared.auth import mint_token
 from shared.settings import ServiceSettings
@@ -224,8 +224,14 @@ def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterat
     logs.mkdir(exist_ok=True)
     databases = {s: f"web_{s}_{uuid.uuid4().hex[:8]}" for s in SERVICES}
     processes: list[subprocess.Popen[bytes]] = []
-    # the officers' sign-in (the workbench, /ui/work/): a real provider, as ./dev run starts one
-    oidc = LocalOidcProvider(tmp_root / "web-oidc", free_port(), redirect_uris=workbench_redirect_uris([origin]))
+    # the officers' sign-in (the workbench, /ui/work/, and the inspectors' app on the inspection
+    # service, /ui/inspector/): a real provider, as ./dev run starts one
+    oidc = LocalOidcProvider(
+        tmp_root / "web-oidc",
+        free_port(),
+        redirect_uris=workbench_redirect_uris([origin])
+        + inspector_redirect_uris([f"http://127.0.0.1:{ports['inspection']}"]),
+    )
     try:
         oidc.start()
         for service in SERVICES:

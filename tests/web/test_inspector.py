@@ -8,12 +8,20 @@ Chromium as a phone (390×844, touch, geolocation set at the site) against the w
 * Offline in the middle of an inspection (Playwright's set_offline): findings and a violation with
   a photo are recorded, the page is reloaded, then the network comes back: exactly one violation,
   one finding per item and one stored photo on the server, exactly one violation event on Kafka.
+* 任务地图: my tasks' sites on the public map's Leaflet and district boundaries, with the phone's
+  position; a tap on a marker opens the task; offline, from the service worker's cache.
+* A check-in far from the site (asked to confirm, recorded far_from_site) and a queued write the
+  service refuses with 409 because the task was submitted meanwhile.
+* The sign-in through the local OpenID Connect provider (devstack/oidc) as the demo inspector.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
+import re
 import struct
 import urllib.error
 import urllib.request
@@ -26,7 +34,15 @@ from services.inspection.reference import checklist
 from shared.topics import INSPECTION_EVENTS, qualified
 from shared.workdays import china_today
 from tests.support import read_topic
-from tests.web.conftest import ARTIFACTS, PageFactory, WebPlatform, keep_for_docs, screenshot_path, wait_for_js
+from tests.web.conftest import (
+    ARTIFACTS,
+    WEB,
+    PageFactory,
+    WebPlatform,
+    keep_for_docs,
+    screenshot_path,
+    wait_for_js,
+)
 from tests.web.test_map import _axe_findings
 
 ITEMS = list(checklist())[:4]
@@ -61,15 +77,21 @@ def photo_png(width: int = 96, height: int = 64) -> bytes:
 
 
 class Team:
-    def __init__(self, platform: WebPlatform) -> None:
+    def __init__(self, platform: WebPlatform, *, first: str | None = None) -> None:
+        """Two inspectors on a targeted task due today; ``first``: an inspector already in the pool
+        (its subject) as the first member."""
         self.platform = platform
         run = uuid.uuid4().hex[:6]
-        self.subjects = [f"web-inspector-{run}-a", f"web-inspector-{run}-b"]
+        self.subjects = [first or f"web-inspector-{run}-a", f"web-inspector-{run}-b"]
         self.supervisor = platform.token("supervisor")
         pool = _call(platform, "GET", "/v1/target-institutions?district=440106", self.supervisor)
         target = pool["items"][0]
         ids = []
+        known = {i["subject"]: i["id"] for i in _call(platform, "GET", "/v1/inspectors", self.supervisor)["items"]}
         for subject in self.subjects:
+            if subject in known:
+                ids.append(known[subject])
+                continue
             inspector = _call(
                 platform,
                 "POST",
@@ -108,15 +130,17 @@ class Team:
         return _call(self.platform, "GET", f"/v1/tasks/{self.task_id}", self.supervisor)
 
 
-async def _phone(pages: PageFactory, platform: WebPlatform, team: Team) -> Any:
+async def _phone(pages: PageFactory, platform: WebPlatform, team: Team, *, away_deg: float = 0.0002) -> Any:
+    """The app on a phone ``away_deg`` degrees of latitude north of the task's site (a few metres)."""
     page = await pages(width=390, height=844, mobile=True)
     context = page.context
     origin = platform.urls["inspection"]
     await context.grant_permissions(["geolocation"], origin=origin)
-    # on site: a few metres from the filed location
     await context.set_geolocation(
-        {"latitude": team.institution["latitude"] + 0.0002, "longitude": team.institution["longitude"], "accuracy": 8}
+        {"latitude": team.institution["latitude"] + away_deg, "longitude": team.institution["longitude"], "accuracy": 8}
     )
+    # the deployment's provider (assets/config.js would name it); ./dev run's default port is not the tests'
+    await page.context.add_init_script(f"window.CHILDCARE_OIDC = {json.dumps({'issuer': platform.oidc_issuer})};")
     await page.goto(f"{origin}/ui/inspector/")
     await wait_for_js(page, "document.body.dataset.ready === 'true'")
     return page
@@ -141,6 +165,16 @@ async def _shot(page: Any, name: str, *, axe: bool = True) -> None:
     keep_for_docs(name)
     if axe:
         assert await _axe_findings(page) == [], name
+
+
+async def _shot_at(page: Any, selector: str, name: str) -> None:
+    """A screenshot with ``selector`` at the top of the screen (a section below the fold)."""
+    # below the sticky title bar (and the banner, if any)
+    scroll = "(s) => window.scrollTo(0, document.querySelector(s).getBoundingClientRect().top + window.scrollY - 110)"
+    await page.evaluate(scroll, selector)
+    await page.screenshot(path=str(screenshot_path(name)), full_page=False)
+    keep_for_docs(name)
+    assert await _axe_findings(page) == [], name
 
 
 async def _answer_checklist(page: Any, *, photo: bytes) -> None:
@@ -201,6 +235,21 @@ async def test_a_whole_inspection_through_the_app(web_platform: WebPlatform, pag
     await page.wait_for_selector(f"text={name}")
     await _shot(page, "inspector-tasks.png")
 
+    # 任务地图: the task's site on the district map, the phone's position beside it; a tap opens the task
+    await page.click('.views a[href="#/tasks/map"]')
+    await wait_for_js(page, "(document.getElementById('task-map') || {dataset: {}}).dataset.position === 'shown'")
+    assert await page.get_attribute("#task-map", "data-markers") == "1"
+    assert await page.locator("#task-map path.district-boundary").count() == 11  # the public map's boundaries
+    marker = page.locator(f'.task-marker-today[title="今日：{name}"]')
+    assert await marker.count() == 1
+    assert await page.locator(f'.tasks a[href="#/task/{team.task_id}"]').count() == 1  # the list stays
+    await _shot(page, "inspector-tasks-map.png")
+    await marker.click()
+    await page.wait_for_selector("#h-checkin")
+    assert await page.evaluate("location.hash") == f"#/task/{team.task_id}"
+    await page.goto(page.url.split("#")[0] + "#/tasks")
+    await page.wait_for_selector(f'a[href="#/task/{team.task_id}"]')
+
     await page.click(f'a[href="#/task/{team.task_id}"]')
     await page.wait_for_selector("#h-checkin")
     assert name in await page.inner_text("#title")
@@ -224,6 +273,7 @@ async def test_a_whole_inspection_through_the_app(web_platform: WebPlatform, pag
     await _settled(page)
 
     await page.wait_for_selector('[data-action="submit"]:not([disabled])')
+    await _shot_at(page, "#h-team", "inspector-sign.png")
     await page.click('[data-action="submit"]')
     await _settled(page)
     # the second member signs from their own phone
@@ -317,6 +367,11 @@ async def test_offline_mid_inspection_then_back_online(web_platform: WebPlatform
     assert await page.input_value("#v-description") == "另一处：消防通道堆放杂物（未写完"
     pending = int(await page.get_attribute("body", "data-pending") or 0)
     assert pending >= 1 + len(ITEMS) + 1  # two photos, the findings and the violation, all still queued
+    # 任务地图 from the service worker's cache (Leaflet, the boundaries) and the phone's copy of the tasks
+    await page.goto(page.url.split("#")[0] + "#/tasks/map")
+    await wait_for_js(page, "(document.getElementById('task-map') || {dataset: {}}).dataset.markers === '1'")
+    assert await page.locator("#task-map path.district-boundary").count() == 11
+    assert "离线" in await page.inner_text("#view")
     await page.goto(page.url.split("#")[0] + "#/sync")
     await page.wait_for_selector(".outbox li")
     await _shot(page, "inspector-sync.png")
@@ -410,3 +465,117 @@ async def test_a_write_refused_after_a_reassignment_is_shown_with_what_to_do(
     await page.click("text=丢弃这条")
     await _settled(page)
     await page.wait_for_selector("text=所有记录都已提交")
+
+
+def test_the_map_libraries_are_named_with_their_current_fingerprint() -> None:
+    # index.html loads the public map's Leaflet as ../vendor/x?v=<fingerprint> (web/heads.mjs stamps
+    # it; the platform lets a browser keep it for a year), and the service worker caches those names
+    html = (WEB / "inspector" / "index.html").read_text(encoding="utf-8")
+    named = re.findall(r'(?:src|href)="\.\./(vendor/[^"?]+)\?v=([0-9a-f]+)"', html)
+    assert {file for file, _ in named} >= {"vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css"}
+    for file, fingerprint in named:
+        assert fingerprint == hashlib.sha256((WEB / file).read_bytes()).hexdigest()[:12], file
+    assert not re.search(r'(?:src|href)="\.\./vendor/[^"?]+"', html), "a library without fingerprint"
+
+
+async def test_a_far_check_in_is_confirmed_and_a_write_on_a_submitted_task_is_refused(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    team = Team(web_platform)
+    # about 5.6 km north of the filed location
+    page = await _phone(pages, web_platform, team, away_deg=0.05)
+    await _sign_in(page, team.token(0))
+    await page.click(f'a[href="#/task/{team.task_id}"]')
+    await page.wait_for_selector("#h-checkin")
+    await page.click("text=获取位置并签到")
+    await page.wait_for_selector('[data-action="checkin"]')
+    shown = await page.inner_text("#gps-status")
+    assert "距机构登记地址约 5.6 公里" in shown, shown
+    for explained in ("超过 500 米", "远离现场", "审核人会看到"):
+        assert explained in shown, shown
+    assert (await page.inner_text('[data-action="checkin"]')).strip() == "仍然签到"
+    await _shot_at(page, "#h-checkin", "inspector-checkin-far.png")
+    await page.click('[data-action="checkin"]')
+    await _settled(page)
+    checkins = team.detail()["checkins"]
+    assert len(checkins) == 1
+    assert checkins[0]["far_from_site"] is True
+    assert checkins[0]["distance_m"] > 5000
+    await page.wait_for_selector("#h-checkin ~ ul .warn")
+    assert "远离现场" in await page.inner_text("#h-checkin ~ ul")
+
+    # offline, a result is recorded on the phone; meanwhile the team finishes and signs elsewhere
+    await page.goto(page.url.split("#")[0] + f"#/task/{team.task_id}/checklist")
+    await page.wait_for_selector(".item")
+    await page.context.set_offline(True)
+    await page.check(f'input[name="r-{ITEMS[0]}"][value="fail"]')
+    await wait_for_js(page, "document.body.dataset.busy === '0' && document.body.dataset.pending === '1'")
+    findings: dict[str, Any] = {
+        "items": [{"item_code": c, "result": "pass", "note": None, "evidence_sha256": []} for c in ITEMS]
+    }
+    path = f"/v1/tasks/{team.task_id}"
+    _call(web_platform, "PUT", f"{path}/findings", team.token(0), findings, **{"Idempotency-Key": "desk-1"})
+    for member in (0, 1):
+        _call(web_platform, "POST", f"{path}/submit", team.token(member), {}, **{"Idempotency-Key": f"s-{member}"})
+    assert team.detail()["status"] == "submitted"
+
+    await page.context.set_offline(False)
+    await page.evaluate("window.dispatchEvent(new Event('online'))")
+    await wait_for_js(page, "document.getElementById('sync-banner').dataset.conflicts === '1'")
+    assert "未被接受" in await page.inner_text("#sync-banner")
+    await page.goto(page.url.split("#")[0] + "#/sync")
+    await page.wait_for_selector(".outbox li.conflict")
+    shown = await page.inner_text(".outbox li.conflict")
+    assert "检查任务已提交，不能再修改" in shown  # the service's reason (409 task_closed)
+    assert "该任务已提交或已审核，不能再修改。如需补充，请联系审核人后丢弃这条记录。" in shown  # what to do
+    await _shot(page, "inspector-conflict-closed.png")
+    assert {f["item_code"]: f["result"] for f in team.detail()["findings"]} == {c: "pass" for c in ITEMS}
+
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.click('button[data-action="discard"]')  # the advice names 丢弃这条 too
+    await _settled(page)
+    await page.wait_for_selector("text=所有记录都已提交")
+
+
+# The provider's development login page (oidc-provider's devInteractions, never deployed) imports a
+# Google font; the guard aborts it like any request leaving the machine (as in test_workbench.py).
+PROVIDER_FONT = "https://fonts.googleapis.com/"
+DEMO_INSPECTOR = "demo-inspector-440106-01"  # devstack/oidc/accounts.json, registered by the demo city
+
+
+async def test_sign_in_through_the_oidc_provider_lands_on_my_tasks(
+    web_platform: WebPlatform, pages: PageFactory
+) -> None:
+    team = Team(web_platform, first=DEMO_INSPECTOR)
+    page = await _phone(pages, web_platform, team)
+    external_before = len(pages.log.external)
+    await page.click('[data-action="oidc"]')
+    await page.wait_for_url(f"{web_platform.oidc_issuer}/**")
+    await page.locator('input[name="login"]').fill(DEMO_INSPECTOR)
+    await page.locator('input[name="password"]').fill("demo")
+    await page.locator('button[type="submit"]').click()
+    await page.wait_for_selector('input[name="prompt"][value="consent"]', state="attached")
+    await page.locator('button[type="submit"]').first.click()
+    await page.wait_for_url(f"{web_platform.urls['inspection']}/ui/inspector/**")
+    leaked = pages.log.external[external_before:]
+    assert all(url.startswith(PROVIDER_FONT) for url in leaked), leaked
+    del pages.log.external[external_before:]
+    await page.wait_for_selector(".tabs")
+    # the code was redeemed and the address no longer carries it
+    assert "code=" not in page.url
+    await page.wait_for_selector(f'a[href="#/task/{team.task_id}"]')
+    assert team.institution["name"] in await page.inner_text(".tasks")
+    token = await page.evaluate(
+        """() => new Promise((resolve) => {
+             const open = indexedDB.open("childcare-inspector");
+             open.onsuccess = () => {
+               const read = open.result.transaction("kv").objectStore("kv").get("token");
+               read.onsuccess = () => resolve(read.result);
+             };
+           })"""
+    )
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["iss"] == web_platform.oidc_issuer
+    assert claims["sub"] == DEMO_INSPECTOR
+    await page.click(f'a[href="#/task/{team.task_id}"]')
+    await page.wait_for_selector("#h-checkin")

@@ -5,6 +5,7 @@ import { ApiError, BASE, Offline, getCached, request } from "./api.js";
 import * as auth from "./auth.js";
 import { CHECKIN_RADIUS_M, distanceM, position, shownDistance } from "./geo.js";
 import { preparePhoto } from "./photo.js";
+import { drawTaskMap } from "./taskmap.js";
 import * as queue from "./queue.js";
 import * as store from "./store.js";
 
@@ -29,6 +30,7 @@ const esc = (v) =>
 let me = null; // {token, claims}
 let signInError = null; // a sign-in that came back refused
 let renderSeq = 0;
+let taskMap = null; // the map of 任务地图 while it is shown (removed with its screen)
 
 // --- data: the service when it answers, the phone's copy when it does not ---------------------------------
 
@@ -179,9 +181,27 @@ async function signInScreen(error) {
     </section>`;
 }
 
+function taskName(t) {
+  return t.institution ? t.institution.name : `无证场所：${(t.site && t.site.operator_name) || ""}`;
+}
+
+/** 列表 / 地图: the list is the first and the main way; the map shows where today's and this week's tasks are. */
+function viewSwitch(onMap) {
+  return `<nav class="views" aria-label="显示方式">
+      <a href="#/tasks" ${onMap ? "" : 'aria-current="page"'}>列表</a>
+      <a href="#/tasks/map" ${onMap ? 'aria-current="page"' : ""}>地图</a>
+    </nav>`;
+}
+
+function whoLine(data) {
+  return `<p class="who">${esc((me.claims && (me.claims.name || me.claims.sub)) || "")}
+      <button type="button" class="link" data-action="sign-out">退出登录</button></p>
+    ${data.offline ? `<p class="note">离线：显示本机保存的任务（${esc(when(data.cachedAt || ""))}）</p>` : ""}`;
+}
+
 function taskCard(t) {
   const place = t.institution || t.site || {};
-  const name = t.institution ? t.institution.name : `无证场所：${(t.site && t.site.operator_name) || ""}`;
+  const name = taskName(t);
   return `<li><a class="task" href="#/task/${esc(t.id)}">
       <span class="task-name">${esc(name)}</span>
       <span class="task-meta">${esc(place.district_name || "")} · ${esc(place.address || "")}</span>
@@ -197,9 +217,8 @@ async function tasksScreen(tab) {
   const lists = { today: groups.today, week: groups.week, later: groups.later, done: groups.done };
   const labels = { today: "今日", week: "本周", later: "以后", done: "已提交" };
   view.innerHTML = `
-    <p class="who">${esc((me.claims && (me.claims.name || me.claims.sub)) || "")}
-      <button type="button" class="link" data-action="sign-out">退出登录</button></p>
-    ${data.offline ? `<p class="note">离线：显示本机保存的任务（${esc(when(data.cachedAt || ""))}）</p>` : ""}
+    ${whoLine(data)}
+    ${viewSwitch(false)}
     <nav class="tabs" aria-label="任务分组">
       ${Object.keys(labels)
         .map(
@@ -210,6 +229,72 @@ async function tasksScreen(tab) {
     </nav>
     ${lists[current].length ? `<ul class="tasks">${lists[current].map(taskCard).join("")}</ul>` : `<p class="empty">没有${labels[current]}的任务</p>`}`;
   if (!data.offline) prefetch(data.items || []);
+}
+
+async function taskMapScreen() {
+  setTitle("任务地图", null);
+  const seq = renderSeq;
+  const data = await myTasks();
+  if (seq !== renderSeq) return;
+  const groups = split(data.items || []);
+  const placed = [];
+  const unplaced = [];
+  for (const [when_, list] of [["today", groups.today], ["week", groups.week]]) {
+    for (const t of list) {
+      const site = siteOf(t);
+      (site ? placed : unplaced).push({ id: t.id, name: taskName(t), when: when_, site, task: t });
+    }
+  }
+  const entry = (p) => `<li><a class="task" href="#/task/${esc(p.id)}">
+      <span class="task-name"><span class="when when-${p.when}">${p.when === "today" ? "今日" : "本周"}</span> ${esc(p.name)}</span>
+      <span class="task-meta">截止 ${esc(p.task.due_by)}${p.site ? "" : " · 没有登记坐标，地图上未标出"}</span></a></li>`;
+  view.innerHTML = `
+    ${whoLine(data)}
+    ${viewSwitch(true)}
+    <section class="card map-card" aria-labelledby="h-map">
+      <h2 id="h-map">今日和本周任务的位置</h2>
+      <p id="task-map-desc" class="visually-hidden">地图标出今日和本周检查任务的机构位置；点击标记打开任务。下方列表可逐项打开。</p>
+      <div id="task-map" class="task-map" aria-describedby="task-map-desc"></div>
+      <p class="map-legend">
+        <span><span class="dot dot-today"></span>今日 ${groups.today.length}</span>
+        <span><span class="dot dot-week"></span>本周 ${groups.week.length}</span>
+        <span><span class="dot dot-me"></span>我的位置</span>
+      </p>
+      <p id="position-status" class="note" role="status"></p>
+      <button type="button" class="small" data-action="my-position">显示我的位置</button>
+    </section>
+    ${placed.length + unplaced.length ? `<ul class="tasks">${[...placed, ...unplaced].map(entry).join("")}</ul>` : '<p class="empty">今日和本周没有检查任务</p>'}`;
+  const container = document.getElementById("task-map");
+  try {
+    taskMap = await drawTaskMap(container, placed, (id) => {
+      window.location.hash = `#/task/${id}`;
+    });
+  } catch (err) {
+    container.textContent = `地图加载失败：${err.message}（可使用下方列表）`;
+    return;
+  }
+  // the phone's position when the inspector already allowed it; otherwise only on 显示我的位置
+  try {
+    const permission = navigator.permissions ? await navigator.permissions.query({ name: "geolocation" }) : null;
+    if (permission && permission.state === "granted") await showMyPosition();
+  } catch (err) {
+    /* no position: the tasks are on the map all the same */
+  }
+}
+
+async function showMyPosition() {
+  const status = document.getElementById("position-status");
+  const drawn = taskMap;
+  if (!status || !drawn) return;
+  status.textContent = "正在获取位置…";
+  try {
+    const here = await position();
+    if (drawn !== taskMap) return;
+    drawn.showPosition(here);
+    status.textContent = `已标出您的位置（精度约 ${Math.round(here.accuracy || 0)} 米）`;
+  } catch (err) {
+    status.textContent = err.message;
+  }
 }
 
 function factsBlock(t) {
@@ -602,6 +687,8 @@ async function clicked(target) {
       await store.clear("tasks");
       await store.del("kv", "my-tasks");
       window.location.hash = "#/signin";
+    } else if (action === "my-position") {
+      await showMyPosition();
     } else if (action === "locate") {
       await checkIn(taskId);
     } else if (action === "checkin") {
@@ -739,6 +826,10 @@ queue.onChange(() => {
 async function route() {
   renderSeq += 1;
   const hash = window.location.hash || "#/tasks";
+  if (taskMap) {
+    taskMap.city.map.remove();
+    taskMap = null;
+  }
   view.setAttribute("aria-busy", "true");
   try {
     me = await auth.signedIn();
@@ -747,7 +838,8 @@ async function route() {
       return;
     }
     let m;
-    if ((m = hash.match(/^#\/tasks(?:\/(today|week|later|done))?$/))) await tasksScreen(m[1]);
+    if (hash === "#/tasks/map") await taskMapScreen();
+    else if ((m = hash.match(/^#\/tasks(?:\/(today|week|later|done))?$/))) await tasksScreen(m[1]);
     else if ((m = hash.match(/^#\/task\/([0-9a-f-]{36})$/))) await taskScreen(m[1]);
     else if ((m = hash.match(/^#\/task\/([0-9a-f-]{36})\/checklist$/))) await checklistScreen(m[1]);
     else if ((m = hash.match(/^#\/task\/([0-9a-f-]{36})\/violation$/))) await violationScreen(m[1]);

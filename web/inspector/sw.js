@@ -3,7 +3,9 @@
 // version shows on the next start); the checklist and the violation catalogue are answered from the
 // network when it answers and from the cache when it does not. Task data and the writes are the
 // app's own business (IndexedDB, store.js and queue.js), so nothing here ever replays a write.
-const CACHE = "inspector-v3";
+// 任务地图 needs the public map's files too (CityMap, the district boundaries, Leaflet): they are
+// cached at install with the shell, Leaflet under the fingerprinted names index.html gives it.
+const CACHE = "inspector-v4";
 const SHELL = [
   "./",
   "./index.html",
@@ -14,18 +16,29 @@ const SHELL = [
   "./photo.js",
   "./queue.js",
   "./store.js",
+  "./taskmap.js",
   "./inspector.css",
   "./manifest.webmanifest",
   "./icon-192.png",
   "./icon-512.png",
   "../assets/config.js",
+  "../assets/citymap.js",
+  "../assets/common.js",
+  "../vendor/gz-districts.js",
 ];
+const MAP_SHARED = new Set(["/ui/assets/config.js", "/ui/assets/citymap.js", "/ui/assets/common.js"]);
+
+/** The vendor/ files index.html loads (../vendor/x?v=<fingerprint>, as web/heads.mjs stamps them). */
+async function vendorOfPage() {
+  const page = await (await fetch("./index.html", { cache: "no-cache" })).text();
+  return [...page.matchAll(/(?:src|href)="(\.\.\/vendor\/[^"]+)"/g)].map((m) => m[1]);
+}
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(SHELL))
+      .then(async (cache) => cache.addAll([...SHELL, ...(await vendorOfPage())]))
       .then(() => self.skipWaiting()),
   );
 });
@@ -76,7 +89,7 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   const scope = new URL(self.registration.scope);
-  if (url.pathname.startsWith(scope.pathname) || url.pathname === "/ui/assets/config.js") {
+  if (url.pathname.startsWith(scope.pathname) || MAP_SHARED.has(url.pathname) || url.pathname.startsWith("/ui/vendor/")) {
     event.respondWith(shell(request));
   } else if (url.pathname.startsWith("/v1/catalogue/")) {
     event.respondWith(reference(request));
