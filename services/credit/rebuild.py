@@ -353,7 +353,9 @@ def evaluate_rows(
         rows.subjects.append(tuple(subject[c] for c in (*SUBJECT_COLUMNS, "deregistered_at")))
         rows.announcements.append(opened_announcement(key, subject["opened_at"], subject["opened_by_event_id"]))
         own = sorted(entries_by.get(key, ()), key=lambda e: (e.effective_from, e.id))
-        rows.entries.extend(tuple(entry_row(e)[c] for c in ENTRY_COLUMNS) for e in own)
+        for entry in own:
+            row = entry_row(entry)
+            rows.entries.append(tuple(row[c] for c in ENTRY_COLUMNS))
         inputs, repair_reasons = facts_from_rows(own, repairs_by.get(key, []))
         line = timeline.build(inputs, default, activations, repair_reasons, as_of)
         if line is None:
