@@ -222,12 +222,17 @@ def row(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--scale", type=int, default=2500, help="institutions (./dev run's default: 2500)")
     parser.add_argument("--concurrency", type=int, help="the generator's requests in flight (its default)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a signal: the platform it started stops too
     result = measure(args.scale, args.concurrency)
     print(render(result))
     if args.json:
