@@ -18,16 +18,12 @@ from services.reporting.stats.figures import DistrictFigures, DistrictStats, Str
 from services.reporting.stats.schemas import (
     DISTRICT_LABELS_ZH,
     STREET_LABELS_ZH,
-    AnnualReportsOut,
-    ComplaintsOut,
     DensityOut,
     DistrictStatsOut,
     DistrictStatsPage,
-    FilingDecisionsOut,
     GradesOut,
     InspectionsOut,
     InstitutionSummaryOut,
-    OperatingModelOut,
     ProgressAreaOut,
     ProgressPage,
     ProgressYearOut,
@@ -35,11 +31,9 @@ from services.reporting.stats.schemas import (
     QualityAssessmentOut,
     QualityGradesOut,
     SlotsOut,
-    StaffOut,
     StreetCoverageOut,
     StreetStatsPage,
     UncoveredStreetOut,
-    UnlicensedCasesOut,
     ViolationsOut,
 )
 from shared.auth import Principal, require_roles
@@ -79,7 +73,8 @@ def _slots_out(fig: DistrictFigures) -> SlotsOut:
 
 
 def _district_out(fig: DistrictFigures) -> DistrictStatsOut:
-    ar = fig.annual_reports
+    # annual reports, staff, filing decisions, unlicensed cases, operating models and complaints are
+    # already the answer's models (figures counts into them); the rest is regrouped here
     return DistrictStatsOut(
         code=fig.code,
         name=fig.name,
@@ -87,25 +82,8 @@ def _district_out(fig: DistrictFigures) -> DistrictStatsOut:
         slots=_slots_out(fig),
         slots_per_1000=DensityOut(value=fig.slots_per_1000, target=fig.slots_per_1000_target, residents=fig.residents),
         puhui=PuhuiOut(slots=fig.puhui_slots, share=fig.puhui_share, target=fig.puhui_share_target),
-        annual_reports=AnnualReportsOut(
-            report_year=ar.report_year,
-            expected=ar.expected,
-            submitted=ar.submitted,
-            on_time=ar.on_time,
-            late=ar.late,
-            overdue=ar.overdue,
-            completion_rate=ar.completion_rate,
-            on_time_rate=ar.on_time_rate,
-            target=ar.target,
-        ),
-        staff=StaffOut(
-            active=fig.staff.active,
-            by_role=fig.staff.by_role,
-            certified=fig.staff.certified,
-            trained=fig.staff.trained,
-            certified_rate=fig.staff.certified_rate,
-            training_rate=fig.staff.training_rate,
-        ),
+        annual_reports=fig.annual_reports,
+        staff=fig.staff,
         inspections=InspectionsOut(
             filed_institutions=fig.institutions, inspected=fig.inspected, coverage=fig.inspection_coverage
         ),
@@ -117,10 +95,10 @@ def _district_out(fig: DistrictFigures) -> DistrictStatsOut:
             share=fig.quality.share,
             grades=QualityGradesOut(**fig.quality.grades),
         ),
-        filing_decisions=FilingDecisionsOut(**vars(fig.filing_decisions)),
-        unlicensed_cases=UnlicensedCasesOut(**vars(fig.unlicensed)),
-        operating_models=[OperatingModelOut(**vars(m)) for m in fig.models.values()],
-        complaints=ComplaintsOut(**vars(fig.complaints)),
+        filing_decisions=fig.filing_decisions,
+        unlicensed_cases=fig.unlicensed,
+        operating_models=list(fig.models.values()),
+        complaints=fig.complaints,
     )
 
 

@@ -17,6 +17,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from services.reporting.stats.schemas import (
+    AnnualReportsOut,
+    ComplaintsOut,
+    FilingDecisionsOut,
+    OperatingModelOut,
+    StaffOut,
+    UnlicensedCasesOut,
+)
 from shared.events.filing import OPERATING_MODEL_ZH
 from shared.grades import GRADES
 from shared.reference import District, districts, streets
@@ -185,29 +193,6 @@ class CaseFact:
 
 
 @dataclass
-class AnnualReportFigures:
-    report_year: int
-    expected: int = 0
-    submitted: int = 0
-    on_time: int = 0
-    late: int = 0
-    overdue: int = 0
-    completion_rate: float | None = None
-    on_time_rate: float | None = None
-    target: float | None = None
-
-
-@dataclass
-class StaffFigures:
-    active: int = 0
-    certified: int = 0
-    trained: int = 0
-    by_role: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
-    certified_rate: float | None = None
-    training_rate: float | None = None
-
-
-@dataclass
 class QualityFigures:
     filed_institutions: int = 0
     assessed: int = 0
@@ -215,57 +200,15 @@ class QualityFigures:
     grades: dict[str, int] = field(default_factory=lambda: dict.fromkeys(GRADES, 0))
 
 
-@dataclass
-class FilingDecisionFigures:
-    filed: int = 0
-    returned: int = 0
-    rejected: int = 0
-    total: int = 0
-    pass_rate: float | None = None
-
-
-@dataclass
-class UnlicensedFigures:
-    opened: int = 0
-    open: int = 0
-    closed_filed: int = 0
-    closed_down: int = 0
-
-
-@dataclass
-class ModelFigures:
-    """One operating model (办托模式) over the filed institutions, and the plan's targets for it."""
-
-    model: str
-    label: str
-    institutions: int = 0
-    slots: int = 0
-    puhui_slots: int = 0
-    classes: int = 0
-    # filed on the platform from 2023 on: the profile records no founding date, so an institution
-    # opened before 2023 and filed later counts too (an over-count of the plan's 新增)
-    added_institutions: int = 0
-    added_slots: int = 0
-    added_institutions_target: float | None = None
-    added_slots_target: float | None = None
-    slots_target: float | None = None
-    classes_target: float | None = None
-
-
-@dataclass
-class ComplaintFigures:
-    received: int = 0
-    by_category: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPLAINT_CATEGORIES, 0))
-    triaged: int = 0
-    by_action: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TRIAGE_ACTIONS, 0))
-    untriaged: int = 0
-
-
 DECISIONS = ("filed", "returned", "rejected")
 
 
 @dataclass
 class DistrictFigures:
+    """One district's (or the city's) figures. The groups the answer shows as they are (annual
+    reports, staff, filing decisions, unlicensed cases, operating models, complaints) are the
+    answer's own models (``schemas``), counted into in place: a figure is added in one class."""
+
     code: str
     name: str
     residents: int
@@ -282,20 +225,24 @@ class DistrictFigures:
     puhui_slots: int = 0
     puhui_share: float | None = None
     puhui_share_target: float | None = None
-    annual_reports: AnnualReportFigures = field(default_factory=lambda: AnnualReportFigures(0))
-    staff: StaffFigures = field(default_factory=StaffFigures)
+    annual_reports: AnnualReportsOut = field(default_factory=lambda: AnnualReportsOut(report_year=0))
+    staff: StaffOut = field(default_factory=lambda: StaffOut(by_role=dict.fromkeys(ROLES, 0)))
     inspected: int = 0
     inspection_coverage: float | None = None
     violations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
     violations_total: int = 0
     grades: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*GRADES, "ungraded"), 0))
     quality: QualityFigures = field(default_factory=QualityFigures)
-    filing_decisions: FilingDecisionFigures = field(default_factory=FilingDecisionFigures)
-    unlicensed: UnlicensedFigures = field(default_factory=UnlicensedFigures)
-    models: dict[str, ModelFigures] = field(
-        default_factory=lambda: {m: ModelFigures(m, label) for m, label in OPERATING_MODEL_ZH.items()}
+    filing_decisions: FilingDecisionsOut = field(default_factory=FilingDecisionsOut)
+    unlicensed: UnlicensedCasesOut = field(default_factory=UnlicensedCasesOut)
+    models: dict[str, OperatingModelOut] = field(
+        default_factory=lambda: {m: OperatingModelOut(model=m, label=label) for m, label in OPERATING_MODEL_ZH.items()}
     )
-    complaints: ComplaintFigures = field(default_factory=ComplaintFigures)
+    complaints: ComplaintsOut = field(
+        default_factory=lambda: ComplaintsOut(
+            by_category=dict.fromkeys(COMPLAINT_CATEGORIES, 0), by_action=dict.fromkeys(TRIAGE_ACTIONS, 0)
+        )
+    )
 
 
 @dataclass
@@ -386,7 +333,7 @@ def district_stats(
         for code, d in refs.items()
     }
     for fig in figs.values():
-        fig.annual_reports = AnnualReportFigures(report_year)
+        fig.annual_reports = AnnualReportsOut(report_year=report_year)
     targets = [f.slot_target for f in figs.values()]
     city = DistrictFigures(
         code=CITY_CODE,
@@ -395,7 +342,7 @@ def district_stats(
         slot_target=None if None in targets else sum(t or 0 for t in targets),
         slots_2022=sum(f.slots_2022 for f in figs.values()),
         slots_planned_2025=sum(f.slots_planned_2025 for f in figs.values()),
-        annual_reports=AnnualReportFigures(report_year),
+        annual_reports=AnnualReportsOut(report_year=report_year),
     )
     plan_start = start_of_year(PLAN_START)
 
@@ -414,7 +361,8 @@ def district_stats(
                 model.slots += inst.total_slots
                 model.puhui_slots += inst.puhui_slots
                 model.classes += inst.classes
-                # 新增 is read as "filed from 2023 on": the nearest the platform records (no founding date)
+                # 新增 is read as "filed from 2023 on": the nearest the platform records (no founding
+                # date), so an institution opened before 2023 and filed later counts too (an over-count)
                 if inst.filed_at is not None and inst.filed_at >= plan_start:
                     model.added_institutions += 1
                     model.added_slots += inst.total_slots
@@ -423,10 +371,16 @@ def district_stats(
         code = district_of.get(person.institution_id)
         if code is None or not active_on(person.hired_on, person.left_on, day):
             continue
+        # tested once per person, and a count written only when it grows: the figures are
+        # pydantic models, whose attribute writes cost more than a plain object's
+        is_certified = certified_on(person.certificates, day)
+        is_trained = trained(person.certificates, person.training_hours)
         for fig in _into(figs, code, city):
             fig.staff.active += 1
-            fig.staff.certified += certified_on(person.certificates, day)
-            fig.staff.trained += trained(person.certificates, person.training_hours)
+            if is_certified:
+                fig.staff.certified += 1
+            if is_trained:
+                fig.staff.trained += 1
             if person.role in fig.staff.by_role:
                 fig.staff.by_role[person.role] += 1
 
@@ -437,8 +391,10 @@ def district_stats(
             ar.expected += 1
             if report is not None and report.submitted:
                 ar.submitted += 1
-                ar.on_time += bool(report.on_time)
-                ar.late += not report.on_time
+                if report.on_time:
+                    ar.on_time += 1
+                else:
+                    ar.late += 1
             elif report is not None and report.overdue_marked:
                 ar.overdue += 1
 
@@ -467,19 +423,29 @@ def district_stats(
     start, end = start_of_year(year), end_of_year(year)
     for case in cases:
         closed_in_year = case.closed_at is not None and start <= case.closed_at < end
+        opened_in_year = start <= case.opened_at < end
+        open_at_end = case.opened_at < end and (case.closed_at is None or case.closed_at >= end)
         for fig in _into(figs, case.district_code, city):
             u = fig.unlicensed
-            u.opened += start <= case.opened_at < end
-            u.open += case.opened_at < end and (case.closed_at is None or case.closed_at >= end)
-            u.closed_filed += closed_in_year and case.outcome == "filed"
-            u.closed_down += closed_in_year and case.outcome == "closed_down"
+            if opened_in_year:
+                u.opened += 1
+            if open_at_end:
+                u.open += 1
+            if closed_in_year and case.outcome == "filed":
+                u.closed_filed += 1
+            if closed_in_year and case.outcome == "closed_down":
+                u.closed_down += 1
 
     for complaint in complaints:
         received = complaint.received_at
+        received_in_year = received is not None and start <= received < end
         triaged_in_year = complaint.triaged_at is not None and start <= complaint.triaged_at < end
+        untriaged_at_end = (
+            received is not None and received < end and (complaint.triaged_at is None or complaint.triaged_at >= end)
+        )
         for fig in _into(figs, complaint.district_code, city):
             c = fig.complaints
-            if received is not None and start <= received < end:
+            if received_in_year:
                 c.received += 1
                 if complaint.category in c.by_category:
                     c.by_category[complaint.category] += 1
@@ -487,11 +453,8 @@ def district_stats(
                 c.triaged += 1
                 if complaint.action in c.by_action:
                     c.by_action[complaint.action] += 1
-            c.untriaged += (
-                received is not None
-                and received < end
-                and (complaint.triaged_at is None or complaint.triaged_at >= end)
-            )
+            if untriaged_at_end:
+                c.untriaged += 1
 
     for fig in figs.values():
         _finish(fig, year, city=False)

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _document_every_figure_as_present(schema: dict[str, Any]) -> None:
+    # the zeros are where the counting starts, not defaults a client could omit: every figure is
+    # in every answer, so the document lists them as required and shows no default
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class _Figures(_Out):
+    """A group of figures that ``figures.district_stats`` counts into in place and the answer
+    returns as is: its counts start at 0 and its rates and targets at null."""
+
+    model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra=_document_every_figure_as_present,
+    )
 
 
 class SlotsOut(_Out):
@@ -37,25 +55,25 @@ class PuhuiOut(_Out):
     target: float | None = Field(description="the plan's city-wide minimum share (city only; null for a district)")
 
 
-class AnnualReportsOut(_Out):
+class AnnualReportsOut(_Figures):
     report_year: int = Field(description="the year reported on: year − 1 (those reports fall due in the year)")
-    expected: int
-    submitted: int
-    on_time: int
-    late: int
-    overdue: int = Field(description="expected, marked overdue, not submitted")
-    completion_rate: float | None = Field(description="submitted / expected")
-    on_time_rate: float | None = Field(description="on_time / expected")
-    target: float | None
+    expected: int = 0
+    submitted: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = Field(0, description="expected, marked overdue, not submitted")
+    completion_rate: float | None = Field(None, description="submitted / expected")
+    on_time_rate: float | None = Field(None, description="on_time / expected")
+    target: float | None = None
 
 
-class StaffOut(_Out):
-    active: int
+class StaffOut(_Figures):
+    active: int = 0
     by_role: dict[str, int]
-    certified: int
-    trained: int
-    certified_rate: float | None = Field(description="certified / active")
-    training_rate: float | None = Field(description="trained / active")
+    certified: int = 0
+    trained: int = 0
+    certified_rate: float | None = Field(None, description="certified / active")
+    training_rate: float | None = Field(None, description="trained / active")
 
 
 class InspectionsOut(_Out):
@@ -96,45 +114,52 @@ class QualityAssessmentOut(_Out):
     grades: QualityGradesOut = Field(description="grade of each assessed institution's newest on-site assessment")
 
 
-class FilingDecisionsOut(_Out):
-    filed: int
-    returned: int
-    rejected: int
-    total: int = Field(description="filing decisions made in the year")
-    pass_rate: float | None = Field(description="备案通过率: filed / total")
+class FilingDecisionsOut(_Figures):
+    filed: int = 0
+    returned: int = 0
+    rejected: int = 0
+    total: int = Field(0, description="filing decisions made in the year")
+    pass_rate: float | None = Field(None, description="备案通过率: filed / total")
 
 
-class UnlicensedCasesOut(_Out):
-    opened: int = Field(description="unlicensed-operator cases opened in the year")
-    open: int = Field(description="opened and not closed at the end of the year")
-    closed_filed: int = Field(description="closed in the year because the operator filed")
-    closed_down: int = Field(description="closed in the year by closing the operator down (依法关停)")
+class UnlicensedCasesOut(_Figures):
+    opened: int = Field(0, description="unlicensed-operator cases opened in the year")
+    open: int = Field(0, description="opened and not closed at the end of the year")
+    closed_filed: int = Field(0, description="closed in the year because the operator filed")
+    closed_down: int = Field(0, description="closed in the year by closing the operator down (依法关停)")
 
 
-class OperatingModelOut(_Out):
+# one operating model (办托模式) over the filed institutions, and the plan's targets for it (a comment,
+# not a docstring: a docstring would become the schema's description in the published document)
+class OperatingModelOut(_Figures):
     model: str = Field(description="operating model code (public, public_private, private, employer, …)")
     label: str = Field(description="its Chinese name (办托模式)")
-    institutions: int
-    slots: int
-    puhui_slots: int
-    classes: int = Field(description="classes (班) of the institutions")
+    institutions: int = 0
+    slots: int = 0
+    puhui_slots: int = 0
+    classes: int = Field(0, description="classes (班) of the institutions")
     added_institutions: int = Field(
+        0,
         description="of which filed on the platform from 2023-01-01 on (the plan's 新增 since the 2022 baseline); "
-        "no founding date is recorded, so an institution founded before 2023 and filed later counts too"
+        "no founding date is recorded, so an institution founded before 2023 and filed later counts too",
     )
-    added_slots: int = Field(description="slots of those institutions")
-    added_institutions_target: float | None = Field(description="plan: institutions to add by the year (employer)")
-    added_slots_target: float | None = Field(description="plan: slots to add by the year (employer)")
-    slots_target: float | None = Field(description="plan: slots of the model by the year (kindergarten classes)")
-    classes_target: float | None = Field(description="plan: classes of the model by the year (幼儿园托班 500/700/1000)")
+    added_slots: int = Field(0, description="slots of those institutions")
+    added_institutions_target: float | None = Field(
+        None, description="plan: institutions to add by the year (employer)"
+    )
+    added_slots_target: float | None = Field(None, description="plan: slots to add by the year (employer)")
+    slots_target: float | None = Field(None, description="plan: slots of the model by the year (kindergarten classes)")
+    classes_target: float | None = Field(
+        None, description="plan: classes of the model by the year (幼儿园托班 500/700/1000)"
+    )
 
 
-class ComplaintsOut(_Out):
-    received: int = Field(description="complaints received in the year")
+class ComplaintsOut(_Figures):
+    received: int = Field(0, description="complaints received in the year")
     by_category: dict[str, int] = Field(description="received in the year, per category")
-    triaged: int = Field(description="complaints triaged in the year")
+    triaged: int = Field(0, description="complaints triaged in the year")
     by_action: dict[str, int] = Field(description="triaged in the year, per action")
-    untriaged: int = Field(description="received before the end of the year and not triaged before it")
+    untriaged: int = Field(0, description="received before the end of the year and not triaged before it")
 
 
 class DistrictStatsOut(_Out):
