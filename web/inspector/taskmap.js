@@ -39,21 +39,29 @@ export async function drawTaskMap(container, tasks, open) {
   const layer = L.featureGroup().addTo(city.map);
   for (const t of tasks) layer.addLayer(taskMarker(t, t.when, t.site, open));
   container.dataset.markers = String(tasks.length);
-  const fit = (bounds) => city.map.fitBounds(bounds, { padding: [24, 24], maxZoom: FIT_MAX_ZOOM });
+  // a jump, not an animation: the view is set once when drawn and once when the position arrives
+  const fit = (bounds) => city.map.fitBounds(bounds, { padding: [24, 24], maxZoom: FIT_MAX_ZOOM, animate: false });
   if (tasks.length) fit(layer.getBounds());
   return {
     city,
     /** The phone's position (a dot, not a button: it opens nothing). */
     showPosition(here) {
-      L.circleMarker([here.lat, here.lng], {
-        radius: 9,
-        className: "my-position",
+      // above the task markers (an inspector on site is on the marker), never catching a tap meant for them
+      if (!city.map.getPane("me")) {
+        const pane = city.map.createPane("me");
+        pane.style.zIndex = "650";
+        pane.style.pointerEvents = "none";
+      }
+      L.marker([here.lat, here.lng], {
+        pane: "me",
+        icon: L.divIcon({ className: "my-position", html: "", iconSize: L.point(16, 16) }),
         interactive: false,
+        keyboard: false,
       }).addTo(city.map);
-      container.dataset.position = "shown";
       const bounds = L.latLngBounds([[here.lat, here.lng]]);
       if (tasks.length) bounds.extend(layer.getBounds());
       fit(bounds);
+      container.dataset.position = "shown";
     },
   };
 }
