@@ -57,6 +57,10 @@ tell the workers to commit. A failure before that rolls every transaction back. 
 that last round (a worker dying between two commits) can leave part of the rows: the next run then
 refuses the non-empty database, and the database is dropped, migrated and rebuilt again.
 
+**Memory.** Records are decoded and folded ``chunk`` at a time, but the folded rows (records,
+entries, repairs) stay in memory until they are written: memory grows with the credit state (about
+one row per subject and per entry), not with the number of records on the topics.
+
 Not rebuilt (not in any event): repair evidence documents and the audit log.
 """
 
