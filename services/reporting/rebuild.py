@@ -71,6 +71,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reporting.consumers import CONSUMER
 from services.reporting.ledger import merkle, repository, service
 from services.reporting.ledger.leaves import Leaf
+from services.reporting.models import Base
 from services.reporting.settings import ReportingSettings
 from services.reporting.stats.projections import project
 from shared.batch import SCOPE_KEY, BatchScope
@@ -198,11 +199,14 @@ async def _claim_inbox(session: AsyncSession, envelopes: list[CloudEvent]) -> se
 
 
 async def _is_empty(db: Database) -> bool:
+    """No ledger entry, inbox row or projection row, and the head at 0 (what a failed parallel run
+    leaves is never empty once it wrote anything: see the module docstring)."""
+    tables = ["ledger_entry", "inbox", *(t.name for t in Base.metadata.sorted_tables if t.name.startswith("proj_"))]
     async with db.transaction() as session:
         row = await session.execute(
             text(
                 "SELECT (SELECT size FROM ledger_head WHERE id = 1) = 0"
-                " AND NOT EXISTS (SELECT 1 FROM ledger_entry) AND NOT EXISTS (SELECT 1 FROM inbox)"
+                + "".join(f" AND NOT EXISTS (SELECT 1 FROM {table})" for table in tables)
             )
         )
         return bool(row.scalar_one())

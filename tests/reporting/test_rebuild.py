@@ -8,18 +8,21 @@ import logging
 import uuid
 from collections.abc import Callable
 
+import asyncpg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import make_url, select, text
 
 from devstack.kafka import LocalKafka
+from devstack.postgres import LocalPostgres
 from services.reporting.ledger import service
 from services.reporting.models import Base
-from services.reporting.rebuild import RebuildRefused, rebuild
+from services.reporting.rebuild import ProjectionWorkerFailed, RebuildRefused, rebuild
 from services.reporting.settings import ReportingSettings
 from shared.db import Database
 from shared.events import CATALOGUE, CloudEvent
 from shared.events.reporting import LedgerEntrySharedV2
 from shared.group_lag import group_lag
+from shared.migrate import default_runtime_role
 from shared.topics import DOMAIN_TOPICS, LEDGER_CHANGES, consumer_group
 from tests.reporting.support import entry_shared_v1, institution_story
 from tests.support import Platform, admin_access, eventually, produce_raw, read_topic, settings_for, token
@@ -297,3 +300,60 @@ async def test_projection_workers_rebuild_the_same_ledger_and_projections_and_a_
         # only the new events are announced; the rebuilt ones are on the ledger topic already
         assert await p.scalar("reporting", "SELECT count(*) FROM outbox") == len(later)
         assert await p.scalar("reporting", "SELECT count(*) FROM inbox") == len(events) + len(later)
+
+
+async def test_a_failed_parallel_rebuild_leaves_a_ledger_that_reads_empty_and_a_rerun_is_refused(
+    kafka: LocalKafka, namespace: str, fresh_db: Callable[[str], str], pg: LocalPostgres
+) -> None:
+    """The ledger head is written only after the writer and every worker succeeded, so what a failed
+    parallel rebuild leaves reads as an empty ledger, and the parallel rebuild refuses to run on it
+    again: the operator drops it and starts over (docs/ledger.md, "Rebuild"). Two failures, made by
+    the database refusing the runtime role a table: the writer's (the outbox, needed for the tail,
+    after the recorded prefix committed) and a worker's (a projection table)."""
+    recorded = [e for n in range(3) for e in institution_story(n)]
+    for event in recorded:
+        topic = f"{namespace}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+    async with Platform(kafka.bootstrap, namespace, {"reporting": fresh_db("reporting")}) as p:
+
+        async def announced() -> bool:
+            return len(await read_topic(p.bootstrap, p.topic(LEDGER_CHANGES))) == len(recorded)
+
+        await eventually(announced, within=30)
+    tail = [e for n in range(3, 5) for e in institution_story(n)]
+    for event in tail:
+        topic = f"{namespace}{CATALOGUE[event.type].topic}"
+        await produce_raw(kafka.bootstrap, topic, [(event.subject.encode(), event.to_json().encode())])
+    settings = settings_for("reporting", kafka_bootstrap_servers=kafka.bootstrap, kafka_namespace=namespace)
+    assert isinstance(settings, ReportingSettings)
+
+    async def refusing(table: str) -> str:
+        url = fresh_db("reporting")
+        owner = Database(pg.url(str(make_url(url).database)), pool_size=1)
+        try:
+            async with owner.transaction() as session:
+                await session.execute(text(f"REVOKE INSERT ON {table} FROM {default_runtime_role('reporting')}"))
+        finally:
+            await owner.dispose()
+        return url
+
+    db = Database(await refusing("outbox"), pool_size=2)
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table outbox"):
+            await rebuild(db, settings, batch=6, workers=2)
+        async with db.transaction() as session:
+            assert (await session.execute(text("SELECT count(*) FROM ledger_entry"))).scalar_one() == len(recorded)
+            assert await service.tree_size(session) == 0, "the recorded prefix is written, but the ledger reads empty"
+        with pytest.raises(RebuildRefused):
+            await rebuild(db, settings, workers=2)
+    finally:
+        await db.dispose()
+
+    db = Database(await refusing("proj_staff"), pool_size=2)
+    try:
+        with pytest.raises(ProjectionWorkerFailed):
+            await rebuild(db, settings, batch=2, workers=2)
+        async with db.transaction() as session:
+            assert await service.tree_size(session) == 0
+    finally:
+        await db.dispose()
