@@ -44,8 +44,9 @@ database that is not empty (``RebuildRefused``); the first failure (the writer's
 worker's non-zero exit) terminates the other processes and is raised; and ``ledger_head`` is
 written once, last, after every worker succeeded, so until the run succeeds the ledger reads as
 empty (``/v1/ledger`` shows tree size 0, ``verify`` reports the entries beyond the head) and any
-run on it is refused. The operator's step after a failure: drop that database, create and migrate
-it again, rerun. Start the service on the rebuilt database only after the rebuild returned.
+rebuild on it, with any number of workers, is refused (entries beyond the head). The operator's
+step after a failure: drop that database, create and migrate it again, rerun. Start the service
+on the rebuilt database only after the rebuild returned.
 
 ``python -m services.reporting.rebuild [--workers N]`` runs it against the configured database
 (REPORTING_*).
@@ -212,6 +213,15 @@ async def _is_empty(db: Database) -> bool:
         return bool(row.scalar_one())
 
 
+async def _entries_beyond_head(db: Database) -> bool:
+    """What a failed parallel run leaves (its head is written last); the live append never does."""
+    async with db.transaction() as session:
+        row = await session.execute(
+            text("SELECT coalesce(max(index) + 1, 0) > (SELECT size FROM ledger_head WHERE id = 1) FROM ledger_entry")
+        )
+        return bool(row.scalar_one())
+
+
 async def _project_chunk(db: Database, events: list[DecodedEvent]) -> None:
     """Project a chunk in one transaction, its writes grouped per statement shape as in a consumed
     batch. Retried whole on a transient error: two workers' chunks can deadlock on one institution's
@@ -264,6 +274,11 @@ async def rebuild(
         raise RebuildRefused(
             "the partition-parallel rebuild runs only into an empty, migrated database; "
             "after a failed run drop the database, create and migrate it again, then rerun"
+        )
+    if await _entries_beyond_head(db):
+        raise RebuildRefused(
+            "ledger entries beyond the head: a failed partition-parallel rebuild left this database; "
+            "drop it, create and migrate it again, then rerun"
         )
     kafka, namespace = settings.kafka_access(), settings.kafka_namespace
     shared_fields = load_grants(settings.grants_file).common()

@@ -346,6 +346,8 @@ async def test_a_failed_parallel_rebuild_leaves_a_ledger_that_reads_empty_and_a_
             assert await service.tree_size(session) == 0, "the recorded prefix is written, but the ledger reads empty"
         with pytest.raises(RebuildRefused):
             await rebuild(db, settings, workers=2)
+        with pytest.raises(RebuildRefused):
+            await rebuild(db, settings)  # nor a single-process rebuild: entries beyond the head
     finally:
         await db.dispose()
 
