@@ -211,7 +211,10 @@ class StatementLog:
     def batch_statements(self, *, at_least: int = 2, limit: int = 8) -> list[tuple[str, int, Any]]:
         """The statements run per batch (at least ``at_least`` calls; not transaction control or
         the connection's set-up), the most frequent first."""
-        skip = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ", "SHOW ", "SELECT 1", "SELECT pg_")
+        skip = (
+            "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ", "SHOW ", "SELECT 1", "SELECT PG_",
+            "SELECT CURRENT_SCHEMA", "SELECT VERSION",
+        )  # fmt: skip
         found = [
             (text, calls, params)
             for text, (calls, params) in self.seen.items()
