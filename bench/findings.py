@@ -113,7 +113,16 @@ FINDINGS: dict[str, str] = {
 P1 also includes the relay: it publishes up to 500 rows per transaction with one `gather` over the
 sends (linger 5 ms), so it is not the bottleneck — the two consumers are.
 """,
-    "P4-credit": _CONSUMER_PATH,
+    "P4-credit": """\
+**What the bulk path does** (`services/credit/rebuild.py`). It decodes the records a chunk at a time,
+folds them in memory with the live handlers' own rules (`services/credit/facts.py`), evaluates every
+subject once (`timeline.build`) and writes every table with COPY, inbox rows and announcements
+included; apart from COPY it sends nothing per chunk (the EXPLAIN section shows the few statements it
+sends once). The fair limit COPYs the same row counts per table but computes none of them, so the
+rest of the gap is the read model's own work: folding the facts, evaluating the policy, building the
+announcements' CloudEvents — the profile above says which of it dominates. The live consumer group
+(row P4-credit-live) does the same work one fetched batch at a time, through SQLAlchemy.
+""",
     "P3": """\
 **What dominates.** Commit → ledger-visible is: the relay woken by the commit hook (no poll wait), one
 relay transaction (advisory lock, select, send, mark published), the producer's `linger_ms=5` and
@@ -130,10 +139,15 @@ pays off for bursts, which `publish_batch` already groups), the reporting append
 sensitive to the baseline's tail as to ours: an earlier run on a busier machine measured bare p99
 44 ms and platform p99 286 ms (6.5×, met); the quiet runs measure bare p99 6–8 ms.
 """,
-    "P4-reporting": _CONSUMER_PATH + "\n" + "{extra}",
-    "P4-reporting:extra": """
-`rebuild.py` replays into an empty database with the live consumer's handlers' building blocks
-(`append_events`, the projections), 500 events per transaction.
+    "P4-reporting": """\
+**What the rebuild does** (`services/reporting/rebuild.py`). Chunks of 500 events in recorded ledger
+order, one transaction each: one inbox claim, the leaves, completed subtrees and head computed in
+memory by the live append's functions and written with COPY, then the statistics projections as the
+live consumer writes them (one `executemany` per statement shape: the upserts listed in the EXPLAIN
+section, per chunk). With 2 workers the leaves and projections are computed in worker processes and
+this process stays the single writer of the ledger. The fair limit writes the same row counts with
+COPY but computes no leaf (the version-2 leaf has ~40 salted field digests), no upsert and no
+ordering by the ledger topic; the profile above says which of these dominates.
 """,
     "P2": """\
 **Before.** 129 req/s against the bare endpoint's 1,494 (0.086); 7.65 ms of server CPU per request

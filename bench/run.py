@@ -815,15 +815,11 @@ def findings_section(results: Results, rows: Sequence[Row], findings_for: Callab
             else f"{summary['total_seconds']:.1f} s profiled (uvloop's idle time is not visible to cProfile)."
         )
         text = findings_for(key) if key not in shown else "Same causes and remedies as above."
-        if key in ("P4-reporting", "P4-credit") and ({"P4-credit", "P4-reporting", "P1"} & shown):
-            text = "Same picture as the consumer path above." + findings_for(key + ":extra")
         parts += [f"### {key}: {what}", "", busy, "", profiling.render(summary), "", text, ""]
         shown.add(key)
     missed = [FAMILY[r.key] for r in rows if not r.met and r.key in FAMILY and FAMILY[r.key] not in shown]
     for key in dict.fromkeys(missed):
         text = findings_for(key)
-        if key in ("P1", "P4-credit", "P4-reporting") and ({"P1", "P4-credit", "P4-reporting"} & shown):
-            text = "Same picture as the consumer path above." + findings_for(key + ":extra")
         if text:
             parts += [f"### {key} (not profiled in this run: from counting and reading the code)", "", text, ""]
             shown.add(key)
