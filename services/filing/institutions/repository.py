@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import instrumentation
+from sqlalchemy.orm import configure_mappers, instrumentation
 
 from services.filing.models import DocumentBlob, Institution, InstitutionChange
 from shared.db import driver_connection
@@ -80,6 +80,7 @@ async def insert_new(session: AsyncSession, values: Mapping[str, Any]) -> Instit
     # A transient instance holding the values as loaded: the same object ``Institution(**values)``
     # gives for reading (unset columns read None), without the constructor's attribute events,
     # which cost twenty times as much for this wide row.
+    configure_mappers()  # what the constructor would do first (at once when done already)
     institution = _INSTITUTION_CLASS.new_instance()
     institution.__dict__.update(values)
     return institution
