@@ -122,6 +122,13 @@ async def test_finding_5_officers_reach_only_their_districts_and_inspectors_only
         ("filing", "POST", "/v1/institutions/{institution_id}/staff", f"/v1/institutions/{inst}/staff", hire),
         (
             "filing",
+            "POST",
+            "/v1/institutions/{institution_id}/staff/roster",
+            f"/v1/institutions/{inst}/staff/roster",
+            {"items": [{**hire, "name": "王小明", "id_number": resident_id(18)}]},
+        ),
+        (
+            "filing",
             "GET",
             "/v1/institutions/{institution_id}/staff/{staff_id}",
             f"/v1/institutions/{inst}/staff/{staff_id}",

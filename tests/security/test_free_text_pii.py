@@ -44,6 +44,8 @@ IDENTIFIERS = {
     "street_code",
     "id_number",  # the resident ID itself, where it belongs: the roster (stored encrypted)
     "certificates.[].number",  # a certificate's number (may be the holder's ID: the roster keeps it)
+    "items.[].id_number",  # the same two, for each person of a roster registered at once
+    "items.[].certificates.[].number",
     "contact",  # the complainant's phone or e-mail, where it belongs (stored encrypted, never shown)
     "subject",  # a login token's sub
     "badge_number",  # 执法证号 (letters, digits, hyphens)
@@ -162,6 +164,7 @@ async def test_finding_7_a_planted_id_in_every_free_text_field_is_refused_at_the
         "filing POST /v1/institutions address",
         "filing POST /v1/institutions/{institution_id}/decision reason",
         "filing POST /v1/institutions/{institution_id}/staff name",
+        "filing POST /v1/institutions/{institution_id}/staff/roster items.[].name",
         "filing DELETE /v1/institutions/{institution_id}/staff/{staff_id} ?reason",
         "inspection POST /v1/tasks/{task_id}/violations description",
         "inspection PUT /v1/tasks/{task_id}/findings items.[].note",

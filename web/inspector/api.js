@@ -56,8 +56,21 @@ export async function request(method, path, { body, headers = {}, raw = false } 
   return { status: response.status, body: parsed, etag: response.headers.get("ETag") };
 }
 
+// One download per resource at a time: the list's refresh prefetches a task while the inspector
+// opens it; both would send the same (or no) ETag and download the same body twice.
+const inFlight = new Map();
+
 /** GET with the last ETag: 304 answers with the cached copy (a task opened again costs a few bytes). */
-export async function getCached(store_, key, path) {
+export function getCached(store_, key, path) {
+  const id = `${store_}\u0000${key}\u0000${path}`;
+  const pending = inFlight.get(id);
+  if (pending) return pending;
+  const started = fetchCached(store_, key, path).finally(() => inFlight.delete(id));
+  inFlight.set(id, started);
+  return started;
+}
+
+async function fetchCached(store_, key, path) {
   const cached = await store.get(store_, key);
   const headers = cached && cached.etag ? { "If-None-Match": cached.etag } : {};
   const answer = await request("GET", path, { headers });
