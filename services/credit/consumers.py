@@ -58,18 +58,7 @@ def credit_handlers(ctx: ServiceContext, env: CreditEnv) -> Handlers:
                     district_code=fact.district_code,
                 )
             elif isinstance(fact, RecordEntry):
-                await records_service.record_entry(
-                    session,
-                    env,
-                    kind=fact.kind,
-                    subject_id=fact.subject_id,
-                    rule_id=fact.rule_id,
-                    source_key=fact.source_key,
-                    source=fact.source,
-                    effective_from=fact.effective_from,
-                    detail_zh=fact.detail_zh,
-                    legal_basis=fact.legal_basis,
-                )
+                await records_service.record_entry(session, env, **fact.entry_fields())
             elif isinstance(fact, MarkDeregistered):
                 await records_service.mark_deregistered(session, fact.institution_id, fact.at)
             else:

@@ -11,7 +11,7 @@ severity), so a caller applies all of an event's facts or none.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,6 +73,11 @@ class RecordEntry:
     effective_from: datetime
     detail_zh: str
     legal_basis: str | None = None
+
+    def entry_fields(self) -> dict[str, Any]:
+        """The entry's fields by name, as the live (``record_entry``) and the bulk (``new_entry``)
+        paths take them (``dataclasses.asdict`` would turn the source into a dict)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)

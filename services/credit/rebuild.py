@@ -232,18 +232,7 @@ class Book:
                     else:
                         fold_subject(held, row)
                 elif isinstance(fact, RecordEntry):
-                    entry = new_entry(
-                        env,
-                        kind=fact.kind,
-                        subject_id=fact.subject_id,
-                        rule_id=fact.rule_id,
-                        source_key=fact.source_key,
-                        source=fact.source,
-                        effective_from=fact.effective_from,
-                        detail_zh=fact.detail_zh,
-                        legal_basis=fact.legal_basis,
-                        recorded_at=as_of,
-                    )
+                    entry = new_entry(env, **fact.entry_fields(), recorded_at=as_of)
                     if entry is not None:
                         self.entries.setdefault(entry.id, entry)  # the first one recorded wins
                 elif isinstance(fact, MarkDeregistered):
