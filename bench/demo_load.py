@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,33 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.kafka import free_port
+from devstack.ports import free_port_block
+
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_SECONDS = 180.0
 SERVICES = ("filing", "inspection", "credit", "reporting")
-
-
-def _free_port_block(size: int = 11) -> int:
-    """A base port whose base+1 … base+size are free (./dev run derives every port from it)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1] // 100 * 100
-        if base + size > 65000:
-            continue
-        try:
-            for offset in range(1, size + 1):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free block of ports")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -76,11 +54,11 @@ class Platform:
 def platform() -> Iterator[Platform]:
     """``python -m devstack.run --no-demo`` on free ports in a temp data directory, until it is ready."""
     data = Path(tempfile.mkdtemp(prefix="demo-load-"))
-    base = _free_port_block()
+    base = free_port_block()
     env = {**os.environ, "CHILDCARE_DATA": str(data), "CHILDCARE_PORT_BASE": str(base)}
     log = (data / "run.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack.run", "--no-demo", "--kafka-port", str(_free_port())],
+        [sys.executable, "-m", "devstack.run", "--no-demo", "--kafka-port", str(free_port())],
         cwd=ROOT,
         env=env,
         stdout=log,

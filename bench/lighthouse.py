@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from devstack.kafka import free_port
+from devstack.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks-lighthouse.md"
@@ -110,37 +112,13 @@ def pick_institution(filing: str, inspection: str) -> str:
     return str(_items(_get_json(f"{filing}/v1/public/institutions?page_size=1"))[0]["id"])
 
 
-def _free_port_block(size: int = 11) -> int:
-    """A base port whose base+1 … base+size are free (./dev run derives every port from it)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1] // 100 * 100
-        if base + size > 65000:
-            continue
-        try:
-            for offset in range(1, size + 1):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free block of ports")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def own_platform(demo_scale: int) -> Iterator[str]:
     """``python -m devstack.run`` on free ports in a temp data directory; yields the filing URL once
     the demo city is loaded and the platform has settled."""
     data = Path(tempfile.mkdtemp(prefix="lighthouse-"))
-    base = _free_port_block()
-    kafka_port = _free_port()
+    base = free_port_block()
+    kafka_port = free_port()
     env = {**os.environ, "CHILDCARE_DATA": str(data), "CHILDCARE_PORT_BASE": str(base)}
     log = (data / "run.log").open("wb")
     proc = subprocess.Popen(

@@ -25,20 +25,18 @@ from typing import Any
 from devstack.kafka import LocalKafka, die_with_parent
 from devstack.monitoring import LocalPrometheus, local_prometheus_config, start_lag_exporter, stop_process
 from devstack.oidc import LocalOidcProvider, demo_accounts, inspector_redirect_uris, workbench_redirect_uris
+from devstack.ports import LAG_EXPORTER_PORT_OFFSET, OIDC_PORT_OFFSET, PROMETHEUS_PORT_OFFSET, SERVICE_PORT_OFFSETS
 from devstack.postgres import DATA_ROOT, SERVICES, LocalPostgres, prepare_service_database
 from shared.auth import TokenSettings, mint_token
 from shared.identifiers import uscc_check_char
 from shared.settings import ServiceSettings
 
-# filing 8001, inspection 8002, credit 8003, reporting 8004; CHILDCARE_PORT_BASE moves them all
-# (the test suite runs the command on free ports).
+# CHILDCARE_PORT_BASE moves every port (devstack/ports.py; the test suite runs the command on free ports).
 PORT_BASE = int(os.environ.get("CHILDCARE_PORT_BASE", "8000"))
-PORTS = {"filing": PORT_BASE + 1, "inspection": PORT_BASE + 2, "credit": PORT_BASE + 3, "reporting": PORT_BASE + 4}
-# --monitoring: Prometheus on 9090 and the lag exporter on 9308 (their usual ports), moved with the rest
-PROMETHEUS_PORT = PORT_BASE + 1090
-LAG_EXPORTER_PORT = PORT_BASE + 1308
-# the local OpenID Connect provider (devstack/oidc/), the issuer of the officers' sign-in
-OIDC_PORT = PORT_BASE + 10
+PORTS = {service: PORT_BASE + offset for service, offset in SERVICE_PORT_OFFSETS.items()}
+PROMETHEUS_PORT = PORT_BASE + PROMETHEUS_PORT_OFFSET
+LAG_EXPORTER_PORT = PORT_BASE + LAG_EXPORTER_PORT_OFFSET
+OIDC_PORT = PORT_BASE + OIDC_PORT_OFFSET
 ROOT = Path(__file__).resolve().parents[1]
 WEB_DIR = ROOT / "web"  # the public pages and the dashboard, served by the filing service at /ui/
 DEMO_MARKER = DATA_ROOT / "demo-city.json"  # written once the demo city is loaded: later starts skip it

@@ -12,27 +12,9 @@ import sys
 from pathlib import Path
 
 from devstack.kafka import free_port
+from devstack.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-# Every port `./dev run` derives from CHILDCARE_PORT_BASE (devstack/run.py): the four services, the
-# OpenID Connect provider, and with --monitoring Prometheus and the lag exporter. A base is free only
-# when all of them are: a port in the ephemeral range may be held by any client socket meanwhile.
-RUN_PORT_OFFSETS = (1, 2, 3, 4, 10, 1090, 1308)
-
-
-def free_port_block() -> int:
-    for _ in range(50):
-        base = free_port() // 10 * 10 - 10
-        try:
-            for offset in RUN_PORT_OFFSETS:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free block of ports")
 
 
 def test_run_command_brings_up_the_platform_and_the_slice_works(tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from devstack.kafka import free_port
+from devstack.ports import free_port_block
 from shared.auth import TokenSettings, mint_token
 from shared.reference import districts
-from tests.e2e.test_run_command import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"filing": 1, "inspection": 2, "credit": 3, "reporting": 4}

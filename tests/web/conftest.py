@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import pytest
 from devstack.demo import Summary, generate
 from devstack.kafka import LocalKafka, free_port
 from devstack.oidc import LocalOidcProvider, inspector_redirect_uris, workbench_redirect_uris
+from devstack.ports import free_port_block
 from devstack.postgres import SERVICES, LocalPostgres
 from shared.auth import mint_token
 from shared.settings import ServiceSettings
@@ -56,19 +56,6 @@ CHROMIUM_ARGS = [
     "--disable-domain-reliability",
     "--metrics-recording-only",
 ]
-
-
-def _free_port_block(size: int = 5) -> int:
-    for _ in range(50):
-        base = free_port() // 10 * 10 - 10
-        try:
-            for offset in range(1, size):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free block of ports")
 
 
 @dataclass
@@ -215,7 +202,7 @@ def wait_until_quiet(bootstrap: str, namespace: str, database_urls: list[str], w
 def web_platform(kafka: LocalKafka, pg: LocalPostgres, tmp_root: Path) -> Iterator[WebPlatform]:
     if not (WEB / "vendor" / "echarts.min.js").exists():
         pytest.fail("web/vendor/ is missing: run `cd web && npm ci && npm run vendor` (./dev bootstrap does)")
-    base = _free_port_block()
+    base = free_port_block()  # the services at base+1 … base+4, as ./dev run
     ports = {s: base + n for n, s in enumerate(SERVICES, start=1)}
     origin = f"http://127.0.0.1:{ports['filing']}"
     namespace = f"w{uuid.uuid4().hex[:8]}."
