@@ -1077,7 +1077,12 @@ class Generator:
 
     async def inspect(self, record: Mapping[str, Any], *, share_done: float) -> None:
         tasks = sorted(record["tasks"], key=lambda t: self._uscc_of(t["institution_id"]))
-        views = list(await asyncio.gather(*(self.task(t["task_id"]) for t in tasks)))
+        views: list[Any] = [None] * len(tasks)
+
+        async def read(k: int) -> None:
+            views[k] = await self.task(tasks[k]["task_id"])
+
+        await bounded(self.concurrency, range(len(tasks)), read)  # kept in the order of the tasks
         scenarios = self._scenarios(views, clean_first=share_done < 1.0)
         targets = []
         n = len(views)

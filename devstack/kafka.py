@@ -258,6 +258,8 @@ class LocalKafka:
             try:
                 return self._start_once(timeout)
             except KafkaStartError:
+                if self._reader is not None:
+                    self._reader.join(timeout=5)  # the broker's last lines, read before they are judged
                 lost_bind = any("Address already in use" in line for line in self.log_tail)
                 if not (fresh and lost_bind and any(self._chosen_ports.values())) or attempt == bind_attempts:
                     raise

@@ -48,7 +48,9 @@ async def driver_connection(session: AsyncSession) -> Any:
     # another transaction never gets the connection of one that ended.
     transaction = session.sync_session.get_transaction()
     cached = session.info.get(_DRIVER)
-    if cached is not None and transaction is not None and cached[0] is transaction:
+    # (still in its transaction: after a failed flush SQLAlchemy has rolled the driver's back while the
+    # session's transaction object stays, and writes sent then would commit on their own)
+    if cached is not None and transaction is not None and cached[0] is transaction and cached[1].is_in_transaction():
         return cached[1]
     connection = await session.connection()
     raw = await connection.get_raw_connection()

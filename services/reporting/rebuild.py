@@ -44,7 +44,10 @@ database that is not empty (``RebuildRefused``); the first failure (the writer's
 worker's non-zero exit) terminates the other processes and is raised; and ``ledger_head`` is
 written once, last, after every worker succeeded, so until the run succeeds the ledger reads as
 empty (``/v1/ledger`` shows tree size 0, ``verify`` reports the entries beyond the head) and any
-rebuild on it, with any number of workers, is refused (entries beyond the head). The operator's
+rebuild on it, with any number of workers, is refused (entries beyond the head). A failure before
+the first ledger chunk committed leaves projection rows only: a parallel rerun refuses them, a
+one-worker rerun (which must accept a restored dump) applies over them, which gives the same
+projections because their writes are idempotent. The operator's
 step after a failure: drop that database, create and migrate it again, rerun. Start the service
 on the rebuilt database only after the rebuild returned.
 
@@ -60,6 +63,7 @@ import base64
 import logging
 import multiprocessing
 import queue
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -467,7 +471,7 @@ async def _with_workers(
         while finished < workers:
             try:
                 # a timeout, so the thread returns (and a dead worker is noticed) while none sends
-                message = await loop.run_in_executor(None, arrivals.get, True, _QUEUE_POLL_SECONDS)
+                message = await _get_in_daemon_thread(loop, arrivals, _QUEUE_POLL_SECONDS)
             except queue.Empty:
                 if failed := failures():
                     raise ProjectionWorkerFailed(", ".join(failed)) from None
@@ -498,6 +502,33 @@ async def _with_workers(
                 process.terminate()
             process.join()
         arrivals.close()
+
+
+def _get_in_daemon_thread(loop: asyncio.AbstractEventLoop, source: Any, timeout: float) -> asyncio.Future[Any]:
+    """``source.get(True, timeout)`` in a daemon thread of its own. A worker killed while it wrote
+    a message leaves the reading thread blocked on the rest of it for good (the pipe's other
+    writers keep it open): in the default executor that thread would keep the interpreter from
+    exiting after the failure was raised; a daemon thread does not."""
+    answer: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result)
+
+    def read() -> None:
+        try:
+            result = source.get(True, timeout)
+        except BaseException as error:  # handed to the waiting coroutine as it is
+            loop.call_soon_threadsafe(settle, None, error)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=read, name="reporting-rebuild-arrivals", daemon=True).start()
+    return answer
 
 
 def _worker(

@@ -618,6 +618,18 @@ async def test_banned_person_cannot_be_hired_and_ban_events_apply_idempotently(
     assert "终身" in error["message"]
     assert await staff_count(db) == 0
     assert await outbox_payloads(db) == []
+
+    # in a roster registered at once, the refusal names which person it is
+    colleague = hire_body(new_id(), role="carer")
+    in_roster = await client.post(
+        f"/v1/institutions/{institution_id}/staff/roster",
+        json={"items": [colleague, hire_body(person)]},
+        headers=OFFICER,
+    )
+    assert in_roster.status_code == 409, in_roster.text
+    assert in_roster.json()["error"]["code"] == "person_banned"
+    assert in_roster.json()["error"]["field"] == "items.1.id_number"
+    assert await staff_count(db) == 0
     async with db.transaction() as session:
         assert (await session.execute(select(func.count()).select_from(BannedPerson))).scalar_one() == 1
 

@@ -60,12 +60,18 @@ export async function request(method, path, { body, headers = {}, raw = false } 
 // opens it; both would send the same (or no) ETag and download the same body twice.
 const inFlight = new Map();
 
-/** GET with the last ETag: 304 answers with the cached copy (a task opened again costs a few bytes). */
-export function getCached(store_, key, path) {
+/** GET with the last ETag: 304 answers with the cached copy (a task opened again costs a few bytes).
+ * `fresh`: the answer must come from a request sent now (a re-read after a write): one already in
+ * flight may carry the state from before the write, so it is waited for, then the read is sent. */
+export function getCached(store_, key, path, { fresh = false } = {}) {
   const id = `${store_}\u0000${key}\u0000${path}`;
   const pending = inFlight.get(id);
-  if (pending) return pending;
-  const started = fetchCached(store_, key, path).finally(() => inFlight.delete(id));
+  if (pending && !fresh) return pending;
+  const send = () =>
+    fetchCached(store_, key, path).finally(() => {
+      if (inFlight.get(id) === started) inFlight.delete(id);
+    });
+  const started = pending ? pending.catch(() => {}).then(send) : send();
   inFlight.set(id, started);
   return started;
 }

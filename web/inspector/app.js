@@ -789,8 +789,8 @@ queue.onSent(async (entry, body) => {
   if (entry.kind === "submit") {
     await store.put("kv", true, `signed:${entry.taskId}`);
     try {
-      await getCached("tasks", entry.taskId, `/v1/tasks/${entry.taskId}`);
-      await getCached("kv", "my-tasks", "/v1/me/tasks");
+      await getCached("tasks", entry.taskId, `/v1/tasks/${entry.taskId}`, { fresh: true });
+      await getCached("kv", "my-tasks", "/v1/me/tasks", { fresh: true });
     } catch (err) {
       /* shown from the queue's copy until the next read */
     }

@@ -26,11 +26,11 @@ class PersonBanned(Conflict):
     code = "person_banned"
     message_zh = "该人员已被列入托育从业禁止名单，不得录用"
 
-    def __init__(self, *, reason: str, legal_basis: str, until: date | None) -> None:
+    def __init__(self, *, reason: str, legal_basis: str, until: date | None, field: str = "id_number") -> None:
         term = f"禁止期限至{until.isoformat()}" if until is not None else "终身禁止从业"
         super().__init__(
             f"该人员已被列入托育从业禁止名单，不得录用。禁止原因：{reason}；法律依据：{legal_basis}；{term}。",
-            field="id_number",
+            field=field,
         )
 
 

@@ -414,7 +414,7 @@ async def _hire_person(
     person_ref = vault.person_ref(new.id_number)
     ban = await repository.active_ban(session, person_ref, today)
     if ban is not None:
-        raise PersonBanned(reason=ban.reason, legal_basis=ban.legal_basis, until=ban.until)
+        raise PersonBanned(reason=ban.reason, legal_basis=ban.legal_basis, until=ban.until, field=f"{prefix}id_number")
     if await repository.active_employment(session, institution.id, person_ref) is not None:
         raise AlreadyEmployed(field=f"{prefix}id_number")
     masked = mask_resident_id(new.id_number)
