@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -357,15 +359,32 @@ CREDIT_DECISIONS = {
 }
 
 
-async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_history(
-    kafka: LocalKafka, fresh_db: Callable[[str], str]
-) -> None:
-    """Live: filing and inspection events, time passing, an approved and a refused repair, a policy
-    activation and an event after it. Then every record of the three topics is replayed into empty
-    databases — once with the credit topic first (repair decisions and the activation arrive before
-    the entries they concern, and records are opened by inspection events), once topic by topic in
-    the natural order — and every table equals the live one row by row."""
-    clock = Clock()
+@dataclass
+class RepairStory:
+    """The live story both replay tests start from (this file's and tests/credit/test_rebuild.py's):
+    filing and inspection events, 400 days on, an approved institution repair and a refused person
+    repair, the v2 activation and an event recorded under it, all applied and read back."""
+
+    x: uuid.UUID
+    y: uuid.UUID
+    z: uuid.UUID
+    carer: str
+    abuser: str
+    inputs: list[bytes]
+    after_activation: bytes
+    namespace: str
+
+    @property
+    def processed(self) -> int:
+        """Events the live consumer applied: the inputs, the one after the activation, and the five
+        decisions (two repairs applied and decided, the activation) read back from the credit topic."""
+        return len(self.inputs) + 1 + 5
+
+
+@asynccontextmanager
+async def repair_scenario(
+    kafka: LocalKafka, fresh_db: Callable[[str], str], clock: Clock
+) -> AsyncIterator[tuple[RepairStory, Credit]]:
     x, y, z, general_id, serious_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     carer, abuser = "c" * 64, "e" * 64
     hired = StaffHiredV1(
@@ -386,9 +405,9 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
         clean_inspection(y, T0 - timedelta(days=2)),
         violation(z, "critical", T0 - timedelta(days=2), child_abuse=True, person_ref=abuser),
     ]
-    live_ns = f"t{uuid.uuid4().hex[:8]}."
-    kafka.provision(live_ns)
-    async with credit_service(kafka.bootstrap, live_ns, fresh_db("credit"), clock) as live:
+    namespace = f"t{uuid.uuid4().hex[:8]}."
+    kafka.provision(namespace)
+    async with credit_service(kafka.bootstrap, namespace, fresh_db("credit"), clock) as live:
         for raw in inputs:
             await live.send(raw)
         clock.advance(days=400)
@@ -398,7 +417,7 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
             body = (await live.client.get(f"/v1/credit/{path}/{subject}", headers=READER)).json()
             return str(next(line["entry_id"] for line in body["lines"] if line["rule_id"] == rule))
 
-        async def repair(entry_id: str, decision: str, reason: str) -> str:
+        async def repair(entry_id: str, decision: str, reason: str) -> None:
             evidence = await upload_evidence(live.client, entry_id, OFFICER, f"整改材料 {entry_id}")
             applied = await live.client.post(
                 "/v1/credit/repairs",
@@ -413,7 +432,6 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
                 headers=DECIDER,
             )
             assert decided.status_code == 200, decided.text
-            return str(applied.json()["id"])
 
         await repair(await entry_of(str(x), "violation.serious"), "approve", "已整改到位并作出信用承诺")
         await repair(await entry_of(carer, "violation.serious", "persons"), "refuse", "整改材料不充分")
@@ -423,12 +441,28 @@ async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_histo
         clock.advance(hours=2)
         after_activation = violation(y, "general", clock.at - timedelta(hours=1))  # recorded under v2
         await live.send(after_activation)
-        # The live consumer reads its own five decisions back from the credit topic; they change nothing.
+        story = RepairStory(x, y, z, carer, abuser, inputs, after_activation, namespace)
 
+        # The live consumer reads its own five decisions back from the credit topic; they change nothing.
         async def read_back() -> bool:
-            return await live.processed() == len(inputs) + 1 + 5
+            return await live.processed() == story.processed
 
         await eventually(read_back, within=30)
+        yield story, live
+
+
+async def test_replay_of_every_topic_reproduces_repairs_policy_changes_and_history(
+    kafka: LocalKafka, fresh_db: Callable[[str], str]
+) -> None:
+    """Live: filing and inspection events, time passing, an approved and a refused repair, a policy
+    activation and an event after it. Then every record of the three topics is replayed into empty
+    databases — once with the credit topic first (repair decisions and the activation arrive before
+    the entries they concern, and records are opened by inspection events), once topic by topic in
+    the natural order — and every table equals the live one row by row."""
+    clock = Clock()
+    async with repair_scenario(kafka, fresh_db, clock) as (story, live):
+        x, z, carer, abuser = story.x, story.z, story.carer, story.abuser
+        after_activation, live_ns = story.after_activation, story.namespace
         live_state = await snapshot(live)
 
         # What was decided live, as the tables hold it (hand-checked against the timeline):

@@ -24,25 +24,18 @@ from typing import Any
 import pytest
 
 from devstack.kafka import LocalKafka
-from services.credit.jobs import reevaluate_all
 from services.credit.rebuild import RebuildRefused, rebuild
 from services.credit.restore import CONSUMER, TOPICS, rewind
 from services.credit.settings import CreditSettings
 from shared.db import Database
-from shared.events.filing import StaffHiredV1
 from shared.topics import FILING_EVENTS, consumer_group, qualified
 from tests.credit.support import (
     T0,
     Clock,
-    clean_inspection,
-    closed,
     credit_service,
-    envelope,
-    submitted,
-    upload_evidence,
     violation,
 )
-from tests.credit.test_credit_flow import DECIDER, READER, sequence
+from tests.credit.test_credit_flow import repair_scenario
 from tests.credit.test_restore import _caught_up, _events, _outbox_ids, _published, _rows, _state
 from tests.support import admin_access, eventually, produce_raw, settings_for, token
 
@@ -119,66 +112,8 @@ async def test_the_bulk_rebuild_reproduces_repairs_and_a_policy_change_read_from
 ) -> None:
     """The live scenario of test_credit_flow's replay test (repairs decided 400 days on, then v2)."""
     clock = Clock()
-    x, y, z, general_id, serious_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    carer, abuser = "c" * 64, "e" * 64
-    hired = StaffHiredV1(
-        institution_id=y,
-        staff_id=uuid.uuid4(),
-        person_ref=carer,
-        id_masked="440106********0011",
-        name="王小明",
-        role="carer",
-        hired_on=(T0 - timedelta(days=40)).date(),
-    )
-    inputs = [
-        *sequence(x, general_id, serious_id),
-        closed(x, serious_id, T0 - timedelta(hours=12)),  # rectified: the repair may be approved
-        submitted(y, T0 - timedelta(days=50), name="天河区小星星托育园"),
-        envelope(hired, key=str(y), at=T0 - timedelta(days=40)),
-        violation(y, "serious", T0 - timedelta(days=3), person_ref=carer),
-        clean_inspection(y, T0 - timedelta(days=2)),
-        violation(z, "critical", T0 - timedelta(days=2), child_abuse=True, person_ref=abuser),
-    ]
-    namespace = f"t{uuid.uuid4().hex[:8]}."
-    kafka.provision(namespace)
-    async with credit_service(kafka.bootstrap, namespace, fresh_db("credit"), clock) as live:
-        for raw in inputs:
-            await live.send(raw)
-        clock.advance(days=400)
-        await reevaluate_all(live.ctx, live.app.state.credit_env)
-
-        async def entry_of(subject: str, rule: str, path: str = "institutions") -> str:
-            body = (await live.client.get(f"/v1/credit/{path}/{subject}", headers=READER)).json()
-            return str(next(line["entry_id"] for line in body["lines"] if line["rule_id"] == rule))
-
-        async def repair(entry_id: str, decision: str, reason: str) -> None:
-            evidence = await upload_evidence(live.client, entry_id, OFFICER, f"整改材料 {entry_id}")
-            applied = await live.client.post(
-                "/v1/credit/repairs",
-                json={"entry_id": entry_id, "evidence_sha256": [evidence], "commitment": "本机构承诺依法诚信经营"},
-                headers=OFFICER,
-            )
-            assert applied.status_code == 201, applied.text
-            clock.advance(days=1)
-            decided = await live.client.post(
-                f"/v1/credit/repairs/{applied.json()['id']}/decision",
-                json={"decision": decision, "reason": reason},
-                headers=DECIDER,
-            )
-            assert decided.status_code == 200, decided.text
-
-        await repair(await entry_of(str(x), "violation.serious"), "approve", "已整改到位并作出信用承诺")
-        await repair(await entry_of(carer, "violation.serious", "persons"), "refuse", "整改材料不充分")
-        clock.advance(days=1)
-        activated = await live.client.post("/v1/credit/policies/v2/activate", headers=OFFICER)
-        assert activated.status_code == 200, activated.text
-        clock.advance(hours=2)
-        await live.send(violation(y, "general", clock.at - timedelta(hours=1)))  # recorded under v2
-
-        async def read_back() -> bool:  # the five decisions read back from the credit topic
-            return await live.processed() == len(inputs) + 1 + 5
-
-        await eventually(read_back, within=30)
+    async with repair_scenario(kafka, fresh_db, clock) as (story, live):
+        namespace = story.namespace
         await eventually(lambda: _published(live.db), within=30)
         live_state = await _everything(live.db)
         live_ids = await _outbox_ids(live.db)
@@ -191,7 +126,7 @@ async def test_the_bulk_rebuild_reproduces_repairs_and_a_policy_change_read_from
         db = Database(fresh_db("credit"), pool_size=2)
         try:
             result = await rebuild(db, settings, workers=workers, clock=clock)
-            assert (result.workers, result.applied) == (workers, len(inputs) + 1 + 5)
+            assert (result.workers, result.applied) == (workers, story.processed)
             assert await _everything(db) == live_state
             assert await _outbox_ids(db) <= live_ids
         finally:
