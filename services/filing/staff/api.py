@@ -50,6 +50,19 @@ def _settings(request: Request) -> ServiceSettings:
     return settings
 
 
+# A hire and a roster are refused for the same reasons (a roster checks each person as a hire).
+HIRE_ERRORS = error_responses(
+    InvalidInput,
+    HealthCertificateExpired,
+    InstitutionNotFound,
+    InstitutionNotFiled,
+    PersonBanned,
+    AlreadyEmployed,
+    DistrictOutOfScope,
+    Unauthenticated,
+)
+
+
 @router.post(
     "/institutions/{institution_id}/staff",
     status_code=status.HTTP_201_CREATED,
@@ -58,16 +71,7 @@ def _settings(request: Request) -> ServiceSettings:
     description="Refused for a person on the industry-ban list (从业禁止, `person_banned`), a person already "
     "employed here (`already_employed`), an institution not filed (`institution_not_filed`) or outside the "
     "officer's districts (`district_out_of_scope`). The ID number is stored encrypted and returned masked.",
-    responses=error_responses(
-        InvalidInput,
-        HealthCertificateExpired,
-        InstitutionNotFound,
-        InstitutionNotFiled,
-        PersonBanned,
-        AlreadyEmployed,
-        DistrictOutOfScope,
-        Unauthenticated,
-    ),
+    responses=HIRE_ERRORS,
 )
 async def hire_staff(
     institution_id: uuid.UUID,
@@ -120,16 +124,7 @@ def _new_staff(body: StaffHireIn) -> service.NewStaff:
     "(industry ban, double employment, health certificate), and all are hired or none (an error's `field` "
     "names the person, `items.<i>.…`). One `StaffHired` event per person; the staffing is assessed once, on "
     "the roster as it then stands.",
-    responses=error_responses(
-        InvalidInput,
-        HealthCertificateExpired,
-        InstitutionNotFound,
-        InstitutionNotFiled,
-        PersonBanned,
-        AlreadyEmployed,
-        DistrictOutOfScope,
-        Unauthenticated,
-    ),
+    responses=HIRE_ERRORS,
 )
 async def hire_roster(
     institution_id: uuid.UUID,
