@@ -246,7 +246,14 @@ class ServiceSettings(BaseSettings):
                 f"{self.setting_name('jwt_dev_tokens')} must not be true: HS256 development tokens are signed "
                 f"with a secret every service holds; officers sign in through {self.setting_name('oidc_issuer')}"
             )
-        if self.oidc_issuer is not None and not self.oidc_issuer.startswith("https://"):
+        if self.oidc_issuer is None:
+            # without it no token is accepted at all: the service would start and answer every
+            # officer, inspector and agency with 401, which an operator learns from their users
+            problems.append(
+                f"{self.setting_name('oidc_issuer')} must be set: officers, inspectors and agencies sign in "
+                "through the identity provider"
+            )
+        elif not self.oidc_issuer.startswith("https://"):
             problems.append(f"{self.setting_name('oidc_issuer')} must be an https:// URL")
         if not self.database_url:
             problems.append(f"{self.setting_name('database_url')} must be set explicitly")

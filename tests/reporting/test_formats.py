@@ -177,6 +177,7 @@ def test_ledger_signing_key_settings() -> None:
     assert ReportingSettings(environment="test", ledger_signing_key=real.skey).ledger_signer() == real
     prod: dict[str, Any] = {"environment": "production", "database_url": "postgresql://x/y", "jwt_secret": "j" * 40}
     prod |= {"pii_hmac_secret": "h" * 40, "pii_encryption_secret": "e" * 40, "kafka_password": "k" * 40}
+    prod |= {"oidc_issuer": "https://idp.example.org/realms/childcare"}
     with pytest.raises(ValueError, match="development ledger signing key"):
         ReportingSettings(**prod)
     with pytest.raises(ValueError, match="development ledger signing key"):

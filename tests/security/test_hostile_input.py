@@ -375,6 +375,7 @@ async def test_finding_12_security_headers_docs_pages_and_documents(
         "jwt_secret": "j" * 40,
         "pii_hmac_secret": "h" * 40,
         "pii_encryption_secret": "e" * 40,
+        "oidc_issuer": "https://idp.example.org/realms/childcare",
         "run_background_workers": False,
     }
     for enabled, status in [(None, 404), (True, 200)]:

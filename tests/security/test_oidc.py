@@ -259,14 +259,19 @@ async def test_hs256_development_tokens_are_refused_when_switched_off(
         "database_url": "postgresql://filing_app:pw@db/filing",
         **{name: secrets.token_urlsafe(32) for name in ("jwt_secret", "pii_hmac_secret", "pii_encryption_secret")},
         "kafka_password": secrets.token_urlsafe(32),
+        "oidc_issuer": "https://idp.example.org/realms/childcare",
     }
     assert not FilingSettings(**production).dev_tokens_accepted
     with pytest.raises(ValidationError) as info:
         FilingSettings(**production, jwt_dev_tokens=True)
     assert "FILING_JWT_DEV_TOKENS (jwt_dev_tokens) must not be true" in str(info.value)
     with pytest.raises(ValidationError) as info:
-        FilingSettings(**production, oidc_issuer="http://idp.example.org")
+        FilingSettings(**{**production, "oidc_issuer": "http://idp.example.org"})
     assert "FILING_OIDC_ISSUER (oidc_issuer) must be an https:// URL" in str(info.value)
+    # and without an issuer no one could sign in: production refuses to start rather than answer 401
+    with pytest.raises(ValidationError) as info:
+        FilingSettings(**{**production, "oidc_issuer": None})
+    assert "FILING_OIDC_ISSUER (oidc_issuer) must be set" in str(info.value)
 
 
 async def test_a_service_answers_503_when_the_provider_is_away_and_the_key_is_not_known(

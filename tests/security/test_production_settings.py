@@ -60,6 +60,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         monkeypatch.setenv(f"{prefix}_DATABASE_URL", f"postgresql+asyncpg://{service}_app:pw@db:5432/{service}")
         for name in ("JWT_SECRET", "PII_HMAC_SECRET", "PII_ENCRYPTION_SECRET", "KAFKA_PASSWORD"):
             monkeypatch.setenv(f"{prefix}_{name}", strong())
+        monkeypatch.setenv(f"{prefix}_OIDC_ISSUER", "https://idp.example.org/realms/childcare")
     monkeypatch.setenv("REPORTING_LEDGER_SIGNING_KEY", Signer.from_seed(ORIGIN, secrets.token_bytes(32)).skey)
     return monkeypatch
 
@@ -225,3 +226,14 @@ def test_every_problem_is_named_at_once_and_no_secret_is_printed(env: pytest.Mon
         assert name in message
     for value in (leaked[:20], DEV_JWT_SECRET, dev_kafka_password("filing"), os.environ["FILING_JWT_SECRET"][:8]):
         assert value not in message
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_oidc_issuer(env: pytest.MonkeyPatch, service: str) -> None:
+    """Without an identity provider no officer, inspector or agency could sign in: production refuses
+    to start instead of answering everyone 401."""
+    var = f"{service.upper()}_OIDC_ISSUER"
+    env.delenv(var)
+    assert f"{var} (oidc_issuer) must be set" in refusal(service)
+    env.setenv(var, "http://idp.example.org/realms/childcare")
+    assert f"{var} (oidc_issuer) must be an https:// URL" in refusal(service)

@@ -33,6 +33,7 @@ def test_production_refuses_development_secrets() -> None:
         pii_hmac_secret=STRONG + "a",
         pii_encryption_secret=STRONG + "b",
         kafka_password=STRONG + "c",
+        oidc_issuer="https://idp.example.org/realms/childcare",
     )
     assert ok.environment == "production"
 
