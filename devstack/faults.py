@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from devstack.run import service_command
 from shared.identifiers import resident_id_check_char, uscc_check_char
 from shared.workdays import china_today
 
@@ -87,19 +87,7 @@ class ServiceProcess:
         with self.log.open("ab") as out:
             out.write(f"\n===== start #{self.starts + 1} at {time.time():.3f} =====\n".encode())
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    f"services.{self.service}.app:create_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-access-log",
-                    "--no-proxy-headers",  # the app reads X-Forwarded-For itself (trusted_proxies)
-                ],
+                service_command(self.service, self.port),  # as ./dev run starts it: uvloop, httptools
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
