@@ -1,22 +1,33 @@
-"""Run a service under cProfile: ``python -m bench.profiled OUT.prof PORT module:factory``;
-profiling starts at SIGUSR1 and the profile is written at SIGTERM.
+"""Run a service under cProfile: ``python -m bench.profiled OUT.prof PORT module:factory
+[--no-proxy-headers]``; profiling starts at SIGUSR1 and the profile is written at SIGTERM.
+
+uvicorn's settings are the services' start commands' (uvloop, httptools, no access log);
+``--no-proxy-headers`` as ``./dev run`` passes it (devstack.run.service_command: its ``--profile``
+starts services here), while the benchmarks' own services keep uvicorn's default
+(bench.infra.start_uvicorn).
 
 uvicorn re-raises SIGTERM after its graceful shutdown, which would kill ``python -m cProfile``
 before it writes anything; here the profile is written by our own SIGTERM handler instead."""
 
 from __future__ import annotations
 
+import argparse
 import cProfile
 import os
 import signal
-import sys
 import time
 
 import uvicorn
 
 
-def main() -> None:
-    out, port, target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="a uvicorn app factory under cProfile (CPU time)")
+    parser.add_argument("out", help="the .prof file written at SIGTERM")
+    parser.add_argument("port", type=int)
+    parser.add_argument("target", help="module:factory")
+    parser.add_argument("--no-proxy-headers", dest="proxy_headers", action="store_false")
+    args = parser.parse_args(argv)
+    out = args.out
     # CPU time, not wall time: under uvloop the wait in epoll happens inside C code the profiler
     # cannot see, so a wall-clock profile charges the idle time to whichever Python frame is active
     # (uvicorn's proxy-headers middleware, asyncpg's execute) and hides where the CPU really goes.
@@ -32,13 +43,14 @@ def main() -> None:
     signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
     server = uvicorn.Server(
         uvicorn.Config(
-            target,
+            args.target,
             factory=True,
             host="127.0.0.1",
-            port=port,
+            port=args.port,
             loop="uvloop",
             http="httptools",
             access_log=False,
+            proxy_headers=args.proxy_headers,
             log_level="warning",
         )
     )

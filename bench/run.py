@@ -193,7 +193,9 @@ async def run_all(s: Stack, cfg: Config, workdir: Path, results: Results, profil
     for size in ("p6_small", "p4"):
         results.errors += (raw.get(size) or {}).get("errors", [])
     # issue 23: the first ./dev run's demo city, on its own platform started as ./dev run starts it
-    raw["demo_load"] = await timed(results, "demo load", asyncio.to_thread(demo_load.measure))
+    # `--profile demo` runs its busiest services under cProfile (slower: never the default)
+    demo_profiled = demo_load.PROFILED if "demo" in (p.strip() for p in profile.split(",")) else ()
+    raw["demo_load"] = await timed(results, "demo load", asyncio.to_thread(demo_load.measure, profile=demo_profiled))
 
     rows = table(results)
     targets = choose_profiles(rows, profile)
@@ -452,7 +454,8 @@ def choose_profiles(rows: Sequence[Row], profile: str) -> list[str]:
     if profile == "none":
         return []
     if profile != "auto":
-        return [p.strip() for p in profile.split(",") if p.strip()]
+        # "demo" is not profiled after the table: the demo load itself runs profiled (run_all)
+        return [p.strip() for p in profile.split(",") if p.strip() and p.strip() != "demo"]
     # the worst gap, and the worst of a different kind (service process vs in-process pipeline)
     chosen: list[str] = []
     for row in sorted((r for r in rows if not r.met), key=lambda r: -r.gap):
@@ -804,7 +807,8 @@ FAMILY |= {"P4-credit-2w": "P4-credit", "P4-reporting-2w": "P4-reporting"}
 
 def findings_section(results: Results, rows: Sequence[Row], findings_for: Callable[[str], str]) -> str:
     parts = ["## Profiles: where the gap comes from", ""]
-    if not results.profiles:
+    demo = results.raw.get("demo_load") or {}
+    if not results.profiles and not demo.get("profiles"):
         parts.append("No profile was taken in this run.")
     shown: set[str] = set()
     for key, what, summary in results.profiles:
@@ -823,6 +827,8 @@ def findings_section(results: Results, rows: Sequence[Row], findings_for: Callab
         if text:
             parts += [f"### {key} (not profiled in this run: from counting and reading the code)", "", text, ""]
             shown.add(key)
+    if demo.get("profiles"):
+        parts += [demo_load.profile_section(demo), ""]
     return "\n".join(parts)
 
 
@@ -855,7 +861,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--out", type=Path, help="default docs/benchmarks.md (full run), docs/benchmarks-quick.md (--quick)"
     )
-    parser.add_argument("--profile", default="auto", help="auto (the worst gaps), none, or e.g. P2,P4-credit")
+    parser.add_argument(
+        "--profile",
+        default="auto",
+        help="auto (the worst gaps), none, or e.g. P2,P4-credit; demo: the demo load runs with "
+        f"{', '.join(demo_load.PROFILED)} under cProfile (its row is then slower)",
+    )
     parser.add_argument(
         "--render-only",
         action="store_true",

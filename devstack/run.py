@@ -201,16 +201,23 @@ def _upload(url: str, content: bytes, token: str) -> str:
         return str(json.loads(response.read())["sha256"])
 
 
-def service_command(service: str, port: int) -> list[str]:
+def service_command(service: str, port: int, profile_to: Path | None = None) -> list[str]:
     """How ``./dev run`` starts a service: uvicorn on uvloop and httptools, named rather than left
     to "auto" (which falls back to asyncio and h11 without a word when either is missing); the app
-    reports what really serves it (shared.app.ServiceApp, ``childcare_server_info``)."""
+    reports what really serves it (shared.app.ServiceApp, ``childcare_server_info``).
+
+    With ``profile_to`` (``--profile``, benchmarks only), the same server under cProfile instead:
+    ``bench.profiled`` with the same uvicorn settings, profiling CPU time from SIGUSR1 and writing
+    ``profile_to`` at SIGTERM."""
+    target = f"services.{service}.app:create_app"
+    if profile_to is not None:
+        return [sys.executable, "-m", "bench.profiled", str(profile_to), str(port), target, "--no-proxy-headers"]
     return [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        f"services.{service}.app:create_app",
+        target,
         "--host",
         "127.0.0.1",
         "--port",
@@ -240,7 +247,21 @@ def main(argv: list[str] | None = None) -> None:
         default=int(os.environ.get("CHILDCARE_DEMO_SCALE", "2500")),
         help="institutions in the demo city loaded on first start (default 2500)",
     )
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="SERVICE[,SERVICE…]",
+        help="run these services under cProfile (bench.profiled; benchmarks only): CPU time from SIGUSR1 "
+        "until they stop, written to --profile-dir/<service>.prof",
+    )
+    parser.add_argument("--profile-dir", type=Path, help="where --profile writes (default: <data>/profiles)")
     args = parser.parse_args(argv)
+    profiled = [s.strip() for s in args.profile.split(",") if s.strip()]
+    if unknown := set(profiled) - set(SERVICES):
+        parser.error(f"--profile: no such service: {', '.join(sorted(unknown))} (services: {', '.join(SERVICES)})")
+    profile_dir: Path = args.profile_dir or DATA_ROOT / "profiles"
+    if profiled:
+        profile_dir.mkdir(parents=True, exist_ok=True)
 
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
     logs = DATA_ROOT / "logs"
@@ -283,7 +304,8 @@ def main(argv: list[str] | None = None) -> None:
                 svc.proc.send_signal(signal.SIGTERM)
         for svc in services:
             try:
-                svc.proc.wait(20)
+                # a profiled service writes its profile after uvicorn's graceful shutdown: more time
+                svc.proc.wait(60 if svc.name in profiled else 20)
             except subprocess.TimeoutExpired:
                 svc.proc.kill()
         kafka.stop()
@@ -344,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
                     env[f"{service.upper()}_{name}"] = os.environ[f"CHILDCARE_{name}"]
             log = logs / f"{service}.log"
             proc = subprocess.Popen(
-                service_command(service, port),
+                service_command(service, port, profile_dir / f"{service}.prof" if service in profiled else None),
                 env=env,
                 stdout=log.open("ab"),
                 stderr=subprocess.STDOUT,
