@@ -9,7 +9,7 @@ unit test) the work runs at once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,6 +83,19 @@ class BatchCollector(Generic[T]):
             return
         items: list[T] = scope.state(self.key, list)
         items.append(item)
+        await at_batch_end(session, self.key, lambda: self.flush(session))
+
+    async def add_all(self, session: AsyncSession, items: Sequence[T]) -> None:
+        """``add`` of each item in turn, but outside a consumer's transaction ``write`` runs once,
+        on all of them (a request's rows in one statement rather than one each)."""
+        if not items:
+            return
+        scope = batch_scope(session)
+        if scope is None:
+            await self.write(session, list(items))
+            return
+        gathered: list[T] = scope.state(self.key, list)
+        gathered.extend(items)
         await at_batch_end(session, self.key, lambda: self.flush(session))
 
     async def flush(self, session: AsyncSession) -> None:

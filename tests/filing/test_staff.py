@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from devstack.kafka import LocalKafka
+from services.filing.staff import repository as staff_repository
 from services.filing.staff import service as staff_service
 from services.filing.staff.consumers import handlers as staff_handlers
 from services.filing.staff.models import BannedPerson, StaffingStatus, StaffMember
@@ -489,6 +490,96 @@ async def test_a_roster_is_hired_all_or_none_and_its_staffing_assessed_once(
     assert [(s.code, s.required, s.actual) for s in flagged[0].shortfalls] == [("carer_ratio", 2, 1)]
     roster_now = (await client.get(f"/v1/institutions/{institution_id}/staff", headers=SUPERVISOR)).json()
     assert sorted(s["id"] for s in roster_now["items"]) == sorted(s["id"] for s in hired["items"])
+
+
+async def test_a_roster_is_refused_at_its_first_refused_person_and_nothing_of_it_is_written(
+    filing: tuple[httpx.AsyncClient, Database],
+) -> None:
+    client, db = filing
+    institution_id = await institution(db)
+    banned = new_id()
+    await apply_credit_event(db, ban_event(VAULT.person_ref(banned)))
+    twice = new_id()
+    outbox_before = await outbox_payloads(db)
+
+    async def refused(items: list[dict[str, Any]]) -> tuple[int, str, str]:
+        response = await client.post(
+            f"/v1/institutions/{institution_id}/staff/roster", json={"items": items}, headers=OFFICER
+        )
+        error = response.json()["error"]
+        assert has_chinese(error["message"])
+        return response.status_code, error["code"], error["field"]
+
+    # the same person twice: already employed at the second mention, as if hired one after the other
+    assert await refused(
+        [hire_body(twice, role="principal"), hire_body(new_id()), hire_body(twice, role="cook"), hire_body(new_id())]
+    ) == (409, "already_employed", "items.2.id_number")
+    # a banned person in the middle, before a person refused for another reason: the banned one is named
+    in_future = (TODAY + timedelta(days=1)).isoformat()
+    assert await refused(
+        [hire_body(new_id(), role="principal"), hire_body(banned), hire_body(new_id(), hired_on=in_future)]
+    ) == (409, "person_banned", "items.1.id_number")
+    # each person's own checks in a hire's order: an expired health certificate before the ban
+    expired = (TODAY - timedelta(days=1)).isoformat()
+    assert await refused(
+        [hire_body(new_id()), hire_body(banned, health_certificate_expires_on=expired), hire_body(twice)]
+    ) == (422, "health_certificate_expired", "items.1.health_certificate_expires_on")
+    # a banned person listed twice is refused as banned, at the first mention
+    assert await refused([hire_body(new_id()), hire_body(banned), hire_body(banned)]) == (
+        409,
+        "person_banned",
+        "items.1.id_number",
+    )
+    assert await staff_count(db, institution_id) == 0
+    assert await outbox_payloads(db) == outbox_before
+
+    # the same people without the refused ones: all hired, in their order, one event each in that order
+    items = [hire_body(twice, role="principal"), hire_body(new_id(), role="health"), hire_body(new_id())]
+    response = await client.post(
+        f"/v1/institutions/{institution_id}/staff/roster", json={"items": items}, headers=OFFICER
+    )
+    assert response.status_code == 201, response.text
+    hired = response.json()["items"]
+    assert [s["id_masked"] for s in hired] == [mask_resident_id(body["id_number"]) for body in items]
+    events = [e.data for e in await outbox_events(db) if isinstance(e.data, StaffHiredV1)]
+    assert [str(e.staff_id) for e in events] == [s["id"] for s in hired]
+    listed = (await client.get(f"/v1/institutions/{institution_id}/staff", headers=SUPERVISOR)).json()["items"]
+    assert sorted(listed, key=lambda s: str(s["id"])) == sorted(hired, key=lambda s: str(s["id"]))
+
+
+async def test_the_roster_insert_leaves_out_a_person_hired_meanwhile(
+    filing: tuple[httpx.AsyncClient, Database],
+) -> None:
+    """The look-ups before the insert can miss a hire committed after them (a concurrent request):
+    the insert itself then leaves that person out (ON CONFLICT on the active-employment index), and
+    the roster is refused naming that person."""
+    client, db = filing
+    institution_id = await institution(db)
+    person = new_id()
+    await hire(client, institution_id, hire_body(person))
+
+    def row(id_number: str) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(),
+            "institution_id": institution_id,
+            "name": "王芳",
+            "person_ref": VAULT.person_ref(id_number),
+            "id_number_encrypted": VAULT.encrypt(id_number),
+            "id_masked": mask_resident_id(id_number),
+            "role": "carer",
+            "certificates": [],
+            "health_certificate_expires_on": TODAY + timedelta(days=30),
+            "training": [],
+            "hired_on": TODAY,
+            "hired_by": "officer-tianhe-01",
+        }
+
+    rows = [row(new_id()), row(person), row(new_id())]
+    assert set(staff_repository.HIRED_COLUMNS) == set(rows[0])
+    async with db.transaction() as session:
+        inserted = await staff_repository.insert_staff_unless_employed(session, rows)
+    assert inserted == {rows[0]["id"], rows[2]["id"]}
+    assert await staff_count(db, institution_id) == 3
 
 
 # --- who sees the clear ID number -----------------------------------------------------------------

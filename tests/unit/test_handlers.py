@@ -106,3 +106,27 @@ async def test_the_collector_writes_at_once_outside_a_batch_and_once_at_the_end_
     assert writes == [["x"], ["a", "b"]]
     await scope.run()
     assert writes == [["x"], ["a", "b"], ["c"], ["late"]]
+
+
+async def test_the_collector_writes_several_items_at_once_outside_a_batch_and_in_order_in_one() -> None:
+    writes: list[list[str]] = []
+
+    async def write(session: AsyncSession, items: list[str]) -> None:
+        writes.append(items)
+
+    rows = BatchCollector[str]("test.rows", write)
+
+    outside = AsyncSession()
+    await rows.add_all(outside, [])  # nothing to write: no statement
+    await rows.add_all(outside, ["x", "y"])
+    assert writes == [["x", "y"]]
+
+    inside = AsyncSession()
+    scope = BatchScope()
+    inside.info[SCOPE_KEY] = scope
+    await rows.add(inside, "a")
+    await rows.add_all(inside, ["b", "c"])
+    await rows.add(inside, "d")
+    assert writes == [["x", "y"]]
+    await scope.run()
+    assert writes == [["x", "y"], ["a", "b", "c", "d"]]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ARRAY, Date, Text, Uuid, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,33 +25,59 @@ async def get_institution(
     return await session.get(Institution, institution_id, with_for_update=True, populate_existing=True)
 
 
-async def active_ban(session: AsyncSession, person_ref: str, today: date) -> BannedPerson | None:
-    return (
-        await session.execute(
-            select(BannedPerson).where(
-                BannedPerson.person_ref == person_ref,
-                BannedPerson.lifted_at.is_(None),
-                or_(BannedPerson.until.is_(None), BannedPerson.until >= today),
-            )
-        )
-    ).scalar_one_or_none()
+# The hire's look-ups and insert, for all the people of a roster at once: statements built once (the
+# person refs travel as one array parameter, so a roster of any size is the same prepared statement).
+_person_refs = bindparam("person_refs", type_=ARRAY(Text))
+_ACTIVE_BANS = select(BannedPerson).where(
+    BannedPerson.person_ref == func.any(_person_refs),
+    BannedPerson.lifted_at.is_(None),
+    or_(BannedPerson.until.is_(None), BannedPerson.until >= bindparam("today", type_=Date)),
+)
+_ACTIVELY_EMPLOYED = select(StaffMember.person_ref).where(
+    StaffMember.institution_id == bindparam("institution_id", type_=Uuid),
+    StaffMember.person_ref == func.any(_person_refs),
+    StaffMember.left_on.is_(None),
+)
+_STAFF: Any = StaffMember.__table__
+# every column a hire sets: not the two the database fills in, nor those of leaving
+HIRED_COLUMNS: tuple[str, ...] = tuple(
+    c.key
+    for c in _STAFF.columns
+    if c.key not in {"created_at", "updated_at", "left_on", "left_reason", "left_recorded_by"}
+)
+# A person already actively employed here (uq_staff_member_active_person), also by a concurrent
+# transaction that commits first (ON CONFLICT waits for it), is not inserted and returns no id.
+_INSERT_STAFF_UNLESS_EMPLOYED = (
+    pg_insert(_STAFF)
+    .values({key: bindparam(key, type_=_STAFF.c[key].type) for key in HIRED_COLUMNS})
+    .on_conflict_do_nothing(
+        index_elements=[_STAFF.c.institution_id, _STAFF.c.person_ref], index_where=_STAFF.c.left_on.is_(None)
+    )
+    .returning(_STAFF.c.id)
+)
 
 
-async def active_employment(session: AsyncSession, institution_id: uuid.UUID, person_ref: str) -> StaffMember | None:
-    return (
-        await session.execute(
-            select(StaffMember).where(
-                StaffMember.institution_id == institution_id,
-                StaffMember.person_ref == person_ref,
-                StaffMember.left_on.is_(None),
-            )
-        )
-    ).scalar_one_or_none()
+async def active_bans(session: AsyncSession, person_refs: Sequence[str], today: date) -> dict[str, BannedPerson]:
+    """The bans in force ``today`` among these persons, by person_ref."""
+    rows = await session.execute(_ACTIVE_BANS, {"person_refs": list(person_refs), "today": today})
+    return {ban.person_ref: ban for ban in rows.scalars()}
 
 
-async def add_staff(session: AsyncSession, staff: StaffMember) -> None:
-    session.add(staff)
-    await session.flush()
+async def actively_employed(session: AsyncSession, institution_id: uuid.UUID, person_refs: Sequence[str]) -> set[str]:
+    """Which of these persons the institution employs now."""
+    rows = await session.execute(
+        _ACTIVELY_EMPLOYED, {"institution_id": institution_id, "person_refs": list(person_refs)}
+    )
+    return set(rows.scalars())
+
+
+async def insert_staff_unless_employed(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert the staff rows (``HIRED_COLUMNS`` each) in one statement; returns the ids inserted,
+    which leaves out every person already actively employed at the row's institution."""
+    if not rows:
+        return set()
+    result = await session.execute(_INSERT_STAFF_UNLESS_EMPLOYED, list(rows))
+    return set(result.scalars())
 
 
 async def get_staff(

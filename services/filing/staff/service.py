@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.filing.errors import InstitutionNotFound
@@ -39,7 +38,7 @@ from services.filing.staff.errors import (
     PersonBanned,
     StaffNotFound,
 )
-from services.filing.staff.models import ROLE_ZH, StaffingStatus, StaffMember
+from services.filing.staff.models import ROLE_ZH, BannedPerson, StaffingStatus, StaffMember
 from shared.errors import InvalidInput
 from shared.events.credit import PersonBanLiftedV1, PersonBannedV1
 from shared.events.filing import (
@@ -375,35 +374,14 @@ async def hire_roster(
         raise InstitutionNotFiled("该托育机构暂停收托，暂停期间不能登记新的从业人员")
     if institution.status != "filed":
         raise InstitutionNotFiled()
-    views = [
-        await _hire_person(
-            session,
-            outbox,
-            vault,
-            institution,
-            new,
-            actor=actor,
-            today=today,
-            prefix=field_prefix(i) if field_prefix else "",
-        )
-        for i, new in enumerate(people)
-    ]
+    prefixes = [field_prefix(i) if field_prefix else "" for i in range(len(people))]
+    views = await _hire_people(session, outbox, vault, institution, people, actor=actor, today=today, prefixes=prefixes)
     await evaluate_staffing(session, outbox, institution, ratios)
     return views
 
 
-async def _hire_person(
-    session: AsyncSession,
-    outbox: Outbox,
-    vault: PiiVault,
-    institution: Institution,
-    new: NewStaff,
-    *,
-    actor: Actor,
-    today: date,
-    prefix: str,
-) -> StaffView:
-    """One person onto the (locked, filed) institution's roster and its StaffHired event."""
+def _check_hire(new: NewStaff, *, today: date, prefix: str, ban: BannedPerson | None, employed: bool) -> None:
+    """Refuse the person for the first reason found, in the order a hire checks them."""
     if new.hired_on > today:
         raise InvalidInput("入职日期不能晚于今天", code="hired_on_in_future", field=f"{prefix}hired_on")
     if new.health_certificate_expires_on < today:
@@ -411,15 +389,76 @@ async def _hire_person(
             f"健康证明已于{new.health_certificate_expires_on.isoformat()}过期，须取得有效健康证明后方可上岗",
             field=f"{prefix}health_certificate_expires_on",
         )
-    person_ref = vault.person_ref(new.id_number)
-    ban = await repository.active_ban(session, person_ref, today)
     if ban is not None:
         raise PersonBanned(reason=ban.reason, legal_basis=ban.legal_basis, until=ban.until, field=f"{prefix}id_number")
-    if await repository.active_employment(session, institution.id, person_ref) is not None:
+    if employed:
         raise AlreadyEmployed(field=f"{prefix}id_number")
+
+
+async def _hire_people(
+    session: AsyncSession,
+    outbox: Outbox,
+    vault: PiiVault,
+    institution: Institution,
+    people: Sequence[NewStaff],
+    *,
+    actor: Actor,
+    today: date,
+    prefixes: Sequence[str],
+) -> list[StaffView]:
+    """The people onto the (locked, filed) institution's roster and their StaffHired events, in
+    their order, with one look-up of bans, one of employments, one insert and one outbox write
+    for all of them (a city's rosters are tens of thousands of people: per person, these were
+    five round trips). Each person is checked as if hired alone after the ones before: the first
+    refused is the one named, and a person listed twice is already employed the second time."""
+    person_refs = [vault.person_ref(new.id_number) for new in people]
+    bans = await repository.active_bans(session, person_refs, today)
+    employed = await repository.actively_employed(session, institution.id, person_refs)
+    hired: list[StaffMember] = []
+    for new, person_ref, prefix in zip(people, person_refs, prefixes, strict=True):
+        _check_hire(new, today=today, prefix=prefix, ban=bans.get(person_ref), employed=person_ref in employed)
+        employed.add(person_ref)  # listed again further down: employed by then
+        hired.append(_staff_member(vault, institution, new, person_ref, actor=actor))
+    inserted = await repository.insert_staff_unless_employed(
+        session, [{key: getattr(staff, key) for key in repository.HIRED_COLUMNS} for staff in hired]
+    )
+    if len(inserted) < len(hired):
+        # the same person hired here by a concurrent request that committed after the look-up (the
+        # institution lock makes that rare): refused as a hire would be; the request rolls back whole
+        first = next(i for i, staff in enumerate(hired) if staff.id not in inserted)
+        raise AlreadyEmployed(field=f"{prefixes[first]}id_number")
+    views = [_view(staff) for staff in hired]
+    await outbox.add_all(
+        session,
+        [
+            StaffHiredV1(
+                institution_id=institution.id,
+                staff_id=staff.id,
+                person_ref=staff.person_ref,
+                id_masked=staff.id_masked,
+                name=staff.name,
+                role=new.role,
+                hired_on=staff.hired_on,
+                certificates=[
+                    Certificate(kind=c.kind, number=c.number, expires_on=c.expires_on) for c in view.certificates
+                ],
+                training_hours=float(sum(t.hours for t in new.training)),
+                health_certificate_expires_on=new.health_certificate_expires_on,
+            )
+            for new, staff, view in zip(people, hired, views, strict=True)
+        ],
+        subject=str(institution.id),
+        at=datetime.now(UTC),
+    )
+    return views
+
+
+def _staff_member(
+    vault: PiiVault, institution: Institution, new: NewStaff, person_ref: str, *, actor: Actor
+) -> StaffMember:
+    """The employment row of a person to hire (not added to the session: inserted with the roster)."""
     masked = mask_resident_id(new.id_number)
-    now = datetime.now(UTC)
-    staff = StaffMember(
+    return StaffMember(
         id=uuid.uuid4(),
         institution_id=institution.id,
         name=new.name,
@@ -440,32 +479,6 @@ async def _hire_person(
         hired_on=new.hired_on,
         hired_by=actor.subject,
     )
-    try:
-        async with session.begin_nested():
-            await repository.add_staff(session, staff)
-    except IntegrityError as exc:  # the same person hired here by a concurrent request
-        raise AlreadyEmployed(field=f"{prefix}id_number") from exc
-    view = _view(staff)
-    await outbox.add(
-        session,
-        StaffHiredV1(
-            institution_id=institution.id,
-            staff_id=staff.id,
-            person_ref=person_ref,
-            id_masked=masked,
-            name=staff.name,
-            role=new.role,
-            hired_on=staff.hired_on,
-            certificates=[
-                Certificate(kind=c.kind, number=c.number, expires_on=c.expires_on) for c in view.certificates
-            ],
-            training_hours=float(sum(t.hours for t in new.training)),
-            health_certificate_expires_on=new.health_certificate_expires_on,
-        ),
-        subject=str(institution.id),
-        at=now,
-    )
-    return view
 
 
 async def leave_staff(
