@@ -863,6 +863,12 @@ def findings_section(results: Results, rows: Sequence[Row], findings_for: Callab
             shown.add(key)
     if demo.get("profiles"):
         parts += [demo_load.profile_section(demo), ""]
+    # the demo load is not profiled after the table (its own run is, with --profile demo): its
+    # findings come with or without that section
+    demo_missed = any(r.key == "demo" and not r.met for r in rows)
+    if demo_missed and findings_for("demo"):
+        heading = "### demo: findings" if demo.get("profiles") else "### demo (its profile: from the run named below)"
+        parts += [heading, "", findings_for("demo"), ""]
     return "\n".join(parts)
 
 
