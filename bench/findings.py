@@ -177,8 +177,9 @@ Kafka carries has been applied everywhere. On 2 cores the wall time cannot be le
 processes spend divided by two; in this run that floor was (busiest first) the figures in the notes
 column, ≈ 480 CPU-seconds: ≥ 240 s before any waiting.
 
-**Profile** (`python -m bench.demo_load --profile filing,reporting,credit`, 07:33 UTC, with the
-changes below in; cProfile's CPU time, so the figures are inflated ≈ 1.3×): filing 153 s — SQLAlchemy
+**Profile** (docs/benchmarks-demo-profile.md: `python -m bench.demo_load --profile
+filing,reporting,credit`, with the changes below in; cProfile's CPU time, ≈ 2.3× each process's
+unprofiled CPU): filing 153 s — SQLAlchemy
 27 %, C builtins 20 %, FastAPI 10 %, asyncpg 7 %, Starlette 5 %, filing's own code 3.4 %; reporting
 125 s — its ledger leaves (JCS, per-field salts and digests) ≈ 19 %, SQLAlchemy 18 %, aiokafka 8 %;
 credit 106 s — SQLAlchemy 37 %, aiokafka 11 %. Per request and per event the time is the framework

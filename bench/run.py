@@ -864,7 +864,7 @@ def findings_section(results: Results, rows: Sequence[Row], findings_for: Callab
     # findings come with or without that section
     demo_missed = any(r.key == "demo" and not r.met for r in rows)
     if demo_missed and findings_for("demo"):
-        heading = "### demo: findings" if demo.get("profiles") else "### demo (its profile: from the run named below)"
+        heading = "### demo: findings" if demo.get("profiles") else "### demo (not profiled in this run: see below)"
         parts += [heading, "", findings_for("demo"), ""]
     return "\n".join(parts)
 
