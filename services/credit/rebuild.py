@@ -73,7 +73,7 @@ import multiprocessing
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -113,6 +113,7 @@ from shared.db import Database, Timeouts
 from shared.events import DecodedEvent, PoisonEvent, decode
 from shared.events.credit import CreditPolicyActivatedV1, CreditRepairAppliedV1, CreditRepairDecidedV1
 from shared.kafka_access import source_allowed
+from shared.logging import configure_logging
 from shared.metrics import Metrics
 from shared.outbox import Outbox, derived_event_id
 from shared.topics import consumer_group, qualified
@@ -183,6 +184,44 @@ class WorkerFailed(RuntimeError):
 
 
 @dataclass(frozen=True)
+class TableWrite:
+    """One table's COPY: rows sent and seconds until the server acknowledged it (rows and seconds
+    added up over the writers when there are several)."""
+
+    rows: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Phases:
+    """Where a rebuild's wall time went (seconds): reading and folding the topics, evaluating every
+    subject, writing every table up to and including the commit. With several workers they are this
+    process's spans (read: until every worker has read; evaluate: the shared part; write: until
+    every writer has committed) and ``tables`` adds up every writer's COPYs, which overlap."""
+
+    read_seconds: float = 0.0
+    evaluate_seconds: float = 0.0
+    write_seconds: float = 0.0
+    prepare_seconds: float = 0.0  # of write_seconds: building the outbox rows (envelopes), before the transaction
+    commit_seconds: float = 0.0  # of write_seconds: this process's COMMIT
+    tables: dict[str, TableWrite] = field(default_factory=dict)
+
+    def log(self, events: int) -> None:
+        log.info(
+            "credit rebuild phases",
+            extra={
+                "events": events,
+                "read_seconds": round(self.read_seconds, 2),
+                "evaluate_seconds": round(self.evaluate_seconds, 2),
+                "write_seconds": round(self.write_seconds, 2),
+                "prepare_seconds": round(self.prepare_seconds, 2),
+                "commit_seconds": round(self.commit_seconds, 2),
+                "tables": {t: (w.rows, round(w.seconds, 2)) for t, w in self.tables.items()},
+            },
+        )
+
+
+@dataclass(frozen=True)
 class CreditRebuildResult:
     records: int  # on the three topics when the rebuild started
     applied: int  # events applied (each has its inbox row)
@@ -193,6 +232,7 @@ class CreditRebuildResult:
     entries: int
     announced: int  # outbox rows written
     workers: int
+    phases: Phases = field(default_factory=Phases)
 
 
 @dataclass
@@ -407,6 +447,14 @@ def _repair_rows(repairs: Iterable[CreditRepair]) -> list[tuple[Any, ...]]:
     return [tuple(getattr(r, c) for c in REPAIR_COLUMNS) for r in sorted(repairs, key=lambda r: r.applied_at)]
 
 
+@dataclass(frozen=True)
+class _Written:
+    announced: int  # outbox rows
+    tables: dict[str, TableWrite]
+    prepare_seconds: float  # building the outbox and repair rows, before the transaction
+    commit_seconds: float
+
+
 async def _write(
     db: Database,
     outbox: Outbox,
@@ -415,33 +463,41 @@ async def _write(
     inbox: list[tuple[str, str, str, str]],
     repairs: Iterable[CreditRepair] = (),
     activations: Iterable[tuple[str, str, datetime]] = (),
-    before_commit: Callable[[int], Any] | None = None,
-) -> int:
+    before_commit: Callable[[int, dict[str, TableWrite]], Any] | None = None,
+) -> _Written:
     """COPY every table in one transaction; ``before_commit`` (awaited with the number of outbox
-    rows) decides, by returning or raising, whether it commits."""
-    async with db.transaction() as session:
-        await copy_rows(session, "credit_subject", (*SUBJECT_COLUMNS, "deregistered_at"), rows.subjects)
-        await copy_rows(session, "credit_entry", ENTRY_COLUMNS, rows.entries)
-        await copy_rows(session, "credit_repair", REPAIR_COLUMNS, _repair_rows(repairs))
-        await copy_rows(
-            session,
+    rows and the tables written so far) decides, by returning or raising, whether it commits."""
+    started = time.perf_counter()
+    outbox_rows = _outbox_rows(outbox, rows.announcements)
+    writes: list[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = [
+        ("credit_subject", (*SUBJECT_COLUMNS, "deregistered_at"), rows.subjects),
+        ("credit_entry", ENTRY_COLUMNS, rows.entries),
+        ("credit_repair", REPAIR_COLUMNS, _repair_rows(repairs)),
+        (
             "credit_policy_activation",
             ("version", "activated_by", "activated_at"),
             sorted(activations, key=lambda a: a[2]),
-        )
-        await copy_rows(session, "credit_standing", STANDING_COLUMNS, rows.standings)
-        await copy_rows(session, "credit_grade_history", HISTORY_COLUMNS, rows.history)
-        await copy_rows(session, "credit_list_membership", MEMBERSHIP_COLUMNS, rows.memberships)
-        await copy_rows(session, "inbox", ("consumer", "event_source", "event_id", "event_type"), inbox)
-        announced = await copy_rows(
-            session,
-            "outbox",
-            ("event_id", "topic", "message_key", "event_type", "payload"),
-            _outbox_rows(outbox, rows.announcements),
-        )
+        ),
+        ("credit_standing", STANDING_COLUMNS, rows.standings),
+        ("credit_grade_history", HISTORY_COLUMNS, rows.history),
+        ("credit_list_membership", MEMBERSHIP_COLUMNS, rows.memberships),
+        ("inbox", ("consumer", "event_source", "event_id", "event_type"), inbox),
+        ("outbox", ("event_id", "topic", "message_key", "event_type", "payload"), outbox_rows),
+    ]
+    prepared = time.perf_counter() - started
+    tables: dict[str, TableWrite] = {}
+    async with db.transaction() as session:
+        for table, columns, table_rows in writes:
+            started = time.perf_counter()
+            sent = await copy_rows(session, table, columns, table_rows)
+            tables[table] = TableWrite(sent, time.perf_counter() - started)
+            log.info(
+                "credit rebuild: %s written", table, extra={"rows": sent, "seconds": round(tables[table].seconds, 2)}
+            )
         if before_commit is not None:
-            await before_commit(announced)
-    return announced
+            await before_commit(len(outbox_rows), tables)
+        started = time.perf_counter()
+    return _Written(len(outbox_rows), tables, prepared, time.perf_counter() - started)
 
 
 class _DeadLetters:
@@ -583,7 +639,10 @@ async def rebuild(
     outbox = Outbox(source=settings.source, namespace=settings.kafka_namespace)
     sets = _partition_sets(ends, workers)
     if len(sets) == 1:
+        started = time.perf_counter()
         book = await _read(settings, db, env, list(ends), ends, as_of, chunk)
+        read = time.perf_counter()
+        log.info("credit rebuild: read and folded", extra={"records": records, "seconds": round(read - started, 2)})
         rows = evaluate_rows(
             book.subjects,
             book.entries.values(),
@@ -592,13 +651,29 @@ async def rebuild(
             _activations(env, book),
             as_of,
         )
-        announced = await _write(
+        evaluated = time.perf_counter()
+        log.info(
+            "credit rebuild: evaluated", extra={"subjects": len(rows.subjects), "seconds": round(evaluated - read, 2)}
+        )
+        written = await _write(
             db, outbox, rows, inbox=book.inbox, repairs=book.repairs.values(), activations=book.activations.values()
+        )
+        announced = written.announced
+        phases = Phases(
+            read - started,
+            evaluated - read,
+            time.perf_counter() - evaluated,
+            written.prepare_seconds,
+            written.commit_seconds,
+            written.tables,
         )
         totals = [_Tally(len(book.inbox), book.ignored, book.duplicates, book.dead_lettered)]
         subjects, entries = len(rows.subjects), len(rows.entries)
     else:
-        totals, subjects, entries, announced = await _in_parallel(db, settings, env, outbox, sets, ends, as_of, chunk)
+        totals, subjects, entries, announced, phases = await _in_parallel(
+            db, settings, env, outbox, sets, ends, as_of, chunk
+        )
+    phases.log(records)
     await _commit(kafka, group, ends)
     return CreditRebuildResult(
         records=records,
@@ -610,6 +685,7 @@ async def rebuild(
         entries=entries,
         announced=announced,
         workers=len(sets),
+        phases=phases,
     )
 
 
@@ -676,8 +752,8 @@ async def _worker(job: _Job, conn: Connection) -> None:
         outbox = Outbox(source=job.settings.source, namespace=job.settings.kafka_namespace)
         tally = _Tally(len(book.inbox), book.ignored, book.duplicates, book.dead_lettered)
 
-        async def hold(announced: int) -> None:
-            conn.send(("ready", (tally, len(rows.subjects), len(rows.entries), announced)))
+        async def hold(announced: int, tables: dict[str, TableWrite]) -> None:
+            conn.send(("ready", (tally, len(rows.subjects), len(rows.entries), announced, tables)))
             if (await _receive(conn, None))[0] != "commit":
                 raise WorkerFailed("aborted: another writer failed")  # rolls this worker's transaction back
 
@@ -708,8 +784,9 @@ async def _in_parallel(
     ends: dict[TopicPartition, int],
     as_of: datetime,
     chunk: int,
-) -> tuple[list[_Tally], int, int, int]:
+) -> tuple[list[_Tally], int, int, int, Phases]:
     context = multiprocessing.get_context("spawn")
+    started_at = time.perf_counter()
     url = _url(db)
     started: list[tuple[Any, Connection]] = []  # (SpawnProcess, its pipe)
     try:
@@ -732,6 +809,8 @@ async def _in_parallel(
                         "rebuild with --workers 1"
                     )
             shared.merge(part)
+        read = time.perf_counter()
+        log.info("credit rebuild: every worker has read", extra={"seconds": round(read - started_at, 2)})
         activations = _activations(env, shared)
         for _, conn in started:
             conn.send(("evaluate", list(shared.repairs.values()), list(shared.activations.values())))
@@ -744,13 +823,14 @@ async def _in_parallel(
             activations,
             as_of,
         )
-        ready: list[tuple[_Tally, int, int, int]] = []
+        evaluated = time.perf_counter()
+        ready: list[tuple[_Tally, int, int, int, dict[str, TableWrite]]] = []
 
-        async def wait_for_workers(_: int) -> None:
+        async def wait_for_workers(_: int, __: dict[str, TableWrite]) -> None:
             for process, conn in started:
                 ready.append((await _receive(conn, process))[1])
 
-        announced = await _write(
+        written = await _write(
             db,
             outbox,
             rows,
@@ -765,6 +845,7 @@ async def _in_parallel(
         for process, conn in started:
             await _receive(conn, process)
             process.join(30)
+        committed = time.perf_counter()
     except BaseException:
         for process, conn in started:
             if process.is_alive():
@@ -779,7 +860,20 @@ async def _in_parallel(
         raise
     subjects = len(rows.subjects) + sum(r[1] for r in ready)
     entries = len(rows.entries) + sum(r[2] for r in ready)
-    return [r[0] for r in ready], subjects, entries, announced + sum(r[3] for r in ready)
+    tables = dict(written.tables)
+    for worker_tables in (r[4] for r in ready):
+        for table, w in worker_tables.items():
+            held = tables.get(table, TableWrite(0, 0.0))
+            tables[table] = TableWrite(held.rows + w.rows, held.seconds + w.seconds)
+    phases = Phases(
+        read - started_at,
+        evaluated - read,
+        committed - evaluated,
+        written.prepare_seconds,
+        written.commit_seconds,
+        tables,
+    )
+    return [r[0] for r in ready], subjects, entries, written.announced + sum(r[3] for r in ready), phases
 
 
 async def _main() -> None:
@@ -788,6 +882,7 @@ async def _main() -> None:
     parser.add_argument("--chunk", type=int, default=5000, help="records decoded and folded at a time")
     args = parser.parse_args()
     settings = CreditSettings()
+    configure_logging(settings.service_name, settings.log_level)  # the phases are logged at INFO
     if not settings.database_url:
         raise SystemExit(
             f"set {settings.setting_name('database_url')}: the empty, migrated database, as the runtime role"
@@ -800,10 +895,8 @@ async def _main() -> None:
         raise SystemExit(str(exc)) from exc
     finally:
         await db.dispose()
-    log.warning(
-        "credit rebuilt from the topics",
-        extra={**result.__dict__, "seconds": round(time.monotonic() - started, 1)},
-    )
+    counts = {k: v for k, v in result.__dict__.items() if k != "phases"}  # the phases were logged before
+    log.warning("credit rebuilt from the topics", extra={**counts, "seconds": round(time.monotonic() - started, 1)})
 
 
 if __name__ == "__main__":
