@@ -162,8 +162,14 @@ async def _merged(
     kafka: KafkaAccess, partitions: list[TopicPartition], ends: dict[TopicPartition, int]
 ) -> AsyncIterator[Any]:
     """The records of ``partitions`` up to ``ends``, in append order across partitions (timestamp,
-    then topic, partition, offset), each partition's in offset order; one partition's fetch ahead
-    at a time, so memory stays flat in the size of the topics."""
+    then topic, partition, offset), each partition's in offset order.
+
+    A partition that runs dry is refilled with whatever every partition has fetched, all of it moved
+    into these buffers: aiokafka sends no new fetch request to a broker while it holds a fetched,
+    undelivered batch of any partition younger than its prefetch backoff (100 ms), so asking for the
+    dry partition alone waited on the others' batches at almost every refill (at 1,000,000 events
+    39 s of a 90 s read, twice the time per fetch of a 100,000-event read). Memory stays flat in the
+    size of the topics: about a fetched batch per partition here and the next one in aiokafka."""
     consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -172,20 +178,30 @@ async def _merged(
         buffers: dict[TopicPartition, deque[Any]] = {tp: deque() for tp in partitions}
         heads: list[tuple[int, str, int, int, TopicPartition]] = []
 
+        def push(tp: TopicPartition) -> None:
+            head = buffers[tp][0]
+            heapq.heappush(heads, (head.timestamp, tp.topic, tp.partition, head.offset, tp))
+
         async def refill(tp: TopicPartition) -> None:
             while not buffers[tp] and await consumer.position(tp) < ends[tp]:
-                fetched = await consumer.getmany(tp, timeout_ms=1000, max_records=MAX_BATCH)
-                buffers[tp].extend(r for r in fetched.get(tp, ()) if r.offset < ends[tp])
+                fetched = await consumer.getmany(timeout_ms=1000, max_records=MAX_BATCH)
+                for other, records in fetched.items():
+                    buffers[other].extend(r for r in records if r.offset < ends[other])
             if buffers[tp]:
-                head = buffers[tp][0]
-                heapq.heappush(heads, (head.timestamp, tp.topic, tp.partition, head.offset, tp))
+                push(tp)
 
         for tp in partitions:
-            await refill(tp)
+            if buffers[tp]:  # filled while an earlier one was refilled
+                push(tp)
+            else:
+                await refill(tp)
         while heads:
             *_, tp = heapq.heappop(heads)
             yield buffers[tp].popleft()
-            await refill(tp)
+            if buffers[tp]:
+                push(tp)
+            else:
+                await refill(tp)
     finally:
         await consumer.stop()
 
