@@ -120,8 +120,25 @@ subject once (`timeline.build`) and writes every table with COPY, inbox rows and
 included; apart from COPY it sends nothing per chunk (the EXPLAIN section shows the few statements it
 sends once). The fair limit COPYs the same row counts per table but computes none of them, so the
 rest of the gap is the read model's own work: folding the facts, evaluating the policy, building the
-announcements' CloudEvents — the profile above says which of it dominates. The live consumer group
-(row P4-credit-live) does the same work one fetched batch at a time, through SQLAlchemy.
+announcements' CloudEvents. The live consumer group (row P4-credit-live) does the same work one
+fetched batch at a time, through SQLAlchemy.
+
+**Growth (P6-credit, 11.8 in the full run of 5fca32e).** The rebuild now times its phases
+(`CreditRebuildResult.phases`, e549a76). Measured on a quiet machine, 100,000 → 1,000,000 events,
+seconds: read 6.5 → 90.5, of which our CPU 5.0 → 55.8 and **Kafka fetch wait 2.0 → 39.0**; evaluate
+3.5 → 35.0; write 2.8 → 36.6 (building the outbox rows 1.4 → 17.4, every COPY 1.3 → 19.0); Python's
+GC 1.2 → 16.9 inside those. The wall time beyond our CPU was the read's wait: the merge across
+partitions asked a dry partition for more on its own, and aiokafka sends no fetch to a broker while
+it holds any undelivered batch younger than its 100 ms prefetch backoff, so almost every refill
+waited. Fixed in 7401148 (the dry partition is refilled with what every partition has fetched, kept
+in the merge's own buffers; same records, same order, memory still two fetched batches per
+partition): fetch wait 0.4–0.6 → 4.6 s, the whole rebuild 163.8 → 126–137 s at 1,000,000; ratio
+11.2–12.0 over three runs of each size (the first run in a process 11.2–11.5). Tried and not kept, by
+measurement: GC frozen or off (off for the whole rebuild: 12.3), rows sorted by primary key before
+COPY (no gain). What grows still: full GC collections over the folded rows (≈ 14× for 10× data), the
+COPY into tables larger than the embedded server's 128 MB shared_buffers (PostgreSQL's own writes of
+pages 20,000 → 270,000; production runs 2 GB), and building the outbox envelopes (17 µs an event at
+1,000,000).
 """,
     "P3": """\
 **What dominates.** Commit → ledger-visible is: the relay woken by the commit hook (no poll wait), one
