@@ -210,7 +210,12 @@ demo load after both (`python -m bench.demo_load` at 9526194, with another bench
 it, so its wall time is not comparable): 31.8 ms of CPU per request instead of 43.7 — filing 125 →
 66 s, PostgreSQL 92 → 69, reporting 73 → 53, credit 61 → 47 CPU-seconds; ≈ 348 CPU-seconds in all.
 
-**What would close the rest.** 180 s on 2 cores leaves ≤ 360 CPU-seconds for everything, the client
+**After** (`./dev bench --quick` on a fresh clone at 7401148, neighbours 2 % of one core, measured):
+the same demo city in **169 s**, 27.1 ms of CPU per request (filing 61, PostgreSQL 57, inspection
+50, reporting 41 CPU-seconds): the goal met on this machine, with ≈ 6 % to spare. A full run has not
+re-measured it.
+
+**What would close the rest** (as it stood at the full run). 180 s on 2 cores leaves ≤ 360 CPU-seconds for everything, the client
 and Kafka included, at perfect overlap; the load now needs ≈ 350. Meeting it with margin needs the
 consumers' per-event cost down again (credit's ORM evaluation per batch onto Core rows; reporting's
 projections on asyncpg like its ledger rows; inspection and filing decoding in full the events they
