@@ -215,8 +215,9 @@ the same demo city in **169 s**, 27.1 ms of CPU per request (filing 61, PostgreS
 50, reporting 41 CPU-seconds): the goal met on this machine, with ≈ 6 % to spare. A full run has not
 re-measured it.
 
-**What would close the rest** (as it stood at the full run). 180 s on 2 cores leaves ≤ 360 CPU-seconds for everything, the client
-and Kafka included, at perfect overlap; the load now needs ≈ 350. Meeting it with margin needs the
+**What would close the rest** (as it stood at the full run). 180 s on 2 cores leaves ≤ 360
+CPU-seconds for everything, the client and Kafka included, at perfect overlap; the load now needs
+≈ 350. Meeting it with margin needs the
 consumers' per-event cost down again (credit's ORM evaluation per batch onto Core rows; reporting's
 projections on asyncpg like its ledger rows; inspection and filing decoding in full the events they
 only skip), or a third core: the services are separate processes and scale with cores.

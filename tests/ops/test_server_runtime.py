@@ -1,5 +1,6 @@
 """The services run on uvloop and httptools wherever they are started: ``./dev run``
-(devstack.run.service_command, which the fault suite's processes in devstack.faults use too), docker-compose and the Kubernetes Deployments name both, and a
+(devstack.run.service_command, which the fault suite's processes in devstack.faults use too),
+docker-compose and the Kubernetes Deployments name both, and a
 service started by each command reports both from the running process (``childcare_server_info`` on
 /metrics: the loop's own type and the module of uvicorn's request cycle, shared.app.ServiceApp). The
 same service started on asyncio and h11 reports those, so the report is read, not assumed.
