@@ -168,8 +168,11 @@ async def _merged(
     into these buffers: aiokafka sends no new fetch request to a broker while it holds a fetched,
     undelivered batch of any partition younger than its prefetch backoff (100 ms), so asking for the
     dry partition alone waited on the others' batches at almost every refill (at 1,000,000 events
-    39 s of a 90 s read, twice the time per fetch of a 100,000-event read). Memory stays flat in the
-    size of the topics: about a fetched batch per partition here and the next one in aiokafka."""
+    39 s of a 90 s read, twice the time per fetch of a 100,000-event read). Memory: about a fetched
+    batch per partition here and the next one in aiokafka while the partitions' timestamps
+    interleave, as the platform's producers write them; a partition whose records all come later
+    than another's is buffered here until the merge reaches them (not yet bounded: pausing such a
+    partition in the consumer would bound it)."""
     consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
