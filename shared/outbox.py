@@ -150,10 +150,7 @@ class Outbox:
         derived_from: str | None = None,
     ) -> CloudEvent:
         """``derived_from``: what this event announces, when it is a consequence (see derived_event_id)."""
-        envelope = self.envelope(
-            data, subject=subject, at=at, event_id=self._derived_id(session, data, subject, derived_from)
-        )
-        row = (envelope.id, qualified(self.namespace, data.topic), subject, envelope.type, envelope.to_json())
+        envelope, row = self._row(session, data, subject=subject, at=at, derived_from=derived_from)
         session.info[OUTBOX_WRITTEN] = True
         # Inside a consumer's batch the rows are written together (one executemany) before it
         # commits, in the order they were added, so their ids keep every subject's order.
@@ -165,18 +162,28 @@ class Outbox:
     ) -> list[CloudEvent]:
         """``add`` of each event in turn (same ids, same order), written with one statement: several
         events a request decides at once (a roster's hires) cost one round trip, not one each."""
-        envelopes = [
-            self.envelope(data, subject=subject, at=at, event_id=self._derived_id(session, data, subject, None))
-            for data in events
-        ]
-        rows = [
-            (envelope.id, qualified(self.namespace, data.topic), subject, envelope.type, envelope.to_json())
-            for envelope, data in zip(envelopes, events, strict=True)
-        ]
-        if rows:
+        made = [self._row(session, data, subject=subject, at=at) for data in events]
+        if made:
             session.info[OUTBOX_WRITTEN] = True
-            await _OUTBOX_ROWS.add_all(session, rows)
-        return envelopes
+            await _OUTBOX_ROWS.add_all(session, [row for _, row in made])
+        return [envelope for envelope, _ in made]
+
+    def _row(
+        self,
+        session: AsyncSession,
+        data: EventData,
+        *,
+        subject: str,
+        at: datetime | None,
+        derived_from: str | None = None,
+    ) -> tuple[CloudEvent, tuple[str, str, str, str, str]]:
+        """The event's envelope and its outbox row (id, topic, subject, type, JSON): one event of
+        ``add`` or ``add_all``."""
+        envelope = self.envelope(
+            data, subject=subject, at=at, event_id=self._derived_id(session, data, subject, derived_from)
+        )
+        row = (envelope.id, qualified(self.namespace, data.topic), subject, envelope.type, envelope.to_json())
+        return envelope, row
 
     def _derived_id(self, session: AsyncSession, data: EventData, subject: str, derived_from: str | None) -> str | None:
         if derived_from is None:
